@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make dev` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# worker-build must not download tools from GitHub: point it at the installed ones.
+export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/esbuild/bin/esbuild
+
+.PHONY: setup setup-test build dev test test-native test-runtime test-browser lint bench deploy clean
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --browser
+
+## build: the deployable Worker in build/ (release, wasm-opt)
+build: setup
+	worker-build --release
+	@ls -l build/*.wasm build/index.js
+
+## dev: wrangler dev on 127.0.0.1 with local KV, a demo config, demo secrets and a demo origin
+dev: build
+	node scripts/dev.mjs
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+test-native:
+	cargo test
+
+test-runtime:
+	node --test --test-concurrency=1 tests/runtime/
+
+test-browser:
+	node --test --test-concurrency=1 tests/browser/
+
+## test: everything CI runs
+test: setup-test lint test-native build test-runtime test-browser
+
+bench: build
+	node benches/run.mjs
+
+## deploy: build and `wrangler deploy` (see README: KV namespace id and secrets first)
+deploy: build
+	wrangler deploy
+
+clean:
+	rm -rf build target .dev

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install whatever the build and tests need, idempotently, from the package registries only
+# (crates.io, npm, Debian). Nothing is downloaded from GitHub releases: see docs/toolchain notes
+# in the README. Usage: scripts/setup.sh [--browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+# Must equal the wasm-bindgen version pinned in Cargo.toml (and so in Cargo.lock).
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for component in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    say "adding rustup component $component"
+    rustup component add "$component"
+  fi
+done
+
+if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION (about 2.5 minutes)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --debug --force
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 1.5 minutes)"
+  # No --locked: the CLI's own lock file does not resolve on current crates.io.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --force
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  say "installing Node.js from Debian"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian chromium for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+say "ready"

@@ -1,0 +1,51 @@
+//! edge-auth: an authentication layer that runs in a Cloudflare Worker in front of an origin API.
+//!
+//! The crate is split in two:
+//!
+//! * a **pure core** (every module but `edge`) that compiles and is tested natively. It never names
+//!   a `worker` type, never reads a clock (time is always an argument) and never does I/O: key-value
+//!   reads, JWKS fetches and signature verification go through the narrow traits in [`ports`];
+//! * a **thin runtime adapter** (`edge`, wasm32 only) that reads the environment, implements the
+//!   ports with Workers KV, `fetch` and WebCrypto, and carries out the core's [`authn::Decision`].
+//!
+//! Threat model, in short: every client-supplied header is hostile; the edge fails closed (an
+//! error is never a forward); credentials, their hashes and secrets never reach a log or a body.
+#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod time;
+pub mod identity;
+pub mod ports;
+pub mod problem;
+pub mod route;
+pub mod extract;
+pub mod headers;
+
+pub mod apikey;
+pub mod hash;
+pub mod keyrecord;
+pub mod keycache;
+pub mod admin;
+
+pub mod jwt;
+pub mod jwks;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

@@ -1,0 +1,61 @@
+//! The narrow interfaces through which the core reaches the outside world. The runtime adapter
+//! implements them with Workers KV, `fetch` and WebCrypto; tests implement them with fakes.
+//!
+//! Futures here are not `Send`: Workers run one isolate on one thread.
+#![allow(async_fn_in_trait)]
+
+/// Why a store operation failed. Never carries a key name (it may embed a hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store did not answer in time or answered with an error: the caller should retry.
+    Unavailable,
+}
+
+/// One page of a prefix listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub keys: Vec<String>,
+    /// Present when more keys follow.
+    pub cursor: Option<String>,
+}
+
+/// The key-value store holding API key and PAT records (Workers KV in production).
+pub trait KeyStore {
+    /// Read on the hot path: the store may answer from its edge cache (KV `cacheTtl`).
+    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Read for the admin API: as fresh as the store allows.
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Write `value`; with `expires_at` the store may drop the entry after that time.
+    async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Keys starting with `prefix`, at most `limit` per page.
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError>;
+}
+
+/// Why a document fetch failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchError {
+    /// No answer within the configured timeout.
+    Timeout,
+    /// Connection refused, DNS failure and the like.
+    Network,
+}
+
+/// A fetched HTTP document (a JWKS or an OpenID Connect discovery document).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedDocument {
+    pub status: u16,
+    /// The `Cache-Control` response header, if any.
+    pub cache_control: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Fetches JWKS and discovery documents over HTTPS (or loopback HTTP).
+pub trait DocumentSource {
+    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError>;
+}

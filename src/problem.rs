@@ -1,0 +1,232 @@
+//! Rejections rendered as RFC 6750 `WWW-Authenticate` challenges and RFC 9457 problem documents.
+//! Texts are static or built from the config and request ids only: never from a credential.
+
+use serde::Serialize;
+
+/// The RFC 6750 error code carried in `WWW-Authenticate` and the problem body's `error` member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BearerError {
+    InvalidRequest,
+    InvalidToken,
+    InsufficientScope,
+}
+
+impl BearerError {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BearerError::InvalidRequest => "invalid_request",
+            BearerError::InvalidToken => "invalid_token",
+            BearerError::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+/// How a rejection challenges the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// No `WWW-Authenticate` header.
+    None,
+    /// `Bearer realm="…"` without an error attribute: no credential was sent.
+    Bearer,
+    /// `Bearer realm="…", error="…"` (and `scope="…"` for `insufficient_scope`).
+    BearerError(BearerError),
+}
+
+/// A rejection at the edge: status, challenge and problem document, with nothing forwarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub status: u16,
+    /// Short, static summary (`title` in RFC 9457).
+    pub title: &'static str,
+    /// Human explanation; never contains a credential or a secret.
+    pub detail: String,
+    pub challenge: Challenge,
+    /// Required scopes, for `insufficient_scope`.
+    pub scope: Option<String>,
+    /// Seconds, for 503.
+    pub retry_after: Option<u64>,
+    /// Machine-readable reason code for logs (`missing_credential`, `bad_checksum`, …).
+    pub reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    request_id: &'a str,
+}
+
+impl Problem {
+    #[must_use]
+    pub fn new(status: u16, title: &'static str, reason: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            title,
+            detail: detail.into(),
+            challenge: Challenge::None,
+            scope: None,
+            retry_after: None,
+            reason,
+        }
+    }
+
+    /// 400 `invalid_request`.
+    #[must_use]
+    pub fn invalid_request(reason: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            challenge: Challenge::BearerError(BearerError::InvalidRequest),
+            ..Problem::new(400, "Invalid request", reason, detail)
+        }
+    }
+
+    /// 401 without an error attribute: the route needs a credential and none was sent.
+    #[must_use]
+    pub fn missing_credential() -> Self {
+        Problem {
+            challenge: Challenge::Bearer,
+            ..Problem::new(
+                401,
+                "Authentication required",
+                "missing_credential",
+                "This resource requires a credential.",
+            )
+        }
+    }
+
+    /// 401 `invalid_token`.
+    #[must_use]
+    pub fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            challenge: Challenge::BearerError(BearerError::InvalidToken),
+            ..Problem::new(401, "Invalid credential", reason, detail)
+        }
+    }
+
+    /// 403 `insufficient_scope`, naming every required scope.
+    #[must_use]
+    pub fn insufficient_scope(required: &[String]) -> Self {
+        Problem {
+            challenge: Challenge::BearerError(BearerError::InsufficientScope),
+            scope: Some(required.join(" ")),
+            ..Problem::new(
+                403,
+                "Insufficient scope",
+                "insufficient_scope",
+                "The credential lacks a scope this resource requires.",
+            )
+        }
+    }
+
+    /// 503 with `Retry-After`: a dependency (KV, JWKS) is down and nothing cached can decide.
+    #[must_use]
+    pub fn unavailable(reason: &'static str, retry_after: u64, detail: impl Into<String>) -> Self {
+        Problem {
+            retry_after: Some(retry_after),
+            ..Problem::new(503, "Temporarily unavailable", reason, detail)
+        }
+    }
+
+    /// The `error` member: the RFC 6750 code when there is one.
+    #[must_use]
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self.challenge {
+            Challenge::BearerError(e) => Some(e.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The `WWW-Authenticate` value, if this rejection carries one.
+    #[must_use]
+    pub fn www_authenticate(&self, realm: &str) -> Option<String> {
+        let realm = quote(realm);
+        match self.challenge {
+            Challenge::None => None,
+            Challenge::Bearer => Some(format!("Bearer realm={realm}")),
+            Challenge::BearerError(e) => {
+                let mut value = format!("Bearer realm={realm}, error=\"{}\"", e.as_str());
+                if let (BearerError::InsufficientScope, Some(scope)) = (e, &self.scope) {
+                    value.push_str(&format!(", scope={}", quote(scope)));
+                }
+                Some(value)
+            }
+        }
+    }
+
+    /// The `application/problem+json` body.
+    #[must_use]
+    pub fn body(&self, request_id: &str) -> String {
+        let body = Body {
+            kind: "about:blank",
+            title: self.title,
+            status: self.status,
+            detail: &self.detail,
+            error: self.error_code(),
+            request_id,
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// An RFC 7230 quoted-string. Realms and scopes are validated at config time, but escape anyway.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_credential_challenge_has_no_error_attribute() {
+        let p = Problem::missing_credential();
+        assert_eq!(p.status, 401);
+        assert_eq!(p.www_authenticate("api").as_deref(), Some("Bearer realm=\"api\""));
+        assert!(!p.body("r1").contains("\"error\""));
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_required_scopes() {
+        let p = Problem::insufficient_scope(&["admin".into(), "write".into()]);
+        assert_eq!(
+            p.www_authenticate("api").as_deref(),
+            Some("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"admin write\"")
+        );
+        let body: serde_json::Value = serde_json::from_str(&p.body("abc")).unwrap();
+        assert_eq!(body["status"], 403);
+        assert_eq!(body["error"], "insufficient_scope");
+        assert_eq!(body["request_id"], "abc");
+        assert_eq!(body["type"], "about:blank");
+    }
+
+    #[test]
+    fn unavailable_has_retry_after_and_no_challenge() {
+        let p = Problem::unavailable("kv_unavailable", 5, "x");
+        assert_eq!(p.status, 503);
+        assert_eq!(p.retry_after, Some(5));
+        assert_eq!(p.www_authenticate("api"), None);
+    }
+
+    #[test]
+    fn realm_is_escaped() {
+        let p = Problem::invalid_token("bad", "x");
+        assert_eq!(
+            p.www_authenticate("a\"b\\c").as_deref(),
+            Some("Bearer realm=\"a\\\"b\\\\c\", error=\"invalid_token\"")
+        );
+    }
+}

@@ -1,0 +1,513 @@
+//! Route matching: (method, path) → the [`Requirement`] the request must meet, or no match (deny).
+//!
+//! Paths are matched after normalisation ([`NormalizedPath`]): percent-decoding, `.`/`..`
+//! resolution and empty-segment collapsing happen *before* matching, so no encoding trick can move
+//! a request from a protected route to a public one. Paths that cannot be normalised without
+//! ambiguity (an encoded `/` or `\`, a control character, invalid UTF-8 or percent-encoding) are
+//! refused rather than guessed at. Matching is case-sensitive. No I/O, no clock.
+
+use serde::Deserialize;
+
+use crate::identity::CredentialKind;
+
+/// How a route treats credentials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// A valid credential is required.
+    #[default]
+    Required,
+    /// A credential is verified if sent; without one the request is forwarded as anonymous.
+    Optional,
+    /// No credential is looked at.
+    Public,
+}
+
+/// The credential kinds a route accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptSet {
+    pub jwt: bool,
+    pub api_key: bool,
+    pub pat: bool,
+}
+
+impl AcceptSet {
+    pub const ALL: AcceptSet = AcceptSet {
+        jwt: true,
+        api_key: true,
+        pat: true,
+    };
+
+    #[must_use]
+    pub fn accepts(self, kind: CredentialKind) -> bool {
+        match kind {
+            CredentialKind::Jwt => self.jwt,
+            CredentialKind::ApiKey => self.api_key,
+            CredentialKind::Pat => self.pat,
+        }
+    }
+}
+
+/// The route entry as written in `AUTH_CONFIG`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub path: String,
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub auth: Option<AuthMode>,
+    #[serde(default)]
+    pub accept: Option<Vec<String>>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Forward the credential header(s) to the origin (default: stripped).
+    #[serde(default)]
+    pub forward_credentials: Option<bool>,
+    /// Let CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) through
+    /// without credentials (default: false).
+    #[serde(default)]
+    pub cors_preflight: Option<bool>,
+}
+
+/// What a matched route demands of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// Index of the route in the config, for logs.
+    pub route_index: usize,
+    pub auth: AuthMode,
+    pub accept: AcceptSet,
+    /// Every one of these scopes is required.
+    pub scopes: Vec<String>,
+    pub forward_credentials: bool,
+    pub cors_preflight: bool,
+}
+
+/// One compiled route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pattern: Vec<PatternSegment>,
+    /// `None`: any method.
+    methods: Option<Vec<String>>,
+    requirement: Requirement,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PatternSegment {
+    /// A segment with optional `*` wildcards inside it (each matches within the segment).
+    Glob(String),
+    /// `**`: zero or more remaining segments. Only valid last.
+    Rest,
+}
+
+/// A config error in one route: the field path and the rule it breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteError {
+    pub field: String,
+    pub reason: String,
+}
+
+const MAX_SCOPE_LEN: usize = 256;
+
+impl Route {
+    /// Validate and compile `routes[index]`.
+    pub fn from_raw(raw: RawRoute, index: usize) -> Result<Route, RouteError> {
+        let err = |field: &str, reason: &str| RouteError {
+            field: format!("routes[{index}].{field}"),
+            reason: reason.to_string(),
+        };
+        let pattern = compile_pattern(&raw.path).map_err(|reason| err("path", reason))?;
+        let methods = match raw.methods {
+            None => None,
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(err("methods", "must not be empty (omit it to allow every method)"));
+                }
+                for m in &list {
+                    if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                        return Err(err("methods", "each method must be an upper-case HTTP method name such as \"GET\""));
+                    }
+                }
+                Some(list)
+            }
+        };
+        let auth = raw.auth.unwrap_or_default();
+        let accept = match raw.accept {
+            None => AcceptSet::ALL,
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(err("accept", "must not be empty (omit it to accept every kind)"));
+                }
+                let mut set = AcceptSet { jwt: false, api_key: false, pat: false };
+                for kind in &list {
+                    match kind.as_str() {
+                        "jwt" => set.jwt = true,
+                        "api_key" => set.api_key = true,
+                        "pat" => set.pat = true,
+                        _ => return Err(err("accept", "each entry must be one of \"jwt\", \"api_key\", \"pat\"")),
+                    }
+                }
+                set
+            }
+        };
+        let scopes = raw.scopes.unwrap_or_default();
+        for scope in &scopes {
+            if !is_scope_token(scope) {
+                return Err(err("scopes", "each scope must be 1-256 printable ASCII characters without spaces, quotes or backslashes"));
+            }
+        }
+        if auth == AuthMode::Public && (!scopes.is_empty()) {
+            return Err(err("scopes", "a public route cannot require scopes"));
+        }
+        Ok(Route {
+            pattern,
+            methods,
+            requirement: Requirement {
+                route_index: index,
+                auth,
+                accept,
+                scopes,
+                forward_credentials: raw.forward_credentials.unwrap_or(false),
+                cors_preflight: raw.cors_preflight.unwrap_or(false),
+            },
+        })
+    }
+
+    fn matches(&self, method: &str, path: &NormalizedPath) -> bool {
+        let method_ok = match &self.methods {
+            None => true,
+            // HEAD is GET without a body: a route open to GET is open to HEAD.
+            Some(list) => list.iter().any(|m| m == method || (method == "HEAD" && m == "GET")),
+        };
+        method_ok && match_segments(&self.pattern, &path.segments)
+    }
+}
+
+/// A scope as RFC 6749 §3.3 defines a scope token, bounded in length.
+#[must_use]
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= MAX_SCOPE_LEN
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+fn compile_pattern(path: &str) -> Result<Vec<PatternSegment>, &'static str> {
+    let rest = path
+        .strip_prefix('/')
+        .ok_or("must start with \"/\"")?;
+    if path.len() > 1024 {
+        return Err("must be at most 1024 characters");
+    }
+    let mut out = Vec::new();
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let count = parts.len();
+    for (i, part) in parts.into_iter().enumerate() {
+        if part == "**" {
+            if i + 1 != count {
+                return Err("\"**\" may only be the last segment");
+            }
+            out.push(PatternSegment::Rest);
+        } else if part.contains("**") {
+            return Err("\"**\" must be a whole segment");
+        } else if part == "." || part == ".." || part.contains('%') || part.contains('\\') {
+            return Err("must be a normalised path: no \".\", \"..\", \"%\" or \"\\\" segments");
+        } else if part.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        } else {
+            out.push(PatternSegment::Glob(part.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+fn match_segments(pattern: &[PatternSegment], path: &[String]) -> bool {
+    match (pattern.split_first(), path.split_first()) {
+        (None, None) => true,
+        (Some((PatternSegment::Rest, _)), _) => true,
+        (Some((PatternSegment::Glob(g), prest)), Some((seg, srest))) => {
+            glob_segment(g.as_bytes(), seg.as_bytes()) && match_segments(prest, srest)
+        }
+        _ => false,
+    }
+}
+
+/// `*` matches any run of characters within one segment (including none). Iterative, linear
+/// backtracking on the last star: no exponential blow-up on hostile paths.
+fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match (pattern.get(p), text.get(t)) {
+            (Some(b'*'), _) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            (Some(pc), Some(tc)) if pc == tc => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+}
+
+/// The route table: first match wins; no match means deny.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    pub fn from_raw(raw: Vec<RawRoute>) -> Result<RouteTable, RouteError> {
+        let routes = raw
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Route::from_raw(r, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RouteTable { routes })
+    }
+
+    /// The first route matching `method` and `path`.
+    #[must_use]
+    pub fn find(&self, method: &str, path: &NormalizedPath) -> Option<&Requirement> {
+        self.routes
+            .iter()
+            .find(|r| r.matches(method, path))
+            .map(|r| &r.requirement)
+    }
+}
+
+/// A request path after percent-decoding, dot-segment resolution and empty-segment collapsing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormalizedPath {
+    segments: Vec<String>,
+}
+
+/// Why a path was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathError {
+    NotAbsolute,
+    BadPercentEncoding,
+    /// A decoded segment holds `/`, `\`, NUL or another control character.
+    AmbiguousSegment,
+    TooLong,
+}
+
+impl PathError {
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            PathError::NotAbsolute => "path_not_absolute",
+            PathError::BadPercentEncoding => "path_bad_encoding",
+            PathError::AmbiguousSegment => "path_ambiguous",
+            PathError::TooLong => "path_too_long",
+        }
+    }
+}
+
+const MAX_PATH_LEN: usize = 8192;
+
+impl NormalizedPath {
+    /// Normalise the path part of a URL (without query). Works on the raw, still-encoded path.
+    pub fn parse(raw: &str) -> Result<NormalizedPath, PathError> {
+        if raw.len() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
+        let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
+        let mut segments: Vec<String> = Vec::new();
+        for raw_segment in rest.split('/') {
+            let segment = percent_decode(raw_segment)?;
+            if segment
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control())
+            {
+                return Err(PathError::AmbiguousSegment);
+            }
+            match segment.as_str() {
+                "" | "." => {}
+                ".." => {
+                    segments.pop();
+                }
+                _ => segments.push(segment),
+            }
+        }
+        Ok(NormalizedPath { segments })
+    }
+
+    /// The normalised path as text, e.g. `/v1/users`.
+    #[must_use]
+    pub fn as_string(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.segments {
+            s.push('/');
+            s.push_str(seg);
+        }
+        if s.is_empty() {
+            s.push('/');
+        }
+        s
+    }
+
+    /// The segments after `prefix` (itself a normalised path such as `/_auth`), if it is one.
+    #[must_use]
+    pub fn strip_prefix(&self, prefix: &NormalizedPath) -> Option<&[String]> {
+        self.segments.strip_prefix(prefix.segments.as_slice())
+    }
+}
+
+fn percent_decode(segment: &str) -> Result<String, PathError> {
+    if !segment.contains('%') {
+        return Ok(segment.to_string());
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16));
+            let lo = bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16));
+            match (hi, lo) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).map_err(|_| PathError::BadPercentEncoding)?);
+                    i += 3;
+                }
+                _ => return Err(PathError::BadPercentEncoding),
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| PathError::BadPercentEncoding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(json: &str) -> RouteTable {
+        RouteTable::from_raw(serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    fn find(t: &RouteTable, method: &str, path: &str) -> Option<usize> {
+        t.find(method, &NormalizedPath::parse(path).unwrap())
+            .map(|r| r.route_index)
+    }
+
+    const CONTRACT: &str = r#"[
+        { "path": "/health", "auth": "public" },
+        { "path": "/v1/admin/**", "methods": ["POST", "DELETE"], "accept": ["jwt"], "scopes": ["admin"] },
+        { "path": "/v1/**", "accept": ["jwt", "api_key", "pat"] }
+    ]"#;
+
+    #[test]
+    fn first_match_wins_and_methods_filter() {
+        let t = table(CONTRACT);
+        assert_eq!(find(&t, "GET", "/health"), Some(0));
+        assert_eq!(find(&t, "POST", "/v1/admin/users"), Some(1));
+        assert_eq!(find(&t, "GET", "/v1/admin/users"), Some(2));
+        assert_eq!(find(&t, "GET", "/v1"), Some(2));
+        assert_eq!(find(&t, "GET", "/v2/x"), None);
+        assert_eq!(find(&t, "GET", "/"), None);
+    }
+
+    #[test]
+    fn single_star_stays_within_a_segment() {
+        let t = table(r#"[{ "path": "/files/*.json", "auth": "public" }, { "path": "/u/*/profile" }]"#);
+        assert_eq!(find(&t, "GET", "/files/a.json"), Some(0));
+        assert_eq!(find(&t, "GET", "/files/a/b.json"), None);
+        assert_eq!(find(&t, "GET", "/files/.json"), Some(0));
+        assert_eq!(find(&t, "GET", "/u/42/profile"), Some(1));
+        assert_eq!(find(&t, "GET", "/u/profile"), None);
+        assert_eq!(find(&t, "GET", "/u/1/2/profile"), None);
+    }
+
+    #[test]
+    fn head_follows_get() {
+        let t = table(r#"[{ "path": "/a", "methods": ["GET"] }]"#);
+        assert_eq!(find(&t, "HEAD", "/a"), Some(0));
+        assert_eq!(find(&t, "POST", "/a"), None);
+    }
+
+    #[test]
+    fn normalisation_cannot_escape_a_protected_route() {
+        let t = table(r#"[
+            { "path": "/v1/admin/**", "scopes": ["admin"] },
+            { "path": "/v1/**", "auth": "public" }
+        ]"#);
+        for p in [
+            "/v1/admin/x",
+            "/v1//admin/x",
+            "/v1/./admin/x",
+            "/v1/public/../admin/x",
+            "/v1/%61dmin/x",
+            "/v1/%2e/admin/x",
+            "/v1/x/%2e%2e/admin/x",
+            "/v1/admin/./x",
+            "//v1/admin/x",
+        ] {
+            assert_eq!(find(&t, "GET", p), Some(0), "{p}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for p in ["/v1/admin%2fx", "/v1/a%5cb", "/v1/%00", "/a%zz", "/a%c3", "relative", "/a%0a"] {
+            assert!(NormalizedPath::parse(p).is_err(), "{p}");
+        }
+        assert_eq!(NormalizedPath::parse("/a%2Fb"), Err(PathError::AmbiguousSegment));
+        assert_eq!(NormalizedPath::parse("/%"), Err(PathError::BadPercentEncoding));
+    }
+
+    #[test]
+    fn dot_dot_cannot_climb_above_root() {
+        assert_eq!(NormalizedPath::parse("/../../etc").unwrap().as_string(), "/etc");
+        assert_eq!(NormalizedPath::parse("/").unwrap().as_string(), "/");
+    }
+
+    #[test]
+    fn glob_is_linear_on_hostile_input() {
+        let pattern = "*a*a*a*a*a*a*a*b";
+        let text = "a".repeat(5000);
+        assert!(!glob_segment(pattern.as_bytes(), text.as_bytes()));
+    }
+
+    fn route_err(json: &str) -> RouteError {
+        RouteTable::from_raw(serde_json::from_str(json).unwrap()).unwrap_err()
+    }
+
+    #[test]
+    fn each_route_rule_is_enforced() {
+        assert_eq!(route_err(r#"[{ "path": "v1" }]"#).field, "routes[0].path");
+        assert_eq!(route_err(r#"[{ "path": "/a/**/b" }]"#).field, "routes[0].path");
+        assert_eq!(route_err(r#"[{ "path": "/a**" }]"#).field, "routes[0].path");
+        assert_eq!(route_err(r#"[{ "path": "/a/../b" }]"#).field, "routes[0].path");
+        assert_eq!(route_err(r#"[{ "path": "/a", "methods": [] }]"#).field, "routes[0].methods");
+        assert_eq!(route_err(r#"[{ "path": "/a", "methods": ["get"] }]"#).field, "routes[0].methods");
+        assert_eq!(route_err(r#"[{ "path": "/a", "accept": [] }]"#).field, "routes[0].accept");
+        assert_eq!(route_err(r#"[{ "path": "/a", "accept": ["cookie"] }]"#).field, "routes[0].accept");
+        assert_eq!(route_err(r#"[{ "path": "/a" }, { "path": "/b", "scopes": ["a b"] }]"#).field, "routes[1].scopes");
+        assert_eq!(route_err(r#"[{ "path": "/a", "auth": "public", "scopes": ["x"] }]"#).field, "routes[0].scopes");
+        assert!(serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "auth": "maybe" }]"#).is_err());
+        assert!(serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "scope": ["x"] }]"#).is_err());
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("read:users"));
+        assert!(!is_scope_token(""));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token("é"));
+    }
+}
