@@ -30,22 +30,23 @@
     )
 )]
 
-pub mod time;
+pub mod assertion;
+pub mod extract;
+pub mod headers;
 pub mod identity;
 pub mod ports;
 pub mod problem;
 pub mod route;
-pub mod extract;
-pub mod headers;
+pub mod time;
 
+pub mod admin;
 pub mod apikey;
 pub mod hash;
-pub mod keyrecord;
 pub mod keycache;
-pub mod admin;
+pub mod keyrecord;
 
-pub mod jwt;
 pub mod jwks;
+pub mod jwt;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -1,0 +1,108 @@
+//! Signature verification through WebCrypto (`crypto.subtle`): native code in workerd, ~20x
+//! faster than pure-Rust RSA/ECDSA in wasm. Keys are imported once and the `CryptoKey` is cached
+//! with the JWKS entry by the core. HS256 stays in Rust (faster there).
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::jwt::{Algorithm, PublicKey, SignatureVerifier, VerifyError};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
+    fn import_key(
+        format: &str,
+        key: &JsValue,
+        algorithm: &JsValue,
+        extractable: bool,
+        usages: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
+    fn subtle_verify(
+        algorithm: &JsValue,
+        key: &JsValue,
+        signature: &[u8],
+        data: &[u8],
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// An imported WebCrypto `CryptoKey`.
+#[derive(Clone, Debug)]
+pub struct CryptoKeyHandle(JsValue);
+
+/// `SignatureVerifier` over WebCrypto.
+pub struct WebCryptoVerifier;
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+/// The `importKey` algorithm parameters.
+fn import_params(alg: Algorithm) -> Option<JsValue> {
+    Some(match alg {
+        Algorithm::Rs256 => object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-256"))]),
+        Algorithm::Ps256 => object(&[("name", s("RSA-PSS")), ("hash", s("SHA-256"))]),
+        Algorithm::Es256 => object(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
+        Algorithm::EdDsa => object(&[("name", s("Ed25519"))]),
+        Algorithm::Hs256 => return None,
+    })
+}
+
+/// The `verify` algorithm parameters.
+fn verify_params(alg: Algorithm) -> Option<JsValue> {
+    Some(match alg {
+        Algorithm::Rs256 => object(&[("name", s("RSASSA-PKCS1-v1_5"))]),
+        Algorithm::Ps256 => object(&[
+            ("name", s("RSA-PSS")),
+            ("saltLength", JsValue::from_f64(32.0)),
+        ]),
+        Algorithm::Es256 => object(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]),
+        Algorithm::EdDsa => object(&[("name", s("Ed25519"))]),
+        Algorithm::Hs256 => return None,
+    })
+}
+
+impl SignatureVerifier for WebCryptoVerifier {
+    type Key = CryptoKeyHandle;
+
+    async fn import(
+        &self,
+        key: &PublicKey,
+        alg: Algorithm,
+    ) -> Result<CryptoKeyHandle, VerifyError> {
+        let params = import_params(alg).ok_or(VerifyError::Unsupported)?;
+        let jwk = js_sys::JSON::parse(&key.to_jwk_json()).map_err(|_| VerifyError::BadKey)?;
+        let usages = js_sys::Array::of1(&s("verify"));
+        let promise =
+            import_key("jwk", &jwk, &params, false, &usages).map_err(|_| VerifyError::BadKey)?;
+        let imported = JsFuture::from(promise)
+            .await
+            .map_err(|_| VerifyError::BadKey)?;
+        Ok(CryptoKeyHandle(imported))
+    }
+
+    async fn verify(
+        &self,
+        key: &CryptoKeyHandle,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, VerifyError> {
+        let params = verify_params(alg).ok_or(VerifyError::Unsupported)?;
+        let promise = subtle_verify(&params, &key.0, signature, signing_input)
+            .map_err(|_| VerifyError::BadKey)?;
+        let result = JsFuture::from(promise)
+            .await
+            .map_err(|_| VerifyError::BadKey)?;
+        Ok(result.as_bool() == Some(true))
+    }
+}

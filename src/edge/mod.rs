@@ -1,0 +1,319 @@
+//! The runtime adapter (wasm32 only): the fetch entry, bindings, and carrying out the core's
+//! decision. No policy lives here: every "may this request pass" question is answered by
+//! [`crate::authn::Gateway::decide`].
+
+mod crypto;
+mod documents;
+mod kv;
+mod respond;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{event, Context, Env};
+
+use crate::authn::{Decision, Followup, Gateway, OwnEndpoint, Ports, RequestParts};
+use crate::config::{Config, ConfigError};
+use crate::problem::Problem;
+use crate::time::UnixTime;
+
+use self::crypto::{CryptoKeyHandle, WebCryptoVerifier};
+use self::documents::FetchDocuments;
+use self::kv::WorkersKv;
+use self::respond::{log_decision, problem_response, LogLine};
+
+/// Per-isolate state: built once from the environment on the first request.
+type Isolate = Result<Rc<Gateway<CryptoKeyHandle>>, ConfigError>;
+
+thread_local! {
+    static ISOLATE: RefCell<Option<Isolate>> = const { RefCell::new(None) };
+}
+
+/// The version reported by `/_auth/health`.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Read a string binding (a var or a secret).
+pub(crate) fn string_binding(env: &Env, name: &str) -> Option<String> {
+    let env_value: &JsValue = env.as_ref();
+    js_sys::Reflect::get(env_value, &JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+/// `AUTH_CONFIG` as JSON text, whether it was bound as an object or as a string.
+fn config_text(env: &Env) -> Result<String, ConfigError> {
+    let missing = || ConfigError {
+        field: "AUTH_CONFIG".into(),
+        reason: "the AUTH_CONFIG variable is not set".into(),
+    };
+    let env_value: &JsValue = env.as_ref();
+    let value = js_sys::Reflect::get(env_value, &JsValue::from_str("AUTH_CONFIG"))
+        .map_err(|_| missing())?;
+    if value.is_undefined() || value.is_null() {
+        return Err(missing());
+    }
+    if let Some(text) = value.as_string() {
+        return Ok(text);
+    }
+    js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(missing)
+}
+
+fn build_isolate(env: &Env) -> Isolate {
+    let text = config_text(env)?;
+    let config = Config::from_json(&text, &|name| string_binding(env, name))?;
+    Ok(Rc::new(Gateway::new(config)))
+}
+
+fn isolate(env: &Env) -> Isolate {
+    ISOLATE.with(|cell| {
+        if let Ok(slot) = cell.try_borrow() {
+            if let Some(existing) = slot.as_ref() {
+                return existing.clone();
+            }
+        }
+        let built = build_isolate(env);
+        if let Err(e) = &built {
+            respond::log_config_error(e);
+        }
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some(built.clone());
+        }
+        built
+    })
+}
+
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn now() -> UnixTime {
+    let ms = now_ms();
+    // Date.now() is a finite, non-negative number of milliseconds.
+    UnixTime(if ms.is_finite() && ms > 0.0 {
+        (ms / 1000.0) as u64
+    } else {
+        0
+    })
+}
+
+/// A request id: Cloudflare's `cf-ray` when present, else 16 random hex characters.
+fn request_id(headers: &[(String, String)]) -> String {
+    if let Some((_, ray)) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("cf-ray"))
+    {
+        let clean: String = ray
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(64)
+            .collect();
+        if !clean.is_empty() {
+            return clean;
+        }
+    }
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        return "unknown".to_string();
+    }
+    hex::encode(bytes)
+}
+
+fn header_list(req: &web_sys::Request) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(Some(iter)) = js_sys::try_iter(&req.headers()) else {
+        return out;
+    };
+    for entry in iter.flatten() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+    let started = now_ms();
+    // `Clone::clone`, not the JS `Request.clone()` (which would tee the body).
+    let inner: web_sys::Request = Clone::clone(req.inner());
+    let headers = header_list(&inner);
+    let rid = request_id(&headers);
+    let method = inner.method();
+    let Ok(url) = url::Url::parse(&inner.url()) else {
+        let p = Problem::new(
+            400,
+            "Invalid request",
+            "bad_url",
+            "The request URL cannot be parsed.",
+        );
+        return Ok(problem_response(&p, "api", &rid).into());
+    };
+    let mut line = LogLine::new(&rid, &method, url.path(), started);
+
+    let gateway = match isolate(&env) {
+        Ok(g) => g,
+        Err(_) => {
+            let response = respond::config_invalid(&url, &rid);
+            line.outcome = "rejected";
+            line.status = 500;
+            line.reason = "config_invalid";
+            log_decision(&line);
+            return Ok(response.into());
+        }
+    };
+
+    let kv = WorkersKv::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
+    let documents =
+        FetchDocuments::new(u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000));
+    let verifier = WebCryptoVerifier;
+    let self_origin = url.origin().ascii_serialization();
+    let mut entropy = [0u8; 16];
+    if getrandom::getrandom(&mut entropy).is_err() {
+        let p = Problem::new(
+            500,
+            "Internal error",
+            "no_entropy",
+            "The edge could not produce random bytes.",
+        );
+        return Ok(problem_response(&p, "api", &rid).into());
+    }
+    let parts = RequestParts {
+        method: &method,
+        path: url.path(),
+        headers: &headers,
+        origin: &self_origin,
+        entropy,
+    };
+    let outcome = match &kv {
+        Ok(store) => {
+            gateway
+                .decide(
+                    parts,
+                    Ports {
+                        store,
+                        documents: &documents,
+                        verifier: &verifier,
+                    },
+                    now(),
+                )
+                .await
+        }
+        Err(_) => {
+            let store = kv::Unbound;
+            gateway
+                .decide(
+                    parts,
+                    Ports {
+                        store: &store,
+                        documents: &documents,
+                        verifier: &verifier,
+                    },
+                    now(),
+                )
+                .await
+        }
+    };
+    line.facts(&outcome.log);
+
+    let realm = gateway.config.realm.clone();
+    let response = match outcome.decision {
+        Decision::Reject(problem) => {
+            line.outcome = "rejected";
+            line.status = problem.status;
+            problem_response(&problem, &realm, &rid)
+        }
+        Decision::Forward {
+            headers: forward_headers,
+            ..
+        } => {
+            line.outcome = "forwarded";
+            let target = respond::target_url(&url, gateway.config.origin.as_ref());
+            match respond::forward(&inner, &target, &forward_headers).await {
+                Ok(resp) => {
+                    line.status = resp.status();
+                    resp
+                }
+                Err(_) => {
+                    let p = Problem::new(
+                        502,
+                        "Bad gateway",
+                        "origin_unreachable",
+                        "The origin could not be reached.",
+                    );
+                    line.outcome = "origin_error";
+                    line.reason = p.reason;
+                    line.status = 502;
+                    problem_response(&p, &realm, &rid)
+                }
+            }
+        }
+        Decision::Own(endpoint) => {
+            line.outcome = "own";
+            let resp = own_endpoint(&gateway, &env, &inner, &url, endpoint, &rid).await;
+            line.status = resp.status();
+            resp
+        }
+    };
+
+    run_followups(&ctx, &gateway, &env, outcome.followups);
+    line.finish(now_ms());
+    log_decision(&line);
+    Ok(worker::Response::from(response))
+}
+
+async fn own_endpoint(
+    gateway: &Rc<Gateway<CryptoKeyHandle>>,
+    env: &Env,
+    req: &web_sys::Request,
+    url: &url::Url,
+    endpoint: OwnEndpoint,
+    rid: &str,
+) -> web_sys::Response {
+    match endpoint {
+        OwnEndpoint::Health => respond::health(&gateway.config),
+        OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
+        OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
+        OwnEndpoint::Api(_) | OwnEndpoint::NotFound => {
+            let p = Problem::new(404, "Not found", "not_found", "No such endpoint.");
+            problem_response(&p, &gateway.config.realm, rid)
+        }
+    }
+}
+
+/// Background work after the response: JWKS refreshes and `last_used_at` writes.
+fn run_followups(
+    ctx: &Context,
+    gateway: &Rc<Gateway<CryptoKeyHandle>>,
+    env: &Env,
+    followups: Vec<Followup>,
+) {
+    for followup in followups {
+        let gateway = Rc::clone(gateway);
+        let env = env.clone();
+        ctx.wait_until(async move {
+            match followup {
+                Followup::RefreshJwks(refresh) => {
+                    let documents = FetchDocuments::new(
+                        u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000),
+                    );
+                    gateway
+                        .jwt
+                        .refresh(&refresh, &documents, &WebCryptoVerifier, now())
+                        .await;
+                }
+                Followup::TouchKey(touch) => {
+                    if let Ok(store) =
+                        WorkersKv::new(&env, gateway.config.keys.kv_cache_ttl_seconds())
+                    {
+                        crate::keycache::touch(&store, &touch, now()).await;
+                    }
+                }
+            }
+        });
+    }
+}

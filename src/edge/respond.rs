@@ -1,0 +1,275 @@
+//! Building responses, forwarding to the origin, serving the console, and the decision log.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+use crate::authn::LogFacts;
+use crate::config::{Config, ConfigError};
+use crate::problem::Problem;
+
+use super::documents::fetch;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The static-assets binding (a `Fetcher`).
+    type AssetsBinding;
+
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &AssetsBinding, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+}
+
+fn response(status: u16, body: Option<&str>, headers: &[(&str, &str)]) -> web_sys::Response {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    if let Ok(h) = web_sys::Headers::new() {
+        for (name, value) in headers {
+            let _ = h.set(name, value);
+        }
+        init.set_headers(&h);
+    }
+    match web_sys::Response::new_with_opt_str_and_init(body, &init) {
+        Ok(r) => r,
+        // Constructing a response only fails for invalid statuses; ours are constants.
+        Err(_) => web_sys::Response::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
+    }
+}
+
+const API_HEADERS: [(&str, &str); 2] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+];
+
+/// A rejection: status, `WWW-Authenticate`, `Retry-After` and a problem+json body.
+pub fn problem_response(problem: &Problem, realm: &str, request_id: &str) -> web_sys::Response {
+    let body = problem.body(request_id);
+    let challenge = problem.www_authenticate(realm);
+    let retry = problem.retry_after.map(|s| s.to_string());
+    let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/problem+json")];
+    headers.extend(API_HEADERS);
+    if let Some(c) = challenge.as_deref() {
+        headers.push(("www-authenticate", c));
+    }
+    if let Some(r) = retry.as_deref() {
+        headers.push(("retry-after", r));
+    }
+    response(problem.status, Some(&body), &headers)
+}
+
+fn json_response(
+    status: u16,
+    value: &serde_json::Value,
+    extra: &[(&str, &str)],
+) -> web_sys::Response {
+    let body = value.to_string();
+    let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+    headers.extend(API_HEADERS);
+    headers.extend_from_slice(extra);
+    response(status, Some(&body), &headers)
+}
+
+/// Every request while the config is invalid: 500, nothing forwarded. The health endpoint (at the
+/// default admin path, the configured one being unknown) says why in a field name only.
+pub fn config_invalid(url: &url::Url, request_id: &str) -> web_sys::Response {
+    if url.path() == "/_auth/health" {
+        let body = serde_json::json!({
+            "status": "config_invalid",
+            "version": super::VERSION,
+            "config_loaded": false,
+        });
+        return json_response(500, &body, &[]);
+    }
+    let p = Problem::new(
+        500,
+        "Configuration error",
+        "config_invalid",
+        "The edge is misconfigured; the operator's log names the field.",
+    );
+    problem_response(&p, "api", request_id)
+}
+
+/// Log which field of the config is wrong, once per isolate.
+pub fn log_config_error(error: &ConfigError) {
+    let line = serde_json::json!({
+        "level": "error",
+        "event": "config_invalid",
+        "field": error.field,
+        "reason": error.reason,
+    });
+    worker::console_error!("{}", line);
+}
+
+pub fn health(config: &Config) -> web_sys::Response {
+    let body = serde_json::json!({
+        "status": "ok",
+        "version": super::VERSION,
+        "config_loaded": true,
+        "assertion": if config.assertion_signer.is_some() { "enabled" } else { "disabled" },
+    });
+    json_response(200, &body, &[])
+}
+
+/// The public keys that sign `X-Auth-Assertion` (empty when assertions are off).
+pub fn assertion_jwks(config: &Config) -> web_sys::Response {
+    let body = match &config.assertion_signer {
+        Some(signer) => signer.jwks(),
+        None => serde_json::json!({ "keys": config.assertion.previous_keys }),
+    };
+    json_response(200, &body, &[("cache-control", "public, max-age=300")])
+}
+
+/// The static console from the `ASSETS` binding, with strict headers.
+pub async fn console(
+    env: &Env,
+    req: &web_sys::Request,
+    url: &url::Url,
+    path: &str,
+) -> web_sys::Response {
+    let not_found = || response(404, Some("not found"), &[("content-type", "text/plain")]);
+    let env_value: &JsValue = env.as_ref();
+    let Ok(binding) = js_sys::Reflect::get(env_value, &JsValue::from_str("ASSETS")) else {
+        return not_found();
+    };
+    if binding.is_undefined() {
+        return not_found();
+    }
+    let assets: AssetsBinding = binding.unchecked_into();
+    let mut asset_url = url.clone();
+    asset_url.set_path(if path == "/" { "/index.html" } else { path });
+    asset_url.set_query(None);
+    let init = web_sys::RequestInit::new();
+    init.set_method(&req.method());
+    let Ok(asset_req) = web_sys::Request::new_with_str_and_init(asset_url.as_str(), &init) else {
+        return not_found();
+    };
+    let Ok(promise) = assets.fetch(&asset_req) else {
+        return not_found();
+    };
+    let Ok(Ok(resp)) = JsFuture::from(promise)
+        .await
+        .map(|v| v.dyn_into::<web_sys::Response>())
+    else {
+        return not_found();
+    };
+    let headers = web_sys::Headers::new_with_headers(&resp.headers()).ok();
+    let init = web_sys::ResponseInit::new();
+    init.set_status(resp.status());
+    if let Some(h) = headers {
+        let _ = h.set(
+            "content-security-policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        );
+        let _ = h.set("x-frame-options", "DENY");
+        let _ = h.set("referrer-policy", "no-referrer");
+        let _ = h.set("x-content-type-options", "nosniff");
+        init.set_headers(&h);
+    }
+    web_sys::Response::new_with_opt_readable_stream_and_init(resp.body().as_ref(), &init)
+        .unwrap_or_else(|_| not_found())
+}
+
+/// Where to forward: the configured origin with the request's path and query, or the request's
+/// own URL (route mode).
+pub fn target_url(url: &url::Url, origin: Option<&url::Url>) -> String {
+    match origin {
+        None => url.to_string(),
+        Some(o) => {
+            let mut target = o.clone();
+            target.set_path(url.path());
+            target.set_query(url.query());
+            target.to_string()
+        }
+    }
+}
+
+/// Forward with exactly `headers`, streaming the body; redirects are passed back, not followed.
+pub async fn forward(
+    req: &web_sys::Request,
+    target: &str,
+    headers: &[(String, String)],
+) -> Result<web_sys::Response, JsValue> {
+    let h = web_sys::Headers::new()?;
+    for (name, value) in headers {
+        h.append(name, value)?;
+    }
+    let init = web_sys::RequestInit::new();
+    let method = req.method();
+    init.set_method(&method);
+    init.set_headers(&h);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if method != "GET" && method != "HEAD" {
+        if let Some(body) = req.body() {
+            init.set_body(&body);
+        }
+    }
+    let outgoing = web_sys::Request::new_with_str_and_init(target, &init)?;
+    fetch(&outgoing).await
+}
+
+/// One JSON line per decision. Holds no credential, hash or secret.
+#[derive(Serialize)]
+pub struct LogLine {
+    pub time: f64,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub outcome: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    pub duration_ms: f64,
+}
+
+impl LogLine {
+    pub fn new(request_id: &str, method: &str, path: &str, started: f64) -> Self {
+        LogLine {
+            time: started,
+            request_id: request_id.to_string(),
+            method: method.to_string(),
+            path: path.chars().take(512).collect(),
+            outcome: "",
+            status: 0,
+            reason: "",
+            route: None,
+            kind: None,
+            subject: None,
+            key_id: None,
+            issuer: None,
+            kid: None,
+            duration_ms: 0.0,
+        }
+    }
+
+    pub fn facts(&mut self, facts: &LogFacts) {
+        self.reason = facts.reason;
+        self.route = facts.route;
+        self.kind = facts.kind.map(|k| k.as_str());
+        self.subject.clone_from(&facts.subject);
+        self.key_id.clone_from(&facts.key_id);
+        self.issuer.clone_from(&facts.issuer);
+        self.kid.clone_from(&facts.kid);
+    }
+
+    pub fn finish(&mut self, now_ms: f64) {
+        self.duration_ms = now_ms - self.time;
+    }
+}
+
+pub fn log_decision(line: &LogLine) {
+    if let Ok(text) = serde_json::to_string(line) {
+        worker::console_log!("{}", text);
+    }
+}

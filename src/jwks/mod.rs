@@ -1,0 +1,444 @@
+//! JSON Web Key Sets: parsing a JWKS document into the keys this verifier can use, and the
+//! per-isolate cache that keeps them fresh ([`cache`]). Pure: documents arrive as bytes, fetched
+//! by the caller through [`crate::ports::DocumentSource`].
+//!
+//! Parsing is forgiving per entry and strict per key: an entry this verifier cannot use safely is
+//! skipped (and counted) without failing its neighbours, because identity providers publish keys
+//! for other consumers (encryption keys, RSA-1024 legacy keys, other curves) in the same set.
+
+pub mod cache;
+pub mod discovery;
+
+use serde_json::{json, Map, Value};
+
+use crate::jwt::alg::Algorithm;
+use crate::jwt::b64;
+
+/// Largest JWKS (or discovery) document accepted: real sets are a few KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// Keys kept per set; later usable entries are ignored (and counted as skipped).
+pub const MAX_KEYS: usize = 64;
+/// Longest `kid` accepted, in bytes, in a JWKS and in a token header.
+pub const MAX_KID_BYTES: usize = 256;
+/// RFC 7518 §3.3: RSA keys of at least 2048 bits.
+pub const MIN_RSA_BITS: usize = 2048;
+/// Larger moduli only cost CPU; no issuer needs them.
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// The public part of a verification key, in raw components (what WebCrypto and the native
+/// crates import).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeyMaterial {
+    /// RSA modulus and public exponent, big-endian, without leading zero bytes.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An uncompressed P-256 point.
+    P256 { x: [u8; 32], y: [u8; 32] },
+    /// An Ed25519 public key.
+    Ed25519 { x: [u8; 32] },
+}
+
+/// A usable verification key from a JWKS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    pub kid: Option<String>,
+    /// The `alg` the JWK declared: when present, the key verifies that algorithm only.
+    pub alg: Option<Algorithm>,
+    pub material: KeyMaterial,
+}
+
+impl PublicKey {
+    /// True when this key may verify `alg`: the key type fixes the family (RSA → RS256/PS256,
+    /// P-256 → ES256, Ed25519 → EdDSA), a declared `alg` narrows it, and HS256 never qualifies.
+    #[must_use]
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        let family = match self.material {
+            KeyMaterial::Rsa { .. } => matches!(alg, Algorithm::Rs256 | Algorithm::Ps256),
+            KeyMaterial::P256 { .. } => alg == Algorithm::Es256,
+            KeyMaterial::Ed25519 { .. } => alg == Algorithm::EdDsa,
+        };
+        family && self.alg.is_none_or(|declared| declared == alg)
+    }
+
+    /// Signature length in bytes that this key produces for RSA (the modulus length).
+    #[must_use]
+    pub fn rsa_modulus_len(&self) -> Option<usize> {
+        match &self.material {
+            KeyMaterial::Rsa { n, .. } => Some(n.len()),
+            _ => None,
+        }
+    }
+
+    /// The public JWK as JSON text, for WebCrypto `importKey("jwk", …)`. Only the members needed
+    /// to import the key are written (no `alg`, `kid` or `use`), so WebCrypto's consistency
+    /// checks cannot refuse a key this core already accepted.
+    #[must_use]
+    pub fn to_jwk_json(&self) -> String {
+        let jwk = match &self.material {
+            KeyMaterial::Rsa { n, e } => {
+                json!({ "kty": "RSA", "n": b64::encode(n), "e": b64::encode(e) })
+            }
+            KeyMaterial::P256 { x, y } => {
+                json!({ "kty": "EC", "crv": "P-256", "x": b64::encode(x), "y": b64::encode(y) })
+            }
+            KeyMaterial::Ed25519 { x } => {
+                json!({ "kty": "OKP", "crv": "Ed25519", "x": b64::encode(x) })
+            }
+        };
+        jwk.to_string()
+    }
+}
+
+/// Why a whole JWKS document was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwksError {
+    /// Over [`MAX_DOCUMENT_BYTES`].
+    TooLarge,
+    /// Not a JSON object with a `keys` array.
+    Malformed,
+}
+
+impl JwksError {
+    /// Static reason code for logs and `503` answers.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            JwksError::TooLarge => "jwks_too_large",
+            JwksError::Malformed => "jwks_invalid",
+        }
+    }
+}
+
+/// What a key lookup in a [`KeySet`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMatch {
+    /// Index of the key to use.
+    Found(usize),
+    /// The `kid` names a key that may not verify this `alg` (e.g. an RSA key for ES256).
+    AlgMismatch,
+    /// No `kid` in the token and several keys could verify it: refuse rather than try each.
+    Ambiguous,
+    /// No key with this `kid` (or, without `kid`, no key for this `alg`).
+    Missing,
+}
+
+/// The usable keys of one JWKS document, in document order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySet {
+    keys: Vec<PublicKey>,
+    skipped: usize,
+}
+
+impl KeySet {
+    /// Parses a JWKS document, keeping usable signature keys and skipping the rest.
+    ///
+    /// Duplicate `kid`s: the first usable entry wins and later ones are skipped, so a set cannot
+    /// make one `kid` mean two keys.
+    pub fn parse(document: &[u8]) -> Result<KeySet, JwksError> {
+        if document.len() > MAX_DOCUMENT_BYTES {
+            return Err(JwksError::TooLarge);
+        }
+        let value: Value = serde_json::from_slice(document).map_err(|_| JwksError::Malformed)?;
+        let entries = value
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(JwksError::Malformed)?;
+        let mut set = KeySet::default();
+        for entry in entries {
+            let usable = entry
+                .as_object()
+                .and_then(parse_jwk)
+                .filter(|_| set.keys.len() < MAX_KEYS)
+                .filter(|k| k.kid.is_none() || !set.keys.iter().any(|o| o.kid == k.kid));
+            match usable {
+                Some(key) => set.keys.push(key),
+                None => set.skipped += 1,
+            }
+        }
+        Ok(set)
+    }
+
+    /// Builds a set from keys already checked (tests, fixed configuration).
+    #[must_use]
+    pub fn from_keys(keys: Vec<PublicKey>) -> KeySet {
+        KeySet { keys, skipped: 0 }
+    }
+
+    #[must_use]
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// How many entries were ignored as unusable, duplicate or over the cap.
+    #[must_use]
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Selects the key for a token. With a `kid`, the lookup is exact and case-sensitive. Without
+    /// one, the key is used only when it is the single key in the set that allows `alg`
+    /// (issuers with one key often omit `kid`; with several, guessing would multiply
+    /// verification work an attacker controls).
+    #[must_use]
+    pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> KeyMatch {
+        match kid {
+            Some(kid) => match self.keys.iter().position(|k| k.kid.as_deref() == Some(kid)) {
+                Some(i) if self.keys.get(i).is_some_and(|k| k.allows(alg)) => KeyMatch::Found(i),
+                Some(_) => KeyMatch::AlgMismatch,
+                None => KeyMatch::Missing,
+            },
+            None => {
+                let mut candidates = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.allows(alg))
+                    .map(|(i, _)| i);
+                match (candidates.next(), candidates.next()) {
+                    (Some(i), None) => KeyMatch::Found(i),
+                    (Some(_), Some(_)) => KeyMatch::Ambiguous,
+                    (None, _) => KeyMatch::Missing,
+                }
+            }
+        }
+    }
+}
+
+fn str_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<Option<&'a str>> {
+    match jwk.get(name) {
+        None => Some(None),
+        Some(Value::String(s)) => Some(Some(s)),
+        // Present with the wrong type: the entry is unusable.
+        Some(_) => None,
+    }
+}
+
+fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Option<Vec<u8>> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| b64::decode(s).ok())
+}
+
+fn coordinate(jwk: &Map<String, Value>, name: &str) -> Option<[u8; 32]> {
+    bytes_member(jwk, name).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+}
+
+fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.drain(..zeros);
+    bytes
+}
+
+/// One JWK → a usable key, or `None` to skip it.
+fn parse_jwk(jwk: &Map<String, Value>) -> Option<PublicKey> {
+    // `use`, when present, must say signatures (RFC 7517 §4.2).
+    if str_member(jwk, "use")?.is_some_and(|u| u != "sig") {
+        return None;
+    }
+    // `key_ops`, when present, must allow verification (RFC 7517 §4.3).
+    if let Some(ops) = jwk.get("key_ops") {
+        let ops = ops.as_array()?;
+        if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            return None;
+        }
+    }
+    let kid = str_member(jwk, "kid")?;
+    if kid.is_some_and(|k| k.is_empty() || k.len() > MAX_KID_BYTES) {
+        return None;
+    }
+    // A declared algorithm must be one we support; it then binds the key (checked below).
+    let alg = match str_member(jwk, "alg")? {
+        Some(name) => Some(Algorithm::from_name(name)?),
+        None => None,
+    };
+    let material = match str_member(jwk, "kty")?? {
+        "RSA" => {
+            let n = strip_leading_zeros(bytes_member(jwk, "n")?);
+            let e = strip_leading_zeros(bytes_member(jwk, "e")?);
+            let bits = n
+                .first()
+                .map(|top| n.len() * 8 - top.leading_zeros() as usize)?;
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || e.is_empty() || e.len() > 8 {
+                return None;
+            }
+            KeyMaterial::Rsa { n, e }
+        }
+        "EC" => {
+            if str_member(jwk, "crv")?? != "P-256" {
+                return None;
+            }
+            KeyMaterial::P256 {
+                x: coordinate(jwk, "x")?,
+                y: coordinate(jwk, "y")?,
+            }
+        }
+        "OKP" => {
+            if str_member(jwk, "crv")?? != "Ed25519" {
+                return None;
+            }
+            KeyMaterial::Ed25519 {
+                x: coordinate(jwk, "x")?,
+            }
+        }
+        // `oct` keys never come from a JWKS (HS256 uses the configured secret only), and
+        // unknown key types are not ours to guess at.
+        _ => return None,
+    };
+    let key = PublicKey {
+        kid: kid.map(str::to_owned),
+        alg,
+        material,
+    };
+    // A declared `alg` that contradicts the key type (e.g. `ES256` on an RSA key) makes the
+    // entry unusable rather than silently unbound.
+    if let Some(declared) = alg {
+        if !key.allows(declared) {
+            return None;
+        }
+    }
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rsa_n(bits: usize) -> String {
+        let mut n = vec![0xC5u8; bits / 8];
+        if let Some(last) = n.last_mut() {
+            *last = 0x01;
+        }
+        b64::encode(&n)
+    }
+
+    fn parse(doc: &serde_json::Value) -> KeySet {
+        KeySet::parse(doc.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn keeps_usable_keys_and_skips_the_rest() {
+        let x = b64::encode(&[7u8; 32]);
+        let doc = json!({ "keys": [
+            { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB", "use": "sig", "alg": "RS256" },
+            { "kty": "RSA", "kid": "rsa1024", "n": rsa_n(1024), "e": "AQAB" },
+            { "kty": "RSA", "kid": "enc", "n": rsa_n(2048), "e": "AQAB", "use": "enc" },
+            { "kty": "RSA", "kid": "ops", "n": rsa_n(2048), "e": "AQAB", "key_ops": ["encrypt"] },
+            { "kty": "RSA", "kid": "alg-es", "n": rsa_n(2048), "e": "AQAB", "alg": "ES256" },
+            { "kty": "RSA", "kid": "alg-rs384", "n": rsa_n(2048), "e": "AQAB", "alg": "RS384" },
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
+            { "kty": "EC", "kid": "ec384", "crv": "P-384", "x": x, "y": x },
+            { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": b64::encode(&[7u8; 31]), "y": x },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": x },
+            { "kty": "OKP", "kid": "x25519", "crv": "X25519", "x": x },
+            { "kty": "oct", "kid": "hmac", "k": x },
+            { "kty": "XYZ", "kid": "unknown" },
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": b64::encode(&[9u8; 32]), "y": x },
+            "not an object",
+            { "kty": "OKP", "kid": 5, "crv": "Ed25519", "x": x },
+            { "kty": "OKP", "crv": "Ed25519", "x": "padded==" },
+        ]});
+        let set = parse(&doc);
+        let kids: Vec<_> = set
+            .keys()
+            .iter()
+            .map(|k| k.kid.as_deref().unwrap())
+            .collect();
+        assert_eq!(kids, ["rsa", "ec", "ed"]);
+        assert_eq!(set.skipped(), 14);
+        // The duplicate `ec` kept the first key.
+        assert_eq!(
+            set.keys()[1].material,
+            KeyMaterial::P256 {
+                x: [7; 32],
+                y: [7; 32]
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_whole_documents_that_are_not_sets() {
+        assert_eq!(KeySet::parse(b"[]"), Err(JwksError::Malformed));
+        assert_eq!(KeySet::parse(b"{\"keys\":{}}"), Err(JwksError::Malformed));
+        assert_eq!(KeySet::parse(b"nope"), Err(JwksError::Malformed));
+        let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
+        assert_eq!(KeySet::parse(&big), Err(JwksError::TooLarge));
+        assert_eq!(KeySet::parse(b"{\"keys\":[]}").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn caps_the_number_of_keys() {
+        let keys: Vec<_> = (0..100)
+            .map(|i| json!({ "kty": "OKP", "kid": format!("k{i}"), "crv": "Ed25519", "x": b64::encode(&[i as u8; 32]) }))
+            .collect();
+        let set = parse(&json!({ "keys": keys }));
+        assert_eq!(set.len(), MAX_KEYS);
+        assert_eq!(set.skipped(), 100 - MAX_KEYS);
+    }
+
+    #[test]
+    fn binds_algorithms_to_key_types() {
+        let x = b64::encode(&[7u8; 32]);
+        let set = parse(&json!({ "keys": [
+            { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
+            { "kty": "RSA", "kid": "pss", "n": rsa_n(2048), "e": "AQAB", "alg": "PS256" },
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": x },
+        ]}));
+        assert_eq!(
+            set.select(Some("rsa"), Algorithm::Rs256),
+            KeyMatch::Found(0)
+        );
+        assert_eq!(
+            set.select(Some("rsa"), Algorithm::Ps256),
+            KeyMatch::Found(0)
+        );
+        assert_eq!(
+            set.select(Some("pss"), Algorithm::Rs256),
+            KeyMatch::AlgMismatch
+        );
+        assert_eq!(
+            set.select(Some("rsa"), Algorithm::Hs256),
+            KeyMatch::AlgMismatch
+        );
+        assert_eq!(
+            set.select(Some("rsa"), Algorithm::Es256),
+            KeyMatch::AlgMismatch
+        );
+        assert_eq!(set.select(Some("ec"), Algorithm::Es256), KeyMatch::Found(2));
+        assert_eq!(set.select(Some("ed"), Algorithm::EdDsa), KeyMatch::Found(3));
+        assert_eq!(set.select(Some("ED"), Algorithm::EdDsa), KeyMatch::Missing);
+        assert_eq!(
+            set.select(Some("../ed"), Algorithm::EdDsa),
+            KeyMatch::Missing
+        );
+        // Without kid: one candidate is used, several are ambiguous, none is missing.
+        assert_eq!(set.select(None, Algorithm::Es256), KeyMatch::Found(2));
+        assert_eq!(set.select(None, Algorithm::Rs256), KeyMatch::Found(0));
+        assert_eq!(set.select(None, Algorithm::Ps256), KeyMatch::Ambiguous);
+        assert_eq!(set.select(None, Algorithm::Hs256), KeyMatch::Missing);
+    }
+
+    #[test]
+    fn jwk_json_round_trips_through_the_parser() {
+        let x = b64::encode(&[7u8; 32]);
+        let set = parse(&json!({ "keys": [
+            { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
+            { "kty": "EC", "crv": "P-256", "x": x, "y": x },
+        ]}));
+        for key in set.keys() {
+            let jwk: Value = serde_json::from_str(&key.to_jwk_json()).unwrap();
+            let again = parse_jwk(jwk.as_object().unwrap()).unwrap();
+            assert_eq!(again.material, key.material);
+            assert!(jwk.get("kid").is_none());
+        }
+    }
+}

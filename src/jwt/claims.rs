@@ -1,0 +1,493 @@
+//! Phase 2 of verification: a structurally valid token is judged against the policy of the
+//! issuer it claims (RFC 7519 §4.1, RFC 8725 §3). Still unverified, but every check here is cheap
+//! and local, and all of them run before any key is fetched: a token that is expired, for another
+//! audience, or for an unknown issuer never costs a JWKS request.
+
+use serde_json::{Map, Value};
+
+use super::alg::Algorithm;
+use super::config::{IssuerPolicy, Issuers};
+use super::token::ParsedToken;
+use crate::time::UnixTime;
+
+/// NumericDates at or above 2^53 cannot be represented exactly by every JSON parser.
+const MAX_NUMERIC_DATE: f64 = 9_007_199_254_740_992.0;
+/// Longest `sub` / `client_id` / scope accepted, in bytes (they become forwarded headers).
+const MAX_CLAIM_BYTES: usize = 1024;
+/// At most this many scopes are taken from a token.
+const MAX_SCOPES: usize = 256;
+
+/// Why a token fails its issuer's policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    MissingIss,
+    InvalidIss,
+    UnknownIssuer,
+    AlgNotAllowed,
+    /// A fixed-size signature has the wrong length, or an ECDSA `r`/`s` is out of range.
+    MalformedSignature,
+    MissingExp,
+    InvalidExp,
+    Expired,
+    InvalidNbf,
+    NotYetValid,
+    InvalidIat,
+    IatInFuture,
+    MissingAud,
+    InvalidAud,
+    AudienceMismatch,
+    MissingSub,
+    InvalidSub,
+    InvalidScope,
+    InvalidClientId,
+}
+
+impl PolicyError {
+    /// Static reason code for logs.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            PolicyError::MissingIss => "missing_iss",
+            PolicyError::InvalidIss => "invalid_iss",
+            PolicyError::UnknownIssuer => "unknown_issuer",
+            PolicyError::AlgNotAllowed => "alg_not_allowed",
+            PolicyError::MalformedSignature => "malformed_signature",
+            PolicyError::MissingExp => "missing_exp",
+            PolicyError::InvalidExp => "invalid_exp",
+            PolicyError::Expired => "expired",
+            PolicyError::InvalidNbf => "invalid_nbf",
+            PolicyError::NotYetValid => "not_yet_valid",
+            PolicyError::InvalidIat => "invalid_iat",
+            PolicyError::IatInFuture => "iat_in_future",
+            PolicyError::MissingAud => "missing_aud",
+            PolicyError::InvalidAud => "invalid_aud",
+            PolicyError::AudienceMismatch => "audience_mismatch",
+            PolicyError::MissingSub => "missing_sub",
+            PolicyError::InvalidSub => "invalid_sub",
+            PolicyError::InvalidScope => "invalid_scope",
+            PolicyError::InvalidClientId => "invalid_client_id",
+        }
+    }
+}
+
+/// A JSON NumericDate (RFC 7519 §2): a number, integer or fractional, in `[0, 2^53)`.
+/// Strings, booleans, negatives and anything else are not dates.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct NumericDate(f64);
+
+impl NumericDate {
+    /// Reads a NumericDate, or `None` when `value` is not one.
+    #[must_use]
+    pub fn from_json(value: &Value) -> Option<NumericDate> {
+        let Value::Number(n) = value else { return None };
+        let seconds = if let Some(u) = n.as_u64() {
+            // Exact below 2^53; larger values fail the range check below.
+            u as f64
+        } else {
+            n.as_f64()?
+        };
+        (seconds.is_finite() && (0.0..MAX_NUMERIC_DATE).contains(&seconds))
+            .then_some(NumericDate(seconds))
+    }
+
+    /// Whole seconds, rounded down: used for `exp` and `iat` (a fractional expiry ends early).
+    #[must_use]
+    pub fn floor(self) -> u64 {
+        self.0.floor() as u64
+    }
+
+    /// Whole seconds, rounded up: used for `nbf` (a fractional start begins late).
+    #[must_use]
+    pub fn ceil(self) -> u64 {
+        self.0.ceil() as u64
+    }
+}
+
+/// The claims the edge forwards, taken from a payload that passed its issuer's policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedClaims {
+    pub subject: String,
+    pub scopes: Vec<String>,
+    pub client_id: Option<String>,
+    /// `exp`, in whole seconds.
+    pub expires_at: u64,
+}
+
+/// A token that passed phases 1 and 2: structure and its issuer's policy. Its signature is
+/// still unchecked; only the authenticator turns it into an identity, after verification.
+#[derive(Debug)]
+pub struct CheckedToken<'t, 'p> {
+    pub(crate) signing_input: &'t str,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) signature: Vec<u8>,
+    pub(crate) payload_json: String,
+    pub(crate) policy: &'p IssuerPolicy,
+    pub(crate) claims: CheckedClaims,
+}
+
+impl<'t, 'p> CheckedToken<'t, 'p> {
+    #[must_use]
+    pub fn policy(&self) -> &'p IssuerPolicy {
+        self.policy
+    }
+
+    #[must_use]
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    #[must_use]
+    pub fn claims(&self) -> &CheckedClaims {
+        &self.claims
+    }
+}
+
+/// Runs phase 2: issuer (exact), algorithm allow-list, signature shape, then the claims.
+pub fn check<'t, 'p>(
+    token: ParsedToken<'t>,
+    issuers: &'p Issuers,
+    now: UnixTime,
+) -> Result<CheckedToken<'t, 'p>, PolicyError> {
+    let signing_input = token.signing_input();
+    let (header, claims, payload_json, signature) = token.into_parts();
+
+    let iss = match claims.get("iss") {
+        None => return Err(PolicyError::MissingIss),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(PolicyError::InvalidIss),
+    };
+    let policy = issuers.get(iss).ok_or(PolicyError::UnknownIssuer)?;
+    if !policy.allows(header.alg) {
+        return Err(PolicyError::AlgNotAllowed);
+    }
+    if !super::verifier::signature_shape_ok(header.alg, &signature, None) {
+        return Err(PolicyError::MalformedSignature);
+    }
+    let checked = check_claims(&claims, policy, now)?;
+    Ok(CheckedToken {
+        signing_input,
+        alg: header.alg,
+        kid: header.kid,
+        signature,
+        payload_json,
+        policy,
+        claims: checked,
+    })
+}
+
+fn date(
+    claims: &Map<String, Value>,
+    name: &str,
+    invalid: PolicyError,
+) -> Result<Option<NumericDate>, PolicyError> {
+    claims
+        .get(name)
+        .map(|v| NumericDate::from_json(v).ok_or(invalid))
+        .transpose()
+}
+
+/// Free of control characters and not too long: these values become forwarded headers.
+fn header_safe(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_CLAIM_BYTES && !s.chars().any(char::is_control)
+}
+
+/// RFC 6749 §3.3 `scope-token`: `%x21 / %x23-5B / %x5D-7E`.
+fn scope_token_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_CLAIM_BYTES
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Checks the registered claims against `policy` at `now`.
+///
+/// * `exp` is required; the token is valid while `now < exp + leeway`.
+/// * `nbf`, when present: valid once `now + leeway >= nbf`.
+/// * `iat`, when present, must be a NumericDate no later than `now + leeway`: a token issued in
+///   the future means a skewed or forging issuer.
+/// * `aud` (string or array of strings) must contain one configured audience, exactly.
+/// * `sub` is required: a non-empty string.
+/// * Scopes come from `scope` (space-separated) or, when absent, `scp` (array of strings, or a
+///   space-separated string as some providers send); each must be an RFC 6749 scope-token.
+/// * The client id is `client_id`, or else `azp`.
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    policy: &IssuerPolicy,
+    now: UnixTime,
+) -> Result<CheckedClaims, PolicyError> {
+    let leeway = policy.leeway_seconds;
+
+    let exp = date(claims, "exp", PolicyError::InvalidExp)?.ok_or(PolicyError::MissingExp)?;
+    if now.0 >= exp.floor().saturating_add(leeway) {
+        return Err(PolicyError::Expired);
+    }
+    if let Some(nbf) = date(claims, "nbf", PolicyError::InvalidNbf)? {
+        if now.0.saturating_add(leeway) < nbf.ceil() {
+            return Err(PolicyError::NotYetValid);
+        }
+    }
+    if let Some(iat) = date(claims, "iat", PolicyError::InvalidIat)? {
+        if iat.floor() > now.0.saturating_add(leeway) {
+            return Err(PolicyError::IatInFuture);
+        }
+    }
+
+    let audience_ok = |aud: &str| policy.audiences.iter().any(|a| a == aud);
+    match claims.get("aud") {
+        None => return Err(PolicyError::MissingAud),
+        Some(Value::String(aud)) => {
+            if !audience_ok(aud) {
+                return Err(PolicyError::AudienceMismatch);
+            }
+        }
+        Some(Value::Array(items)) => {
+            let mut matched = false;
+            for item in items {
+                let Value::String(aud) = item else {
+                    return Err(PolicyError::InvalidAud);
+                };
+                matched |= audience_ok(aud);
+            }
+            if !matched {
+                return Err(PolicyError::AudienceMismatch);
+            }
+        }
+        Some(_) => return Err(PolicyError::InvalidAud),
+    }
+
+    let subject = match claims.get("sub") {
+        None => return Err(PolicyError::MissingSub),
+        Some(Value::String(s)) if header_safe(s) => s.clone(),
+        Some(_) => return Err(PolicyError::InvalidSub),
+    };
+
+    let scopes = scopes(claims)?;
+
+    let client_id = match claims.get("client_id").or_else(|| claims.get("azp")) {
+        None => None,
+        Some(Value::String(s)) if header_safe(s) => Some(s.clone()),
+        Some(_) => return Err(PolicyError::InvalidClientId),
+    };
+
+    Ok(CheckedClaims {
+        subject,
+        scopes,
+        client_id,
+        expires_at: exp.floor(),
+    })
+}
+
+fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, PolicyError> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |s: &str| -> Result<(), PolicyError> {
+        if !scope_token_ok(s) || out.len() >= MAX_SCOPES {
+            return Err(PolicyError::InvalidScope);
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+        Ok(())
+    };
+    match (claims.get("scope"), claims.get("scp")) {
+        (None, None) => {}
+        // `scope` is a space-separated string (RFC 8693 §4.2, RFC 9068 §2.2.3).
+        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
+            for part in s.split(' ').filter(|p| !p.is_empty()) {
+                add(part)?;
+            }
+        }
+        (None, Some(Value::Array(items))) => {
+            for item in items {
+                add(item.as_str().ok_or(PolicyError::InvalidScope)?)?;
+            }
+        }
+        _ => return Err(PolicyError::InvalidScope),
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::config::RawIssuer;
+    use serde_json::json;
+
+    fn policy() -> IssuerPolicy {
+        IssuerPolicy::from_raw(
+            RawIssuer {
+                issuer: "https://issuer.example".into(),
+                jwks_uri: Some("https://issuer.example/jwks".into()),
+                discovery: None,
+                audiences: vec!["https://api.example".into(), "api2".into()],
+                algorithms: vec!["ES256".into()],
+                leeway_seconds: Some(60),
+                hs256_secret: None,
+            },
+            0,
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    const NOW: UnixTime = UnixTime(1_000_000);
+
+    fn base() -> Map<String, Value> {
+        json!({
+            "iss": "https://issuer.example",
+            "aud": "https://api.example",
+            "sub": "user-1",
+            "exp": 1_000_100,
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    fn with(member: &str, value: Value) -> Map<String, Value> {
+        let mut c = base();
+        c.insert(member.into(), value);
+        c
+    }
+
+    fn without(member: &str) -> Map<String, Value> {
+        let mut c = base();
+        c.remove(member);
+        c
+    }
+
+    fn err(c: Map<String, Value>) -> PolicyError {
+        check_claims(&c, &policy(), NOW).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_a_minimal_token() {
+        let c = check_claims(&base(), &policy(), NOW).unwrap();
+        assert_eq!(c.subject, "user-1");
+        assert_eq!(c.expires_at, 1_000_100);
+        assert!(c.scopes.is_empty());
+        assert_eq!(c.client_id, None);
+    }
+
+    #[test]
+    fn numeric_dates_are_typed_strictly() {
+        assert_eq!(NumericDate::from_json(&json!(5)).unwrap().floor(), 5);
+        assert_eq!(NumericDate::from_json(&json!(5.5)).unwrap().floor(), 5);
+        assert_eq!(NumericDate::from_json(&json!(5.5)).unwrap().ceil(), 6);
+        assert_eq!(NumericDate::from_json(&json!(0)).unwrap().floor(), 0);
+        for bad in [
+            json!("1000200"),
+            json!(true),
+            json!(null),
+            json!(-1),
+            json!(-0.5),
+            json!(9_007_199_254_740_992u64),
+            json!(1e300),
+            json!([1]),
+        ] {
+            assert_eq!(NumericDate::from_json(&bad), None, "{bad}");
+        }
+        assert!(NumericDate::from_json(&json!(9_007_199_254_740_991u64)).is_some());
+        assert_eq!(err(with("exp", json!("1000200"))), PolicyError::InvalidExp);
+        assert_eq!(err(with("nbf", json!(false))), PolicyError::InvalidNbf);
+        assert_eq!(err(with("iat", json!(-5))), PolicyError::InvalidIat);
+    }
+
+    #[test]
+    fn expiry_and_not_before_with_leeway() {
+        // exp = now + 100; leeway 60.
+        let at = |t: u64, c: Map<String, Value>| check_claims(&c, &policy(), UnixTime(t));
+        assert!(at(1_000_159, base()).is_ok());
+        assert_eq!(at(1_000_160, base()).unwrap_err(), PolicyError::Expired);
+        assert_eq!(err(without("exp")), PolicyError::MissingExp);
+        let frac = with("exp", json!(1_000_100.9));
+        assert_eq!(at(1_000_160, frac).unwrap_err(), PolicyError::Expired);
+
+        let nbf = with("nbf", json!(1_000_060));
+        assert!(at(1_000_000, nbf.clone()).is_ok());
+        assert_eq!(at(999_999, nbf).unwrap_err(), PolicyError::NotYetValid);
+        let nbf_frac = with("nbf", json!(1_000_059.5));
+        assert!(at(1_000_000, nbf_frac.clone()).is_ok());
+        assert_eq!(at(999_999, nbf_frac).unwrap_err(), PolicyError::NotYetValid);
+
+        assert!(at(1_000_000, with("iat", json!(1_000_060))).is_ok());
+        assert_eq!(
+            at(1_000_000, with("iat", json!(1_000_061))).unwrap_err(),
+            PolicyError::IatInFuture
+        );
+    }
+
+    #[test]
+    fn audience_rules() {
+        assert!(check_claims(&with("aud", json!(["x", "api2"])), &policy(), NOW).is_ok());
+        assert_eq!(err(without("aud")), PolicyError::MissingAud);
+        assert_eq!(err(with("aud", json!([]))), PolicyError::AudienceMismatch);
+        assert_eq!(
+            err(with("aud", json!(["api2", 5]))),
+            PolicyError::InvalidAud
+        );
+        assert_eq!(err(with("aud", json!(5))), PolicyError::InvalidAud);
+        for near in [
+            "https://api.example/",
+            "https://API.example",
+            "https://api.example.evil",
+            "https://api.exampl",
+            " https://api.example",
+        ] {
+            assert_eq!(
+                err(with("aud", json!(near))),
+                PolicyError::AudienceMismatch,
+                "{near}"
+            );
+        }
+    }
+
+    #[test]
+    fn subject_scopes_and_client_id() {
+        assert_eq!(err(without("sub")), PolicyError::MissingSub);
+        assert_eq!(err(with("sub", json!(""))), PolicyError::InvalidSub);
+        assert_eq!(err(with("sub", json!(12))), PolicyError::InvalidSub);
+        assert_eq!(
+            err(with("sub", json!("a\r\nX-Auth-Admin: 1"))),
+            PolicyError::InvalidSub
+        );
+
+        let c = check_claims(&with("scope", json!("read  write read")), &policy(), NOW).unwrap();
+        assert_eq!(c.scopes, ["read", "write"]);
+        let c = check_claims(&with("scp", json!(["a", "b"])), &policy(), NOW).unwrap();
+        assert_eq!(c.scopes, ["a", "b"]);
+        let c = check_claims(&with("scp", json!("a b")), &policy(), NOW).unwrap();
+        assert_eq!(c.scopes, ["a", "b"]);
+        assert_eq!(err(with("scp", json!(["a b"]))), PolicyError::InvalidScope);
+        assert_eq!(err(with("scp", json!([1]))), PolicyError::InvalidScope);
+        assert_eq!(err(with("scope", json!(["a"]))), PolicyError::InvalidScope);
+        assert_eq!(err(with("scope", json!("a\"b"))), PolicyError::InvalidScope);
+        assert_eq!(err(with("scope", json!(true))), PolicyError::InvalidScope);
+
+        let mut c = with("azp", json!("spa"));
+        assert_eq!(
+            check_claims(&c, &policy(), NOW)
+                .unwrap()
+                .client_id
+                .as_deref(),
+            Some("spa")
+        );
+        c.insert("client_id".into(), json!("svc"));
+        assert_eq!(
+            check_claims(&c, &policy(), NOW)
+                .unwrap()
+                .client_id
+                .as_deref(),
+            Some("svc")
+        );
+        assert_eq!(
+            err(with("client_id", json!(1))),
+            PolicyError::InvalidClientId
+        );
+    }
+}

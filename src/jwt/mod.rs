@@ -1,0 +1,367 @@
+//! JWT bearer-token verification (RFC 7519, RFC 7515, RFC 8725): pure policy over ports. This
+//! module never reads a clock (`now` is an argument), never does I/O itself (JWKS and discovery
+//! documents come through [`crate::ports::DocumentSource`], signatures are checked through
+//! [`verifier::SignatureVerifier`]) and never builds an error text from token contents.
+//!
+//! A token moves through three typestates, each with its own small error enum:
+//!
+//! 1. **untrusted `&str` → [`token::ParsedToken`]** ([`token::ParseError`]): size cap (16 KiB)
+//!    before any decoding, exactly three segments, strict base64url, JSON objects without
+//!    duplicate members, a supported `alg` (never `none`), no `crit`, no embedded or remote keys
+//!    (`jwk`, `jku`, `x5u`, `x5c` are refused, never used), no nesting (`cty`);
+//! 2. **→ [`claims::CheckedToken`]** ([`claims::PolicyError`]): the issuer is resolved from the
+//!    unverified `iss` (exact match) *before* any key lookup, then the `alg` allow-list, the
+//!    signature's encoding, and the claims (`exp`, `nbf`, `iat`, `aud`, `sub`, scopes). All of it
+//!    is cheap and local: garbage never triggers a JWKS fetch;
+//! 3. **→ [`VerifiedToken`]** ([`KeyFailure`]): the key is chosen (by exact `kid` within the
+//!    issuer's JWKS, bound to the algorithm its type allows; HS256 only with the configured
+//!    secret) and the signature verified. Only then is an [`Identity`] built.
+//!
+//! [`JwtAuthenticator`] drives the three phases, the per-isolate JWKS cache
+//! ([`crate::jwks::cache`]) and a small verified-token cache ([`token_cache`]).
+
+pub mod alg;
+pub mod b64;
+pub mod claims;
+pub mod config;
+pub mod json;
+pub mod token;
+pub mod token_cache;
+pub mod verifier;
+
+pub use alg::Algorithm;
+pub use config::{
+    ConfigError, IssuerPolicy, Issuers, JwksSettings, KeySource, RawIssuer, RawJwksSettings,
+};
+#[cfg(not(target_arch = "wasm32"))]
+pub use verifier::{NativeKey, NativeVerifier};
+pub use verifier::{SignatureVerifier, VerifyError};
+
+pub use crate::jwks::cache::JwksRefresh;
+pub use crate::jwks::{KeyMaterial, PublicKey};
+
+use crate::identity::{CredentialKind, Identity};
+use crate::jwks::cache::{JwksCache, Lookup};
+use crate::ports::DocumentSource;
+use crate::problem::Problem;
+use crate::time::UnixTime;
+use claims::{CheckedClaims, CheckedToken};
+use token_cache::TokenCache;
+
+/// At most this many keys are imported ahead of time by one background refresh.
+const MAX_PREIMPORTS_PER_REFRESH: usize = 16;
+
+/// Why the key or signature step failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFailure {
+    /// The token is not acceptable (401 `invalid_token`).
+    Invalid(&'static str),
+    /// No usable keys and none obtainable now (503 with `Retry-After`).
+    Unavailable {
+        reason: &'static str,
+        retry_after: u64,
+    },
+}
+
+/// A token whose signature has been verified with a key its issuer vouches for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    issuer: String,
+    kid: Option<String>,
+    claims: CheckedClaims,
+    payload_json: String,
+}
+
+impl VerifiedToken {
+    /// The caller this token proves.
+    #[must_use]
+    pub fn into_identity(self) -> Identity {
+        Identity {
+            kind: CredentialKind::Jwt,
+            subject: self.claims.subject,
+            scopes: self.claims.scopes,
+            issuer: Some(self.issuer),
+            client_id: self.claims.client_id,
+            key_id: None,
+            kid: self.kid,
+            expires_at: Some(self.claims.expires_at),
+            claims_json: Some(self.payload_json),
+        }
+    }
+}
+
+/// A verified token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwtSuccess {
+    pub identity: Identity,
+    /// Keys were served stale: run this with [`JwtAuthenticator::refresh`] after answering.
+    pub refresh: Option<JwksRefresh>,
+}
+
+/// A refused token, or keys that cannot be had right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtFailure {
+    /// 401 `invalid_token`; `reason` is a static code for logs.
+    Invalid { reason: &'static str },
+    /// 503 with `Retry-After: retry_after` seconds.
+    Unavailable {
+        reason: &'static str,
+        retry_after: u64,
+    },
+}
+
+impl JwtFailure {
+    /// The static reason code.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JwtFailure::Invalid { reason } | JwtFailure::Unavailable { reason, .. } => reason,
+        }
+    }
+
+    /// The rejection to answer with (texts static, never from the token).
+    #[must_use]
+    pub fn to_problem(&self) -> Problem {
+        match *self {
+            JwtFailure::Invalid { reason } => {
+                Problem::invalid_token(reason, "The bearer token is not valid.")
+            }
+            JwtFailure::Unavailable {
+                reason,
+                retry_after,
+            } => Problem::unavailable(
+                reason,
+                retry_after,
+                "The token's signing keys cannot be obtained right now.",
+            ),
+        }
+    }
+}
+
+fn invalid(reason: &'static str) -> JwtFailure {
+    JwtFailure::Invalid { reason }
+}
+
+impl From<KeyFailure> for JwtFailure {
+    fn from(f: KeyFailure) -> Self {
+        match f {
+            KeyFailure::Invalid(reason) => JwtFailure::Invalid { reason },
+            KeyFailure::Unavailable {
+                reason,
+                retry_after,
+            } => JwtFailure::Unavailable {
+                reason,
+                retry_after,
+            },
+        }
+    }
+}
+
+fn verify_error(e: VerifyError) -> KeyFailure {
+    match e {
+        // A key the backend refuses, or an algorithm it lacks, cannot verify this token: the
+        // token is refused (the reason code tells operators which it was).
+        VerifyError::BadKey | VerifyError::Unsupported => KeyFailure::Invalid(e.reason()),
+        VerifyError::Backend => KeyFailure::Unavailable {
+            reason: e.reason(),
+            retry_after: 1,
+        },
+    }
+}
+
+/// Per-isolate JWT verification: issuers, their JWKS cache (holding imported key handles `K`)
+/// and a verified-token cache. Methods take `&self`; state lives in `RefCell`s whose borrows
+/// never span an `.await`.
+pub struct JwtAuthenticator<K> {
+    issuers: Issuers,
+    jwks: JwksCache<K>,
+    tokens: TokenCache,
+}
+
+impl<K: Clone> JwtAuthenticator<K> {
+    #[must_use]
+    pub fn new(issuers: Issuers, settings: JwksSettings) -> Self {
+        let tokens = TokenCache::new(settings.verified_token_cache_entries);
+        JwtAuthenticator {
+            issuers,
+            jwks: JwksCache::new(settings),
+            tokens,
+        }
+    }
+
+    #[must_use]
+    pub fn issuers(&self) -> &Issuers {
+        &self.issuers
+    }
+
+    /// The JWKS cache, for diagnostics and tests.
+    #[must_use]
+    pub fn jwks_cache(&self) -> &JwksCache<K> {
+        &self.jwks
+    }
+
+    /// Verifies a bearer token (already known to look like a JWT) at `now`.
+    pub async fn authenticate<S: DocumentSource, V: SignatureVerifier<Key = K>>(
+        &self,
+        token: &str,
+        source: &S,
+        verifier: &V,
+        now: UnixTime,
+    ) -> Result<JwtSuccess, JwtFailure> {
+        if token.len() > token::MAX_TOKEN_BYTES {
+            return Err(invalid(token::ParseError::TooLarge.reason()));
+        }
+        let digest = token_cache::digest(token);
+        if let Some(identity) = self.tokens.get(&digest, now) {
+            return Ok(JwtSuccess {
+                identity,
+                refresh: None,
+            });
+        }
+        let parsed = token::parse(token).map_err(|e| invalid(e.reason()))?;
+        let checked = claims::check(parsed, &self.issuers, now).map_err(|e| invalid(e.reason()))?;
+        let (verified, refresh) = self
+            .verify_signature(checked, source, verifier, now)
+            .await?;
+        let identity = verified.into_identity();
+        self.tokens.insert(digest, identity.clone(), now);
+        Ok(JwtSuccess { identity, refresh })
+    }
+
+    /// Phase 3: choose the key and verify the signature.
+    async fn verify_signature<S: DocumentSource, V: SignatureVerifier<Key = K>>(
+        &self,
+        checked: CheckedToken<'_, '_>,
+        source: &S,
+        verifier: &V,
+        now: UnixTime,
+    ) -> Result<(VerifiedToken, Option<JwksRefresh>), KeyFailure> {
+        let policy = checked.policy;
+        let alg = checked.alg;
+        let input = checked.signing_input.as_bytes();
+
+        let refresh = if alg == Algorithm::Hs256 {
+            // HS256 uses the configured secret only, never a JWKS key; `kid` is not consulted.
+            let secret = policy
+                .hs256_secret
+                .as_ref()
+                .ok_or(KeyFailure::Invalid("alg_not_allowed"))?;
+            if !verifier::verify_hs256(secret.bytes(), input, &checked.signature) {
+                return Err(KeyFailure::Invalid("bad_signature"));
+            }
+            None
+        } else {
+            let mut may_fetch = true;
+            let selected = loop {
+                match self
+                    .jwks
+                    .lookup(&policy.issuer, checked.kid(), alg, now, may_fetch)
+                {
+                    Lookup::Key(selected) => break selected,
+                    Lookup::Fetch if may_fetch => {
+                        may_fetch = false;
+                        // The outcome is recorded in the cache; the second lookup reads it.
+                        let _ = self.jwks.fetch(policy, source, now).await;
+                    }
+                    Lookup::Fetch => {
+                        return Err(KeyFailure::Unavailable {
+                            reason: "jwks_unavailable",
+                            retry_after: 1,
+                        })
+                    }
+                    Lookup::Unavailable {
+                        reason,
+                        retry_after,
+                    } => {
+                        return Err(KeyFailure::Unavailable {
+                            reason,
+                            retry_after,
+                        })
+                    }
+                    Lookup::Rejected(r) => return Err(KeyFailure::Invalid(r.reason())),
+                }
+            };
+            if !verifier::signature_shape_ok(alg, &checked.signature, Some(&selected.key)) {
+                return Err(KeyFailure::Invalid("malformed_signature"));
+            }
+            let handle = match selected.handle {
+                Some(handle) => handle,
+                None => {
+                    let handle = verifier
+                        .import(&selected.key, alg)
+                        .await
+                        .map_err(verify_error)?;
+                    self.jwks
+                        .store_handle(&policy.issuer, &selected.key, alg, handle.clone());
+                    handle
+                }
+            };
+            let ok = verifier
+                .verify(&handle, alg, input, &checked.signature)
+                .await
+                .map_err(verify_error)?;
+            if !ok {
+                return Err(KeyFailure::Invalid("bad_signature"));
+            }
+            selected.refresh
+        };
+
+        let verified = VerifiedToken {
+            issuer: policy.issuer.clone(),
+            kid: checked.kid,
+            claims: checked.claims,
+            payload_json: checked.payload_json,
+        };
+        Ok((verified, refresh))
+    }
+
+    /// Runs a background refresh asked for by an earlier `authenticate`, then imports a few of
+    /// the new keys so the next request does not pay for it. Returns the failure's reason code,
+    /// if it failed, for logs (the outcome is recorded in the cache either way).
+    ///
+    /// When a request that asked for a refresh fails verification anyway, its refresh is lost;
+    /// the in-flight mark then lapses after the fetch timeout and a later request asks again.
+    pub async fn refresh<S: DocumentSource, V: SignatureVerifier<Key = K>>(
+        &self,
+        refresh: &JwksRefresh,
+        source: &S,
+        verifier: &V,
+        now: UnixTime,
+    ) -> Option<&'static str> {
+        let Some(policy) = self.issuers.get(refresh.issuer()) else {
+            return Some("unknown_issuer");
+        };
+        if let Err(reason) = self.jwks.fetch(policy, source, now).await {
+            return Some(reason);
+        }
+        let pending = self.jwks.unimported(policy);
+        for (key, alg) in pending.into_iter().take(MAX_PREIMPORTS_PER_REFRESH) {
+            if let Ok(handle) = verifier.import(&key, alg).await {
+                self.jwks.store_handle(&policy.issuer, &key, alg, handle);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_map_to_rfc6750_problems() {
+        let p = JwtFailure::Invalid { reason: "expired" }.to_problem();
+        assert_eq!(p.status, 401);
+        assert_eq!(p.reason, "expired");
+        assert_eq!(p.error_code(), Some("invalid_token"));
+        let p = JwtFailure::Unavailable {
+            reason: "jwks_timeout",
+            retry_after: 4,
+        }
+        .to_problem();
+        assert_eq!(
+            (p.status, p.retry_after, p.error_code()),
+            (503, Some(4), None)
+        );
+    }
+}

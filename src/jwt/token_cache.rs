@@ -1,0 +1,160 @@
+//! The verified-token cache: repeat requests with the same bearer token skip parsing and
+//! signature verification. Keyed by the SHA-256 of the token (the token itself is never kept),
+//! bounded in entries, and each entry lives at most 60 s and never past the token's `exp`,
+//! so a revoked signing key stops being honoured within a minute.
+
+use core::cell::RefCell;
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::identity::Identity;
+use crate::time::UnixTime;
+
+/// Longest time a verified token is trusted without re-verification.
+pub const MAX_ENTRY_SECONDS: u64 = 60;
+
+/// SHA-256 of a token.
+pub type TokenDigest = [u8; 32];
+
+/// Digest under which a token is cached.
+#[must_use]
+pub fn digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+struct Entry {
+    identity: Identity,
+    until: UnixTime,
+}
+
+/// A bounded map from token digest to verified identity.
+pub struct TokenCache {
+    capacity: usize,
+    entries: RefCell<HashMap<TokenDigest, Entry>>,
+}
+
+impl TokenCache {
+    /// A cache of at most `capacity` entries (0 disables caching).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        TokenCache {
+            capacity,
+            entries: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The identity cached for `digest`, if its entry is still live at `now`; a hit still checks
+    /// the credential's own expiry.
+    #[must_use]
+    pub fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Identity> {
+        let mut entries = self.entries.borrow_mut();
+        let live = entries
+            .get(digest)
+            .is_some_and(|e| now < e.until && e.identity.expires_at.is_none_or(|exp| now.0 < exp));
+        if live {
+            entries.get(digest).map(|e| e.identity.clone())
+        } else {
+            entries.remove(digest);
+            None
+        }
+    }
+
+    /// Caches `identity` for at most [`MAX_ENTRY_SECONDS`] and never past its expiry. When full,
+    /// expired entries go first, then the entry closest to expiry (it has the least left to give).
+    pub fn insert(&self, digest: TokenDigest, identity: Identity, now: UnixTime) {
+        if self.capacity == 0 {
+            return;
+        }
+        let lifetime = identity
+            .expires_at
+            .map_or(MAX_ENTRY_SECONDS, |exp| exp.saturating_sub(now.0))
+            .min(MAX_ENTRY_SECONDS);
+        if lifetime == 0 {
+            return;
+        }
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= self.capacity && !entries.contains_key(&digest) {
+            entries.retain(|_, e| now < e.until);
+            if entries.len() >= self.capacity {
+                let soonest = entries.iter().min_by_key(|(_, e)| e.until).map(|(k, _)| *k);
+                if let Some(k) = soonest {
+                    entries.remove(&k);
+                }
+            }
+        }
+        entries.insert(
+            digest,
+            Entry {
+                identity,
+                until: now.plus(lifetime),
+            },
+        );
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::CredentialKind;
+
+    fn identity(exp: u64) -> Identity {
+        Identity {
+            kind: CredentialKind::Jwt,
+            subject: "s".into(),
+            scopes: vec![],
+            issuer: Some("i".into()),
+            client_id: None,
+            key_id: None,
+            kid: None,
+            expires_at: Some(exp),
+            claims_json: None,
+        }
+    }
+
+    #[test]
+    fn entries_live_at_most_a_minute_and_never_past_exp() {
+        let c = TokenCache::new(8);
+        let t = UnixTime(1_000);
+        c.insert(digest("a"), identity(10_000), t);
+        c.insert(digest("b"), identity(1_010), t);
+        assert!(c.get(&digest("a"), t.plus(59)).is_some());
+        assert!(c.get(&digest("a"), t.plus(60)).is_none());
+        assert!(c.get(&digest("b"), t.plus(9)).is_some());
+        assert!(c.get(&digest("b"), t.plus(10)).is_none());
+        c.insert(digest("c"), identity(1_000), t);
+        assert!(
+            c.get(&digest("c"), t).is_none(),
+            "already expired tokens are not cached"
+        );
+    }
+
+    #[test]
+    fn bounded_with_sensible_eviction() {
+        let c = TokenCache::new(3);
+        let t = UnixTime(1_000);
+        c.insert(digest("short"), identity(1_005), t);
+        c.insert(digest("x"), identity(9_999), t);
+        c.insert(digest("y"), identity(9_999), t);
+        c.insert(digest("z"), identity(9_999), t.plus(1));
+        assert_eq!(c.len(), 3);
+        assert!(
+            c.get(&digest("short"), t.plus(1)).is_none(),
+            "closest to expiry evicted"
+        );
+        assert!(c.get(&digest("z"), t.plus(1)).is_some());
+        let off = TokenCache::new(0);
+        off.insert(digest("a"), identity(9_999), t);
+        assert!(off.is_empty());
+    }
+}
