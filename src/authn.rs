@@ -4,6 +4,9 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 
+use crate::admin::{
+    self, admin_token_matches, AdminCaller, AdminContext, AdminReply, AdminRequest,
+};
 use crate::apikey::KeyKind;
 use crate::assertion::AssertionClaims;
 use crate::config::Config;
@@ -75,6 +78,15 @@ pub enum Decision {
     Own(OwnEndpoint),
 }
 
+/// What a forwarded request was granted as.
+enum Grant {
+    /// A public route: no identity headers, no assertion.
+    Public,
+    /// An optional route without a credential: `X-Auth-Type: anonymous`.
+    Anonymous,
+    Verified(Identity),
+}
+
 /// Work to run after the response is sent (`waitUntil`); never needed for the decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Followup {
@@ -104,8 +116,15 @@ pub struct Outcome {
 
 impl Outcome {
     fn reject(problem: Problem, log: LogFacts) -> Outcome {
-        let log = LogFacts { reason: problem.reason, ..log };
-        Outcome { decision: Decision::Reject(problem), followups: Vec::new(), log }
+        let log = LogFacts {
+            reason: problem.reason,
+            ..log
+        };
+        Outcome {
+            decision: Decision::Reject(problem),
+            followups: Vec::new(),
+            log,
+        }
     }
 }
 
@@ -132,7 +151,12 @@ impl<K: Clone> Gateway<K> {
     }
 
     /// Decide what to do with one request.
-    pub async fn decide<S, D, V>(&self, req: RequestParts<'_>, ports: Ports<'_, S, D, V>, now: UnixTime) -> Outcome
+    pub async fn decide<S, D, V>(
+        &self,
+        req: RequestParts<'_>,
+        ports: Ports<'_, S, D, V>,
+        now: UnixTime,
+    ) -> Outcome
     where
         S: KeyStore,
         D: DocumentSource,
@@ -143,7 +167,12 @@ impl<K: Clone> Gateway<K> {
             Ok(p) => p,
             Err(e) => {
                 return Outcome::reject(
-                    Problem::new(400, "Invalid request path", e.reason(), "The request path cannot be interpreted unambiguously."),
+                    Problem::new(
+                        400,
+                        "Invalid request path",
+                        e.reason(),
+                        "The request path cannot be interpreted unambiguously.",
+                    ),
                     log,
                 )
             }
@@ -152,17 +181,24 @@ impl<K: Clone> Gateway<K> {
         if let Some(rest) = path.strip_prefix(&self.config.admin_path) {
             let endpoint = own_endpoint(rest, req.path);
             log.reason = "own_endpoint";
-            return Outcome { decision: Decision::Own(endpoint), followups: Vec::new(), log };
+            return Outcome {
+                decision: Decision::Own(endpoint),
+                followups: Vec::new(),
+                log,
+            };
         }
 
         // A CORS preflight asks about another method; it passes only where its route says so.
         if req.method == "OPTIONS" {
-            if let (Some(asked), Some(_)) = (req.header("access-control-request-method"), req.header("origin")) {
+            if let (Some(asked), Some(_)) = (
+                req.header("access-control-request-method"),
+                req.header("origin"),
+            ) {
                 if let Some(route) = self.config.routes.find(asked, &path) {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.reason = "cors_preflight";
-                        return self.forward(req, route, None, log, true, Vec::new(), now);
+                        return self.forward(req, route, Grant::Public, log, Vec::new(), now);
                     }
                 }
             }
@@ -170,7 +206,12 @@ impl<K: Clone> Gateway<K> {
 
         let Some(route) = self.config.routes.find(req.method, &path) else {
             return Outcome::reject(
-                Problem::new(403, "Forbidden", "no_route", "No route allows this request."),
+                Problem::new(
+                    403,
+                    "Forbidden",
+                    "no_route",
+                    "No route allows this request.",
+                ),
                 log,
             );
         };
@@ -178,18 +219,21 @@ impl<K: Clone> Gateway<K> {
 
         if route.auth == AuthMode::Public {
             log.reason = "public";
-            return self.forward(req, route, None, log, true, Vec::new(), now);
+            return self.forward(req, route, Grant::Public, log, Vec::new(), now);
         }
 
         let presented = match extract(req.header("authorization"), req.header("x-api-key")) {
             Err(malformed) => {
-                return Outcome::reject(Problem::invalid_request(malformed.reason(), malformed.detail()), log)
+                return Outcome::reject(
+                    Problem::invalid_request(malformed.reason(), malformed.detail()),
+                    log,
+                )
             }
             Ok(Extracted::One(p)) => p,
             Ok(Extracted::None | Extracted::UnsupportedScheme) => {
                 if route.auth == AuthMode::Optional {
                     log.reason = "anonymous";
-                    return self.forward(req, route, None, log, false, Vec::new(), now);
+                    return self.forward(req, route, Grant::Anonymous, log, Vec::new(), now);
                 }
                 return Outcome::reject(Problem::missing_credential(), log);
             }
@@ -211,7 +255,7 @@ impl<K: Clone> Gateway<K> {
             return outcome;
         }
         log.reason = "authenticated";
-        self.forward(req, route, Some(identity), log, false, followups, now)
+        self.forward(req, route, Grant::Verified(identity), log, followups, now)
     }
 
     /// Verify one presented credential against what the route accepts.
@@ -234,25 +278,48 @@ impl<K: Clone> Gateway<K> {
             Some(KeyKind::Pat) => CredentialKind::Pat,
             None if looks_like_jwt(token) => CredentialKind::Jwt,
             None => {
-                return Err(Problem::invalid_token("unrecognised_credential", "The credential is neither a JWT nor a key of a known kind."))
+                return Err(Problem::invalid_token(
+                    "unrecognised_credential",
+                    "The credential is neither a JWT nor a key of a known kind.",
+                ))
             }
         };
         log.kind = Some(kind);
         if kind == CredentialKind::Jwt && presented.source == CredentialSource::ApiKeyHeader {
-            return Err(Problem::invalid_token("jwt_in_api_key_header", "X-API-Key carries API keys and PATs only; send JWTs as Bearer tokens."));
+            return Err(Problem::invalid_token(
+                "jwt_in_api_key_header",
+                "X-API-Key carries API keys and PATs only; send JWTs as Bearer tokens.",
+            ));
         }
         if !route.accept.accepts(kind) {
-            return Err(Problem::invalid_token("kind_not_accepted", "This resource does not accept this kind of credential."));
+            return Err(Problem::invalid_token(
+                "kind_not_accepted",
+                "This resource does not accept this kind of credential.",
+            ));
         }
         match kind {
             CredentialKind::Jwt => {
-                match self.jwt.authenticate(token, ports.documents, ports.verifier, now).await {
+                match self
+                    .jwt
+                    .authenticate(token, ports.documents, ports.verifier, now)
+                    .await
+                {
                     Ok(success) => {
-                        let followups = success.refresh.into_iter().map(Followup::RefreshJwks).collect();
+                        let followups = success
+                            .refresh
+                            .into_iter()
+                            .map(Followup::RefreshJwks)
+                            .collect();
                         Ok((success.identity, followups))
                     }
-                    Err(JwtFailure::Invalid { reason }) => Err(Problem::invalid_token(reason, "The token is not valid for this API.")),
-                    Err(JwtFailure::Unavailable { reason, retry_after }) => Err(Problem::unavailable(
+                    Err(JwtFailure::Invalid { reason }) => Err(Problem::invalid_token(
+                        reason,
+                        "The token is not valid for this API.",
+                    )),
+                    Err(JwtFailure::Unavailable {
+                        reason,
+                        retry_after,
+                    }) => Err(Problem::unavailable(
                         reason,
                         retry_after,
                         "The token issuer's keys cannot be fetched right now.",
@@ -260,14 +327,32 @@ impl<K: Clone> Gateway<K> {
                 }
             }
             CredentialKind::ApiKey | CredentialKind::Pat => {
-                let expected = if kind == CredentialKind::Pat { KeyKind::Pat } else { KeyKind::ApiKey };
-                match authenticate_key(&self.config.keys.format, &self.keys, ports.store, token, Some(expected), now).await {
+                let expected = if kind == CredentialKind::Pat {
+                    KeyKind::Pat
+                } else {
+                    KeyKind::ApiKey
+                };
+                match authenticate_key(
+                    &self.config.keys.format,
+                    &self.keys,
+                    ports.store,
+                    token,
+                    Some(expected),
+                    now,
+                )
+                .await
+                {
                     Ok(success) => {
                         let followups = success.touch.into_iter().map(Followup::TouchKey).collect();
                         Ok((success.identity, followups))
                     }
-                    Err(KeyFailure::Invalid { reason }) => Err(Problem::invalid_token(reason, "The key is not valid.")),
-                    Err(KeyFailure::Unavailable { reason, retry_after }) => Err(Problem::unavailable(
+                    Err(KeyFailure::Invalid { reason }) => {
+                        Err(Problem::invalid_token(reason, "The key is not valid."))
+                    }
+                    Err(KeyFailure::Unavailable {
+                        reason,
+                        retry_after,
+                    }) => Err(Problem::unavailable(
                         reason,
                         retry_after,
                         "Keys cannot be looked up right now.",
@@ -281,25 +366,143 @@ impl<K: Clone> Gateway<K> {
         &self,
         req: RequestParts<'_>,
         route: &Requirement,
-        identity: Option<Identity>,
+        grant: Grant,
         log: LogFacts,
-        public: bool,
         followups: Vec<Followup>,
         now: UnixTime,
     ) -> Outcome {
-        let mut set = if public { Vec::new() } else { identity_headers(identity.as_ref()) };
+        let (identity, public) = match grant {
+            Grant::Public => (None, true),
+            Grant::Anonymous => (None, false),
+            Grant::Verified(identity) => (Some(identity), false),
+        };
+        let mut set = if public {
+            Vec::new()
+        } else {
+            identity_headers(identity.as_ref())
+        };
         if !public {
             set.extend(self.assertion_header(&req, identity.as_ref(), now));
             set.extend(self.claims_header(identity.as_ref()));
         }
         let headers = forward_headers(req.headers, route.forward_credentials, set);
-        Outcome { decision: Decision::Forward { headers, identity, public }, followups, log }
+        Outcome {
+            decision: Decision::Forward {
+                headers,
+                identity,
+                public,
+            },
+            followups,
+            log,
+        }
+    }
+}
+
+impl<K: Clone> Gateway<K> {
+    /// Serve the admin API (`{admin_path}/keys…`, `/pats…`): decide who the caller is, then hand
+    /// over to [`crate::admin`]. `admin_token` is the `ADMIN_TOKEN` secret, if set.
+    pub async fn admin<S, D, V>(
+        &self,
+        req: AdminRequest<'_>,
+        headers: &[(String, String)],
+        admin_token: Option<&str>,
+        ports: Ports<'_, S, D, V>,
+        now: UnixTime,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> AdminReply
+    where
+        S: KeyStore,
+        D: DocumentSource,
+        V: SignatureVerifier<Key = K>,
+    {
+        let is_keys = req.path.starts_with("/keys");
+        let admin_token = admin_token.filter(|t| !t.is_empty());
+        if is_keys && admin_token.is_none() && self.config.admin_scope.is_none() {
+            return AdminReply::Problem(Problem::new(
+                404,
+                "Not found",
+                "admin_disabled",
+                "The admin API is not enabled (no ADMIN_TOKEN).",
+            ));
+        }
+        let parts = RequestParts {
+            method: req.method,
+            path: req.path,
+            headers,
+            origin: "",
+            entropy: [0; 16],
+        };
+        let caller = match extract(parts.header("authorization"), None) {
+            Err(m) => return AdminReply::Problem(Problem::invalid_request(m.reason(), m.detail())),
+            Ok(Extracted::None | Extracted::UnsupportedScheme) => AdminCaller::Anonymous,
+            Ok(Extracted::One(p)) => {
+                if admin_token.is_some_and(|t| admin_token_matches(p.token, t)) {
+                    AdminCaller::Admin
+                } else if looks_like_jwt(p.token) {
+                    match self
+                        .jwt
+                        .authenticate(p.token, ports.documents, ports.verifier, now)
+                        .await
+                    {
+                        Ok(success) => {
+                            let id = success.identity;
+                            if self
+                                .config
+                                .admin_scope
+                                .as_ref()
+                                .is_some_and(|s| id.scopes.contains(s))
+                            {
+                                AdminCaller::Admin
+                            } else {
+                                AdminCaller::User {
+                                    subject: id.subject,
+                                    scopes: id.scopes,
+                                }
+                            }
+                        }
+                        Err(JwtFailure::Invalid { reason }) => {
+                            return AdminReply::Problem(Problem::invalid_token(
+                                reason,
+                                "The token is not valid.",
+                            ))
+                        }
+                        Err(JwtFailure::Unavailable {
+                            reason,
+                            retry_after,
+                        }) => {
+                            return AdminReply::Problem(Problem::unavailable(
+                                reason,
+                                retry_after,
+                                "The token issuer's keys cannot be fetched right now.",
+                            ))
+                        }
+                    }
+                } else {
+                    return AdminReply::Problem(Problem::invalid_token(
+                        "bad_admin_token",
+                        "The admin token is not valid.",
+                    ));
+                }
+            }
+        };
+        let mut ctx = AdminContext {
+            settings: &self.config.keys,
+            cache: &self.keys,
+            now,
+            fill,
+        };
+        admin::handle(req, &caller, &mut ctx, ports.store).await
     }
 }
 
 impl<K> Gateway<K> {
     /// `X-Auth-Assertion`, when an assertion key is configured.
-    fn assertion_header(&self, req: &RequestParts<'_>, identity: Option<&Identity>, now: UnixTime) -> Option<(String, String)> {
+    fn assertion_header(
+        &self,
+        req: &RequestParts<'_>,
+        identity: Option<&Identity>,
+        now: UnixTime,
+    ) -> Option<(String, String)> {
         let signer = self.config.assertion_signer.as_ref()?;
         let settings = &self.config.assertion;
         let target_origin = self
@@ -313,7 +516,8 @@ impl<K> Gateway<K> {
             .as_deref()
             .or(target_origin.as_deref())
             .unwrap_or(req.origin);
-        let claims = AssertionClaims::new(identity, iss, aud, now, settings.ttl_seconds, &req.entropy);
+        let claims =
+            AssertionClaims::new(identity, iss, aud, now, settings.ttl_seconds, &req.entropy);
         signer
             .sign(&claims)
             .map(|token| ("X-Auth-Assertion".to_string(), token))

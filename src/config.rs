@@ -6,9 +6,9 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::admin::{KeySettings, RawKeySettings};
 use crate::assertion::AssertionSigner;
 use crate::jwt::{IssuerPolicy, Issuers, JwksSettings, RawIssuer, RawJwksSettings};
+use crate::keycache::{KeySettings, RawKeySettings};
 use crate::route::{is_scope_token, NormalizedPath, RawRoute, RouteTable};
 
 /// A configuration error: which field, and which rule it breaks. Never holds a secret value.
@@ -127,28 +127,45 @@ const DEFAULT_ADMIN_PATH: &str = "/_auth";
 
 impl Config {
     /// Parse `AUTH_CONFIG` text. `secret(name)` returns the value of a secret binding.
-    pub fn from_json(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_json(
+        text: &str,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let deserializer = &mut serde_json::Deserializer::from_str(text);
         let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "AUTH_CONFIG".to_string() } else { path };
+            let field = if path == "." {
+                "AUTH_CONFIG".to_string()
+            } else {
+                path
+            };
             error(field, e.into_inner().to_string())
         })?;
         Config::from_raw(raw, secret)
     }
 
-    pub fn from_raw(raw: RawConfig, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_raw(
+        raw: RawConfig,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let origin = raw.origin.as_deref().map(parse_origin).transpose()?;
 
         let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.to_string());
         if realm.is_empty()
             || realm.len() > 128
-            || !realm.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+            || !realm
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
         {
-            return Err(error("realm", "must be 1-128 printable ASCII characters without quotes or backslashes"));
+            return Err(error(
+                "realm",
+                "must be 1-128 printable ASCII characters without quotes or backslashes",
+            ));
         }
 
-        let admin_path_text = raw.admin_path.unwrap_or_else(|| DEFAULT_ADMIN_PATH.to_string());
+        let admin_path_text = raw
+            .admin_path
+            .unwrap_or_else(|| DEFAULT_ADMIN_PATH.to_string());
         let admin_path = parse_admin_path(&admin_path_text)?;
 
         if let Some(scope) = &raw.admin_scope {
@@ -166,7 +183,10 @@ impl Config {
         let issuers = Issuers::new(policies).map_err(|e| error(e.field, e.reason))?;
 
         if raw.routes.is_empty() {
-            return Err(error("routes", "at least one route is required (without routes every request is refused)"));
+            return Err(error(
+                "routes",
+                "at least one route is required (without routes every request is refused)",
+            ));
         }
         let routes = RouteTable::from_raw(raw.routes).map_err(|e| error(e.field, e.reason))?;
 
@@ -181,7 +201,10 @@ impl Config {
             claims_max_bytes: forward_raw.claims_max_bytes.unwrap_or(4096),
         };
         if !(256..=16384).contains(&forward.claims_max_bytes) {
-            return Err(error("forward.claims_max_bytes", "must be between 256 and 16384"));
+            return Err(error(
+                "forward.claims_max_bytes",
+                "must be between 256 and 16384",
+            ));
         }
 
         let assertion_raw = raw.assertion.unwrap_or_default();
@@ -194,8 +217,14 @@ impl Config {
         if !(5..=3600).contains(&assertion.ttl_seconds) {
             return Err(error("assertion.ttl_seconds", "must be between 5 and 3600"));
         }
-        for (field, value) in [("assertion.issuer", &assertion.issuer), ("assertion.audience", &assertion.audience)] {
-            if value.as_deref().is_some_and(|v| v.is_empty() || v.len() > 512) {
+        for (field, value) in [
+            ("assertion.issuer", &assertion.issuer),
+            ("assertion.audience", &assertion.audience),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.is_empty() || v.len() > 512)
+            {
                 return Err(error(field, "must be 1-512 characters"));
             }
         }

@@ -138,9 +138,9 @@ fn parse_authorization(value: &str) -> Result<Option<&str>, Malformed> {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -153,26 +153,66 @@ mod tests {
 
     #[test]
     fn bearer_and_api_key_header() {
-        assert_eq!(extract(Some("Bearer abc.def.ghi"), None), one("abc.def.ghi", CredentialSource::Authorization));
-        assert_eq!(extract(Some("bearer eak_x"), None), one("eak_x", CredentialSource::Authorization));
-        assert_eq!(extract(Some("BEARER eak_x"), None), one("eak_x", CredentialSource::Authorization));
-        assert_eq!(extract(None, Some("eak_x")), one("eak_x", CredentialSource::ApiKeyHeader));
+        assert_eq!(
+            extract(Some("Bearer abc.def.ghi"), None),
+            one("abc.def.ghi", CredentialSource::Authorization)
+        );
+        assert_eq!(
+            extract(Some("bearer eak_x"), None),
+            one("eak_x", CredentialSource::Authorization)
+        );
+        assert_eq!(
+            extract(Some("BEARER eak_x"), None),
+            one("eak_x", CredentialSource::Authorization)
+        );
+        assert_eq!(
+            extract(None, Some("eak_x")),
+            one("eak_x", CredentialSource::ApiKeyHeader)
+        );
         assert_eq!(extract(None, None), Ok(Extracted::None));
     }
 
     #[test]
     fn two_credentials_are_malformed() {
-        assert_eq!(extract(Some("Bearer a"), Some("b")), Err(Malformed::MultipleCredentials));
-        assert_eq!(extract(Some("Bearer a, Bearer b"), None), Err(Malformed::MultipleCredentials));
-        assert_eq!(extract(Some("Basic x, Bearer b"), None), Err(Malformed::MultipleCredentials));
-        assert_eq!(extract(None, Some("a, b")), Err(Malformed::MultipleCredentials));
-        assert_eq!(extract(Some("Basic dXNlcjpwYXNz"), Some("b")), Err(Malformed::MultipleCredentials));
+        assert_eq!(
+            extract(Some("Bearer a"), Some("b")),
+            Err(Malformed::MultipleCredentials)
+        );
+        assert_eq!(
+            extract(Some("Bearer a, Bearer b"), None),
+            Err(Malformed::MultipleCredentials)
+        );
+        assert_eq!(
+            extract(Some("Basic x, Bearer b"), None),
+            Err(Malformed::MultipleCredentials)
+        );
+        assert_eq!(
+            extract(None, Some("a, b")),
+            Err(Malformed::MultipleCredentials)
+        );
+        assert_eq!(
+            extract(Some("Basic dXNlcjpwYXNz"), Some("b")),
+            Err(Malformed::MultipleCredentials)
+        );
     }
 
     #[test]
     fn bad_bearer_syntax() {
-        for v in ["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Bearer a\tb", "Bearer ===", "Bearer a=b", "Bearer é"] {
-            assert_eq!(extract(Some(v), None), Err(Malformed::BadBearerSyntax), "{v:?}");
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Bearer  abc",
+            "Bearer a b",
+            "Bearer a\tb",
+            "Bearer ===",
+            "Bearer a=b",
+            "Bearer é",
+        ] {
+            assert_eq!(
+                extract(Some(v), None),
+                Err(Malformed::BadBearerSyntax),
+                "{v:?}"
+            );
         }
         let huge = format!("Bearer {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
         assert_eq!(extract(Some(&huge), None), Err(Malformed::BadBearerSyntax));
@@ -180,14 +220,26 @@ mod tests {
 
     #[test]
     fn padding_is_allowed_only_at_the_end() {
-        assert_eq!(extract(Some("Bearer abc=="), None), one("abc==", CredentialSource::Authorization));
+        assert_eq!(
+            extract(Some("Bearer abc=="), None),
+            one("abc==", CredentialSource::Authorization)
+        );
     }
 
     #[test]
     fn other_schemes_are_unsupported_not_credentials() {
-        assert_eq!(extract(Some("Basic dXNlcjpwYXNz"), None), Ok(Extracted::UnsupportedScheme));
-        assert_eq!(extract(Some("Token abc"), None), Ok(Extracted::UnsupportedScheme));
-        assert_eq!(extract(Some("Bearerabc"), None), Ok(Extracted::UnsupportedScheme));
+        assert_eq!(
+            extract(Some("Basic dXNlcjpwYXNz"), None),
+            Ok(Extracted::UnsupportedScheme)
+        );
+        assert_eq!(
+            extract(Some("Token abc"), None),
+            Ok(Extracted::UnsupportedScheme)
+        );
+        assert_eq!(
+            extract(Some("Bearerabc"), None),
+            Ok(Extracted::UnsupportedScheme)
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub fn is_reserved_auth_header(name: &str) -> bool {
         b'_' => b'-',
         other => other.to_ascii_lowercase(),
     });
-    b"x-auth-".iter().all(|expected| normalised.next() == Some(*expected))
+    b"x-auth-"
+        .iter()
+        .all(|expected| normalised.next() == Some(*expected))
 }
 
 /// The credential headers, stripped unless the route asks to forward them.
@@ -88,7 +90,10 @@ pub fn identity_headers(identity: Option<&Identity>) -> Vec<(String, String)> {
     let mut out = vec![
         ("X-Auth-Type".to_string(), id.kind.as_str().to_string()),
         ("X-Auth-Subject".to_string(), header_value(&id.subject)),
-        ("X-Auth-Scopes".to_string(), header_value(&id.scopes.join(" "))),
+        (
+            "X-Auth-Scopes".to_string(),
+            header_value(&id.scopes.join(" ")),
+        ),
     ];
     let optional = [
         ("X-Auth-Issuer", id.issuer.as_deref()),
@@ -112,15 +117,31 @@ mod tests {
     use crate::identity::CredentialKind;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn reserved_names_in_every_spelling() {
-        for n in ["x-auth-subject", "X-Auth-Subject", "X-AUTH-SCOPES", "x_auth_type", "X_Auth-Key-Id", "x-auth-"] {
+        for n in [
+            "x-auth-subject",
+            "X-Auth-Subject",
+            "X-AUTH-SCOPES",
+            "x_auth_type",
+            "X_Auth-Key-Id",
+            "x-auth-",
+        ] {
             assert!(is_reserved_auth_header(n), "{n}");
         }
-        for n in ["x-authorization", "x-auth", "authorization", "xauth-subject", "x-api-key"] {
+        for n in [
+            "x-authorization",
+            "x-auth",
+            "authorization",
+            "xauth-subject",
+            "x-api-key",
+        ] {
             assert!(!is_reserved_auth_header(n), "{n}");
         }
     }
@@ -140,17 +161,28 @@ mod tests {
             ("Accept", "application/json"),
             ("X-Request-Thing", "kept"),
         ]);
-        let out = forward_headers(&incoming, false, vec![("X-Auth-Type".into(), "anonymous".into())]);
+        let out = forward_headers(
+            &incoming,
+            false,
+            vec![("X-Auth-Type".into(), "anonymous".into())],
+        );
         assert_eq!(
             out,
-            h(&[("Accept", "application/json"), ("X-Request-Thing", "kept"), ("X-Auth-Type", "anonymous")])
+            h(&[
+                ("Accept", "application/json"),
+                ("X-Request-Thing", "kept"),
+                ("X-Auth-Type", "anonymous")
+            ])
         );
     }
 
     #[test]
     fn credentials_forwarded_only_when_asked() {
         let incoming = h(&[("Authorization", "Bearer t"), ("x-auth-subject", "spoof")]);
-        assert_eq!(forward_headers(&incoming, true, vec![]), h(&[("Authorization", "Bearer t")]));
+        assert_eq!(
+            forward_headers(&incoming, true, vec![]),
+            h(&[("Authorization", "Bearer t")])
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@
 )]
 
 pub mod assertion;
+pub mod authn;
+pub mod config;
 pub mod extract;
 pub mod headers;
 pub mod identity;

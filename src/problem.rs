@@ -64,7 +64,12 @@ struct Body<'a> {
 
 impl Problem {
     #[must_use]
-    pub fn new(status: u16, title: &'static str, reason: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        title: &'static str,
+        reason: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Problem {
             status,
             title,
@@ -195,7 +200,10 @@ mod tests {
     fn missing_credential_challenge_has_no_error_attribute() {
         let p = Problem::missing_credential();
         assert_eq!(p.status, 401);
-        assert_eq!(p.www_authenticate("api").as_deref(), Some("Bearer realm=\"api\""));
+        assert_eq!(
+            p.www_authenticate("api").as_deref(),
+            Some("Bearer realm=\"api\"")
+        );
         assert!(!p.body("r1").contains("\"error\""));
     }
 

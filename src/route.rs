@@ -121,11 +121,17 @@ impl Route {
             None => None,
             Some(list) => {
                 if list.is_empty() {
-                    return Err(err("methods", "must not be empty (omit it to allow every method)"));
+                    return Err(err(
+                        "methods",
+                        "must not be empty (omit it to allow every method)",
+                    ));
                 }
                 for m in &list {
                     if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                        return Err(err("methods", "each method must be an upper-case HTTP method name such as \"GET\""));
+                        return Err(err(
+                            "methods",
+                            "each method must be an upper-case HTTP method name such as \"GET\"",
+                        ));
                     }
                 }
                 Some(list)
@@ -136,15 +142,27 @@ impl Route {
             None => AcceptSet::ALL,
             Some(list) => {
                 if list.is_empty() {
-                    return Err(err("accept", "must not be empty (omit it to accept every kind)"));
+                    return Err(err(
+                        "accept",
+                        "must not be empty (omit it to accept every kind)",
+                    ));
                 }
-                let mut set = AcceptSet { jwt: false, api_key: false, pat: false };
+                let mut set = AcceptSet {
+                    jwt: false,
+                    api_key: false,
+                    pat: false,
+                };
                 for kind in &list {
                     match kind.as_str() {
                         "jwt" => set.jwt = true,
                         "api_key" => set.api_key = true,
                         "pat" => set.pat = true,
-                        _ => return Err(err("accept", "each entry must be one of \"jwt\", \"api_key\", \"pat\"")),
+                        _ => {
+                            return Err(err(
+                                "accept",
+                                "each entry must be one of \"jwt\", \"api_key\", \"pat\"",
+                            ))
+                        }
                     }
                 }
                 set
@@ -177,7 +195,9 @@ impl Route {
         let method_ok = match &self.methods {
             None => true,
             // HEAD is GET without a body: a route open to GET is open to HEAD.
-            Some(list) => list.iter().any(|m| m == method || (method == "HEAD" && m == "GET")),
+            Some(list) => list
+                .iter()
+                .any(|m| m == method || (method == "HEAD" && m == "GET")),
         };
         method_ok && match_segments(&self.pattern, &path.segments)
     }
@@ -194,9 +214,7 @@ pub fn is_scope_token(scope: &str) -> bool {
 }
 
 fn compile_pattern(path: &str) -> Result<Vec<PatternSegment>, &'static str> {
-    let rest = path
-        .strip_prefix('/')
-        .ok_or("must start with \"/\"")?;
+    let rest = path.strip_prefix('/').ok_or("must start with \"/\"")?;
     if path.len() > 1024 {
         return Err("must be at most 1024 characters");
     }
@@ -258,7 +276,9 @@ fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 /// The route table: first match wins; no match means deny.
@@ -423,7 +443,8 @@ mod tests {
 
     #[test]
     fn single_star_stays_within_a_segment() {
-        let t = table(r#"[{ "path": "/files/*.json", "auth": "public" }, { "path": "/u/*/profile" }]"#);
+        let t =
+            table(r#"[{ "path": "/files/*.json", "auth": "public" }, { "path": "/u/*/profile" }]"#);
         assert_eq!(find(&t, "GET", "/files/a.json"), Some(0));
         assert_eq!(find(&t, "GET", "/files/a/b.json"), None);
         assert_eq!(find(&t, "GET", "/files/.json"), Some(0));
@@ -441,10 +462,12 @@ mod tests {
 
     #[test]
     fn normalisation_cannot_escape_a_protected_route() {
-        let t = table(r#"[
+        let t = table(
+            r#"[
             { "path": "/v1/admin/**", "scopes": ["admin"] },
             { "path": "/v1/**", "auth": "public" }
-        ]"#);
+        ]"#,
+        );
         for p in [
             "/v1/admin/x",
             "/v1//admin/x",
@@ -462,16 +485,33 @@ mod tests {
 
     #[test]
     fn ambiguous_paths_are_refused() {
-        for p in ["/v1/admin%2fx", "/v1/a%5cb", "/v1/%00", "/a%zz", "/a%c3", "relative", "/a%0a"] {
+        for p in [
+            "/v1/admin%2fx",
+            "/v1/a%5cb",
+            "/v1/%00",
+            "/a%zz",
+            "/a%c3",
+            "relative",
+            "/a%0a",
+        ] {
             assert!(NormalizedPath::parse(p).is_err(), "{p}");
         }
-        assert_eq!(NormalizedPath::parse("/a%2Fb"), Err(PathError::AmbiguousSegment));
-        assert_eq!(NormalizedPath::parse("/%"), Err(PathError::BadPercentEncoding));
+        assert_eq!(
+            NormalizedPath::parse("/a%2Fb"),
+            Err(PathError::AmbiguousSegment)
+        );
+        assert_eq!(
+            NormalizedPath::parse("/%"),
+            Err(PathError::BadPercentEncoding)
+        );
     }
 
     #[test]
     fn dot_dot_cannot_climb_above_root() {
-        assert_eq!(NormalizedPath::parse("/../../etc").unwrap().as_string(), "/etc");
+        assert_eq!(
+            NormalizedPath::parse("/../../etc").unwrap().as_string(),
+            "/etc"
+        );
         assert_eq!(NormalizedPath::parse("/").unwrap().as_string(), "/");
     }
 
@@ -489,17 +529,46 @@ mod tests {
     #[test]
     fn each_route_rule_is_enforced() {
         assert_eq!(route_err(r#"[{ "path": "v1" }]"#).field, "routes[0].path");
-        assert_eq!(route_err(r#"[{ "path": "/a/**/b" }]"#).field, "routes[0].path");
+        assert_eq!(
+            route_err(r#"[{ "path": "/a/**/b" }]"#).field,
+            "routes[0].path"
+        );
         assert_eq!(route_err(r#"[{ "path": "/a**" }]"#).field, "routes[0].path");
-        assert_eq!(route_err(r#"[{ "path": "/a/../b" }]"#).field, "routes[0].path");
-        assert_eq!(route_err(r#"[{ "path": "/a", "methods": [] }]"#).field, "routes[0].methods");
-        assert_eq!(route_err(r#"[{ "path": "/a", "methods": ["get"] }]"#).field, "routes[0].methods");
-        assert_eq!(route_err(r#"[{ "path": "/a", "accept": [] }]"#).field, "routes[0].accept");
-        assert_eq!(route_err(r#"[{ "path": "/a", "accept": ["cookie"] }]"#).field, "routes[0].accept");
-        assert_eq!(route_err(r#"[{ "path": "/a" }, { "path": "/b", "scopes": ["a b"] }]"#).field, "routes[1].scopes");
-        assert_eq!(route_err(r#"[{ "path": "/a", "auth": "public", "scopes": ["x"] }]"#).field, "routes[0].scopes");
-        assert!(serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "auth": "maybe" }]"#).is_err());
-        assert!(serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "scope": ["x"] }]"#).is_err());
+        assert_eq!(
+            route_err(r#"[{ "path": "/a/../b" }]"#).field,
+            "routes[0].path"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a", "methods": [] }]"#).field,
+            "routes[0].methods"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a", "methods": ["get"] }]"#).field,
+            "routes[0].methods"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a", "accept": [] }]"#).field,
+            "routes[0].accept"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a", "accept": ["cookie"] }]"#).field,
+            "routes[0].accept"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a" }, { "path": "/b", "scopes": ["a b"] }]"#).field,
+            "routes[1].scopes"
+        );
+        assert_eq!(
+            route_err(r#"[{ "path": "/a", "auth": "public", "scopes": ["x"] }]"#).field,
+            "routes[0].scopes"
+        );
+        assert!(
+            serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "auth": "maybe" }]"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<Vec<RawRoute>>(r#"[{ "path": "/a", "scope": ["x"] }]"#).is_err()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{event, Context, Env};
 
+use crate::admin::AdminRequest;
 use crate::authn::{Decision, Followup, Gateway, OwnEndpoint, Ports, RequestParts};
 use crate::config::{Config, ConfigError};
 use crate::problem::Problem;
@@ -168,8 +169,7 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
     };
 
     let kv = WorkersKv::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
-    let documents =
-        FetchDocuments::new(u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000));
+    let documents = FetchDocuments::new(fetch_timeout(&gateway));
     let verifier = WebCryptoVerifier;
     let self_origin = url.origin().ascii_serialization();
     let mut entropy = [0u8; 16];
@@ -254,7 +254,7 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
         }
         Decision::Own(endpoint) => {
             line.outcome = "own";
-            let resp = own_endpoint(&gateway, &env, &inner, &url, endpoint, &rid).await;
+            let resp = own_endpoint(&gateway, &env, &inner, &url, &headers, endpoint, &rid).await;
             line.status = resp.status();
             resp
         }
@@ -271,18 +271,92 @@ async fn own_endpoint(
     env: &Env,
     req: &web_sys::Request,
     url: &url::Url,
+    headers: &[(String, String)],
     endpoint: OwnEndpoint,
     rid: &str,
 ) -> web_sys::Response {
+    let realm = &gateway.config.realm;
     match endpoint {
         OwnEndpoint::Health => respond::health(&gateway.config),
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
-        OwnEndpoint::Api(_) | OwnEndpoint::NotFound => {
+        OwnEndpoint::Api(path) => {
+            let body = match respond::read_body(req, crate::admin::MAX_BODY_BYTES).await {
+                Ok(b) => b,
+                Err(p) => return problem_response(&p, realm, rid),
+            };
+            let method = req.method();
+            let admin_req = AdminRequest {
+                method: &method,
+                path: &path,
+                query: url.query(),
+                body: &body,
+            };
+            let admin_token = string_binding(env, "ADMIN_TOKEN");
+            let documents = FetchDocuments::new(fetch_timeout(gateway));
+            let mut fill = |buf: &mut [u8]| {
+                // A CSPRNG failure leaves zeros: refuse rather than mint a guessable token.
+                if getrandom::getrandom(buf).is_err() {
+                    buf.fill(0);
+                }
+            };
+            let mut probe = [0u8; 1];
+            if getrandom::getrandom(&mut probe).is_err() {
+                let p = Problem::new(
+                    500,
+                    "Internal error",
+                    "no_entropy",
+                    "The edge could not produce random bytes.",
+                );
+                return problem_response(&p, realm, rid);
+            }
+            let reply = match WorkersKv::new(env, gateway.config.keys.kv_cache_ttl_seconds()) {
+                Ok(store) => {
+                    let ports = Ports {
+                        store: &store,
+                        documents: &documents,
+                        verifier: &WebCryptoVerifier,
+                    };
+                    gateway
+                        .admin(
+                            admin_req,
+                            headers,
+                            admin_token.as_deref(),
+                            ports,
+                            now(),
+                            &mut fill,
+                        )
+                        .await
+                }
+                Err(_) => {
+                    let ports = Ports {
+                        store: &kv::Unbound,
+                        documents: &documents,
+                        verifier: &WebCryptoVerifier,
+                    };
+                    gateway
+                        .admin(
+                            admin_req,
+                            headers,
+                            admin_token.as_deref(),
+                            ports,
+                            now(),
+                            &mut fill,
+                        )
+                        .await
+                }
+            };
+            respond::admin_reply(reply, realm, rid)
+        }
+        OwnEndpoint::NotFound => {
             let p = Problem::new(404, "Not found", "not_found", "No such endpoint.");
-            problem_response(&p, &gateway.config.realm, rid)
+            problem_response(&p, realm, rid)
         }
     }
+}
+
+fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
+    u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000)
 }
 
 /// Background work after the response: JWKS refreshes and `last_used_at` writes.

@@ -170,6 +170,62 @@ pub async fn console(
         .unwrap_or_else(|_| not_found())
 }
 
+/// Render an admin reply.
+pub fn admin_reply(
+    reply: crate::admin::AdminReply,
+    realm: &str,
+    request_id: &str,
+) -> web_sys::Response {
+    match reply {
+        crate::admin::AdminReply::Json { status, body } => json_response(status, &body, &[]),
+        crate::admin::AdminReply::NoContent => {
+            let mut headers: Vec<(&str, &str)> = Vec::new();
+            headers.extend(API_HEADERS);
+            response(204, None, &headers)
+        }
+        crate::admin::AdminReply::Problem(p) => problem_response(&p, realm, request_id),
+    }
+}
+
+/// Read a request body of at most `limit` bytes (413 beyond it).
+pub async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, Problem> {
+    let too_large = || {
+        Problem::new(
+            413,
+            "Payload too large",
+            "body_too_large",
+            "Request bodies are limited to 16 KiB.",
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    if req.body().is_none() {
+        return Ok(Vec::new());
+    }
+    let unreadable = || {
+        Problem::new(
+            400,
+            "Invalid request",
+            "bad_body",
+            "The request body could not be read.",
+        )
+    };
+    let promise = req.array_buffer().map_err(|_| unreadable())?;
+    let buffer = JsFuture::from(promise).await.map_err(|_| unreadable())?;
+    let bytes = js_sys::Uint8Array::new(&buffer);
+    if bytes.length() as usize > limit {
+        return Err(too_large());
+    }
+    Ok(bytes.to_vec())
+}
+
 /// Where to forward: the configured origin with the request's path and query, or the request's
 /// own URL (route mode).
 pub fn target_url(url: &url::Url, origin: Option<&url::Url>) -> String {

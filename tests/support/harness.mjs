@@ -50,7 +50,7 @@ export async function deadPort() {
  * Start the built Worker in workerd. `config` is AUTH_CONFIG (object, or string to bind it as
  * text); `bindings` adds secrets/vars; `kv` seeds AUTH_KV.
  */
-export async function startEdge({ config, bindings = {}, kv = {}, assets = false } = {}) {
+export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true } = {}) {
   const allBindings = { ...bindings };
   if (config !== undefined) allBindings.AUTH_CONFIG = config;
   const options = {
@@ -58,7 +58,7 @@ export async function startEdge({ config, bindings = {}, kv = {}, assets = false
     scriptPath: path.join(ROOT, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
-    kvNamespaces: ["AUTH_KV"],
+    kvNamespaces: kvBinding ? ["AUTH_KV"] : [],
     bindings: allBindings,
     kvPersist: false,
     cachePersist: false,
@@ -78,7 +78,7 @@ export async function startEdge({ config, bindings = {}, kv = {}, assets = false
   };
   const mf = new Miniflare(options);
   const url = await mf.ready;
-  const store = await mf.getKVNamespace("AUTH_KV");
+  const store = kvBinding ? await mf.getKVNamespace("AUTH_KV") : null;
   for (const [k, v] of Object.entries(kv)) await store.put(k, typeof v === "string" ? v : JSON.stringify(v));
   return {
     mf,

@@ -1,0 +1,307 @@
+//! Admin request bodies → validated commands. Errors are plain sentences naming the field; they
+//! never echo a token or a secret (bodies here carry neither).
+
+use serde::Deserialize;
+
+use crate::apikey::KeyKind;
+use crate::keycache::KeySettings;
+use crate::route::is_scope_token;
+use crate::time::UnixTime;
+
+/// Longest expiry accepted anywhere: ten years.
+const MAX_LIFETIME_SECONDS: u64 = 10 * 365 * 86_400;
+/// Shortest: a minute (KV cannot expire entries sooner anyway).
+const MIN_LIFETIME_SECONDS: u64 = 60;
+const MAX_SCOPES: usize = 64;
+const MAX_TEXT: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreateKey {
+    kind: String,
+    subject: String,
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    expires_in: Option<u64>,
+    expires_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreatePat {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    expires_in: Option<u64>,
+    expires_at: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRoll {
+    grace_seconds: Option<u64>,
+}
+
+/// `POST /keys`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateKey {
+    pub kind: KeyKind,
+    pub subject: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<u64>,
+}
+
+/// `POST /pats`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatePat {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: u64,
+}
+
+/// `POST /keys/{id}/roll`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roll {
+    pub grace_seconds: u64,
+}
+
+fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            "The body must be a JSON object.".to_string()
+        } else if path == "." {
+            format!("Invalid body: {inner}.")
+        } else {
+            format!("Invalid field \"{path}\": {inner}.")
+        }
+    })
+}
+
+fn text(field: &str, value: String, allow_empty: bool) -> Result<String, String> {
+    if (!allow_empty && value.is_empty()) || value.len() > MAX_TEXT {
+        return Err(format!("\"{field}\" must be 1-{MAX_TEXT} characters."));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("\"{field}\" must not contain control characters."));
+    }
+    Ok(value)
+}
+
+fn scopes(list: Vec<String>) -> Result<Vec<String>, String> {
+    if list.len() > MAX_SCOPES {
+        return Err(format!("At most {MAX_SCOPES} scopes."));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for s in list {
+        if !is_scope_token(&s) {
+            return Err("Each scope must be a non-empty token without spaces or quotes.".into());
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolve `expires_in` / `expires_at` into an absolute time, within `max_lifetime`.
+fn expiry(
+    expires_in: Option<u64>,
+    expires_at: Option<u64>,
+    now: UnixTime,
+    max_lifetime: u64,
+) -> Result<Option<u64>, String> {
+    let at = match (expires_in, expires_at) {
+        (Some(_), Some(_)) => {
+            return Err("Give either \"expires_in\" or \"expires_at\", not both.".into())
+        }
+        (None, None) => return Ok(None),
+        (Some(seconds), None) => now
+            .0
+            .checked_add(seconds)
+            .ok_or("\"expires_in\" is too large.")?,
+        (None, Some(at)) => at,
+    };
+    let lifetime = at.saturating_sub(now.0);
+    if at <= now.0 || lifetime < MIN_LIFETIME_SECONDS {
+        return Err(format!(
+            "The expiry must be at least {MIN_LIFETIME_SECONDS} seconds in the future."
+        ));
+    }
+    if lifetime > max_lifetime {
+        return Err(format!(
+            "The expiry must be at most {max_lifetime} seconds away."
+        ));
+    }
+    Ok(Some(at))
+}
+
+impl CreateKey {
+    pub fn parse(body: &[u8], now: UnixTime, settings: &KeySettings) -> Result<Self, String> {
+        let raw: RawCreateKey = json(body)?;
+        let kind = match raw.kind.as_str() {
+            "api_key" => KeyKind::ApiKey,
+            "pat" => KeyKind::Pat,
+            _ => return Err("\"kind\" must be \"api_key\" or \"pat\".".into()),
+        };
+        let max = match kind {
+            KeyKind::ApiKey => MAX_LIFETIME_SECONDS,
+            KeyKind::Pat => settings.pat_max_lifetime_seconds,
+        };
+        let expires_at = expiry(raw.expires_in, raw.expires_at, now, max)?;
+        if kind == KeyKind::Pat && expires_at.is_none() {
+            return Err("A PAT needs \"expires_in\" or \"expires_at\".".into());
+        }
+        Ok(CreateKey {
+            kind,
+            subject: text("subject", raw.subject, false)?,
+            name: text("name", raw.name, true)?,
+            scopes: scopes(raw.scopes)?,
+            expires_at,
+        })
+    }
+}
+
+impl CreatePat {
+    pub fn parse(body: &[u8], now: UnixTime, settings: &KeySettings) -> Result<Self, String> {
+        let raw: RawCreatePat = json(body)?;
+        let expires_at = expiry(
+            raw.expires_in,
+            raw.expires_at,
+            now,
+            settings.pat_max_lifetime_seconds,
+        )?
+        .ok_or("A PAT needs \"expires_in\" or \"expires_at\".")?;
+        Ok(CreatePat {
+            name: text("name", raw.name, true)?,
+            scopes: scopes(raw.scopes)?,
+            expires_at,
+        })
+    }
+}
+
+impl Roll {
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let raw: RawRoll = if body.iter().all(u8::is_ascii_whitespace) {
+            RawRoll::default()
+        } else {
+            json(body)?
+        };
+        let grace_seconds = raw.grace_seconds.unwrap_or(0);
+        if grace_seconds > 30 * 86_400 {
+            return Err("\"grace_seconds\" must be at most 30 days.".into());
+        }
+        Ok(Roll { grace_seconds })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keycache::RawKeySettings;
+
+    fn settings() -> KeySettings {
+        KeySettings::from_raw(RawKeySettings::default()).unwrap()
+    }
+
+    const NOW: UnixTime = UnixTime(1_000_000);
+
+    fn create(body: &str) -> Result<CreateKey, String> {
+        CreateKey::parse(body.as_bytes(), NOW, &settings())
+    }
+
+    #[test]
+    fn a_valid_key_request() {
+        let c = create(r#"{"kind":"api_key","subject":"svc","name":"ci","scopes":["read","read","write"],"expires_in":3600}"#).unwrap();
+        assert_eq!(c.scopes, ["read", "write"]);
+        assert_eq!(c.expires_at, Some(1_003_600));
+        assert_eq!(
+            create(r#"{"kind":"api_key","subject":"s","name":""}"#)
+                .unwrap()
+                .expires_at,
+            None
+        );
+    }
+
+    #[test]
+    fn every_rule_has_a_clear_error() {
+        let cases = [
+            (r#"{"kind":"cookie","subject":"s","name":"n"}"#, "kind"),
+            (r#"{"kind":"api_key","subject":"","name":"n"}"#, "subject"),
+            (
+                r#"{"kind":"api_key","subject":"a\u0000b","name":"n"}"#,
+                "subject",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","scopes":"read"}"#,
+                "scopes",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","scopes":[1]}"#,
+                "scopes",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","scopes":["a b"]}"#,
+                "scope",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","expires_in":10,"expires_at":2000000}"#,
+                "either",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","expires_at":999999}"#,
+                "future",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","expires_in":999999999999}"#,
+                "at most",
+            ),
+            (
+                r#"{"kind":"api_key","subject":"s","name":"n","admin":true}"#,
+                "admin",
+            ),
+            (r#"{"kind":"pat","subject":"s","name":"n"}"#, "PAT needs"),
+            (
+                r#"{"kind":"pat","subject":"s","name":"n","expires_in":9999999}"#,
+                "at most",
+            ),
+            ("not json", "JSON object"),
+            ("[]", "Invalid"),
+        ];
+        for (body, needle) in cases {
+            let err = create(body).unwrap_err();
+            assert!(err.contains(needle), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn pats_and_rolls() {
+        let p = CreatePat::parse(
+            br#"{"name":"laptop","scopes":["read"],"expires_in":86400}"#,
+            NOW,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(p.expires_at, 1_086_400);
+        assert!(CreatePat::parse(br#"{"name":"x","scopes":[]}"#, NOW, &settings()).is_err());
+        assert!(CreatePat::parse(
+            br#"{"name":"x","subject":"other","expires_in":100}"#,
+            NOW,
+            &settings()
+        )
+        .is_err());
+        assert_eq!(Roll::parse(b"").unwrap().grace_seconds, 0);
+        assert_eq!(
+            Roll::parse(br#"{"grace_seconds":600}"#)
+                .unwrap()
+                .grace_seconds,
+            600
+        );
+        assert!(Roll::parse(br#"{"grace_seconds":-1}"#).is_err());
+        assert!(Roll::parse(br#"{"grace_seconds":99999999}"#).is_err());
+    }
+}

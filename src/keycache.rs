@@ -1,0 +1,303 @@
+//! The hot path for API keys and PATs: format check, per-isolate lookup cache, KV read, record
+//! check. A hot key costs no KV read within the cache TTL; a key revoked through this isolate is
+//! dropped from its cache at once. Bounded in entries (see [`KeyCache`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::apikey::{KeyFormat, KeyKind};
+use crate::hash::TokenDigest;
+use crate::identity::Identity;
+use crate::keyrecord::{used_key, KeyRecord};
+use crate::ports::KeyStore;
+use crate::time::UnixTime;
+
+/// `keys` in `AUTH_CONFIG`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeySettings {
+    #[serde(default)]
+    pub api_key_prefix: Option<String>,
+    #[serde(default)]
+    pub pat_prefix: Option<String>,
+    /// Per-isolate lookup cache TTL (default 30 s; part of the revocation latency).
+    #[serde(default)]
+    pub cache_ttl_seconds: Option<u64>,
+    /// Entries in the per-isolate cache (default 10,000).
+    #[serde(default)]
+    pub cache_max_entries: Option<usize>,
+    /// Longest PAT lifetime (default 90 days).
+    #[serde(default)]
+    pub pat_max_lifetime_seconds: Option<u64>,
+}
+
+/// Validated key settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySettings {
+    pub format: KeyFormat,
+    pub cache_ttl_seconds: u64,
+    pub cache_max_entries: usize,
+    pub pat_max_lifetime_seconds: u64,
+}
+
+/// A settings error: field and rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySettingsError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl KeySettings {
+    pub fn from_raw(raw: RawKeySettings) -> Result<Self, KeySettingsError> {
+        let err = |field: &str, reason: &str| KeySettingsError {
+            field: format!("keys.{field}"),
+            reason: reason.to_string(),
+        };
+        let default = KeyFormat::default();
+        let api = raw
+            .api_key_prefix
+            .unwrap_or_else(|| default.prefix(KeyKind::ApiKey).to_string());
+        let pat = raw
+            .pat_prefix
+            .unwrap_or_else(|| default.prefix(KeyKind::Pat).to_string());
+        let format = KeyFormat::new(&api, &pat).map_err(|r| err("api_key_prefix", r))?;
+        let cache_ttl_seconds = raw.cache_ttl_seconds.unwrap_or(30);
+        if cache_ttl_seconds > 300 {
+            return Err(err(
+                "cache_ttl_seconds",
+                "must be at most 300 (it bounds revocation latency)",
+            ));
+        }
+        let cache_max_entries = raw.cache_max_entries.unwrap_or(10_000);
+        if !(1..=100_000).contains(&cache_max_entries) {
+            return Err(err("cache_max_entries", "must be between 1 and 100000"));
+        }
+        let pat_max_lifetime_seconds = raw.pat_max_lifetime_seconds.unwrap_or(90 * 86_400);
+        if !(60..=5 * 365 * 86_400).contains(&pat_max_lifetime_seconds) {
+            return Err(err(
+                "pat_max_lifetime_seconds",
+                "must be between 60 seconds and 5 years",
+            ));
+        }
+        Ok(KeySettings {
+            format,
+            cache_ttl_seconds,
+            cache_max_entries,
+            pat_max_lifetime_seconds,
+        })
+    }
+
+    /// KV `cacheTtl` for hot-path reads: the adapter raises it to KV's minimum.
+    #[must_use]
+    pub fn kv_cache_ttl_seconds(&self) -> u64 {
+        self.cache_ttl_seconds.max(60)
+    }
+}
+
+/// What a lookup found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cached {
+    Found(KeyRecord),
+    /// No record: negative caching, so a flood of well-formed unknown keys costs one read each
+    /// per TTL, not one per request.
+    Missing,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    value: Cached,
+    stored_at: UnixTime,
+}
+
+/// Per-isolate lookup cache: at most `max_entries` entries (expired ones are evicted first, then
+/// the oldest), each trusted for `ttl` seconds.
+#[derive(Debug)]
+pub struct KeyCache {
+    entries: RefCell<HashMap<TokenDigest, Entry>>,
+    /// Key id → when this isolate last recorded a use.
+    touched: RefCell<HashMap<String, UnixTime>>,
+    ttl: u64,
+    max_entries: usize,
+}
+
+/// Record a use at most this often per key and isolate (KV allows one write per second per key).
+const TOUCH_INTERVAL_SECONDS: u64 = 60;
+
+impl KeyCache {
+    #[must_use]
+    pub fn new(settings: &KeySettings) -> Self {
+        KeyCache {
+            entries: RefCell::new(HashMap::new()),
+            touched: RefCell::new(HashMap::new()),
+            ttl: settings.cache_ttl_seconds,
+            max_entries: settings.cache_max_entries,
+        }
+    }
+
+    fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Cached> {
+        let entries = self.entries.try_borrow().ok()?;
+        let e = entries.get(digest)?;
+        (now.since(e.stored_at) < self.ttl).then(|| e.value.clone())
+    }
+
+    fn insert(&self, digest: TokenDigest, value: Cached, now: UnixTime) {
+        if self.ttl == 0 {
+            return;
+        }
+        let Ok(mut entries) = self.entries.try_borrow_mut() else {
+            return;
+        };
+        if entries.len() >= self.max_entries && !entries.contains_key(&digest) {
+            let ttl = self.ttl;
+            entries.retain(|_, e| now.since(e.stored_at) < ttl);
+            if entries.len() >= self.max_entries {
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.stored_at)
+                    .map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    entries.remove(&k);
+                }
+            }
+        }
+        entries.insert(
+            digest,
+            Entry {
+                value,
+                stored_at: now,
+            },
+        );
+    }
+
+    /// Forget a key (after a revocation or roll through this isolate).
+    pub fn invalidate(&self, digest: &TokenDigest) {
+        if let Ok(mut entries) = self.entries.try_borrow_mut() {
+            entries.remove(digest);
+        }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.try_borrow().map_or(0, |e| e.len())
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when a use of `id` should be recorded now (and marks it).
+    fn should_touch(&self, id: &str, now: UnixTime) -> bool {
+        let Ok(mut touched) = self.touched.try_borrow_mut() else {
+            return false;
+        };
+        if touched
+            .get(id)
+            .is_some_and(|t| now.since(*t) < TOUCH_INTERVAL_SECONDS)
+        {
+            return false;
+        }
+        if touched.len() >= self.max_entries {
+            touched.retain(|_, t| now.since(*t) < TOUCH_INTERVAL_SECONDS);
+        }
+        touched.insert(id.to_string(), now);
+        true
+    }
+}
+
+/// A `last_used_at` write to run after the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touch {
+    pub key_id: String,
+}
+
+/// A verified key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySuccess {
+    pub identity: Identity,
+    pub touch: Option<Touch>,
+}
+
+/// A refused key, or a store that cannot answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFailure {
+    /// 401 `invalid_token`.
+    Invalid { reason: &'static str },
+    /// 503 with `Retry-After`.
+    Unavailable {
+        reason: &'static str,
+        retry_after: u64,
+    },
+}
+
+/// Seconds a client should wait after a KV failure.
+const KV_RETRY_AFTER: u64 = 5;
+
+/// Authenticate an API key or PAT. `expected` is the kind the route context wants checked
+/// against the record (the prefix's kind when `None`).
+pub async fn authenticate_key<S: KeyStore>(
+    format: &KeyFormat,
+    cache: &KeyCache,
+    store: &S,
+    token: &str,
+    expected: Option<KeyKind>,
+    now: UnixTime,
+) -> Result<KeySuccess, KeyFailure> {
+    let kind = format
+        .parse(token)
+        .map_err(|e| KeyFailure::Invalid { reason: e.reason() })?;
+    if expected.is_some_and(|e| e != kind) {
+        return Err(KeyFailure::Invalid {
+            reason: "kind_mismatch",
+        });
+    }
+    let digest = TokenDigest::of(token);
+    let record =
+        match cache.get(&digest, now) {
+            Some(Cached::Found(r)) => r,
+            Some(Cached::Missing) => {
+                return Err(KeyFailure::Invalid {
+                    reason: "unknown_key",
+                })
+            }
+            None => {
+                let stored = store.get_cached(&digest.kv_key()).await.map_err(|_| {
+                    KeyFailure::Unavailable {
+                        reason: "kv_unavailable",
+                        retry_after: KV_RETRY_AFTER,
+                    }
+                })?;
+                match stored {
+                    None => {
+                        cache.insert(digest, Cached::Missing, now);
+                        return Err(KeyFailure::Invalid {
+                            reason: "unknown_key",
+                        });
+                    }
+                    Some(text) => {
+                        let record = KeyRecord::parse(&text).map_err(|_| KeyFailure::Invalid {
+                            reason: "bad_record",
+                        })?;
+                        cache.insert(digest, Cached::Found(record.clone()), now);
+                        record
+                    }
+                }
+            }
+        };
+    let identity = record
+        .check(kind, now)
+        .map_err(|r| KeyFailure::Invalid { reason: r.reason() })?;
+    let touch = cache.should_touch(&record.id, now).then(|| Touch {
+        key_id: record.id.clone(),
+    });
+    Ok(KeySuccess { identity, touch })
+}
+
+/// Record a use (best effort: a failed write is not retried).
+pub async fn touch<S: KeyStore>(store: &S, touch: &Touch, now: UnixTime) {
+    let _ = store
+        .put(&used_key(&touch.key_id), &now.0.to_string(), None)
+        .await;
+}

@@ -1,0 +1,486 @@
+//! The pipeline through the core's public API, with fakes: routing, extraction, JWT verification
+//! (native verifier), header plan, assertions and the decision for every kind of rejection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support_jwt/mod.rs"]
+mod support_jwt;
+
+use base64ct::Encoding;
+use edge_auth::authn::{Decision, Gateway, OwnEndpoint, Ports, RequestParts};
+use edge_auth::config::Config;
+use edge_auth::jwt::{NativeKey, NativeVerifier};
+use edge_auth::ports::{FetchError, KeyStore, ListPage, StoreError};
+use edge_auth::problem::Problem;
+use edge_auth::time::UnixTime;
+use serde_json::{json, Value};
+use support_jwt::{EdKey, ScriptedSource, AUD, ISS, JWKS_URL};
+
+const NOW: u64 = 1_900_000_000;
+
+/// A store that must not be touched by the paths under test here.
+struct NoStore;
+
+impl KeyStore for NoStore {
+    async fn get_cached(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+    async fn get(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+    async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable)
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable)
+    }
+    async fn list(&self, _: &str, _: Option<&str>, _: u32) -> Result<ListPage, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+}
+
+fn config_json() -> Value {
+    json!({
+        "origin": "https://origin.internal",
+        "realm": "api",
+        "issuers": [{
+            "issuer": ISS, "jwks_uri": JWKS_URL, "audiences": [AUD], "algorithms": ["EdDSA"]
+        }],
+        "routes": [
+            { "path": "/health", "auth": "public" },
+            { "path": "/optional/**", "auth": "optional" },
+            { "path": "/cors/**", "methods": ["PUT"], "cors_preflight": true },
+            { "path": "/keys-only/**", "accept": ["api_key"] },
+            { "path": "/v1/admin/**", "methods": ["POST", "DELETE"], "accept": ["jwt"], "scopes": ["admin"] },
+            { "path": "/v1/**", "accept": ["jwt", "api_key", "pat"] }
+        ]
+    })
+}
+
+fn gateway_with(config: Value, secrets: &[(&str, &str)]) -> Gateway<NativeKey> {
+    let lookup = |name: &str| {
+        secrets
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_string())
+    };
+    Gateway::new(Config::from_json(&config.to_string(), &lookup).unwrap())
+}
+
+fn gateway() -> Gateway<NativeKey> {
+    gateway_with(config_json(), &[])
+}
+
+struct World {
+    source: ScriptedSource,
+    key: EdKey,
+}
+
+impl World {
+    fn new() -> Self {
+        let key = EdKey::new("k1", 1);
+        let source = ScriptedSource::new();
+        source.serve(JWKS_URL, Some("max-age=600"), support_jwt::jwks(&[&key]));
+        World { source, key }
+    }
+
+    fn token(&self, extra: Value) -> String {
+        let mut claims = json!({ "iss": ISS, "aud": AUD, "sub": "alice", "exp": NOW + 600, "iat": NOW, "scope": "read write" });
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        self.key.token(&claims)
+    }
+
+    async fn run(
+        &self,
+        g: &Gateway<NativeKey>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> edge_auth::authn::Outcome {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let req = RequestParts {
+            method,
+            path,
+            headers: &headers,
+            origin: "https://edge.example",
+            entropy: [7; 16],
+        };
+        let ports = Ports {
+            store: &NoStore,
+            documents: &self.source,
+            verifier: &NativeVerifier,
+        };
+        g.decide(req, ports, UnixTime(NOW)).await
+    }
+}
+
+fn forwarded(decision: &Decision) -> &Vec<(String, String)> {
+    match decision {
+        Decision::Forward { headers, .. } => headers,
+        other => panic!("expected a forward, got {other:?}"),
+    }
+}
+
+fn rejected(decision: &Decision) -> &Problem {
+    match decision {
+        Decision::Reject(p) => p,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn public_route_forwards_without_identity_and_strips_spoofs() {
+    let w = World::new();
+    let out = w
+        .run(
+            &gateway(),
+            "GET",
+            "/health",
+            &[
+                ("X-Auth-Subject", "root"),
+                ("x_auth_type", "jwt"),
+                ("Accept", "*/*"),
+            ],
+        )
+        .await;
+    let headers = forwarded(&out.decision);
+    assert_eq!(headers, &vec![("Accept".to_string(), "*/*".to_string())]);
+    assert_eq!(out.log.reason, "public");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn protected_route_without_credential_is_401_without_error_code() {
+    let w = World::new();
+    let out = w.run(&gateway(), "GET", "/v1/things", &[]).await;
+    let p = rejected(&out.decision);
+    assert_eq!(p.status, 401);
+    assert_eq!(
+        p.www_authenticate("api").as_deref(),
+        Some("Bearer realm=\"api\"")
+    );
+    assert_eq!(w.source.fetches(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn unmatched_path_is_403_and_ambiguous_path_is_400() {
+    let w = World::new();
+    let g = gateway();
+    let p = rejected(&w.run(&g, "GET", "/elsewhere", &[]).await.decision).clone();
+    assert_eq!(
+        (p.status, p.reason, p.www_authenticate("api")),
+        (403, "no_route", None)
+    );
+    let p = rejected(&w.run(&g, "GET", "/v1/a%2Fb", &[]).await.decision).clone();
+    assert_eq!((p.status, p.reason), (400, "path_ambiguous"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_valid_jwt_is_forwarded_with_identity_headers_and_no_credential() {
+    let w = World::new();
+    let token = w.token(json!({ "client_id": "cli-9" }));
+    let auth = format!("Bearer {token}");
+    let out = w
+        .run(
+            &gateway(),
+            "GET",
+            "/v1/things",
+            &[("Authorization", &auth), ("X-Auth-Key-Id", "spoof")],
+        )
+        .await;
+    let h = forwarded(&out.decision);
+    assert_eq!(header(h, "X-Auth-Type"), Some("jwt"));
+    assert_eq!(header(h, "X-Auth-Subject"), Some("alice"));
+    assert_eq!(header(h, "X-Auth-Scopes"), Some("read write"));
+    assert_eq!(header(h, "X-Auth-Issuer"), Some(ISS));
+    assert_eq!(header(h, "X-Auth-Client-Id"), Some("cli-9"));
+    assert_eq!(header(h, "X-Auth-Expires-At"), Some("1900000600"));
+    assert_eq!(
+        header(h, "X-Auth-Key-Id"),
+        None,
+        "the spoofed key id is gone"
+    );
+    assert_eq!(header(h, "Authorization"), None);
+    assert_eq!(
+        header(h, "X-Auth-Assertion"),
+        None,
+        "no ASSERTION_KEY configured"
+    );
+    assert_eq!(out.log.subject.as_deref(), Some("alice"));
+    assert_eq!(out.log.kid.as_deref(), Some("k1"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn scopes_are_enforced_with_403_naming_them() {
+    let w = World::new();
+    let g = gateway();
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let p = rejected(
+        &w.run(&g, "POST", "/v1/admin/users", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(p.status, 403);
+    assert_eq!(p.scope.as_deref(), Some("admin"));
+    let admin = format!("Bearer {}", w.token(json!({ "scope": "admin" })));
+    forwarded(
+        &w.run(&g, "POST", "/v1/admin/users", &[("Authorization", &admin)])
+            .await
+            .decision,
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_kind_the_route_does_not_accept_is_refused_before_any_fetch() {
+    let w = World::new();
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let p = rejected(
+        &w.run(
+            &gateway(),
+            "GET",
+            "/keys-only/x",
+            &[("Authorization", &auth)],
+        )
+        .await
+        .decision,
+    )
+    .clone();
+    assert_eq!((p.status, p.reason), (401, "kind_not_accepted"));
+    assert_eq!(w.source.fetches(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn optional_routes_forward_anonymous_but_never_a_bad_credential() {
+    let w = World::new();
+    let g = gateway();
+    let h = forwarded(
+        &w.run(&g, "GET", "/optional/x", &[("x-auth-type", "jwt")])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(
+        h,
+        vec![("X-Auth-Type".to_string(), "anonymous".to_string())]
+    );
+    let p = rejected(
+        &w.run(
+            &g,
+            "GET",
+            "/optional/x",
+            &[("Authorization", "Bearer not.a.jwt")],
+        )
+        .await
+        .decision,
+    )
+    .clone();
+    assert_eq!(p.status, 401);
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let h = forwarded(
+        &w.run(&g, "GET", "/optional/x", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(header(&h, "X-Auth-Type"), Some("jwt"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn malformed_credentials_are_400_invalid_request() {
+    let w = World::new();
+    let g = gateway();
+    for headers in [
+        vec![("Authorization", "Bearer a.b.c"), ("X-API-Key", "eak_x")],
+        vec![("Authorization", "Bearer  a.b.c")],
+        vec![("Authorization", "Bearer a.b.c, Bearer d.e.f")],
+    ] {
+        let p = rejected(&w.run(&g, "GET", "/v1/x", &headers).await.decision).clone();
+        assert_eq!(
+            (p.status, p.error_code()),
+            (400, Some("invalid_request")),
+            "{headers:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_jwt_in_x_api_key_and_unrecognised_tokens_are_invalid_token() {
+    let w = World::new();
+    let g = gateway();
+    let token = w.token(json!({}));
+    let p = rejected(
+        &w.run(&g, "GET", "/v1/x", &[("X-API-Key", &token)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!((p.status, p.reason), (401, "jwt_in_api_key_header"));
+    let p = rejected(
+        &w.run(
+            &g,
+            "GET",
+            "/v1/x",
+            &[("Authorization", "Bearer opaque-token")],
+        )
+        .await
+        .decision,
+    )
+    .clone();
+    assert_eq!((p.status, p.reason), (401, "unrecognised_credential"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn jwks_down_with_nothing_cached_is_503_with_retry_after() {
+    let w = World::new();
+    w.source.fail(JWKS_URL, FetchError::Timeout);
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let p = rejected(
+        &w.run(&gateway(), "GET", "/v1/x", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(p.status, 503);
+    assert!(p.retry_after.is_some_and(|s| s > 0));
+    assert_eq!(p.www_authenticate("api"), None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cors_preflight_passes_only_where_the_route_says_so() {
+    let w = World::new();
+    let g = gateway();
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "PUT"),
+    ];
+    let out = w.run(&g, "OPTIONS", "/cors/thing", &preflight).await;
+    assert_eq!(out.log.reason, "cors_preflight");
+    forwarded(&out.decision);
+    let p = rejected(&w.run(&g, "OPTIONS", "/v1/thing", &preflight).await.decision).clone();
+    assert_eq!(
+        p.status, 401,
+        "a route without cors_preflight still wants a credential"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn own_endpoints_live_under_admin_path() {
+    let w = World::new();
+    let g = gateway();
+    let own = |d: &Decision| match d {
+        Decision::Own(e) => e.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/health", &[]).await.decision),
+        OwnEndpoint::Health
+    );
+    assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/jwks.json", &[]).await.decision),
+        OwnEndpoint::Jwks
+    );
+    assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/console/", &[]).await.decision),
+        OwnEndpoint::Console("/".into())
+    );
+    assert_eq!(
+        own(&w
+            .run(&g, "GET", "/_auth/console/app.js", &[])
+            .await
+            .decision),
+        OwnEndpoint::Console("/app.js".into())
+    );
+    assert_eq!(
+        own(&w
+            .run(&g, "POST", "/_auth/keys/abc/roll", &[])
+            .await
+            .decision),
+        OwnEndpoint::Api("/keys/abc/roll".into())
+    );
+    assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/nope", &[]).await.decision),
+        OwnEndpoint::NotFound
+    );
+    assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/%2e/health", &[]).await.decision),
+        OwnEndpoint::Health
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_an_assertion_key_every_non_public_forward_is_signed() {
+    let w = World::new();
+    let d = base64ct::Base64UrlUnpadded::encode_string(&[3u8; 32]);
+    let secret = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"edge-1"}}"#);
+    let g = gateway_with(config_json(), &[("ASSERTION_KEY", &secret)]);
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let h = forwarded(
+        &w.run(&g, "GET", "/v1/x", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    let assertion = header(&h, "X-Auth-Assertion").unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64ct::Base64UrlUnpadded::decode_vec(assertion.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["iss"], "https://edge.example");
+    assert_eq!(payload["aud"], "https://origin.internal");
+    assert_eq!(payload["sub"], "alice");
+    assert_eq!(payload["auth_type"], "jwt");
+    assert_eq!(payload["exp"], NOW + 60);
+    let h = forwarded(&w.run(&g, "GET", "/health", &[]).await.decision).clone();
+    assert_eq!(
+        header(&h, "X-Auth-Assertion"),
+        None,
+        "public routes carry no identity"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn claims_forwarding_is_off_by_default_and_capped() {
+    let w = World::new();
+    let auth = format!("Bearer {}", w.token(json!({})));
+    let h = forwarded(
+        &w.run(&gateway(), "GET", "/v1/x", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(header(&h, "X-Auth-Claims"), None);
+    let mut cfg = config_json();
+    cfg["forward"] = json!({ "claims": true, "claims_max_bytes": 256 });
+    let g = gateway_with(cfg, &[]);
+    let h = forwarded(
+        &w.run(&g, "GET", "/v1/x", &[("Authorization", &auth)])
+            .await
+            .decision,
+    )
+    .clone();
+    let claims = header(&h, "X-Auth-Claims").unwrap();
+    let decoded: Value =
+        serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
+    assert_eq!(decoded["sub"], "alice");
+    let big = format!("Bearer {}", w.token(json!({ "padding": "x".repeat(400) })));
+    let h = forwarded(
+        &w.run(&g, "GET", "/v1/x", &[("Authorization", &big)])
+            .await
+            .decision,
+    )
+    .clone();
+    assert_eq!(header(&h, "X-Auth-Claims"), None, "over the cap: omitted");
+}

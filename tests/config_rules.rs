@@ -1,0 +1,222 @@
+//! `AUTH_CONFIG` parsing: the contract's example loads, and every validation rule has a failing
+//! case whose error names the field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use edge_auth::config::{Config, ConfigError};
+use serde_json::{json, Value};
+
+fn contract_example() -> Value {
+    json!({
+        "origin": "http://127.0.0.1:9000",
+        "realm": "api",
+        "admin_path": "/_auth",
+        "issuers": [{
+            "issuer": "https://issuer.example",
+            "jwks_uri": "https://issuer.example/.well-known/jwks.json",
+            "audiences": ["https://api.example"],
+            "algorithms": ["RS256", "PS256", "ES256", "EdDSA"],
+            "leeway_seconds": 60,
+            "hs256_secret": "NAME_OF_A_SECRET_BINDING"
+        }],
+        "routes": [
+            { "path": "/health", "auth": "public" },
+            { "path": "/v1/admin/**", "methods": ["POST", "DELETE"], "accept": ["jwt"], "scopes": ["admin"] },
+            { "path": "/v1/**", "accept": ["jwt", "api_key", "pat"] }
+        ]
+    })
+}
+
+fn no_secrets(_: &str) -> Option<String> {
+    None
+}
+
+fn parse(v: &Value) -> Result<Config, ConfigError> {
+    Config::from_json(&v.to_string(), &no_secrets)
+}
+
+fn field_of(v: Value) -> String {
+    parse(&v).expect_err("config should be refused").field
+}
+
+fn with(path: &[&str], value: Value) -> Value {
+    let mut v = contract_example();
+    let mut cursor = &mut v;
+    for (i, key) in path.iter().enumerate() {
+        if i + 1 == path.len() {
+            cursor[*key] = value.clone();
+        } else {
+            cursor = match key.parse::<usize>() {
+                Ok(n) => &mut cursor[n],
+                Err(_) => &mut cursor[*key],
+            };
+        }
+    }
+    v
+}
+
+#[test]
+fn the_contract_example_loads_with_defaults() {
+    let c = parse(&contract_example()).unwrap();
+    assert_eq!(c.realm, "api");
+    assert_eq!(c.admin_path_text, "/_auth");
+    assert_eq!(
+        c.origin.as_ref().map(url::Url::as_str),
+        Some("http://127.0.0.1:9000/")
+    );
+    assert!(c.assertion_signer.is_none());
+    assert!(!c.forward.claims);
+    assert_eq!(c.assertion.ttl_seconds, 60);
+}
+
+#[test]
+fn minimal_config_needs_only_routes() {
+    let c = parse(&json!({ "routes": [{ "path": "/**", "auth": "public" }] })).unwrap();
+    assert!(c.origin.is_none(), "route mode");
+    assert_eq!(c.realm, "api");
+    assert_eq!(c.admin_path_text, "/_auth");
+}
+
+#[test]
+fn not_json_or_not_an_object_is_refused() {
+    assert!(Config::from_json("{not json", &no_secrets).is_err());
+    assert!(Config::from_json("[]", &no_secrets).is_err());
+    assert!(Config::from_json("", &no_secrets).is_err());
+}
+
+#[test]
+fn unknown_fields_are_errors_at_every_level_with_their_path() {
+    let mut v = contract_example();
+    v["orign"] = json!("x");
+    assert!(parse(&v).unwrap_err().reason.contains("orign"));
+    assert_eq!(
+        field_of(with(&["routes", "0", "scope"], json!(["x"]))),
+        "routes[0].scope"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "audience"], json!("x"))),
+        "issuers[0].audience"
+    );
+    assert_eq!(
+        field_of(with(&["forward", "claim"], json!(true))),
+        "forward.claim"
+    );
+}
+
+#[test]
+fn type_errors_name_the_field() {
+    assert_eq!(
+        field_of(with(&["routes", "1", "methods"], json!("POST"))),
+        "routes[1].methods"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "leeway_seconds"], json!("60"))),
+        "issuers[0].leeway_seconds"
+    );
+}
+
+#[test]
+fn origin_rules() {
+    for bad in [
+        "ftp://x",
+        "not a url",
+        "https://u:p@x.example",
+        "https://x.example/api",
+        "https://x.example/?q=1",
+    ] {
+        assert_eq!(field_of(with(&["origin"], json!(bad))), "origin", "{bad}");
+    }
+}
+
+#[test]
+fn realm_rules() {
+    for bad in ["", "a\"b", "a\\b", "é"] {
+        assert_eq!(field_of(with(&["realm"], json!(bad))), "realm", "{bad:?}");
+    }
+}
+
+#[test]
+fn admin_path_rules() {
+    for bad in ["_auth", "/", "/_auth/", "/_a*", "/a/../b", "/%61", "/a b"] {
+        assert_eq!(
+            field_of(with(&["admin_path"], json!(bad))),
+            "admin_path",
+            "{bad:?}"
+        );
+    }
+    assert!(parse(&with(&["admin_path"], json!("/edge/auth"))).is_ok());
+}
+
+#[test]
+fn routes_are_required_and_validated() {
+    let mut v = contract_example();
+    v.as_object_mut().unwrap().remove("routes");
+    assert!(parse(&v).is_err());
+    assert_eq!(field_of(with(&["routes"], json!([]))), "routes");
+    assert_eq!(
+        field_of(with(&["routes", "2", "accept"], json!(["cookie"]))),
+        "routes[2].accept"
+    );
+}
+
+#[test]
+fn issuer_rules_come_from_the_jwt_module() {
+    assert_eq!(
+        field_of(with(
+            &["issuers", "0", "jwks_uri"],
+            json!("http://issuer.example/jwks")
+        )),
+        "issuers[0].jwks_uri"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "audiences"], json!([]))),
+        "issuers[0].audiences"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "algorithms"], json!(["none"]))),
+        "issuers[0].algorithms[0]"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "leeway_seconds"], json!(301))),
+        "issuers[0].leeway_seconds"
+    );
+    assert_eq!(
+        field_of(with(&["issuers", "0", "algorithms"], json!(["HS256"]))),
+        "issuers[0].hs256_secret"
+    );
+}
+
+#[test]
+fn forward_and_assertion_bounds() {
+    assert_eq!(
+        field_of(with(&["forward"], json!({ "claims_max_bytes": 10 }))),
+        "forward.claims_max_bytes"
+    );
+    assert_eq!(
+        field_of(with(&["assertion"], json!({ "ttl_seconds": 0 }))),
+        "assertion.ttl_seconds"
+    );
+    assert_eq!(
+        field_of(with(&["assertion"], json!({ "issuer": "" }))),
+        "assertion.issuer"
+    );
+    assert_eq!(
+        field_of(with(&["admin_scope"], json!("a b"))),
+        "admin_scope"
+    );
+}
+
+#[test]
+fn a_malformed_assertion_key_is_an_error_naming_the_secret_not_its_value() {
+    let secret = |name: &str| {
+        (name == "ASSERTION_KEY").then(|| "{\"kty\":\"OKP\",\"d\":\"c2VjcmV0\"}".to_string())
+    };
+    let err = Config::from_json(&contract_example().to_string(), &secret).unwrap_err();
+    assert_eq!(err.field, "ASSERTION_KEY");
+    assert!(!err.reason.contains("c2VjcmV0"));
+}
+
+#[test]
+fn errors_display_field_and_reason() {
+    let err = parse(&with(&["realm"], json!(""))).unwrap_err();
+    assert!(err.to_string().starts_with("realm: "));
+}
