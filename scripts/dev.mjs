@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import { once } from "node:events";
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { generateKeyPairSync, createPrivateKey, sign, randomBytes } from "node:crypto";
+import { generateKeyPairSync, sign, randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -94,6 +94,7 @@ const stop = () => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+process.on("uncaughtException", (e) => { console.error(e); stop(); });
 wrangler.on("exit", (code) => { origin.close(); process.exit(code ?? 1); });
 
 // Wait for the edge, then make a demo key through the admin API and a demo JWT.
@@ -114,7 +115,7 @@ const now = Math.floor(Date.now() / 1000);
 const header = b64u(JSON.stringify({ alg: "EdDSA", kid: "demo-1", typ: "JWT" }));
 const payload = b64u(JSON.stringify({ iss: ORIGIN, aud: "https://api.demo", sub: "demo-user", scope: "read admin",
   client_id: "demo-client", iat: now, exp: now + 3600, jti: b64u(randomBytes(9)) }));
-const signature = b64u(sign(null, Buffer.from(`${header}.${payload}`), createPrivateKey(issuerKey.privateKey)));
+const signature = b64u(sign(null, Buffer.from(`${header}.${payload}`), issuerKey.privateKey));
 const jwt = `${header}.${payload}.${signature}`;
 
 console.log(`

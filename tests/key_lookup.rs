@@ -1,0 +1,536 @@
+//! The key hot path and the admin API over an in-memory store: record semantics, caching (hot
+//! keys cost no reads; negative caching; bounds; invalidation), KV failures, every endpoint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support_store;
+
+use edge_auth::admin::{handle, AdminCaller, AdminContext, AdminReply, AdminRequest};
+use edge_auth::apikey::{KeyFormat, KeyKind};
+use edge_auth::hash::TokenDigest;
+use edge_auth::identity::CredentialKind;
+use edge_auth::keycache::{authenticate_key, KeyCache, KeyFailure, KeySettings, RawKeySettings};
+use edge_auth::time::UnixTime;
+use serde_json::{json, Value};
+use support_store::MemoryStore;
+
+const NOW: UnixTime = UnixTime(1_800_000_000);
+
+fn settings(ttl: u64, max: usize) -> KeySettings {
+    KeySettings::from_raw(RawKeySettings {
+        cache_ttl_seconds: Some(ttl),
+        cache_max_entries: Some(max),
+        ..RawKeySettings::default()
+    })
+    .unwrap()
+}
+
+struct Env {
+    settings: KeySettings,
+    cache: KeyCache,
+    store: MemoryStore,
+    counter: u8,
+}
+
+impl Env {
+    fn new(ttl: u64) -> Self {
+        let settings = settings(ttl, 100);
+        let cache = KeyCache::new(&settings);
+        Env {
+            settings,
+            cache,
+            store: MemoryStore::new(),
+            counter: 0,
+        }
+    }
+
+    async fn call(
+        &mut self,
+        caller: &AdminCaller,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Value,
+        now: UnixTime,
+    ) -> AdminReply {
+        self.counter = self.counter.wrapping_add(1);
+        let mut n = self.counter;
+        let mut fill = |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(31).wrapping_add(7);
+                *b = n;
+            }
+        };
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let req = AdminRequest {
+            method,
+            path,
+            query,
+            body: &body,
+        };
+        let mut ctx = AdminContext {
+            settings: &self.settings,
+            cache: &self.cache,
+            now,
+            fill: &mut fill,
+        };
+        handle(req, caller, &mut ctx, &self.store).await
+    }
+
+    async fn create(&mut self, body: Value) -> Value {
+        match self
+            .call(&AdminCaller::Admin, "POST", "/keys", None, body, NOW)
+            .await
+        {
+            AdminReply::Json { status: 201, body } => body,
+            other => panic!("create failed: {other:?}"),
+        }
+    }
+
+    async fn auth(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<edge_auth::identity::Identity, KeyFailure> {
+        authenticate_key(
+            &self.settings.format,
+            &self.cache,
+            &self.store,
+            token,
+            None,
+            now,
+        )
+        .await
+        .map(|s| s.identity)
+    }
+}
+
+fn status(reply: &AdminReply) -> u16 {
+    match reply {
+        AdminReply::Json { status, .. } => *status,
+        AdminReply::NoContent => 204,
+        AdminReply::Problem(p) => p.status,
+    }
+}
+
+fn reason(r: Result<edge_auth::identity::Identity, KeyFailure>) -> &'static str {
+    match r {
+        Err(KeyFailure::Invalid { reason }) | Err(KeyFailure::Unavailable { reason, .. }) => reason,
+        Ok(_) => "ok",
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_created_key_authenticates_and_the_token_is_never_stored() {
+    let mut env = Env::new(30);
+    let k = env
+        .create(json!({ "kind": "api_key", "subject": "svc", "name": "ci", "scopes": ["read"] }))
+        .await;
+    let token = k["token"].as_str().unwrap();
+    let id = env.auth(token, NOW).await.unwrap();
+    assert_eq!(id.kind, CredentialKind::ApiKey);
+    assert_eq!(id.subject, "svc");
+    assert_eq!(id.key_id.as_deref(), k["id"].as_str());
+    assert!(!env.store.dump().contains(token));
+    assert!(env
+        .store
+        .data
+        .borrow()
+        .contains_key(&TokenDigest::of(token).kv_key()));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn malformed_keys_cost_no_read() {
+    let env = Env::new(30);
+    for t in [
+        "eak_short",
+        "eak_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000",
+        "zzz_x",
+    ] {
+        assert!(env.auth(t, NOW).await.is_err());
+    }
+    assert_eq!(env.store.reads.get(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hot_key_costs_one_read_per_ttl() {
+    let mut env = Env::new(30);
+    let k = env
+        .create(json!({ "kind": "api_key", "subject": "svc", "name": "n" }))
+        .await;
+    let token = k["token"].as_str().unwrap().to_string();
+    let before = env.store.reads.get();
+    for i in 0..100 {
+        env.auth(&token, NOW.plus(i % 29)).await.unwrap();
+    }
+    assert_eq!(
+        env.store.reads.get() - before,
+        1,
+        "one read, then the cache"
+    );
+    env.auth(&token, NOW.plus(30)).await.unwrap();
+    assert_eq!(env.store.reads.get() - before, 2, "the TTL elapsed");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn unknown_keys_are_negatively_cached() {
+    let mut env = Env::new(30);
+    // A well-formed key the store has never seen: mint one with a throwaway env.
+    let mut other = Env::new(30);
+    let k = other
+        .create(json!({ "kind": "api_key", "subject": "x", "name": "n" }))
+        .await;
+    let token = k["token"].as_str().unwrap();
+    for _ in 0..10 {
+        assert_eq!(reason(env.auth(token, NOW).await), "unknown_key");
+    }
+    assert_eq!(env.store.reads.get(), 1);
+    let _ = env
+        .create(json!({ "kind": "api_key", "subject": "y", "name": "n" }))
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_cache_is_bounded() {
+    let settings = settings(300, 3);
+    let cache = KeyCache::new(&settings);
+    let store = MemoryStore::new();
+    let format = KeyFormat::default();
+    for i in 0..10u8 {
+        let token = format.generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(i));
+        let _ = authenticate_key(&format, &cache, &store, &token, None, NOW).await;
+        assert!(cache.len() <= 3);
+    }
+    assert_eq!(cache.len(), 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn revocation_through_this_isolate_applies_at_once_despite_the_cache() {
+    let mut env = Env::new(300);
+    let k = env
+        .create(json!({ "kind": "api_key", "subject": "svc", "name": "n" }))
+        .await;
+    let token = k["token"].as_str().unwrap().to_string();
+    env.auth(&token, NOW).await.unwrap();
+    let path = format!("/keys/{}", k["id"].as_str().unwrap());
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "DELETE", &path, None, Value::Null, NOW)
+                .await
+        ),
+        204
+    );
+    assert_eq!(reason(env.auth(&token, NOW).await), "revoked");
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "DELETE", &path, None, Value::Null, NOW)
+                .await
+        ),
+        204,
+        "idempotent"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn kv_failure_is_unavailable_never_success() {
+    let env = Env::new(30);
+    let token = KeyFormat::default().generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(9));
+    env.store.failing.set(true);
+    match env.auth(&token, NOW).await {
+        Err(KeyFailure::Unavailable { retry_after, .. }) => assert!(retry_after > 0),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn expiry_kind_and_record_checks() {
+    let mut env = Env::new(0);
+    let k = env
+        .create(json!({ "kind": "pat", "subject": "u", "name": "n", "expires_in": 3600 }))
+        .await;
+    let token = k["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.auth(&token, NOW.plus(3599)).await.unwrap().kind,
+        CredentialKind::Pat
+    );
+    assert_eq!(reason(env.auth(&token, NOW.plus(3600)).await), "expired");
+    // A PAT-prefixed token whose record claims api_key is refused.
+    let digest = TokenDigest::of(&token).kv_key();
+    let mut record: Value = serde_json::from_str(&env.store.data.borrow()[&digest]).unwrap();
+    record["kind"] = json!("api_key");
+    env.store
+        .data
+        .borrow_mut()
+        .insert(digest.clone(), record.to_string());
+    assert_eq!(reason(env.auth(&token, NOW).await), "kind_mismatch");
+    env.store
+        .data
+        .borrow_mut()
+        .insert(digest, "{garbage".into());
+    assert_eq!(reason(env.auth(&token, NOW).await), "bad_record");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn listing_shows_metadata_and_never_tokens_or_hashes() {
+    let mut env = Env::new(30);
+    let a = env
+        .create(json!({ "kind": "api_key", "subject": "team:a", "name": "one", "scopes": ["r"] }))
+        .await;
+    let b = env
+        .create(json!({ "kind": "pat", "subject": "team:a", "name": "two", "expires_in": 600 }))
+        .await;
+    env.create(json!({ "kind": "api_key", "subject": "team:ab", "name": "other" }))
+        .await;
+    let AdminReply::Json { status: 200, body } = env
+        .call(
+            &AdminCaller::Admin,
+            "GET",
+            "/keys",
+            Some("subject=team%3Aa"),
+            Value::Null,
+            NOW,
+        )
+        .await
+    else {
+        panic!()
+    };
+    let text = body.to_string();
+    for k in [&a, &b] {
+        let token = k["token"].as_str().unwrap();
+        assert!(!text.contains(token));
+        assert!(!text.contains(&TokenDigest::of(token).to_hex()));
+    }
+    let ids: Vec<&str> = body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "team:ab is not team:a");
+    assert!(ids.contains(&a["id"].as_str().unwrap()) && ids.contains(&b["id"].as_str().unwrap()));
+    assert_eq!(body["keys"][0]["status"], "active");
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "GET", "/keys", None, Value::Null, NOW)
+                .await
+        ),
+        400
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn roll_keeps_subject_and_scopes_and_ends_the_old_key_after_the_grace() {
+    let mut env = Env::new(0);
+    let old = env
+        .create(json!({ "kind": "api_key", "subject": "svc", "name": "n", "scopes": ["a", "b"] }))
+        .await;
+    let path = format!("/keys/{}/roll", old["id"].as_str().unwrap());
+    let AdminReply::Json {
+        status: 201,
+        body: new,
+    } = env
+        .call(
+            &AdminCaller::Admin,
+            "POST",
+            &path,
+            None,
+            json!({ "grace_seconds": 600 }),
+            NOW,
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(new["scopes"], json!(["a", "b"]));
+    assert_eq!(new["subject"], "svc");
+    let old_token = old["token"].as_str().unwrap();
+    assert!(env.auth(old_token, NOW.plus(599)).await.is_ok());
+    assert_eq!(reason(env.auth(old_token, NOW.plus(600)).await), "expired");
+    assert!(env
+        .auth(new["token"].as_str().unwrap(), NOW.plus(601))
+        .await
+        .is_ok());
+    assert_eq!(
+        status(
+            &env.call(
+                &AdminCaller::Admin,
+                "POST",
+                "/keys/key_nope/roll",
+                None,
+                json!({}),
+                NOW
+            )
+            .await
+        ),
+        404
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn callers_are_checked_per_endpoint() {
+    let mut env = Env::new(30);
+    let user = AdminCaller::User {
+        subject: "alice".into(),
+        scopes: vec!["read".into(), "write".into()],
+    };
+    assert_eq!(
+        status(
+            &env.call(
+                &AdminCaller::Anonymous,
+                "GET",
+                "/keys",
+                Some("subject=a"),
+                Value::Null,
+                NOW
+            )
+            .await
+        ),
+        401
+    );
+    assert_eq!(
+        status(&env.call(&user, "POST", "/keys", None, json!({}), NOW).await),
+        403
+    );
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "GET", "/pats", None, Value::Null, NOW)
+                .await
+        ),
+        403
+    );
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "PUT", "/keys", None, Value::Null, NOW)
+                .await
+        ),
+        405
+    );
+    assert_eq!(
+        status(
+            &env.call(&AdminCaller::Admin, "GET", "/nope", None, Value::Null, NOW)
+                .await
+        ),
+        404
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn pats_stay_within_the_callers_scopes_and_ownership() {
+    let mut env = Env::new(30);
+    let alice = AdminCaller::User {
+        subject: "alice".into(),
+        scopes: vec!["read".into(), "write".into()],
+    };
+    let bob = AdminCaller::User {
+        subject: "bob".into(),
+        scopes: vec!["read".into()],
+    };
+    let AdminReply::Json {
+        status: 201,
+        body: pat,
+    } = env
+        .call(
+            &alice,
+            "POST",
+            "/pats",
+            None,
+            json!({ "name": "cli", "scopes": ["read"], "expires_in": 3600 }),
+            NOW,
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(pat["subject"], "alice");
+    assert_eq!(pat["kind"], "pat");
+    assert_eq!(
+        status(
+            &env.call(
+                &alice,
+                "POST",
+                "/pats",
+                None,
+                json!({ "name": "x", "scopes": ["admin"], "expires_in": 60 }),
+                NOW
+            )
+            .await
+        ),
+        403
+    );
+    assert_eq!(
+        status(
+            &env.call(
+                &alice,
+                "POST",
+                "/pats",
+                None,
+                json!({ "name": "x", "scopes": ["read"], "expires_in": 100 * 86400 }),
+                NOW
+            )
+            .await
+        ),
+        400,
+        "beyond the 90-day maximum"
+    );
+    let path = format!("/pats/{}", pat["id"].as_str().unwrap());
+    assert_eq!(
+        status(
+            &env.call(&bob, "DELETE", &path, None, Value::Null, NOW)
+                .await
+        ),
+        404
+    );
+    assert_eq!(
+        status(&env.call(&bob, "GET", &path, None, Value::Null, NOW).await),
+        404
+    );
+    let AdminReply::Json { body: list, .. } =
+        env.call(&bob, "GET", "/pats", None, Value::Null, NOW).await
+    else {
+        panic!()
+    };
+    assert_eq!(list["keys"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        status(
+            &env.call(&alice, "DELETE", &path, None, Value::Null, NOW)
+                .await
+        ),
+        204
+    );
+    assert_eq!(
+        reason(env.auth(pat["token"].as_str().unwrap(), NOW).await),
+        "revoked"
+    );
+    // An admin-made API key for alice is not hers to delete as a PAT.
+    let key = env
+        .create(json!({ "kind": "api_key", "subject": "alice", "name": "svc" }))
+        .await;
+    let path = format!("/pats/{}", key["id"].as_str().unwrap());
+    assert_eq!(
+        status(
+            &env.call(&alice, "DELETE", &path, None, Value::Null, NOW)
+                .await
+        ),
+        404
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn admin_store_failures_are_503() {
+    let mut env = Env::new(30);
+    env.store.failing.set(true);
+    let reply = env
+        .call(
+            &AdminCaller::Admin,
+            "POST",
+            "/keys",
+            None,
+            json!({ "kind": "api_key", "subject": "s", "name": "n" }),
+            NOW,
+        )
+        .await;
+    assert_eq!(status(&reply), 503);
+}

@@ -1,0 +1,93 @@
+//! An in-memory `KeyStore` that counts reads and can be switched to failing, for the key and
+//! admin behaviour tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use edge_auth::ports::{KeyStore, ListPage, StoreError};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    pub data: RefCell<BTreeMap<String, String>>,
+    pub reads: Cell<usize>,
+    pub writes: Cell<usize>,
+    pub failing: Cell<bool>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.get() {
+            Err(StoreError::Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Every stored value, concatenated: for "never stores the token" assertions.
+    pub fn dump(&self) -> String {
+        self.data
+            .borrow()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect()
+    }
+}
+
+impl KeyStore for MemoryStore {
+    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.get(key).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.data.borrow().get(key).cloned())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        _expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.writes.set(self.writes.get() + 1);
+        self.data
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.data.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        self.check()?;
+        let start: usize = cursor.map_or(0, |c| c.parse().unwrap());
+        let all: Vec<String> = self
+            .data
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        let end = (start + limit as usize).min(all.len());
+        Ok(ListPage {
+            keys: all[start..end].to_vec(),
+            cursor: (end < all.len()).then(|| end.to_string()),
+        })
+    }
+}
