@@ -53,7 +53,8 @@ pub enum OwnEndpoint {
     Health,
     /// `GET {admin_path}/jwks.json`
     Jwks,
-    /// `{admin_path}/console/…`: the static console; the rest of the path (`/` for the index).
+    /// `{admin_path}/console/…`: the static console; the rest of the path (`/` for the index,
+    /// empty for `{admin_path}/console`, which redirects to the slashed form).
     Console(String),
     /// `{admin_path}/keys…` and `{admin_path}/pats…`: the path after `admin_path`.
     Api(String),
@@ -553,13 +554,18 @@ fn own_endpoint(rest: &[String], raw_path: &str) -> OwnEndpoint {
         Some("health") if rest.len() == 1 => OwnEndpoint::Health,
         Some("jwks.json") if rest.len() == 1 => OwnEndpoint::Jwks,
         Some("console") => {
+            // `{admin_path}/console` without the slash: empty, so the adapter redirects (the
+            // page's relative asset URLs need the trailing slash).
+            if rest.len() == 1 && !raw_path.ends_with('/') {
+                return OwnEndpoint::Console(String::new());
+            }
             let mut sub = String::new();
             for seg in rest.iter().skip(1) {
                 sub.push('/');
                 sub.push_str(seg);
             }
-            if sub.is_empty() || raw_path.ends_with('/') && !sub.ends_with('/') && rest.len() == 1 {
-                sub = "/".to_string();
+            if sub.is_empty() {
+                sub.push('/');
             }
             OwnEndpoint::Console(sub)
         }

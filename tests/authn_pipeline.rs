@@ -411,6 +411,11 @@ async fn own_endpoints_live_under_admin_path() {
         OwnEndpoint::Api("/keys/abc/roll".into())
     );
     assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/console", &[]).await.decision),
+        OwnEndpoint::Console(String::new()),
+        "redirected to the slashed form"
+    );
+    assert_eq!(
         own(&w.run(&g, "GET", "/_auth/nope", &[]).await.decision),
         OwnEndpoint::NotFound
     );

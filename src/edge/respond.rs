@@ -128,6 +128,10 @@ pub async fn console(
     path: &str,
 ) -> web_sys::Response {
     let not_found = || response(404, Some("not found"), &[("content-type", "text/plain")]);
+    if path.is_empty() {
+        let location = format!("{}/", url.path());
+        return response(308, None, &[("location", &location)]);
+    }
     let env_value: &JsValue = env.as_ref();
     let Ok(binding) = js_sys::Reflect::get(env_value, &JsValue::from_str("ASSETS")) else {
         return not_found();
