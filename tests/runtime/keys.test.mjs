@@ -229,3 +229,16 @@ function base62(n) {
   for (let i = 0; i < 6; i++) { s = A[n % 62] + s; n = Math.floor(n / 62); }
   return s;
 }
+
+test("with the default lookup cache, a revocation through the same isolate applies at once", async () => {
+  const e = await startEdge({ config: { origin: origin.url, routes: [{ path: "/v1/**" }] }, bindings: { ADMIN_TOKEN: ADMIN } });
+  try {
+    const created = await e.fetch("/_auth/keys", admin({ method: "POST", body: JSON.stringify({ kind: "api_key", subject: "cached", name: "x", scopes: [] }) }));
+    const key = await created.json();
+    for (let i = 0; i < 3; i++) assert.equal((await e.fetch("/v1/x", { headers: { "x-api-key": key.token } })).status, 200);
+    assert.equal((await e.fetch(`/_auth/keys/${key.id}`, admin({ method: "DELETE" }))).status, 204);
+    assert.equal((await e.fetch("/v1/x", { headers: { "x-api-key": key.token } })).status, 401);
+  } finally {
+    await e.close();
+  }
+});
