@@ -92,33 +92,57 @@ impl KeyStore for WorkersKv {
     }
 }
 
-/// Stands in when `AUTH_KV` is not bound: every operation is unavailable (→ 503).
-pub struct Unbound;
+/// The store a request uses: `AUTH_KV`, or, when it is not bound, a store on which every
+/// operation is unavailable (→ 503, never a forward).
+pub enum Store {
+    Kv(WorkersKv),
+    Unbound,
+}
 
-impl KeyStore for Unbound {
-    async fn get_cached(&self, _key: &str) -> Result<Option<String>, StoreError> {
-        Err(StoreError::Unavailable)
+impl Store {
+    pub fn open(env: &Env, cache_ttl: u64) -> Self {
+        WorkersKv::new(env, cache_ttl).map_or(Store::Unbound, Store::Kv)
     }
-    async fn get(&self, _key: &str) -> Result<Option<String>, StoreError> {
-        Err(StoreError::Unavailable)
+}
+
+impl KeyStore for Store {
+    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Store::Kv(kv) => kv.get_cached(key).await,
+            Store::Unbound => Err(StoreError::Unavailable),
+        }
     }
-    async fn put(
-        &self,
-        _key: &str,
-        _value: &str,
-        _expires_at: Option<u64>,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable)
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Store::Kv(kv) => kv.get(key).await,
+            Store::Unbound => Err(StoreError::Unavailable),
+        }
     }
-    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable)
+
+    async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError> {
+        match self {
+            Store::Kv(kv) => kv.put(key, value, expires_at).await,
+            Store::Unbound => Err(StoreError::Unavailable),
+        }
     }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Kv(kv) => kv.delete(key).await,
+            Store::Unbound => Err(StoreError::Unavailable),
+        }
+    }
+
     async fn list(
         &self,
-        _prefix: &str,
-        _cursor: Option<&str>,
-        _limit: u32,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
     ) -> Result<ListPage, StoreError> {
-        Err(StoreError::Unavailable)
+        match self {
+            Store::Kv(kv) => kv.list(prefix, cursor, limit).await,
+            Store::Unbound => Err(StoreError::Unavailable),
+        }
     }
 }

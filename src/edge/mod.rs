@@ -21,7 +21,7 @@ use crate::time::UnixTime;
 
 use self::crypto::{CryptoKeyHandle, WebCryptoVerifier};
 use self::documents::FetchDocuments;
-use self::kv::WorkersKv;
+use self::kv::Store;
 use self::respond::{log_decision, problem_response, LogLine};
 
 /// Per-isolate state: built once from the environment on the first request.
@@ -168,18 +168,13 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
         }
     };
 
-    let kv = WorkersKv::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
+    let store = Store::open(&env, gateway.config.keys.kv_cache_ttl_seconds());
     let documents = FetchDocuments::new(fetch_timeout(&gateway));
     let verifier = WebCryptoVerifier;
     let self_origin = url.origin().ascii_serialization();
     let mut entropy = [0u8; 16];
     if getrandom::getrandom(&mut entropy).is_err() {
-        let p = Problem::new(
-            500,
-            "Internal error",
-            "no_entropy",
-            "The edge could not produce random bytes.",
-        );
+        let p = no_entropy();
         return Ok(problem_response(&p, "api", &rid).into());
     }
     let parts = RequestParts {
@@ -189,35 +184,12 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
         origin: &self_origin,
         entropy,
     };
-    let outcome = match &kv {
-        Ok(store) => {
-            gateway
-                .decide(
-                    parts,
-                    Ports {
-                        store,
-                        documents: &documents,
-                        verifier: &verifier,
-                    },
-                    now(),
-                )
-                .await
-        }
-        Err(_) => {
-            let store = kv::Unbound;
-            gateway
-                .decide(
-                    parts,
-                    Ports {
-                        store: &store,
-                        documents: &documents,
-                        verifier: &verifier,
-                    },
-                    now(),
-                )
-                .await
-        }
+    let ports = Ports {
+        store: &store,
+        documents: &documents,
+        verifier: &verifier,
     };
+    let outcome = gateway.decide(parts, ports, now()).await;
     line.facts(&outcome.log);
 
     let realm = gateway.config.realm.clone();
@@ -302,50 +274,25 @@ async fn own_endpoint(
             };
             let mut probe = [0u8; 1];
             if getrandom::getrandom(&mut probe).is_err() {
-                let p = Problem::new(
-                    500,
-                    "Internal error",
-                    "no_entropy",
-                    "The edge could not produce random bytes.",
-                );
+                let p = no_entropy();
                 return problem_response(&p, realm, rid);
             }
-            let reply = match WorkersKv::new(env, gateway.config.keys.kv_cache_ttl_seconds()) {
-                Ok(store) => {
-                    let ports = Ports {
-                        store: &store,
-                        documents: &documents,
-                        verifier: &WebCryptoVerifier,
-                    };
-                    gateway
-                        .admin(
-                            admin_req,
-                            headers,
-                            admin_token.as_deref(),
-                            ports,
-                            now(),
-                            &mut fill,
-                        )
-                        .await
-                }
-                Err(_) => {
-                    let ports = Ports {
-                        store: &kv::Unbound,
-                        documents: &documents,
-                        verifier: &WebCryptoVerifier,
-                    };
-                    gateway
-                        .admin(
-                            admin_req,
-                            headers,
-                            admin_token.as_deref(),
-                            ports,
-                            now(),
-                            &mut fill,
-                        )
-                        .await
-                }
+            let store = Store::open(env, gateway.config.keys.kv_cache_ttl_seconds());
+            let ports = Ports {
+                store: &store,
+                documents: &documents,
+                verifier: &WebCryptoVerifier,
             };
+            let reply = gateway
+                .admin(
+                    admin_req,
+                    headers,
+                    admin_token.as_deref(),
+                    ports,
+                    now(),
+                    &mut fill,
+                )
+                .await;
             respond::admin_reply(reply, realm, rid)
         }
         OwnEndpoint::NotFound => {
@@ -357,6 +304,16 @@ async fn own_endpoint(
 
 fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
     u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000)
+}
+
+/// The CSPRNG failed: refuse rather than continue with guessable values.
+fn no_entropy() -> Problem {
+    Problem::new(
+        500,
+        "Internal error",
+        "no_entropy",
+        "The edge could not produce random bytes.",
+    )
 }
 
 /// Background work after the response: JWKS refreshes and `last_used_at` writes.
@@ -372,20 +329,15 @@ fn run_followups(
         ctx.wait_until(async move {
             match followup {
                 Followup::RefreshJwks(refresh) => {
-                    let documents = FetchDocuments::new(
-                        u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000),
-                    );
+                    let documents = FetchDocuments::new(fetch_timeout(&gateway));
                     gateway
                         .jwt
                         .refresh(&refresh, &documents, &WebCryptoVerifier, now())
                         .await;
                 }
                 Followup::TouchKey(touch) => {
-                    if let Ok(store) =
-                        WorkersKv::new(&env, gateway.config.keys.kv_cache_ttl_seconds())
-                    {
-                        crate::keycache::touch(&store, &touch, now()).await;
-                    }
+                    let store = Store::open(&env, gateway.config.keys.kv_cache_ttl_seconds());
+                    crate::keycache::touch(&store, &touch, now()).await;
                 }
             }
         });
