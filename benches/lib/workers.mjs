@@ -1,0 +1,193 @@
+// The Workers under test, all in one Miniflare instance (one workerd process), each on its own
+// loopback socket so that requests reach the Worker directly, without Miniflare's entry proxy:
+//
+//   edge-auth          the real build (build/index.js + wasm), AUTH_KV = the shared namespace
+//   jose               benches/reference-jose-worker.mjs, bundled with esbuild at start
+//   bare               benches/bare-worker.mjs, the floor
+//   edge-auth-counted  }  the same two Workers, but AUTH_KV is a counting wrapper
+//   jose-counted       }  (benches/lib/counting-kv.mjs); used only by the counting pass
+//
+// The three timed Workers and the counting wrapper all bind the same KV namespace, so one seed
+// serves them all.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { Miniflare, Response } from "miniflare";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const KV_ID = "edge-auth-bench-kv";
+/** The build under test: `build/` unless BENCH_BUILD_DIR names another worker-build output. */
+export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR || "build");
+const COMPAT_DATE = "2026-04-01";
+
+/** Bundles the reference Worker (it imports `jose`) into a temp dir; returns its source. */
+async function bundleReference() {
+  const dir = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
+  const outfile = path.join(dir, "reference-jose-worker.mjs");
+  try {
+    await build({
+      entryPoints: [path.join(ROOT, "benches/reference-jose-worker.mjs")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      conditions: ["workerd", "worker", "browser"],
+      outfile,
+      logLevel: "warning",
+    });
+    return readFileSync(outfile, "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts every Worker. `s` holds the shared settings: origin, jwksBase, issuer, hsIssuer,
+ * audience, hsSecret. Returns { mf, urls, kv, kvCounts, close }.
+ */
+export async function startWorkers(s) {
+  const joseSource = await bundleReference();
+  const socket = () => [{ host: "127.0.0.1", port: 0 }];
+
+  const edgeConfig = (jwksPath) => ({
+    origin: s.origin,
+    realm: "api",
+    issuers: [
+      {
+        issuer: s.issuer,
+        jwks_uri: `${s.jwksBase}/${jwksPath}/jwks.json`,
+        audiences: [s.audience],
+        algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
+        leeway_seconds: 60,
+      },
+      {
+        issuer: s.hsIssuer,
+        audiences: [s.audience],
+        algorithms: ["HS256"],
+        leeway_seconds: 60,
+        hs256_secret: "BENCH_HS256_SECRET",
+      },
+    ],
+    routes: [
+      { path: "/public/**", auth: "public" },
+      { path: "/v1/**", accept: ["jwt", "api_key", "pat"] },
+    ],
+  });
+  const joseBindings = (jwksPath) => ({
+    ORIGIN: s.origin,
+    REALM: "api",
+    ISSUER: s.issuer,
+    JWKS_URI: `${s.jwksBase}/${jwksPath}/jwks.json`,
+    AUDIENCE: s.audience,
+    HS_ISSUER: s.hsIssuer,
+    HS256_SECRET: s.hsSecret,
+  });
+  const edgeWorker = (name, jwksPath) => ({
+    name,
+    modules: true,
+    scriptPath: path.join(BUILD_DIR, "index.js"),
+    modulesRoot: BUILD_DIR,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: COMPAT_DATE,
+    bindings: { AUTH_CONFIG: edgeConfig(jwksPath), BENCH_HS256_SECRET: s.hsSecret },
+    unsafeDirectSockets: socket(),
+  });
+  const joseWorker = (name, jwksPath) => ({
+    name,
+    modules: [{ type: "ESModule", path: path.join(ROOT, "benches/reference-jose-worker.bundle.mjs"), contents: joseSource }],
+    compatibilityDate: COMPAT_DATE,
+    bindings: joseBindings(jwksPath),
+    unsafeDirectSockets: socket(),
+  });
+  const counted = (who) => ({ AUTH_KV: { scriptName: "counting-kv", bindings: { WHO: who } } });
+
+  // KV operations seen by the counting wrapper, per Worker.
+  const kvCounts = {};
+  // The tail of workerd's output, for diagnosing a failed check (edge-auth logs one line per
+  // request; the rest is drained and dropped).
+  const chunks = { stdout: [], stderr: [] };
+  const tail = () => ({
+    stdout: Buffer.concat(chunks.stdout).toString("utf8"),
+    stderr: Buffer.concat(chunks.stderr).toString("utf8"),
+  });
+  const workers = [
+    { ...edgeWorker("edge-auth", "edge"), kvNamespaces: { AUTH_KV: KV_ID } },
+    { ...joseWorker("jose", "jose"), kvNamespaces: { AUTH_KV: KV_ID } },
+    {
+      name: "bare",
+      modules: true,
+      scriptPath: path.join(ROOT, "benches/bare-worker.mjs"),
+      compatibilityDate: COMPAT_DATE,
+      bindings: { ORIGIN: s.origin },
+      unsafeDirectSockets: socket(),
+    },
+    { ...edgeWorker("edge-auth-counted", "edge-counted"), wrappedBindings: counted("edge-auth") },
+    { ...joseWorker("jose-counted", "jose-counted"), wrappedBindings: counted("jose") },
+    {
+      // Seeds KV from inside workerd: much faster than one Node → workerd round trip per put.
+      name: "kv-seeder",
+      modules: true,
+      script: `export default {
+        async fetch(request, env) {
+          const entries = await request.json();
+          await Promise.all(entries.map(([k, v]) => env.KV.put(k, v)));
+          return new Response(String(entries.length));
+        },
+      };`,
+      compatibilityDate: COMPAT_DATE,
+      kvNamespaces: { KV: KV_ID },
+    },
+    {
+      name: "counting-kv",
+      modules: true,
+      scriptPath: path.join(ROOT, "benches/lib/counting-kv.mjs"),
+      kvNamespaces: { INNER: KV_ID },
+      serviceBindings: {
+        COUNTER(request) {
+          const [, who, op] = new URL(request.url).pathname.split("/");
+          kvCounts[who] ??= {};
+          kvCounts[who][op] = (kvCounts[who][op] ?? 0) + 1;
+          return new Response(null, { status: 204 });
+        },
+      },
+    },
+  ];
+
+  const mf = new Miniflare({
+    workers,
+    kvPersist: false,
+    cachePersist: false,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const [name, stream] of [["stdout", stdout], ["stderr", stderr]]) {
+        stream.on("data", (d) => {
+          chunks[name].push(d);
+          if (chunks[name].length > 40) chunks[name].shift();
+        });
+      }
+    },
+  });
+  try {
+    await mf.ready;
+  } catch (e) {
+    const t = tail();
+    console.error(`workerd failed to start:\n${t.stderr}\n${t.stdout}`);
+    throw e;
+  }
+  const urls = {};
+  for (const name of ["edge-auth", "jose", "bare", "edge-auth-counted", "jose-counted"]) {
+    urls[name] = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+  }
+  const seeder = await mf.getWorker("kv-seeder");
+  /** Seeds `entries` ([key, value] pairs) into the shared namespace. */
+  const seed = async (entries, chunk = 500) => {
+    for (let i = 0; i < entries.length; i += chunk) {
+      const res = await seeder.fetch("http://seed/", { method: "POST", body: JSON.stringify(entries.slice(i, i + chunk)) });
+      const n = Number(await res.text());
+      if (res.status !== 200 || n !== Math.min(chunk, entries.length - i)) throw new Error(`seeding KV failed: ${res.status}`);
+    }
+  };
+  const kv = await mf.getKVNamespace("AUTH_KV", "edge-auth");
+  return { mf, urls, kv, seed, kvCounts, tail, close: () => mf.dispose() };
+}

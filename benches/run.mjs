@@ -1,0 +1,538 @@
+#!/usr/bin/env node
+// edge-auth side by side with a jose reference Worker and a bare pass-through Worker, in workerd.
+//
+//   make bench                 # build, then this script with the defaults
+//   node benches/run.mjs       # on an existing build/
+//
+// Settings (environment; defaults keep a full run under ~6 minutes on 2 cores):
+//   BENCH_ROUNDS=3            rounds; every round runs every (scenario, Worker) pair once,
+//                             interleaved so drift hits all three Workers alike; medians reported
+//   BENCH_DURATION=2          seconds per timed run
+//   BENCH_CONNECTIONS=8       concurrent connections of the load generator
+//   BENCH_POOL=4096           distinct tokens per algorithm for the "fresh token" scenarios
+//   BENCH_COLD_KEYS=10000     distinct API keys seeded in KV for the "cold key" scenario
+//   BENCH_WARMUP=0.3          untimed seconds per (scenario, Worker) before round 1
+//   BENCH_COUNT_REQUESTS=1000 requests per scenario in the counting pass (0: skip it)
+//   BENCH_SCENARIOS=a,b       run only these scenario ids
+//   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
+//   BENCH_BUILD_DIR=build     the worker-build output to measure
+//   BENCH_RESULTS=$TMPDIR/edge-auth-bench-results.json   raw results of the run
+//
+//   node benches/run.mjs --render [file]   re-renders the report from saved raw results
+import { fork, execSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { BUILD_DIR, ROOT, startWorkers } from "./lib/workers.mjs";
+import { runLoad, rotating } from "./lib/load.mjs";
+import {
+  jwksDocument,
+  loadSigningKeys,
+  makeApiKeys,
+  makeMinter,
+  tamperSignature,
+} from "./lib/credentials.mjs";
+import { renderChart, renderReport, writeReport } from "./lib/report.mjs";
+
+const num = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${v}`);
+  return n;
+};
+const settings = {
+  rounds: Math.max(1, Math.floor(num("BENCH_ROUNDS", 3))),
+  duration: num("BENCH_DURATION", 2),
+  connections: Math.max(1, Math.floor(num("BENCH_CONNECTIONS", 8))),
+  pool: Math.max(1, Math.floor(num("BENCH_POOL", 4096))),
+  coldKeys: Math.max(1, Math.floor(num("BENCH_COLD_KEYS", 10000))),
+  warmup: num("BENCH_WARMUP", 0.3),
+  countRequests: Math.floor(num("BENCH_COUNT_REQUESTS", 1000)),
+  only: (process.env.BENCH_SCENARIOS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+  out: process.env.BENCH_OUT ?? "docs/benchmarks.md",
+};
+const WORKERS = ["edge-auth", "jose", "bare"];
+const ALGS = ["RS256", "PS256", "ES256", "EdDSA", "HS256"];
+const ISSUER = "https://issuer.bench.example";
+const HS_ISSUER = "https://hs.bench.example";
+const AUDIENCE = "https://api.bench.example";
+// Benchmark-only secret (≥ 32 bytes); never used anywhere real.
+const HS_SECRET = "benchmark-only-hs256-secret-0123456789-abcdefghij";
+
+// The last run's raw results, for `--render`.
+const RESULTS = process.env.BENCH_RESULTS || path.join(os.tmpdir(), "edge-auth-bench-results.json");
+
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+// ---------------------------------------------------------------------------------------------
+// Size of the build
+
+function sizes() {
+  const dir = BUILD_DIR;
+  const files = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(wasm|js|mjs)$/.test(name)) files.push(p);
+    }
+  };
+  walk(dir);
+  return files.sort().map((p) => {
+    const raw = readFileSync(p);
+    return {
+      file: path.relative(ROOT, p),
+      raw: raw.length,
+      gzip: zlib.gzipSync(raw, { level: 9 }).length,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loopback origin + JWKS server (child process)
+
+async function startLoopback(jwks) {
+  const child = fork(path.join(ROOT, "benches/lib/loopback.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiters = [];
+  child.on("message", (m) => waiters.shift()?.(m));
+  const ask = (cmd) =>
+    new Promise((resolve) => {
+      waiters.push(resolve);
+      child.send(cmd);
+    });
+  const ready = await ask({ cmd: "start", jwks });
+  return {
+    ...ready,
+    counts: () => ask({ cmd: "counts" }),
+    stop: async () => {
+      child.send({ cmd: "stop" });
+      await once(child, "exit");
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
+  const bearer = (t) => ({ authorization: `Bearer ${t}` });
+  const fixed = (h) => () => h;
+  const list = [
+    { id: "public", label: "public route (no credential)", path: "/public/ping", headers: fixed({}), status: 200, type: "" },
+    { id: "apikey-hot", label: "API key, hot (same key)", path: "/v1/items", headers: fixed(bearer(hotKey.token)), status: 200, type: "api_key" },
+    {
+      id: "apikey-cold",
+      label: `API key, cold (${coldKeys.length} distinct keys)`,
+      path: "/v1/items",
+      headers: rotating(coldKeys.map((k) => k.token), bearer),
+      status: 200,
+      type: "api_key",
+    },
+  ];
+  for (const alg of ALGS) {
+    list.push({
+      id: `jwt-${alg.toLowerCase()}-fresh`,
+      label: `JWT ${alg}, fresh token per request`,
+      path: "/v1/items",
+      headers: rotating(pools[alg], bearer),
+      status: 200,
+      type: "jwt",
+      alg,
+    });
+    list.push({
+      id: `jwt-${alg.toLowerCase()}-repeat`,
+      label: `JWT ${alg}, one repeated token`,
+      path: "/v1/items",
+      headers: fixed(bearer(repeat[alg])),
+      status: 200,
+      type: "jwt",
+      alg,
+    });
+  }
+  list.push({
+    id: "jwt-bad-signature",
+    label: "JWT RS256, bad signature (rejected)",
+    path: "/v1/items",
+    headers: fixed(bearer(badSignature)),
+    status: 401,
+    type: "",
+  });
+  return settings.only.length ? list.filter((s) => settings.only.includes(s.id)) : list;
+}
+
+/** What a Worker should answer in a scenario. The floor forwards everything. */
+const expected = (sc, worker) => (worker === "bare" ? { status: 200, type: "" } : { status: sc.status, type: sc.type });
+
+/** One request per (scenario, Worker), checking status and what reached the origin. */
+async function validate(list, urls, tail) {
+  const problems = [];
+  for (const sc of list) {
+    for (const w of WORKERS) {
+      const want = expected(sc, w);
+      const headers = { ...sc.headers(), "X-Auth-Spoofed": "1", "X-Auth-Subject": "spoofed-admin" };
+      let res;
+      let body = "";
+      try {
+        res = await fetch(urls[w] + sc.path, { headers });
+        body = await res.text();
+      } catch (e) {
+        problems.push({ scenario: sc.id, worker: w, detail: `request failed: ${e.message}` });
+        continue;
+      }
+      const issues = [];
+      if (res.status !== want.status) issues.push(`status ${res.status}, expected ${want.status}`);
+      if (res.status === 200 && w !== "bare") {
+        const type = res.headers.get("x-seen-auth-type") ?? "";
+        if (type !== want.type) issues.push(`origin saw X-Auth-Type "${type}", expected "${want.type}"`);
+        if (res.headers.get("x-seen-spoofed") !== "no") issues.push("a client-sent x-auth-* header reached the origin");
+        if (res.headers.get("x-seen-credential") !== "stripped") issues.push("the credential reached the origin");
+        if ((res.headers.get("x-seen-auth-subject") ?? "") === "spoofed-admin") issues.push("spoofed subject reached the origin");
+      }
+      if (issues.length) {
+        problems.push({ scenario: sc.id, worker: w, detail: `${issues.join("; ")}; body: ${body.slice(0, 300)}` });
+      }
+    }
+  }
+  if (problems.length) {
+    const t = tail();
+    const logTail = t.stdout.split("\n").filter(Boolean).slice(-5).join("\n");
+    const errTail = t.stderr.split("\n").filter(Boolean).slice(-10).join("\n");
+    log(`validation problems:\n${problems.map((p) => `  ${p.worker} / ${p.scenario}: ${p.detail}`).join("\n")}`);
+    if (logTail) log(`last Worker log lines:\n${logTail}`);
+    if (errTail) log(`last workerd stderr lines:\n${errTail}`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+export const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+function summarise(list, runs) {
+  return list.map((sc) => {
+    const per = {};
+    for (const w of WORKERS) {
+      const rs = runs.filter((r) => r.scenario === sc.id && r.worker === w);
+      const statuses = {};
+      for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+      const want = String(expected(sc, w).status);
+      const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+      per[w] = {
+        rps: median(rs.map((r) => r.rps)),
+        costMs: median(rs.map((r) => r.costMs)),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        requests: total,
+        unexpected: total - (statuses[want] ?? 0),
+        statuses,
+        errors: rs.reduce((a, r) => a + r.errors, 0),
+      };
+    }
+    // Paired ratios: computed per round (the three runs of a round are adjacent), then the median.
+    const rounds = [...new Set(runs.map((r) => r.round))];
+    const paired = (a, b, key) =>
+      median(
+        rounds.map((round) => {
+          const x = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === a);
+          const y = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === b);
+          return x && y ? x[key] / y[key] : NaN;
+        }),
+      );
+    const deltaFloor = median(
+      rounds.map((round) => {
+        const x = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === "edge-auth");
+        const y = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === "bare");
+        return x && y ? x.costMs - y.costMs : NaN;
+      }),
+    );
+    // The authentication work itself: edge-auth's cost above the floor over jose's.
+    const overheadVsJose = median(
+      rounds.map((round) => {
+        const get = (w) => runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === w);
+        const [e, j, b] = [get("edge-auth"), get("jose"), get("bare")];
+        return e && j && b && j.costMs > b.costMs ? (e.costMs - b.costMs) / (j.costMs - b.costMs) : NaN;
+      }),
+    );
+    return {
+      ...sc,
+      per,
+      overheadVsJose,
+      costVsJose: paired("edge-auth", "jose", "costMs"),
+      costVsFloor: paired("edge-auth", "bare", "costMs"),
+      p50VsJose: paired("edge-auth", "jose", "p50"),
+      p50VsFloor: paired("edge-auth", "bare", "p50"),
+      deltaFloorMs: deltaFloor,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine and provenance
+
+function machine() {
+  let cpu = "unknown";
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpu;
+  } catch {}
+  let nproc = os.availableParallelism?.() ?? os.cpus().length;
+  try {
+    nproc = Number(execSync("nproc", { encoding: "utf8" }).trim());
+  } catch {}
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      return "?";
+    }
+  };
+  let commit = "?";
+  try {
+    commit = execSync("git rev-parse --short HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execSync("git status --porcelain -- src", { cwd: ROOT, encoding: "utf8" }).trim();
+    if (dirty) commit += " + uncommitted changes in src/";
+  } catch {}
+  let buildTime = "?";
+  try {
+    const built = statSync(path.join(BUILD_DIR, "index.js")).mtime;
+    buildTime = built.toISOString();
+    const committed = new Date(execSync("git log -1 --format=%cI", { cwd: ROOT, encoding: "utf8" }).trim());
+    if (committed > built) buildTime += " (before that commit: the build may lag the source)";
+  } catch {}
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  return {
+    cpu,
+    nproc,
+    memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    workerd: version("workerd"),
+    miniflare: version("miniflare"),
+    jose: version("jose"),
+    autocannon: version("autocannon"),
+    commit,
+    buildTime,
+    load,
+  };
+}
+
+function commandLine() {
+  const vars = Object.entries(process.env)
+    .filter(([k]) => k.startsWith("BENCH_") || k === "CARGO_TARGET_DIR")
+    .map(([k, v]) => `${k}=${v}`);
+  return [...vars, "node benches/run.mjs"].join(" ");
+}
+
+/** criterion results of `cargo bench --bench core`, if they are on disk. */
+function criterionResults() {
+  const dir = path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target"), "criterion");
+  if (!existsSync(dir)) return [];
+  const out = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (!statSync(p).isDirectory()) continue;
+      const est = path.join(p, "new", "estimates.json");
+      const meta = path.join(p, "new", "benchmark.json");
+      if (existsSync(est) && existsSync(meta)) {
+        const e = JSON.parse(readFileSync(est, "utf8"));
+        const m = JSON.parse(readFileSync(meta, "utf8"));
+        out.push({ id: m.full_id ?? path.relative(dir, p), ns: e.median?.point_estimate ?? e.mean?.point_estimate, when: statSync(est).mtime });
+      } else if (name !== "report" && name !== "new" && name !== "base" && name !== "change") walk(p);
+    }
+  };
+  walk(dir);
+  return out.sort((a, b) => a.id.localeCompare(b.id)).map((c) => ({ ...c, dir: path.relative(ROOT, dir) || dir }));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Prints the report and writes it (markdown section + chart) unless BENCH_OUT is "-". */
+function publish(report) {
+  const markdown = renderReport(report);
+  console.log(markdown);
+  if (settings.out !== "-") {
+    const mdPath = path.resolve(ROOT, settings.out);
+    mkdirSync(path.dirname(mdPath), { recursive: true });
+    writeReport(mdPath, markdown);
+    const svgPath = mdPath.replace(/\.md$/, "") + ".svg";
+    writeFileSync(svgPath, renderChart(report.summary, report));
+    log(`wrote ${path.relative(ROOT, mdPath)} and ${path.relative(ROOT, svgPath)}`);
+  }
+}
+
+async function main() {
+  const renderIndex = process.argv.indexOf("--render");
+  if (renderIndex > 0) {
+    // Re-render a saved run (e.g. after changing the report format), without measuring again.
+    const saved = JSON.parse(readFileSync(process.argv[renderIndex + 1] ?? RESULTS, "utf8"));
+    saved.startedAt = new Date(saved.startedAt);
+    saved.finishedAt = new Date(saved.finishedAt);
+    for (const c of saved.criterion ?? []) c.when = new Date(c.when);
+    publish(saved);
+    return;
+  }
+  const startedAt = new Date();
+  if (!existsSync(path.join(BUILD_DIR, "index.js"))) {
+    throw new Error(`${path.relative(ROOT, BUILD_DIR)}/index.js is missing: run \`make build\` first (or \`make bench\`)`);
+  }
+  const size = sizes();
+  log(`build: ${size.map((s) => `${s.file} ${s.raw} B (gzip ${s.gzip} B)`).join(", ")}`);
+  log(`settings: ${JSON.stringify(settings)}`);
+
+  // Credentials.
+  const keys = loadSigningKeys();
+  const mint = makeMinter({ keys, issuer: ISSUER, hsIssuer: HS_ISSUER, hsSecret: HS_SECRET, audience: AUDIENCE });
+  const pools = {};
+  const repeat = {};
+  const anyFresh = (alg) => !settings.only.length || settings.only.includes(`jwt-${alg.toLowerCase()}-fresh`);
+  for (const alg of ALGS) {
+    const t0 = Date.now();
+    const n = anyFresh(alg) ? settings.pool : 1;
+    pools[alg] = Array.from({ length: n }, () => mint(alg));
+    repeat[alg] = mint(alg);
+    log(`minted ${n} ${alg} tokens in ${Date.now() - t0} ms`);
+  }
+  const badSignature = tamperSignature(mint("RS256"));
+  const [hotKey] = makeApiKeys(1, { subjectPrefix: "bench-hot" });
+  const coldKeys = makeApiKeys(settings.coldKeys, { subjectPrefix: "bench-cold" });
+
+  const loop = await startLoopback(jwksDocument(keys));
+  let workers;
+  try {
+    workers = await startWorkers({
+      origin: loop.origin,
+      jwksBase: loop.jwksBase,
+      issuer: ISSUER,
+      hsIssuer: HS_ISSUER,
+      audience: AUDIENCE,
+      hsSecret: HS_SECRET,
+    });
+    log(`workers: ${JSON.stringify(workers.urls)}`);
+    const t0 = Date.now();
+    await workers.seed([hotKey, ...coldKeys].map((k) => [k.kvKey, JSON.stringify(k.record)]));
+    const probe = await workers.kv.get(hotKey.kvKey);
+    if (probe !== JSON.stringify(hotKey.record)) throw new Error("KV seeding did not reach the AUTH_KV namespace");
+    log(`seeded ${coldKeys.length + 1} API keys in KV in ${Date.now() - t0} ms`);
+
+    const list = scenarios({ hotKey, coldKeys, pools, repeat, badSignature });
+    const validation = await validate(list, workers.urls, workers.tail);
+    log(`validation: ${validation.length ? `${validation.length} problem(s)` : "every Worker answered as expected"}`);
+
+    // Warm-up: untimed, every pair once.
+    if (settings.warmup > 0) {
+      for (const sc of list) {
+        for (const w of WORKERS) {
+          await runLoad({ url: workers.urls[w], path: sc.path, connections: settings.connections, duration: settings.warmup, headers: sc.headers });
+        }
+      }
+      log("warm-up done");
+    }
+
+    // Timed rounds, interleaved: within a round each scenario runs on the three Workers back to
+    // back, in an order that rotates with the round and the scenario.
+    const runs = [];
+    const jwksBefore = (await loop.counts()).jwks;
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const [i, sc] of list.entries()) {
+        const order = WORKERS.map((_, k) => WORKERS[(k + round + i) % WORKERS.length]);
+        for (const w of order) {
+          const r = await runLoad({
+            url: workers.urls[w],
+            path: sc.path,
+            connections: settings.connections,
+            duration: settings.duration,
+            headers: sc.headers,
+          });
+          runs.push({ round, scenario: sc.id, worker: w, ...r });
+        }
+        const last = runs.slice(-3);
+        log(
+          `round ${round + 1}/${settings.rounds} ${sc.id}: ` +
+            last.map((r) => `${r.worker} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms`).join(" | "),
+        );
+      }
+    }
+    const jwksAfter = (await loop.counts()).jwks;
+    const timedJwks = {};
+    for (const [w, p] of [["edge-auth", "/edge/jwks.json"], ["jose", "/jose/jwks.json"]]) {
+      timedJwks[w] = (jwksAfter[p] ?? 0) - (jwksBefore[p] ?? 0);
+    }
+    const timedRequests = {};
+    for (const w of WORKERS) timedRequests[w] = runs.filter((r) => r.worker === w).reduce((a, r) => a + r.requests, 0);
+
+    // Counting pass: the counted twins (fresh isolates, KV through the counting wrapper).
+    const counts = {};
+    if (settings.countRequests > 0) {
+      for (const sc of list) {
+        counts[sc.id] = {};
+        for (const [w, twin, jwksPath] of [
+          ["edge-auth", "edge-auth-counted", "/edge-counted/jwks.json"],
+          ["jose", "jose-counted", "/jose-counted/jwks.json"],
+        ]) {
+          // A few untimed requests first, so the counts are steady state (the first JWKS fetch
+          // of an isolate is reported separately).
+          await runLoad({ url: workers.urls[twin], path: sc.path, connections: 1, amount: 5, headers: sc.headers });
+          const kvBefore = { ...(workers.kvCounts[w] ?? {}) };
+          const jBefore = (await loop.counts()).jwks[jwksPath] ?? 0;
+          const r = await runLoad({
+            url: workers.urls[twin],
+            path: sc.path,
+            connections: settings.connections,
+            amount: settings.countRequests,
+            headers: sc.headers,
+          });
+          const kvAfter = workers.kvCounts[w] ?? {};
+          const jAfter = (await loop.counts()).jwks[jwksPath] ?? 0;
+          const per1000 = (x) => (x * 1000) / Math.max(1, r.requests);
+          counts[sc.id][w] = {
+            kvReads: per1000((kvAfter.get ?? 0) - (kvBefore.get ?? 0)),
+            kvOther: per1000(
+              ["put", "delete", "list"].reduce((a, op) => a + (kvAfter[op] ?? 0) - (kvBefore[op] ?? 0), 0),
+            ),
+            jwksFetches: per1000(jAfter - jBefore),
+            requests: r.requests,
+            statuses: r.statuses,
+          };
+        }
+        log(`counted ${sc.id}: ${JSON.stringify(counts[sc.id])}`);
+      }
+    }
+    const finalJwks = (await loop.counts()).jwks;
+
+    const summary = summarise(list, runs);
+    const report = {
+      startedAt,
+      finishedAt: new Date(),
+      settings,
+      machine: machine(),
+      command: commandLine(),
+      size,
+      summary,
+      counts,
+      validation,
+      timedJwks,
+      timedRequests,
+      jwksTotals: finalJwks,
+      criterion: criterionResults(),
+    };
+    writeFileSync(RESULTS, JSON.stringify(report, (k, v) => (typeof v === "function" ? undefined : v), 1));
+    log(`raw results in ${RESULTS} (re-render with: node benches/run.mjs --render ${RESULTS})`);
+    publish(report);
+  } finally {
+    await workers?.close();
+    await loop.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
