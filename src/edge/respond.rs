@@ -250,10 +250,9 @@ pub async fn forward(
     target: &str,
     headers: &[(String, String)],
 ) -> Result<web_sys::Response, JsValue> {
-    let h = web_sys::Headers::new()?;
-    for (name, value) in headers {
-        h.append(name, value)?;
-    }
+    // One JSON round trip builds the whole header list instead of an append per header.
+    let pairs = serde_json::to_string(headers).map_err(|_| JsValue::from_str("headers"))?;
+    let h = web_sys::Headers::new_with_str_sequence_sequence(&js_sys::JSON::parse(&pairs)?)?;
     let init = web_sys::RequestInit::new();
     let method = req.method();
     init.set_method(&method);
