@@ -31,6 +31,10 @@ pub struct RawKeySettings {
     /// Longest PAT lifetime (default 90 days).
     #[serde(default)]
     pub pat_max_lifetime_seconds: Option<u64>,
+    /// Record `last_used_at` (default true). Each recording is a KV write (billed), at most once
+    /// a minute per key and isolate.
+    #[serde(default)]
+    pub record_last_used: Option<bool>,
 }
 
 /// Validated key settings.
@@ -40,6 +44,7 @@ pub struct KeySettings {
     pub cache_ttl_seconds: u64,
     pub cache_max_entries: usize,
     pub pat_max_lifetime_seconds: u64,
+    pub record_last_used: bool,
 }
 
 /// A settings error: field and rule.
@@ -86,6 +91,7 @@ impl KeySettings {
             cache_ttl_seconds,
             cache_max_entries,
             pat_max_lifetime_seconds,
+            record_last_used: raw.record_last_used.unwrap_or(true),
         })
     }
 
@@ -120,6 +126,7 @@ pub struct KeyCache {
     touched: RefCell<HashMap<String, UnixTime>>,
     ttl: u64,
     max_entries: usize,
+    record_last_used: bool,
 }
 
 /// Record a use at most this often per key and isolate (KV allows one write per second per key).
@@ -133,6 +140,7 @@ impl KeyCache {
             touched: RefCell::new(HashMap::new()),
             ttl: settings.cache_ttl_seconds,
             max_entries: settings.cache_max_entries,
+            record_last_used: settings.record_last_used,
         }
     }
 
@@ -190,6 +198,9 @@ impl KeyCache {
 
     /// True when a use of `id` should be recorded now (and marks it).
     fn should_touch(&self, id: &str, now: UnixTime) -> bool {
+        if !self.record_last_used {
+            return false;
+        }
         let Ok(mut touched) = self.touched.try_borrow_mut() else {
             return false;
         };

@@ -534,3 +534,41 @@ async fn admin_store_failures_are_503() {
         .await;
     assert_eq!(status(&reply), 503);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn last_use_is_recorded_at_most_once_a_minute_and_can_be_turned_off() {
+    let mut env = Env::new(0);
+    let k = env
+        .create(json!({ "kind": "api_key", "subject": "svc", "name": "n" }))
+        .await;
+    let token = k["token"].as_str().unwrap().to_string();
+    assert!(touches(&env, &token, NOW).await);
+    assert!(!touches(&env, &token, NOW.plus(59)).await);
+    assert!(touches(&env, &token, NOW.plus(60)).await);
+
+    let quiet = KeySettings::from_raw(RawKeySettings {
+        record_last_used: Some(false),
+        ..RawKeySettings::default()
+    })
+    .unwrap();
+    let cache = KeyCache::new(&quiet);
+    let success = authenticate_key(&quiet.format, &cache, &env.store, &token, None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(success.touch, None);
+}
+
+async fn touches(env: &Env, token: &str, now: UnixTime) -> bool {
+    authenticate_key(
+        &env.settings.format,
+        &env.cache,
+        &env.store,
+        token,
+        None,
+        now,
+    )
+    .await
+    .unwrap()
+    .touch
+    .is_some()
+}
