@@ -3,11 +3,11 @@
 //! dropped from its cache at once. Bounded in entries (see [`KeyCache`]).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::Deserialize;
 
 use crate::apikey::{KeyFormat, KeyKind};
+use crate::bounded::FifoMap;
 use crate::hash::TokenDigest;
 use crate::identity::Identity;
 use crate::keyrecord::{used_key, KeyRecord};
@@ -117,15 +117,14 @@ struct Entry {
     stored_at: UnixTime,
 }
 
-/// Per-isolate lookup cache: at most `max_entries` entries (expired ones are evicted first, then
-/// the oldest), each trusted for `ttl` seconds.
+/// Per-isolate lookup cache: at most `max_entries` entries (the oldest insertion is evicted
+/// first, in O(1)), each trusted for `ttl` seconds.
 #[derive(Debug)]
 pub struct KeyCache {
-    entries: RefCell<HashMap<TokenDigest, Entry>>,
-    /// Key id → when this isolate last recorded a use.
-    touched: RefCell<HashMap<String, UnixTime>>,
+    entries: RefCell<FifoMap<TokenDigest, Entry>>,
+    /// Key id → when this isolate last recorded a use (same bound).
+    touched: RefCell<FifoMap<String, UnixTime>>,
     ttl: u64,
-    max_entries: usize,
     record_last_used: bool,
 }
 
@@ -136,10 +135,9 @@ impl KeyCache {
     #[must_use]
     pub fn new(settings: &KeySettings) -> Self {
         KeyCache {
-            entries: RefCell::new(HashMap::new()),
-            touched: RefCell::new(HashMap::new()),
+            entries: RefCell::new(FifoMap::new(settings.cache_max_entries)),
+            touched: RefCell::new(FifoMap::new(settings.cache_max_entries)),
             ttl: settings.cache_ttl_seconds,
-            max_entries: settings.cache_max_entries,
             record_last_used: settings.record_last_used,
         }
     }
@@ -154,29 +152,15 @@ impl KeyCache {
         if self.ttl == 0 {
             return;
         }
-        let Ok(mut entries) = self.entries.try_borrow_mut() else {
-            return;
-        };
-        if entries.len() >= self.max_entries && !entries.contains_key(&digest) {
-            let ttl = self.ttl;
-            entries.retain(|_, e| now.since(e.stored_at) < ttl);
-            if entries.len() >= self.max_entries {
-                let oldest = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.stored_at)
-                    .map(|(k, _)| *k);
-                if let Some(k) = oldest {
-                    entries.remove(&k);
-                }
-            }
+        if let Ok(mut entries) = self.entries.try_borrow_mut() {
+            entries.insert(
+                digest,
+                Entry {
+                    value,
+                    stored_at: now,
+                },
+            );
         }
-        entries.insert(
-            digest,
-            Entry {
-                value,
-                stored_at: now,
-            },
-        );
     }
 
     /// Forget a key (after a revocation or roll through this isolate).
@@ -204,16 +188,14 @@ impl KeyCache {
         let Ok(mut touched) = self.touched.try_borrow_mut() else {
             return false;
         };
+        let key = id.to_string();
         if touched
-            .get(id)
+            .get(&key)
             .is_some_and(|t| now.since(*t) < TOUCH_INTERVAL_SECONDS)
         {
             return false;
         }
-        if touched.len() >= self.max_entries {
-            touched.retain(|_, t| now.since(*t) < TOUCH_INTERVAL_SECONDS);
-        }
-        touched.insert(id.to_string(), now);
+        touched.insert(key, now);
         true
     }
 }

@@ -32,6 +32,7 @@
 
 pub mod assertion;
 pub mod authn;
+pub mod bounded;
 pub mod config;
 pub mod extract;
 pub mod headers;

@@ -4,7 +4,8 @@
 //! so a revoked signing key stops being honoured within a minute.
 
 use core::cell::RefCell;
-use std::collections::HashMap;
+
+use crate::bounded::FifoMap;
 
 use sha2::{Digest, Sha256};
 
@@ -30,8 +31,7 @@ struct Entry {
 
 /// A bounded map from token digest to verified identity.
 pub struct TokenCache {
-    capacity: usize,
-    entries: RefCell<HashMap<TokenDigest, Entry>>,
+    entries: RefCell<FifoMap<TokenDigest, Entry>>,
 }
 
 impl TokenCache {
@@ -39,8 +39,7 @@ impl TokenCache {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         TokenCache {
-            capacity,
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(FifoMap::new(capacity)),
         }
     }
 
@@ -63,9 +62,6 @@ impl TokenCache {
     /// Caches `identity` for at most [`MAX_ENTRY_SECONDS`] and never past its expiry. When full,
     /// expired entries go first, then the entry closest to expiry (it has the least left to give).
     pub fn insert(&self, digest: TokenDigest, identity: Identity, now: UnixTime) {
-        if self.capacity == 0 {
-            return;
-        }
         let lifetime = identity
             .expires_at
             .map_or(MAX_ENTRY_SECONDS, |exp| exp.saturating_sub(now.0))
@@ -73,17 +69,8 @@ impl TokenCache {
         if lifetime == 0 {
             return;
         }
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= self.capacity && !entries.contains_key(&digest) {
-            entries.retain(|_, e| now < e.until);
-            if entries.len() >= self.capacity {
-                let soonest = entries.iter().min_by_key(|(_, e)| e.until).map(|(k, _)| *k);
-                if let Some(k) = soonest {
-                    entries.remove(&k);
-                }
-            }
-        }
-        entries.insert(
+        // Full: the oldest insertion goes (O(1)); its entry is at most a minute old anyway.
+        self.entries.borrow_mut().insert(
             digest,
             Entry {
                 identity,
@@ -140,17 +127,17 @@ mod tests {
     }
 
     #[test]
-    fn bounded_with_sensible_eviction() {
+    fn bounded_with_oldest_first_eviction() {
         let c = TokenCache::new(3);
         let t = UnixTime(1_000);
-        c.insert(digest("short"), identity(1_005), t);
+        c.insert(digest("first"), identity(9_999), t);
         c.insert(digest("x"), identity(9_999), t);
         c.insert(digest("y"), identity(9_999), t);
         c.insert(digest("z"), identity(9_999), t.plus(1));
         assert_eq!(c.len(), 3);
         assert!(
-            c.get(&digest("short"), t.plus(1)).is_none(),
-            "closest to expiry evicted"
+            c.get(&digest("first"), t.plus(1)).is_none(),
+            "the oldest insertion is evicted"
         );
         assert!(c.get(&digest("z"), t.plus(1)).is_some());
         let off = TokenCache::new(0);
