@@ -4,6 +4,9 @@
 //! (`node benches/run.mjs` does that). Inputs come from the committed JWT test vectors, so the
 //! numbers refer to the same tokens and keys the tests use. Runs are kept short (2 s each).
 
+// Fakes here are single-threaded test doubles; a failed borrow would be a bench bug.
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;

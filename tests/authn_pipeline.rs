@@ -1,6 +1,11 @@
 //! The pipeline through the core's public API, with fakes: routing, extraction, JWT verification
 //! (native verifier), header plan, assertions and the decision for every kind of rejection.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 #[path = "support_jwt/mod.rs"]
 mod support_jwt;

@@ -1,6 +1,11 @@
 //! `AUTH_CONFIG` parsing: the contract's example loads, and every validation rule has a failing
 //! case whose error names the field.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use edge_auth::config::{Config, ConfigError};
 use serde_json::{json, Value};

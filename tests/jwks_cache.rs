@@ -2,6 +2,7 @@
 //! source: rotation, unknown-kid cooldown, stale serving with one background refresh,
 //! stale-if-error, hard expiry, backoff, discovery, and imported-handle reuse.
 #![allow(
+    clippy::disallowed_methods,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -1,6 +1,7 @@
 //! Property tests: arbitrary input never panics the parser, never fetches keys, and the
 //! base64url codec round-trips while refusing every non-canonical spelling.
 #![allow(
+    clippy::disallowed_methods,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

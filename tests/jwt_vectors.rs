@@ -2,6 +2,7 @@
 //! node:crypto): every token's expected outcome and reason, the JWKS parsing expectations, and
 //! the RFC 7515 / RFC 8037 examples at the verifier level.
 #![allow(
+    clippy::disallowed_methods,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

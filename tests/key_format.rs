@@ -1,6 +1,6 @@
 //! Key format properties: every generated key parses; every single-character change is refused;
 //! known answers computed independently (Python's zlib.crc32).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
 use edge_auth::apikey::{checksum, KeyFormat, KeyFormatError, KeyKind, BASE62};
 use proptest::prelude::*;

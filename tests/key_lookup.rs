@@ -1,6 +1,11 @@
 //! The key hot path and the admin API over an in-memory store: record semantics, caching (hot
 //! keys cost no reads; negative caching; bounds; invalidation), KV failures, every endpoint.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod support_store;
 

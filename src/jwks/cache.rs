@@ -183,7 +183,13 @@ impl<K: Clone> JwksCache<K> {
         now: UnixTime,
         may_fetch: bool,
     ) -> Lookup<K> {
-        let mut issuers = self.issuers.borrow_mut();
+        // Never held across an await, so this cannot fail; if it did, fail closed.
+        let Ok(mut issuers) = self.issuers.try_borrow_mut() else {
+            return Lookup::Unavailable {
+                reason: "jwks_cache_busy",
+                retry_after: 1,
+            };
+        };
         let state = issuers.entry(issuer.to_owned()).or_default();
         let hard_limit = self.settings.stale_if_error_seconds;
         let usable = state
@@ -251,7 +257,9 @@ impl<K: Clone> JwksCache<K> {
     /// Keys are matched by their whole content (kid and material), so a rotated key with a
     /// reused `kid` is imported afresh.
     pub fn store_handle(&self, issuer: &str, key: &PublicKey, alg: Algorithm, handle: K) {
-        let mut issuers = self.issuers.borrow_mut();
+        let Ok(mut issuers) = self.issuers.try_borrow_mut() else {
+            return;
+        };
         let Some(keys) = issuers.get_mut(issuer).and_then(|s| s.keys.as_mut()) else {
             return;
         };
@@ -266,7 +274,9 @@ impl<K: Clone> JwksCache<K> {
     /// accepts: what a background refresh may import ahead of the next request.
     #[must_use]
     pub fn unimported(&self, policy: &IssuerPolicy) -> Vec<(PublicKey, Algorithm)> {
-        let issuers = self.issuers.borrow();
+        let Ok(issuers) = self.issuers.try_borrow() else {
+            return Vec::new();
+        };
         let Some(keys) = issuers.get(&policy.issuer).and_then(|s| s.keys.as_ref()) else {
             return Vec::new();
         };
@@ -291,7 +301,9 @@ impl<K: Clone> JwksCache<K> {
         now: UnixTime,
     ) {
         let ttl = ttl_from_cache_control(cache_control, &self.settings);
-        let mut issuers = self.issuers.borrow_mut();
+        let Ok(mut issuers) = self.issuers.try_borrow_mut() else {
+            return;
+        };
         let state = issuers.entry(issuer.to_owned()).or_default();
         let mut old = state.keys.take().map(|k| k.entries).unwrap_or_default();
         let entries = set
@@ -323,7 +335,9 @@ impl<K: Clone> JwksCache<K> {
 
     /// Records a failed fetch: current keys stay (until their hard limit), and fetching backs off.
     pub fn record_failure(&self, issuer: &str, reason: &'static str, now: UnixTime) {
-        let mut issuers = self.issuers.borrow_mut();
+        let Ok(mut issuers) = self.issuers.try_borrow_mut() else {
+            return;
+        };
         let state = issuers.entry(issuer.to_owned()).or_default();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         let exponent = state.consecutive_failures.saturating_sub(1).min(6);
@@ -336,7 +350,7 @@ impl<K: Clone> JwksCache<K> {
 
     /// The discovered `jwks_uri` of `issuer`: fresh only, or any still within stale-if-error.
     fn discovered_uri(&self, issuer: &str, now: UnixTime, fresh_only: bool) -> Option<String> {
-        let issuers = self.issuers.borrow();
+        let issuers = self.issuers.try_borrow().ok()?;
         let d = issuers.get(issuer)?.discovered.as_ref()?;
         let limit = if fresh_only {
             d.fresh_until
@@ -354,7 +368,9 @@ impl<K: Clone> JwksCache<K> {
         now: UnixTime,
     ) {
         let ttl = ttl_from_cache_control(cache_control, &self.settings);
-        let mut issuers = self.issuers.borrow_mut();
+        let Ok(mut issuers) = self.issuers.try_borrow_mut() else {
+            return;
+        };
         issuers.entry(issuer.to_owned()).or_default().discovered = Some(DiscoveredUri {
             uri,
             fresh_until: now.plus(ttl),

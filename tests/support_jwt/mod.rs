@@ -1,7 +1,13 @@
 //! Fakes and builders shared by the `jwt_*` and `jwks_*` behaviour tests: a scripted document
 //! source that counts fetches, a verifier wrapper that counts imports, Ed25519 token minting and
 //! the vector files.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

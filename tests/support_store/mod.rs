@@ -1,6 +1,6 @@
 //! An in-memory `KeyStore` that counts reads and can be switched to failing, for the key and
 //! admin behaviour tests.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
