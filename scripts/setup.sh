@@ -23,11 +23,14 @@ for component in clippy rustfmt; do
   fi
 done
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+# `worker-build --version` prints the bare version, `wasm-bindgen --version` "wasm-bindgen X":
+# compare the last word of each.
+version_of() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
+if [ "$(version_of worker-build)" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (about 2.5 minutes)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --debug --force
 fi
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+if [ "$(version_of wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 1.5 minutes)"
   # No --locked: the CLI's own lock file does not resolve on current crates.io.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --force
