@@ -1,389 +1,480 @@
-// The edge-auth console: admin key management, self-service PATs, and a request tester.
-// Plain ES module, no dependencies, no inline code (the Worker serves it with a strict CSP).
+// edge-auth console: admin key management, self-service PATs and a request tester.
+// One plain ES module: no dependencies, no inline code, no third-party requests (strict CSP).
 
 const $ = (id) => document.getElementById(id);
-// The admin API lives at the console's parent path: /_auth/console/ → /_auth.
-const API = location.pathname.replace(/\/console(\/.*)?$/, "");
-const ADMIN_KEY = "edge-auth.admin-token";
-const USER_KEY = "edge-auth.user-jwt";
+const on = (id, event, fn) => $(id).addEventListener(event, fn);
 
-// ---------- small helpers ----------
+// The console lives at {admin_path}/console/…; the admin API is {admin_path}.
+const API = location.pathname.replace(/\/console(?:\/.*)?$/, "");
 
-function notify(message, kind = "info") {
-  const n = $("notice");
-  n.textContent = message;
-  n.className = `notice ${kind}`;
-  n.hidden = false;
+// Credentials live in this tab's sessionStorage (or memory): never localStorage, never the URL.
+const KEYS = { admin: "edge-auth.admin", user: "edge-auth.user" };
+const creds = {};
+for (const [k, name] of Object.entries(KEYS)) {
+  try { creds[k] = sessionStorage.getItem(name); } catch { creds[k] = null; }
 }
-function clearNotice() { $("notice").hidden = true; }
-
-function when(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  return new Date(seconds * 1000).toLocaleString();
-}
-
-/** Explain an API error in plain words, from its problem+json when there is one. */
-async function explain(res) {
-  let problem = null;
-  try { problem = await res.json(); } catch { /* not JSON */ }
-  const base = {
-    400: "The request was not accepted",
-    401: "The credential was refused",
-    403: "Not allowed",
-    404: "Not found",
-    413: "The request is too large",
-    503: "The service is temporarily unavailable",
-  }[res.status] ?? `Unexpected answer (${res.status})`;
-  return problem?.detail ? `${base}: ${problem.detail}` : `${base}.`;
+function remember(kind, value) {
+  creds[kind] = value;
+  try {
+    if (value) sessionStorage.setItem(KEYS[kind], value);
+    else sessionStorage.removeItem(KEYS[kind]);
+  } catch { /* storage blocked: memory only */ }
 }
 
-/** Run `work` with `button` marked busy. */
-async function busy(button, work) {
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try { return await work(); } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
+// ---------- messages ----------
+
+/** Show a message: `error` ones go to the role=alert region, others to the status region. */
+function note(message, error = false) {
+  $("status").textContent = $("error").textContent = "";
+  if (message) $(error ? "error" : "status").textContent = message;
+}
+
+const PLAIN = {
+  400: "The request was not accepted",
+  401: "The credential was not accepted",
+  403: "That is not allowed",
+  404: "Not found",
+  409: "That cannot be done in the key's current state",
+  413: "The request is too large",
+  429: "Too many requests: wait a moment",
+  500: "The edge had an internal problem",
+  503: "The service is briefly unavailable: try again",
+};
+
+/** A sentence for a failed answer, from its problem+json (detail, else title) when there is one. */
+function explain(status, problem) {
+  const detail = problem?.detail || problem?.title;
+  if (!status) return detail || "The request did not complete.";
+  const base = PLAIN[status] ?? `Unexpected answer (HTTP ${status})`;
+  return detail && detail !== base ? `${base}. ${detail}` : `${base}.`;
+}
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(explain(status, problem));
+    this.status = status;
+  }
+}
+/** Thrown when the problem was already shown (a refused credential signed the user out). */
+class Reported extends Error {}
+
+/**
+ * Call the admin API with the `kind` credential ("admin" or "user"); resolves with the JSON body
+ * (null for 204). A 401 (or 403 for the admin) forgets the credential and signs out.
+ */
+async function api(kind, path, { method = "GET", body, token = creds[kind], probe = false } = {}) {
+  const headers = { accept: "application/json", authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(API + path, { method, headers, cache: "no-store", credentials: "omit", body: body && JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, { detail: "Could not reach the edge. Check your connection." });
+  }
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  if (res.ok) return json;
+  const error = new ApiError(res.status, json);
+  if (!probe && (res.status === 401 || (kind === "admin" && res.status === 403))) {
+    signOut(kind, `${error.message} Sign in again.`);
+    throw new Reported();
+  }
+  throw error;
+}
+
+/** Run `work` with `button` disabled and `region` marked busy; failures are shown. */
+async function busy(button, region, work) {
+  for (const node of [button, region]) node?.setAttribute("aria-busy", "true");
+  if (button) button.disabled = true;
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof Reported) return undefined;
+    if (!(e instanceof ApiError)) console.error(e);
+    note(e instanceof ApiError ? e.message : "Something went wrong in the console.", true);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+    for (const node of [button, region]) node?.removeAttribute("aria-busy");
   }
 }
 
-async function api(path, { token, method = "GET", body } = {}) {
-  const headers = { accept: "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+/** Handle a form's submit with its button busy. */
+function onSubmit(id, region, work) {
+  on(id, "submit", (e) => {
+    e.preventDefault();
+    busy(e.submitter ?? e.target.querySelector("[type=submit]"), region && $(region), work);
+  });
 }
 
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
+// ---------- formatting ----------
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+const date = (seconds) => dateFormat.format(new Date(seconds * 1000));
+
+/** "in 3 days", "5 minutes ago". */
+function ago(seconds) {
+  const delta = seconds - Date.now() / 1000;
+  const [unit, size] = UNITS.find(([, s]) => Math.abs(delta) >= s) ?? UNITS[5];
+  return relative.format(Math.round(delta / size), unit);
 }
 
-function showToken(token) {
-  $("reveal-token").textContent = token;
-  $("reveal").hidden = false;
-  $("reveal-copy").focus();
+/** A <time> element for Unix seconds, or `none`. */
+function when(seconds, none = "—") {
+  if (typeof seconds !== "number") return none;
+  return el("time", { dateTime: new Date(seconds * 1000).toISOString(), title: ago(seconds) }, date(seconds));
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k in node) node[k] = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+const scopeList = (scopes) => (scopes?.length ? el("span", { className: "scopes" }, ...scopes.map((s) => el("code", {}, s))) : el("span", { className: "muted" }, "none"));
+const button = (label, className, aria, onclick) => el("button", { type: "button", className: `small ${className}`, onclick, "aria-label": aria }, label);
+
+/** A table row of key metadata; `actions` maps a label to a handler for active keys. */
+function keyRow(k, withKind, actions) {
+  const tr = el("tr", { "data-id": k.id });
+  const cells = [k.name, ...(withKind ? [k.kind === "pat" ? "PAT" : "API key"] : []), el("code", {}, k.id),
+    k.start ? el("code", {}, `${k.start}…`) : "—", scopeList(k.scopes), when(k.created_at), when(k.expires_at, "never"),
+    when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.status}` }, k.status)];
+  for (const c of cells) tr.append(el("td", {}, c));
+  const td = el("td", { className: "actions-cell" });
+  if (k.status === "active") {
+    for (const [label, fn] of Object.entries(actions)) {
+      td.append(button(label, label === "Revoke" ? "danger" : "ghost", `${label} ${k.name} (${k.id})`, (e) => fn(k, e.currentTarget)));
+    }
+  }
+  tr.append(td);
+  return tr;
+}
+
+// ---------- dialogs ----------
+
+let revealReturn = null;
+/** Show a freshly issued token once; focus goes to `returnTo` afterwards. */
+function reveal(issued, returnTo) {
+  revealReturn = returnTo;
+  $("reveal-token").value = issued.token;
+  $("reveal-meta").textContent = `${issued.kind === "pat" ? "Personal access token" : "API key"} “${issued.name}” for ${issued.subject}, ` +
+    (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.");
+  $("reveal-copied").textContent = "";
+  $("reveal").showModal();
+  $("reveal-token").select();
+}
+on("reveal-copy", "click", async () => {
+  const input = $("reveal-token");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    $("reveal-copied").textContent = "Copied to the clipboard.";
+  } catch {
+    input.select();
+    $("reveal-copied").textContent = "The browser blocked copying: the token is selected, press Ctrl+C (⌘C).";
+  }
+});
+// The token leaves the page as soon as the dialog closes (button or Escape).
+const forget = () => { $("reveal-token").value = ""; };
+on("reveal-done", "click", () => { forget(); $("reveal").close(); });
+on("reveal", "close", () => { forget(); revealReturn?.focus(); });
+
+/** Ask for confirmation: resolves with false, true, or (`grace`) the chosen grace seconds. */
+function ask({ title, text, ok, grace = false }) {
+  const d = $("ask");
+  $("ask-title").textContent = title;
+  $("ask-text").textContent = text;
+  $("ask-ok").textContent = ok;
+  $("ask-grace-wrap").hidden = !grace;
+  const back = document.activeElement;
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      d.onclose = $("ask-ok").onclick = $("ask-cancel").onclick = null;
+      if (d.open) d.close();
+      if (back?.isConnected) back.focus();
+      resolve(answer);
+    };
+    $("ask-ok").onclick = () => done(grace ? Number($("ask-grace").value) : true);
+    $("ask-cancel").onclick = d.onclose = () => done(false);
+    d.showModal();
+    $(grace ? "ask-grace" : "ask-cancel").focus();
+  });
 }
 
 // ---------- tabs ----------
 
-const tabs = ["admin", "mine", "try"];
-function select(name) {
-  for (const t of tabs) {
-    const tab = $(`tab-${t}`);
-    const on = t === name;
-    tab.setAttribute("aria-selected", String(on));
-    tab.tabIndex = on ? 0 : -1;
-    $(`view-${t}`).hidden = !on;
+const TABS = ["admin", "mine", "try"];
+function selectTab(name, focus) {
+  for (const t of TABS) {
+    $(`tab-${t}`).setAttribute("aria-selected", String(t === name));
+    $(`tab-${t}`).tabIndex = t === name ? 0 : -1;
+    $(`view-${t}`).hidden = t !== name;
   }
-  clearNotice();
+  if (focus) $(`tab-${name}`).focus();
+  note();
+  $("try-use-jwt").hidden = !creds.user;
 }
-for (const t of tabs) {
-  $(`tab-${t}`).addEventListener("click", () => select(t));
-  $(`tab-${t}`).addEventListener("keydown", (e) => {
-    const i = tabs.indexOf(t);
-    const next = e.key === "ArrowRight" ? tabs[(i + 1) % tabs.length] : e.key === "ArrowLeft" ? tabs[(i + tabs.length - 1) % tabs.length] : null;
-    if (next) { select(next); $(`tab-${next}`).focus(); }
+for (const [i, t] of TABS.entries()) {
+  on(`tab-${t}`, "click", () => selectTab(t));
+  on(`tab-${t}`, "keydown", (e) => {
+    const to = { ArrowRight: i + 1, ArrowLeft: i + 2, Home: 0, End: 2 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    selectTab(TABS[to % 3], true);
   });
+}
+
+/** Forget a credential and show its sign-in form (with `message` as an error, if any). */
+function signOut(kind, message) {
+  remember(kind, null);
+  if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("key-list").hidden = true; }
+  else mineShow();
+  note(message, true);
+  $(kind === "admin" ? "admin-token" : "mine-jwt").focus();
 }
 
 // ---------- admin ----------
 
-let adminToken = sessionStorage.getItem(ADMIN_KEY);
-
-async function adminCheck(token) {
-  // Any admin call tells whether the token is accepted; listing an unlikely subject is harmless.
-  return api(`/keys?subject=${encodeURIComponent("console-token-check")}`, { token });
-}
-
-function adminShow() {
-  $("admin-login").hidden = Boolean(adminToken);
-  $("admin-main").hidden = !adminToken;
-}
-
-$("admin-login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const token = $("admin-token").value.trim();
-  await busy(e.submitter ?? $("admin-login").querySelector("button"), async () => {
-    const res = await adminCheck(token);
-    if (res.ok) {
-      adminToken = token;
-      sessionStorage.setItem(ADMIN_KEY, token);
-      $("admin-token").value = "";
-      adminShow();
-      notify("Admin token accepted.", "ok");
-      $("list-subject").focus();
-    } else {
-      notify(await explain(res), "error");
-    }
-  });
-});
-
-$("admin-logout").addEventListener("click", () => {
-  adminToken = null;
-  sessionStorage.removeItem(ADMIN_KEY);
-  adminShow();
-  $("key-list").hidden = true;
-});
-
 let listedSubject = null;
 
-async function loadKeys(subject) {
-  const res = await api(`/keys?subject=${encodeURIComponent(subject)}`, { token: adminToken });
-  if (!res.ok) { notify(await explain(res), "error"); return; }
-  const { keys } = await res.json();
-  listedSubject = subject;
-  $("key-list-title").textContent = `Keys of ${subject}`;
-  const rows = $("key-rows");
-  rows.replaceChildren();
-  for (const k of keys) {
-    const tr = document.createElement("tr");
-    tr.dataset.id = k.id;
-    tr.append(cell(k.name), cell(k.kind === "pat" ? "PAT" : "API key"), cell(k.id, "mono"), cell(k.start ? `${k.start}…` : "—", "mono"),
-      cell(k.scopes.join(" ") || "—"), cell(when(k.created_at)), cell(when(k.expires_at)), cell(when(k.last_used_at)),
-      cell(k.status, `status-${k.status}`));
-    const actions = document.createElement("td");
-    if (k.status === "active") {
-      const roll = document.createElement("button");
-      roll.type = "button"; roll.className = "secondary small"; roll.textContent = "Roll";
-      roll.setAttribute("aria-label", `Roll ${k.name}`);
-      roll.addEventListener("click", () => rollKey(k, roll));
-      const revoke = document.createElement("button");
-      revoke.type = "button"; revoke.className = "danger small"; revoke.textContent = "Revoke";
-      revoke.setAttribute("aria-label", `Revoke ${k.name}`);
-      revoke.addEventListener("click", () => revokeKey(k, revoke));
-      actions.append(roll, revoke);
-    }
-    tr.append(actions);
-    rows.append(tr);
+function adminShow() {
+  $("admin-login").hidden = Boolean(creds.admin);
+  $("admin-main").hidden = !creds.admin;
+}
+
+onSubmit("admin-login", null, async () => {
+  const token = $("admin-token").value.trim();
+  // Listing an unused subject is harmless and tells whether the token is an admin's.
+  try {
+    await api("admin", "/keys?subject=console-sign-in-check", { token, probe: true });
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) throw new ApiError(e.status, { detail: "That is not the admin token (or it has no admin rights)." });
+    throw e;
   }
+  remember("admin", token);
+  $("admin-token").value = "";
+  adminShow();
+  note("Signed in as admin.");
+  $("list-subject").focus();
+});
+on("admin-logout", "click", () => { signOut("admin"); note("Signed out: the admin token was forgotten."); });
+
+async function loadKeys(subject) {
+  const keys = (await api("admin", `/keys?subject=${encodeURIComponent(subject)}`))?.keys ?? [];
+  listedSubject = subject;
+  $("key-caption").textContent = `${subject}: ${keys.length} ${keys.length === 1 ? "key" : "keys"}`;
+  $("key-rows").replaceChildren(...keys.map((k) => keyRow(k, true, { Roll: rollKey, Revoke: revokeKey })));
   $("key-empty").hidden = keys.length > 0;
   $("key-list").hidden = false;
+  if (!$("create-subject").value) $("create-subject").value = subject;
 }
 
-async function revokeKey(k, button) {
-  if (!confirm(`Revoke "${k.name}" (${k.id})? Requests with it will be refused.`)) return;
-  await busy(button, async () => {
-    const res = await api(`/keys/${encodeURIComponent(k.id)}`, { token: adminToken, method: "DELETE" });
-    if (res.status === 204) { notify(`Revoked ${k.name}.`, "ok"); await loadKeys(listedSubject); }
-    else notify(await explain(res), "error");
-  });
-}
-
-async function rollKey(k, button) {
-  const answer = prompt(`Roll "${k.name}": how many seconds may the old key keep working?`, "3600");
-  if (answer === null) return;
-  const grace = Number(answer);
-  if (!Number.isInteger(grace) || grace < 0) { notify("The grace period must be a whole number of seconds.", "error"); return; }
-  await busy(button, async () => {
-    const res = await api(`/keys/${encodeURIComponent(k.id)}/roll`, { token: adminToken, method: "POST", body: { grace_seconds: grace } });
-    if (res.status === 201) {
-      const fresh = await res.json();
-      showToken(fresh.token);
-      await loadKeys(listedSubject);
-    } else notify(await explain(res), "error");
-  });
-}
-
-$("list-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  await busy(e.submitter ?? $("list-form").querySelector("button"), () => loadKeys($("list-subject").value.trim()));
+onSubmit("list-form", "key-list", async () => {
+  await loadKeys($("list-subject").value.trim());
+  note($("key-caption").textContent);
 });
 
-$("create-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
+/** Confirm and revoke `k` through `path`, then reload `list`. */
+async function revoke(kind, path, k, btn, reload, list) {
+  const yes = await ask({
+    title: `Revoke “${k.name}”?`,
+    text: `Requests with ${k.start ? `${k.start}…` : k.id} are refused from now on. This cannot be undone.`,
+    ok: "Revoke",
+  });
+  if (!yes) return;
+  await busy(btn, $(list), async () => {
+    await api(kind, `${path}/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+    await reload();
+    note(`Revoked “${k.name}”.`);
+    $(list).focus();
+  });
+}
+const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, () => loadKeys(listedSubject), "key-list");
+
+async function rollKey(k, btn) {
+  const grace = await ask({
+    title: `Roll “${k.name}”?`,
+    text: "A new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.",
+    ok: "Roll",
+    grace: true,
+  });
+  if (grace === false) return;
+  await busy(btn, $("key-list"), async () => {
+    const issued = await api("admin", `/keys/${encodeURIComponent(k.id)}/roll`, { method: "POST", body: { grace_seconds: grace } });
+    await loadKeys(listedSubject);
+    note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
+    reveal(issued, $("key-list"));
+  });
+}
+
+function syncExpiry() {
+  const pat = $("create-kind").value === "pat";
+  const never = $("create-expiry").options[0];
+  never.disabled = pat;
+  never.textContent = pat ? "Never (not for PATs)" : "Never";
+  if (pat && !$("create-expiry").value) $("create-expiry").value = "2592000";
+}
+on("create-kind", "change", syncExpiry);
+
+onSubmit("create-form", null, async () => {
   const body = {
     kind: $("create-kind").value,
     subject: $("create-subject").value.trim(),
     name: $("create-name").value.trim(),
-    scopes: $("create-scopes").value.split(/\s+/).filter(Boolean),
+    scopes: $("create-scopes").value.split(/[\s,]+/).filter(Boolean),
   };
-  const expiry = $("create-expiry").value;
-  if (expiry) body.expires_in = Number(expiry);
-  await busy(e.submitter ?? $("create-form").querySelector("button"), async () => {
-    const res = await api("/keys", { token: adminToken, method: "POST", body });
-    if (res.status !== 201) { notify(await explain(res), "error"); return; }
-    const created = await res.json();
-    showToken(created.token);
-    $("list-subject").value = created.subject;
-    await loadKeys(created.subject);
-  });
-});
-
-// ---------- token reveal ----------
-
-$("reveal-copy").addEventListener("click", async () => {
-  try {
-    await navigator.clipboard.writeText($("reveal-token").textContent);
-    $("reveal-copy").textContent = "Copied";
-  } catch {
-    notify("Copy was blocked by the browser: select the token and copy it by hand.", "error");
-  }
-});
-$("reveal-done").addEventListener("click", () => {
-  $("reveal").hidden = true;
-  $("reveal-token").textContent = "";
-  $("reveal-copy").textContent = "Copy";
+  if ($("create-expiry").value) body.expires_in = Number($("create-expiry").value);
+  const issued = await api("admin", "/keys", { method: "POST", body });
+  $("create-name").value = "";
+  $("list-subject").value = issued.subject;
+  await loadKeys(issued.subject);
+  note(`Created “${issued.name}” for ${issued.subject}.`);
+  reveal(issued, $("create-name"));
 });
 
 // ---------- my tokens ----------
 
-let userJwt = sessionStorage.getItem(USER_KEY);
-
-/** The JWT's payload, decoded for display only (the edge verifies it). */
+/** The JWT's payload, decoded only to suggest scopes and say who you are (the edge verifies). */
 function claimsOf(jwt) {
+  const part = jwt?.split(".");
+  if (part?.length !== 3) return null;
   try {
-    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
+    const b64 = part[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
+    return claims && typeof claims === "object" ? claims : null;
   } catch { return null; }
 }
 
 function scopesOf(claims) {
-  if (!claims) return [];
-  if (typeof claims.scope === "string") return claims.scope.split(/\s+/).filter(Boolean);
-  if (Array.isArray(claims.scp)) return claims.scp.filter((s) => typeof s === "string");
-  return [];
+  const raw = claims?.scope ?? claims?.scp ?? [];
+  return [...new Set((typeof raw === "string" ? raw.split(/\s+/) : [].concat(raw)).filter((s) => typeof s === "string" && s))];
 }
 
 async function loadPats() {
-  const res = await api("/pats", { token: userJwt });
-  if (!res.ok) {
-    notify(await explain(res), "error");
-    return false;
-  }
-  const { keys } = await res.json();
-  const rows = $("pat-rows");
-  rows.replaceChildren();
-  for (const k of keys) {
-    const tr = document.createElement("tr");
-    tr.dataset.id = k.id;
-    tr.append(cell(k.name), cell(k.id, "mono"), cell(k.start ? `${k.start}…` : "—", "mono"), cell(k.scopes.join(" ") || "—"),
-      cell(when(k.expires_at)), cell(k.status, `status-${k.status}`));
-    const actions = document.createElement("td");
-    if (k.status === "active") {
-      const revoke = document.createElement("button");
-      revoke.type = "button"; revoke.className = "danger small"; revoke.textContent = "Revoke";
-      revoke.setAttribute("aria-label", `Revoke ${k.name}`);
-      revoke.addEventListener("click", async () => {
-        if (!confirm(`Revoke "${k.name}"?`)) return;
-        await busy(revoke, async () => {
-          const r = await api(`/pats/${encodeURIComponent(k.id)}`, { token: userJwt, method: "DELETE" });
-          if (r.status === 204) { notify(`Revoked ${k.name}.`, "ok"); await loadPats(); }
-          else notify(await explain(r), "error");
-        });
-      });
-      actions.append(revoke);
-    }
-    tr.append(actions);
-    rows.append(tr);
-  }
+  const keys = (await api("user", "/pats"))?.keys ?? [];
+  $("pat-rows").replaceChildren(...keys.map((k) => keyRow(k, false, { Revoke: revokePat })));
   $("pat-empty").hidden = keys.length > 0;
-  return true;
+}
+const revokePat = (k, btn) => revoke("user", "/pats", k, btn, loadPats, "pat-list");
+
+function mineShow() {
+  const claims = creds.user && claimsOf(creds.user);
+  $("mine-login").hidden = Boolean(claims);
+  $("mine-main").hidden = !claims;
+  if (!claims) { $("pat-rows").replaceChildren(); return; }
+  const who = el("span", {}, "Signed in as ", el("strong", {}, String(claims.sub ?? "unknown")));
+  if (claims.iss) who.append(` (${claims.iss})`);
+  if (typeof claims.exp === "number") who.append(`, token ${claims.exp * 1000 < Date.now() ? "expired" : "expires"} ${ago(claims.exp)}`);
+  $("mine-who").replaceChildren(who, ".");
+  const scopes = scopesOf(claims);
+  $("pat-scopes").replaceChildren(...scopes.map((s) => el("label", {}, el("input", { type: "checkbox", name: "pat-scope", value: s }), el("code", {}, s))));
+  $("pat-noscopes").hidden = scopes.length > 0;
 }
 
-async function mineShow() {
-  $("mine-login").hidden = Boolean(userJwt);
-  $("mine-main").hidden = !userJwt;
-  if (!userJwt) return;
-  const claims = claimsOf(userJwt);
-  $("mine-who").textContent = claims?.sub ? `Signed in as ${claims.sub}.` : "Signed in.";
-  const box = $("pat-scopes");
-  box.replaceChildren();
-  for (const s of scopesOf(claims)) {
-    const label = document.createElement("label");
-    const input = document.createElement("input");
-    input.type = "checkbox"; input.value = s; input.name = "pat-scope";
-    label.append(input, document.createTextNode(s));
-    box.append(label);
-  }
-  if (!(await loadPats())) {
-    userJwt = null;
-    sessionStorage.removeItem(USER_KEY);
-    $("mine-login").hidden = false;
-    $("mine-main").hidden = true;
-  }
-}
-
-$("mine-login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const jwt = $("mine-jwt").value.trim();
-  if (!claimsOf(jwt)) { notify("That does not look like a JWT (three dot-separated parts).", "error"); return; }
-  userJwt = jwt;
-  sessionStorage.setItem(USER_KEY, jwt);
+onSubmit("mine-login", null, async () => {
+  const jwt = $("mine-jwt").value.trim().replace(/^Bearer\s+/i, "");
+  if (!claimsOf(jwt)) throw new ApiError(0, { detail: "That does not look like a JWT: it should be three parts separated by dots." });
+  remember("user", jwt);
+  await loadPats();
   $("mine-jwt").value = "";
-  await busy(e.submitter ?? $("mine-login").querySelector("button"), mineShow);
-});
-
-$("mine-logout").addEventListener("click", () => {
-  userJwt = null;
-  sessionStorage.removeItem(USER_KEY);
   mineShow();
+  note("Signed in.");
+  $("pat-name").focus();
 });
+on("mine-logout", "click", () => { signOut("user"); note("Signed out: your token was forgotten."); });
 
-$("pat-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const scopes = [...document.querySelectorAll("input[name=pat-scope]:checked")].map((i) => i.value);
-  const body = { name: $("pat-name").value.trim(), scopes, expires_in: Number($("pat-expiry").value) };
-  await busy(e.submitter ?? $("pat-form").querySelector("button"), async () => {
-    const res = await api("/pats", { token: userJwt, method: "POST", body });
-    if (res.status !== 201) { notify(await explain(res), "error"); return; }
-    showToken((await res.json()).token);
-    $("pat-name").value = "";
-    await loadPats();
-  });
+onSubmit("pat-form", null, async () => {
+  const body = {
+    name: $("pat-name").value.trim(),
+    scopes: [...document.querySelectorAll("[name=pat-scope]:checked")].map((i) => i.value),
+    expires_in: Number($("pat-expiry").value),
+  };
+  const issued = await api("user", "/pats", { method: "POST", body });
+  $("pat-name").value = "";
+  for (const box of document.querySelectorAll("[name=pat-scope]")) box.checked = false;
+  await loadPats();
+  note(`Created “${issued.name}”.`);
+  reveal(issued, $("pat-name"));
 });
 
 // ---------- try it ----------
 
-function fillList(dl, entries) {
-  dl.replaceChildren();
-  for (const [k, v] of entries) {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = String(v);
-    dl.append(dt, dd);
-  }
-}
+const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
 
-$("try-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const headers = {};
-  const credential = $("try-credential").value.trim();
-  const via = $("try-via").value;
-  if (credential && via === "bearer") headers.authorization = `Bearer ${credential}`;
-  if (credential && via === "x-api-key") headers["x-api-key"] = credential;
-  const method = $("try-method").value;
+on("try-as", "change", () => { $("try-credential").disabled = $("try-as").value === "none"; });
+on("try-use-jwt", "click", () => {
+  $("try-as").value = "jwt";
+  $("try-credential").disabled = false;
+  $("try-credential").value = creds.user ?? "";
+});
+
+onSubmit("try-form", "try-result", async () => {
   const path = $("try-path").value.trim();
-  if (!path.startsWith("/")) { notify("The path must start with /.", "error"); return; }
-  await busy(e.submitter ?? $("try-form").querySelector("button"), async () => {
-    let res;
-    try {
-      res = await fetch(path, { method, headers, cache: "no-store" });
-    } catch {
-      notify("The request did not complete (network error).", "error");
-      return;
-    }
-    clearNotice();
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    $("try-status").textContent = `${res.status} ${res.statusText}`;
-    $("try-body").textContent = text;
-    const isProblem = (res.headers.get("content-type") ?? "").includes("problem+json");
-    $("try-problem-wrap").hidden = !isProblem;
-    if (isProblem && json) {
-      fillList($("try-problem"), ["title", "status", "detail", "error", "request_id"].filter((k) => json[k] !== undefined).map((k) => [k, json[k]]));
-    }
-    const seen = json?.headers && typeof json.headers === "object" ? json.headers : null;
-    const identity = seen ? Object.entries(seen).filter(([k]) => k.toLowerCase().startsWith("x-auth-")) : [];
-    $("try-identity-wrap").hidden = identity.length === 0;
-    fillList($("try-identity"), identity);
-    $("try-result").hidden = false;
-  });
+  const as = $("try-as").value;
+  const credential = $("try-credential").value.trim();
+  const headers = { accept: "application/json" };
+  const bad = (detail, id) => { $(id).focus(); return new ApiError(0, { detail }); };
+  if (!path.startsWith("/") || path.startsWith("//")) throw bad("The path must start with a single / (requests stay on this origin).", "try-path");
+  if (as !== "none") {
+    const jwtLike = credential.split(".").length === 3;
+    if (!credential) throw bad("Paste a credential, or choose “None”.", "try-credential");
+    if (as === "jwt" && !jwtLike) throw bad("That does not look like a JWT: it should be three parts separated by dots.", "try-credential");
+    if (as !== "jwt" && jwtLike) throw bad("That looks like a JWT: choose “JWT as Bearer”.", "try-as");
+    if (as === "x-api-key") headers["x-api-key"] = credential;
+    else headers.authorization = `Bearer ${credential}`;
+  }
+  const init = { method: $("try-method").value, headers, cache: "no-store", credentials: "omit", redirect: "manual" };
+  note();
+  const started = performance.now();
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, { detail: "The request did not complete (network error)." });
+  }
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  const ok = res.status >= 200 && res.status < 300;
+  $("try-status").textContent = res.status ? `${res.status} ${res.statusText}`.trim() : "redirect";
+  $("try-status").className = `badge ${ok ? "badge-active" : res.status >= 400 ? "badge-revoked" : ""}`;
+  $("try-time").textContent = `${Math.round(performance.now() - started)} ms`;
+  $("try-raw").textContent = text || "(empty)";
+
+  const problem = /problem\+json/.test(res.headers.get("content-type")) && json && typeof json === "object" ? json : null;
+  $("try-problem-wrap").hidden = !problem;
+  if (problem) {
+    const fields = ["type", "title", "status", "detail", "error", "request_id"].filter((k) => problem[k] !== undefined).map((k) => [k, problem[k]]);
+    const challenge = res.headers.get("www-authenticate");
+    fillKv($("try-problem"), challenge ? [...fields, ["WWW-Authenticate", challenge]] : fields);
+  }
+  const seen = json?.headers && typeof json.headers === "object" ? json.headers : {};
+  const identity = Object.entries(seen).filter(([k]) => k.toLowerCase().startsWith("x-auth-")).sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v]);
+  $("try-identity-wrap").hidden = !identity.length;
+  fillKv($("try-identity"), identity);
+  $("try-summary").textContent = ok
+    ? `The edge let it through${identity.length ? "; the origin received these identity headers" : ""}.`
+    : problem ? explain(res.status, problem) : "The origin answered with an error.";
+  $("try-result").hidden = false;
+  $("try-heading").focus();
 });
 
 // ---------- start ----------
 
+for (const field of document.querySelectorAll("input, textarea")) {
+  field.spellcheck = false;
+  field.autocomplete = "off";
+}
+
+syncExpiry();
 adminShow();
 mineShow();
+if (creds.user) loadPats().catch(() => { /* a refused token signs out */ });

@@ -1,142 +1,326 @@
-// The console in a real headless Chromium against the real Worker in workerd: admin flow (create
-// → listed → works through the edge → revoke → refused), a wrong admin token, the PAT flow with
-// a user JWT, and the console's security headers. Screenshots go to test-artifacts/.
+// The web console (www/) in a real headless Chromium against the real built Worker in workerd,
+// reached over its loopback HTTP listener. Covers: the security headers the console is served
+// with; keyboard tabs; a wrong admin token; the admin flow (create → listed → works through the
+// edge in "Try it" → roll → revoke → refused); the self-service PAT flow with a user JWT (EdDSA,
+// JWKS on a loopback server); a custom admin_path; and no CSP violation or script error anywhere.
+// Screenshots of each view go to test-artifacts/console-<view>.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { ROOT, startOrigin, startEdge } from "../support/harness.mjs";
-import { makeKey, mint, claims, startJwks } from "../support/tokens.mjs";
+import { launchChromium, startIssuer } from "../support/browser.mjs";
 
-const ADMIN = "browser-test-admin-token-0123456789";
+const ADMIN = "browser-test-admin-token-0123456789abcdef";
 const AUD = "https://api.test";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
-let origin, jwks, userKey, edge, browser, page;
+
+let origin, idp, edge, browser, page;
+const problems = []; // CSP violations and uncaught errors seen by the page
+
+function config(extra = {}) {
+  return {
+    origin: origin.url,
+    realm: "api",
+    issuers: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
+    routes: [{ path: "/v1/**", accept: ["jwt", "api_key", "pat"] }],
+    ...extra,
+  };
+}
+
+function watch(p) {
+  p.on("console", (msg) => {
+    if (/Content Security Policy|Refused to (load|execute|apply)/i.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  p.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
+}
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   origin = await startOrigin();
-  userKey = makeKey("EdDSA");
-  jwks = await startJwks([userKey]);
-  edge = await startEdge({
-    config: {
-      origin: origin.url,
-      issuers: [{ issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
-      routes: [{ path: "/v1/**" }],
-    },
-    bindings: { ADMIN_TOKEN: ADMIN },
-    assets: true,
-  });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.on("dialog", (d) => d.accept(d.type() === "prompt" ? "0" : undefined));
+  idp = await startIssuer();
+  edge = await startEdge({ config: config(), bindings: { ADMIN_TOKEN: ADMIN }, assets: true });
+  browser = await launchChromium();
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  watch(page);
 });
+
 after(async () => {
   await browser?.close();
   await edge?.close();
-  await jwks?.close();
+  await idp?.close();
   await origin?.close();
 });
 
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+const text = async (selector) => ((await page.textContent(selector)) ?? "").trim();
+const visible = (selector) => page.waitForSelector(selector, { state: "visible" });
 
-test("the console is served with strict security headers", async () => {
+/** Fill "Try it" and send; resolves once the status badge shows a new answer. */
+async function tryIt({ path: p = "/v1/hello", as, credential = "" }) {
+  await page.click("#tab-try");
+  await page.fill("#try-path", p);
+  await page.selectOption("#try-as", as);
+  if (as !== "none") await page.fill("#try-credential", credential);
+  await page.evaluate(() => { document.getElementById("try-status").textContent = ""; });
+  await page.click("#try-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("try-status").textContent !== "");
+  const identity = await page.$$eval("#try-identity dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  const problem = await page.$$eval("#try-problem dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  return { status: Number((await text("#try-status")).split(" ")[0]), identity, problem };
+}
+
+/** Answer the confirmation dialog (optionally choosing a roll grace period). */
+async function answer({ ok = true, grace } = {}) {
+  await visible("#ask");
+  if (grace !== undefined) await page.selectOption("#ask-grace", String(grace));
+  await page.click(ok ? "#ask-ok" : "#ask-cancel");
+  await page.waitForSelector("#ask", { state: "hidden" });
+}
+
+/** Read the token from the reveal dialog, check the copy button, and close it. */
+async function takeToken(screenshot, { escape = false } = {}) {
+  await visible("#reveal");
+  assert.match(await text("#reveal-warning"), /you will not see this token again/i);
+  const token = await page.inputValue("#reveal-token");
+  await page.click("#reveal-copy");
+  await page.waitForFunction(() => document.getElementById("reveal-copied").textContent !== "");
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token, "the copy button copies the token");
+  if (screenshot) await shot(screenshot);
+  if (escape) await page.keyboard.press("Escape");
+  else await page.click("#reveal-done");
+  await page.waitForSelector("#reveal", { state: "hidden" });
+  await page.waitForFunction(() => document.getElementById("reveal-token").value === "", null, { timeout: 2000 })
+    .catch(() => assert.fail("the token is gone from the page once the dialog is closed"));
+  return token;
+}
+
+test("the console is served with strict security headers and no inline code", async () => {
   const res = await page.goto(`${edge.url}/_auth/console/`);
   assert.equal(res.status(), 200);
   const h = res.headers();
-  assert.match(h["content-security-policy"], /script-src 'self'/);
-  assert.doesNotMatch(h["content-security-policy"], /unsafe-inline/);
-  assert.match(h["content-security-policy"], /frame-ancestors 'none'/);
+  assert.match(h["content-type"], /text\/html/);
+  const csp = h["content-security-policy"] ?? "";
+  const scriptSrc = csp.split(";").map((d) => d.trim()).find((d) => d.startsWith("script-src")) ?? "";
+  assert.match(scriptSrc, /^script-src 'self'/, `CSP: ${csp}`);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.match(csp, /frame-ancestors 'none'/);
   assert.equal(h["x-frame-options"], "DENY");
   assert.equal(h["referrer-policy"], "no-referrer");
-  const redirect = await fetch(`${edge.url}/_auth/console`, { redirect: "manual" });
-  assert.equal(redirect.status, 308);
-  assert.equal(redirect.headers.get("location"), "/_auth/console/");
+
+  for (const [asset, type] of [["app.js", /javascript/], ["style.css", /text\/css/]]) {
+    const r = await fetch(`${edge.url}/_auth/console/${asset}`);
+    assert.equal(r.status, 200, asset);
+    assert.match(r.headers.get("content-type") ?? "", type, asset);
+    assert.ok(r.headers.get("content-security-policy"), `${asset} has a CSP`);
+  }
+  // Relative asset URLs need the trailing slash: the bare path redirects to it.
+  const bare = await fetch(`${edge.url}/_auth/console`, { redirect: "manual" });
+  assert.ok([301, 302, 307, 308].includes(bare.status), `bare console path: ${bare.status}`);
+  assert.equal(new URL(bare.headers.get("location"), edge.url).pathname, "/_auth/console/");
+
+  await page.waitForFunction(() => document.getElementById("admin-login") && !document.getElementById("admin-login").hidden);
+  const inline = await page.evaluate(() => ({
+    scripts: document.querySelectorAll("script:not([src])").length,
+    styles: document.querySelectorAll("style, [style]").length,
+    handlers: [...document.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on"))).length,
+    external: [...document.querySelectorAll("script[src], link[href]")].map((e) => e.src || e.href).filter((u) => !u.startsWith(location.origin) && !u.startsWith("data:")),
+  }));
+  assert.deepEqual(inline, { scripts: 0, styles: 0, handlers: 0, external: [] });
+  const bytes = await Promise.all(["", "app.js", "style.css"].map(async (a) => (await (await fetch(`${edge.url}/_auth/console/${a}`)).arrayBuffer()).byteLength));
+  assert.ok(bytes.reduce((a, b) => a + b, 0) < 40 * 1024, `console size ${bytes}`);
 });
 
-test("a wrong admin token shows an error", async () => {
+test("the views are tabs usable with the keyboard", async () => {
   await page.goto(`${edge.url}/_auth/console/`);
-  await page.fill("#admin-token", "not-the-token");
-  await page.click("#admin-login button[type=submit]");
-  await page.waitForSelector("#notice.error");
-  assert.match(await page.textContent("#notice"), /refused/i);
+  await page.focus("#tab-admin");
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.getAttribute("#tab-mine", "aria-selected"), "true");
+  assert.equal(await page.isVisible("#view-mine"), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "tab-mine");
+  await page.keyboard.press("End");
+  assert.equal(await page.isVisible("#view-try"), true);
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.isVisible("#view-admin"), true, "wraps around");
+  assert.equal(await page.isVisible("#view-try"), false);
+});
+
+test("a wrong admin token shows an error and is not kept", async () => {
+  await page.goto(`${edge.url}/_auth/console/`);
+  await page.fill("#admin-token", "not-the-admin-token");
+  await page.press("#admin-token", "Enter");
+  await visible("#error");
+  assert.match(await text("#error"), /not the admin token/i);
+  assert.equal(await page.getAttribute("#error", "role"), "alert");
   assert.equal(await page.isVisible("#admin-main"), false);
+  assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0);
   await shot("admin-wrong-token");
 });
 
-test("admin: create a key, see it listed, use it through the edge, revoke it", async () => {
+test("admin: create a key, list it, use it through the edge, roll it, revoke it", async () => {
   await page.goto(`${edge.url}/_auth/console/`);
   await page.fill("#admin-token", ADMIN);
   await page.click("#admin-login button[type=submit]");
-  await page.waitForSelector("#admin-main:not([hidden])");
+  await visible("#admin-main");
   assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
   assert.ok(!page.url().includes(ADMIN), "the token is not in the URL");
 
+  // Create.
   await page.selectOption("#create-kind", "api_key");
   await page.fill("#create-subject", "svc-browser");
-  await page.fill("#create-name", "from the console");
+  await page.fill("#create-name", "billing job");
   await page.fill("#create-scopes", "read write");
+  await page.selectOption("#create-expiry", "2592000");
   await page.click("#create-form button[type=submit]");
-  await page.waitForSelector("#reveal:not([hidden])");
-  const token = (await page.textContent("#reveal-token")).trim();
+  const token = await takeToken("admin-new-token");
   assert.match(token, /^eak_[0-9A-Za-z]{36}$/);
-  assert.match(await page.textContent("#reveal-warning"), /will not see this token again/);
-  await page.waitForSelector("#key-rows tr");
-  assert.equal(await page.locator("#key-rows tr").count(), 1);
-  assert.match(await page.textContent("#key-rows tr"), /from the console.*active/s);
-  await shot("admin");
-  await page.click("#reveal-done");
 
-  await page.click("#tab-try");
-  await page.selectOption("#try-via", "x-api-key");
-  await page.fill("#try-credential", token);
-  await page.click("#try-form button[type=submit]");
-  await page.waitForSelector("#try-result:not([hidden])");
-  assert.match(await page.textContent("#try-status"), /^200/);
-  assert.match(await page.textContent("#try-identity"), /x-auth-type\s*api_key/);
+  // Listed, with readable dates and no secret.
+  await page.waitForSelector("#key-rows tr");
+  const rows = await page.$$eval("#key-rows tr", (trs) => trs.map((tr) => ({ id: tr.dataset.id, cells: [...tr.cells].map((td) => td.textContent.trim()) })));
+  assert.equal(rows.length, 1);
+  const [name, kind, id, start, scopes, created, expires, lastUsed, status] = rows[0].cells;
+  assert.deepEqual([name, kind, id, scopes, lastUsed, status], ["billing job", "API key", rows[0].id, "readwrite", "never", "active"]);
+  assert.ok(token.startsWith(start.replace("…", "")), `start ${start}`);
+  assert.doesNotMatch(created, /^\d+$/, "created is a date, not Unix seconds");
+  assert.match(created, /20\d\d/);
+  assert.match(expires, /20\d\d/);
+  assert.ok(!(await page.content()).includes(token), "the token is not left in the page");
+  await shot("admin");
+
+  // Works through the edge.
+  const ok = await tryIt({ as: "x-api-key", credential: token });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.identity["x-auth-type"], "api_key");
+  assert.equal(ok.identity["x-auth-subject"], "svc-browser");
+  assert.equal(ok.identity["x-auth-key-id"], id);
+  assert.equal(ok.identity["x-auth-scopes"], "read write");
+  assert.equal(origin.requests.at(-1).headers["x-auth-type"], "api_key");
   await shot("try-ok");
 
+  // Roll with a grace period: a new key is shown once; both work during the grace.
   await page.click("#tab-admin");
-  await page.click("#key-rows button.danger");
-  await page.waitForSelector("#key-rows .status-revoked");
+  await page.click(`#key-rows tr[data-id="${id}"] button:has-text("Roll")`);
+  await answer({ grace: 3600 });
+  const rolled = await takeToken(undefined, { escape: true });
+  assert.match(rolled, /^eak_/);
+  assert.notEqual(rolled, token);
+  await page.waitForFunction(() => document.querySelectorAll("#key-rows tr").length === 2);
+  assert.equal((await tryIt({ as: "bearer", credential: rolled })).status, 200);
+  assert.equal((await tryIt({ as: "x-api-key", credential: token })).status, 200, "old key works during the grace");
 
-  await page.click("#tab-try");
-  await page.click("#try-form button[type=submit]");
-  await page.waitForFunction(() => document.getElementById("try-status").textContent.startsWith("401"));
-  assert.match(await page.textContent("#try-problem"), /invalid_token/);
+  // Cancelling a revoke changes nothing.
+  await page.click("#tab-admin");
+  await page.click(`#key-rows tr[data-id="${id}"] button:has-text("Revoke")`);
+  await answer({ ok: false });
+  assert.equal(await text(`#key-rows tr[data-id="${id}"] .badge`), "active");
+
+  // Revoke, then it is refused at the edge with a problem+json shown in plain words.
+  await page.click(`#key-rows tr[data-id="${id}"] button:has-text("Revoke")`);
+  await answer();
+  await page.waitForSelector(`#key-rows tr[data-id="${id}"] .badge-revoked`);
+  assert.match(await text("#status"), /Revoked/);
+  const refused = await tryIt({ as: "x-api-key", credential: token });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.problem.error, "invalid_token");
+  assert.equal(refused.problem.status, "401");
+  for (const field of ["type", "title", "detail", "request_id"]) assert.ok(refused.problem[field], `problem ${field}`);
+  assert.equal(await page.isVisible("#try-identity-wrap"), false);
   await shot("try-refused");
+
+  // The admin can sign out: the token is forgotten.
+  await page.click("#tab-admin");
+  await page.click("#admin-logout");
+  await visible("#admin-login");
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
 });
 
-test("my tokens: a user creates a PAT within their scopes, sees it, revokes it", async () => {
-  const jwt = mint(userKey, claims(jwks.url, AUD, { sub: "carol", scope: "read write" }));
+test("my tokens: a user creates a PAT within their JWT's scopes, uses it, revokes it", async () => {
+  const jwt = idp.mint({ sub: "carol", aud: AUD, scope: "read write" });
   await page.goto(`${edge.url}/_auth/console/`);
   await page.click("#tab-mine");
+
+  // A token for another audience is refused with an explanation.
+  await page.fill("#mine-jwt", idp.mint({ sub: "carol", aud: "https://elsewhere.test", scope: "read" }));
+  await page.click("#mine-login button[type=submit]");
+  await visible("#error");
+  assert.match(await text("#error"), /not accepted/i);
+  assert.equal(await page.isVisible("#mine-main"), false);
+
   await page.fill("#mine-jwt", jwt);
   await page.click("#mine-login button[type=submit]");
-  await page.waitForSelector("#mine-main:not([hidden])");
-  assert.match(await page.textContent("#mine-who"), /carol/);
-  assert.equal(await page.locator("#pat-scopes input").count(), 2);
+  await visible("#mine-main");
+  assert.match(await text("#mine-who"), /carol/);
+  assert.deepEqual(await page.$$eval("#pat-scopes input", (xs) => xs.map((x) => x.value)), ["read", "write"]);
+  assert.equal(await page.isVisible("#pat-empty"), true);
+
   await page.fill("#pat-name", "laptop");
   await page.check("#pat-scopes input[value=read]");
+  await page.selectOption("#pat-expiry", "604800");
   await page.click("#pat-form button[type=submit]");
-  await page.waitForSelector("#reveal:not([hidden])");
-  const pat = (await page.textContent("#reveal-token")).trim();
-  assert.match(pat, /^eap_/);
+  const pat = await takeToken();
+  assert.match(pat, /^eap_[0-9A-Za-z]{36}$/);
   await page.waitForSelector("#pat-rows tr");
-  assert.match(await page.textContent("#pat-rows tr"), /laptop.*read.*active/s);
+  const cells = await page.$$eval("#pat-rows tr td", (tds) => tds.map((td) => td.textContent.trim()));
+  assert.equal(cells[0], "laptop");
+  assert.equal(cells[3], "read");
+  assert.equal(cells[7], "active");
   await shot("my-tokens");
-  await page.click("#reveal-done");
-  const used = await fetch(`${edge.url}/v1/x`, { headers: { authorization: `Bearer ${pat}` } });
-  assert.equal(used.status, 200);
-  await page.click("#pat-rows button.danger");
-  await page.waitForSelector("#pat-rows .status-revoked");
-  const refused = await fetch(`${edge.url}/v1/x`, { headers: { authorization: `Bearer ${pat}` } });
+
+  // The PAT and the JWT both work through the edge.
+  const viaPat = await tryIt({ as: "bearer", credential: pat });
+  assert.equal(viaPat.status, 200);
+  assert.equal(viaPat.identity["x-auth-type"], "pat");
+  assert.equal(viaPat.identity["x-auth-subject"], "carol");
+  assert.equal(viaPat.identity["x-auth-scopes"], "read");
+  await page.click("#try-use-jwt");
+  assert.equal(await page.inputValue("#try-as"), "jwt");
+  assert.equal(await page.inputValue("#try-credential"), jwt, "“Use my JWT” fills in the signed-in token");
+  const viaJwt = await tryIt({ as: "jwt", credential: jwt });
+  assert.equal(viaJwt.status, 200);
+  assert.equal(viaJwt.identity["x-auth-type"], "jwt");
+  assert.equal(viaJwt.identity["x-auth-issuer"], idp.issuer);
+
+  // Revoke, then it is refused.
+  await page.click("#tab-mine");
+  await page.click("#pat-rows button:has-text('Revoke')");
+  await answer();
+  await page.waitForSelector("#pat-rows .badge-revoked");
+  const refused = await tryIt({ as: "x-api-key", credential: pat });
   assert.equal(refused.status, 401);
+  assert.equal(refused.problem.error, "invalid_token");
+  assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
+});
+
+test("a custom admin_path: the console finds its API next to it", async () => {
+  const custom = await startEdge({
+    config: config({ admin_path: "/ops/edge-auth" }),
+    bindings: { ADMIN_TOKEN: ADMIN },
+    assets: true,
+  });
+  const p = await browser.context.newPage();
+  watch(p);
+  try {
+    const calls = [];
+    p.on("request", (r) => calls.push(new URL(r.url()).pathname));
+    const res = await p.goto(`${custom.url}/ops/edge-auth/console/`);
+    assert.equal(res.status(), 200);
+    await p.fill("#admin-token", ADMIN);
+    await p.click("#admin-login button[type=submit]");
+    await p.waitForSelector("#admin-main", { state: "visible" });
+    await p.fill("#list-subject", "nobody");
+    await p.click("#list-form button[type=submit]");
+    await p.waitForSelector("#key-empty", { state: "visible" });
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.screenshot({ path: path.join(ARTIFACTS, "console-narrow.png"), fullPage: true });
+    assert.ok(calls.includes("/ops/edge-auth/keys"), calls.join(" "));
+    assert.ok(!calls.some((c) => c.startsWith("/_auth")), calls.join(" "));
+  } finally {
+    await p.close();
+    await custom.close();
+  }
+});
+
+test("no CSP violation or script error happened in any view", () => {
+  assert.deepEqual(problems, []);
 });
