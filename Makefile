@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make dev` and `make test`. Both install what is missing.
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
-# worker-build must not download tools from GitHub: point it at the installed ones.
+# The installed tools scripts/build.sh uses (nothing is downloaded at build time).
 export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/esbuild/bin/esbuild
@@ -14,10 +14,9 @@ setup:
 setup-test:
 	@scripts/setup.sh --browser
 
-## build: the deployable Worker in build/ (release, wasm-opt)
+## build: the deployable Worker in build/ (release, wasm-opt, lean JS entry)
 build: setup
-	worker-build --release
-	@ls -l build/*.wasm build/index.js
+	scripts/build.sh
 
 ## dev: wrangler dev on 127.0.0.1 with local KV, a demo config, demo secrets and a demo origin
 dev: build

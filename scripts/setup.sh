@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WORKER_BUILD_VERSION=0.8.7
 # Must equal the wasm-bindgen version pinned in Cargo.toml (and so in Cargo.lock).
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -23,13 +22,9 @@ for component in clippy rustfmt; do
   fi
 done
 
-# `worker-build --version` prints the bare version, `wasm-bindgen --version` "wasm-bindgen X":
-# compare the last word of each.
+# `wasm-bindgen --version` prints "wasm-bindgen X": compare the last word. (scripts/build.sh runs
+# wasm-bindgen, wasm-opt and esbuild itself; worker-build is not needed.)
 version_of() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
-if [ "$(version_of worker-build)" != "$WORKER_BUILD_VERSION" ]; then
-  say "installing worker-build $WORKER_BUILD_VERSION (about 2.5 minutes)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --debug --force
-fi
 if [ "$(version_of wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 1.5 minutes)"
   # No --locked: the CLI's own lock file does not resolve on current crates.io.

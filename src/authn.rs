@@ -510,12 +510,12 @@ impl<K> Gateway<K> {
             .config
             .origin
             .as_ref()
-            .map(|o| o.origin().ascii_serialization());
+            .map(crate::config::Origin::as_str);
         let iss = settings.issuer.as_deref().unwrap_or(req.origin);
         let aud = settings
             .audience
             .as_deref()
-            .or(target_origin.as_deref())
+            .or(target_origin)
             .unwrap_or(req.origin);
         let claims =
             AssertionClaims::new(identity, iss, aud, now, settings.ttl_seconds, &req.entropy);

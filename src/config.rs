@@ -105,7 +105,7 @@ pub struct AssertionSettings {
 #[derive(Debug)]
 pub struct Config {
     /// Where to forward; `None`: to the request's own URL (route mode).
-    pub origin: Option<Url>,
+    pub origin: Option<Origin>,
     pub realm: String,
     /// Normalised, e.g. `/_auth`.
     pub admin_path: NormalizedPath,
@@ -255,7 +255,19 @@ impl Config {
     }
 }
 
-fn parse_origin(text: &str) -> Result<Url, ConfigError> {
+/// An upstream origin, `scheme://host[:port]` as its ASCII serialisation (no trailing slash):
+/// the request's path and query are appended to it as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
     let url = Url::parse(text).map_err(|_| error("origin", "must be an absolute http(s) URL"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(error("origin", "must use http or https"));
@@ -269,7 +281,7 @@ fn parse_origin(text: &str) -> Result<Url, ConfigError> {
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(error("origin", "must be scheme, host and port only (no path, query or fragment): the request's path is appended as is"));
     }
-    Ok(url)
+    Ok(Origin(url.origin().ascii_serialization()))
 }
 
 fn parse_admin_path(text: &str) -> Result<NormalizedPath, ConfigError> {

@@ -81,6 +81,55 @@ pub fn header_value(value: &str) -> String {
     out
 }
 
+/// The changes that turn the incoming header list into the forwarded one, for a runtime that
+/// copies the incoming headers natively and then edits them (much cheaper in workerd than
+/// building a new header list from strings). Apply every `delete` first, then every `append`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderEdits {
+    /// Lowercase names to remove entirely.
+    pub delete: Vec<String>,
+    /// Entries to append, in order, after the deletions.
+    pub append: Vec<(String, String)>,
+}
+
+/// The [`HeaderEdits`] from `incoming` to `outgoing` (names compared case-insensitively; the
+/// values of one name keep their order). A name whose values are unchanged is left alone.
+#[must_use]
+pub fn edits(incoming: &[(String, String)], outgoing: &[(String, String)]) -> HeaderEdits {
+    let values_of = |list: &[(String, String)], lower: &str| -> Vec<String> {
+        list.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(lower))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let mut plan = HeaderEdits::default();
+    for (name, _) in incoming {
+        let lower = name.to_ascii_lowercase();
+        let kept = outgoing.iter().any(|(n, _)| n.eq_ignore_ascii_case(&lower));
+        if !kept && !plan.delete.contains(&lower) {
+            plan.delete.push(lower);
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (name, _) in outgoing {
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        let wanted = values_of(outgoing, &lower);
+        let present = values_of(incoming, &lower);
+        if wanted != present {
+            if !present.is_empty() {
+                plan.delete.push(lower.clone());
+            }
+            plan.append
+                .extend(wanted.into_iter().map(|v| (name.clone(), v)));
+        }
+        seen.push(lower);
+    }
+    plan
+}
+
 /// The identity headers for a forwarded request (the assertion is added separately).
 #[must_use]
 pub fn identity_headers(identity: Option<&Identity>) -> Vec<(String, String)> {
@@ -174,6 +223,83 @@ mod tests {
                 ("X-Auth-Type", "anonymous")
             ])
         );
+    }
+
+    /// `incoming` with `plan` applied, as a runtime `Headers` would (lowercase names).
+    fn apply(incoming: &[(String, String)], plan: &HeaderEdits) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = incoming
+            .iter()
+            .filter(|(n, _)| !plan.delete.contains(&n.to_ascii_lowercase()))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        out.extend(
+            plan.append
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone())),
+        );
+        out
+    }
+
+    fn sorted(mut list: Vec<(String, String)>) -> Vec<(String, String)> {
+        for (n, _) in &mut list {
+            *n = n.to_ascii_lowercase();
+        }
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
+    }
+
+    #[test]
+    fn edits_delete_stripped_headers_and_append_identity() {
+        let incoming = h(&[
+            ("authorization", "Bearer secret"),
+            ("x-auth-subject", "spoof"),
+            ("accept", "application/json"),
+        ]);
+        let outgoing = forward_headers(
+            &incoming,
+            false,
+            vec![
+                ("X-Auth-Type".into(), "jwt".into()),
+                ("X-Auth-Subject".into(), "alice".into()),
+            ],
+        );
+        let plan = edits(&incoming, &outgoing);
+        assert_eq!(plan.delete, vec!["authorization", "x-auth-subject"]);
+        assert_eq!(
+            plan.append,
+            h(&[("X-Auth-Type", "jwt"), ("X-Auth-Subject", "alice")])
+        );
+        assert_eq!(sorted(apply(&incoming, &plan)), sorted(outgoing));
+    }
+
+    #[test]
+    fn edits_leave_unchanged_headers_alone() {
+        let incoming = h(&[("accept", "*/*"), ("user-agent", "t")]);
+        let plan = edits(&incoming, &incoming);
+        assert_eq!(plan, HeaderEdits::default());
+    }
+
+    proptest::proptest! {
+        /// Applying the edits to the incoming list always yields exactly the planned list.
+        #[test]
+        fn edits_reproduce_the_forwarded_list(
+            incoming in proptest::collection::vec(("(?i)(x-auth-[a-c]|x_auth_a|authorization|accept|connection|keep-alive|x-[a-d])", "[a-c ,]{0,6}"), 0..8),
+            forward_credentials: bool,
+            set in proptest::collection::vec(("X-Auth-(Type|Subject|Scopes)|Accept", "[a-c]{0,3}"), 0..4),
+        ) {
+            // A runtime `Headers` holds lowercase names with one combined value each.
+            let mut merged: Vec<(String, String)> = Vec::new();
+            for (n, v) in incoming {
+                let lower = n.to_ascii_lowercase();
+                match merged.iter_mut().find(|(m, _)| *m == lower) {
+                    Some((_, existing)) => { existing.push_str(", "); existing.push_str(&v); }
+                    None => merged.push((lower, v)),
+                }
+            }
+            let outgoing = forward_headers(&merged, forward_credentials, set);
+            let plan = edits(&merged, &outgoing);
+            proptest::prop_assert_eq!(sorted(apply(&merged, &plan)), sorted(outgoing));
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod headers;
 pub mod identity;
 pub mod ports;
 pub mod problem;
+pub mod request_url;
 pub mod route;
 pub mod time;
 

@@ -65,8 +65,8 @@ fn the_contract_example_loads_with_defaults() {
     assert_eq!(c.realm, "api");
     assert_eq!(c.admin_path_text, "/_auth");
     assert_eq!(
-        c.origin.as_ref().map(url::Url::as_str),
-        Some("http://127.0.0.1:9000/")
+        c.origin.as_ref().map(edge_auth::config::Origin::as_str),
+        Some("http://127.0.0.1:9000")
     );
     assert!(c.assertion_signer.is_none());
     assert!(!c.forward.claims);

@@ -1,5 +1,7 @@
 //! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward).
 
+use std::cell::OnceCell;
+
 use worker::kv::KvStore;
 use worker::Env;
 
@@ -92,46 +94,47 @@ impl KeyStore for WorkersKv {
     }
 }
 
-/// The store a request uses: `AUTH_KV`, or, when it is not bound, a store on which every
-/// operation is unavailable (→ 503, never a forward).
-pub enum Store {
-    Kv(WorkersKv),
-    Unbound,
+/// The store a request uses: `AUTH_KV`, opened on first use (most requests never touch KV, and
+/// opening the binding costs several property lookups). When it is not bound, every operation is
+/// unavailable (→ 503, never a forward).
+pub struct Store {
+    env: Env,
+    cache_ttl: u64,
+    opened: OnceCell<Option<WorkersKv>>,
 }
 
 impl Store {
-    pub fn open(env: &Env, cache_ttl: u64) -> Self {
-        WorkersKv::new(env, cache_ttl).map_or(Store::Unbound, Store::Kv)
+    pub fn new(env: &Env, cache_ttl: u64) -> Self {
+        Store {
+            env: env.clone(),
+            cache_ttl,
+            opened: OnceCell::new(),
+        }
+    }
+
+    fn kv(&self) -> Result<&WorkersKv, StoreError> {
+        self.opened
+            .get_or_init(|| WorkersKv::new(&self.env, self.cache_ttl).ok())
+            .as_ref()
+            .ok_or(StoreError::Unavailable)
     }
 }
 
 impl KeyStore for Store {
     async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Kv(kv) => kv.get_cached(key).await,
-            Store::Unbound => Err(StoreError::Unavailable),
-        }
+        self.kv()?.get_cached(key).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Kv(kv) => kv.get(key).await,
-            Store::Unbound => Err(StoreError::Unavailable),
-        }
+        self.kv()?.get(key).await
     }
 
     async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError> {
-        match self {
-            Store::Kv(kv) => kv.put(key, value, expires_at).await,
-            Store::Unbound => Err(StoreError::Unavailable),
-        }
+        self.kv()?.put(key, value, expires_at).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Kv(kv) => kv.delete(key).await,
-            Store::Unbound => Err(StoreError::Unavailable),
-        }
+        self.kv()?.delete(key).await
     }
 
     async fn list(
@@ -140,9 +143,6 @@ impl KeyStore for Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
-        match self {
-            Store::Kv(kv) => kv.list(prefix, cursor, limit).await,
-            Store::Unbound => Err(StoreError::Unavailable),
-        }
+        self.kv()?.list(prefix, cursor, limit).await
     }
 }

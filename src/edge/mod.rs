@@ -10,13 +10,18 @@ mod respond;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use std::future::Future;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env};
+use worker::{Context, Env};
 
 use crate::admin::AdminRequest;
 use crate::authn::{Decision, Followup, Gateway, OwnEndpoint, Ports, RequestParts};
 use crate::config::{Config, ConfigError};
 use crate::problem::Problem;
+use crate::request_url::RequestUrl;
 use crate::time::UnixTime;
 
 use self::crypto::{CryptoKeyHandle, WebCryptoVerifier};
@@ -101,8 +106,8 @@ fn now() -> UnixTime {
     })
 }
 
-/// A request id: Cloudflare's `cf-ray` when present, else 16 random hex characters.
-fn request_id(headers: &[(String, String)]) -> String {
+/// A request id: Cloudflare's `cf-ray` when present, else 16 hex characters of `random`.
+fn request_id(headers: &[(String, String)], random: &[u8]) -> String {
     if let Some((_, ray)) = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("cf-ray"))
@@ -116,15 +121,11 @@ fn request_id(headers: &[(String, String)]) -> String {
             return clean;
         }
     }
-    let mut bytes = [0u8; 8];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        return "unknown".to_string();
-    }
-    hex::encode(bytes)
+    hex::encode(random)
 }
 
 /// Every request header as (name, value) pairs, in one JSON round trip rather than several
-/// boundary crossings per header (no difference measurable above this machine's noise).
+/// boundary crossings per header.
 fn header_list(req: &web_sys::Request) -> Vec<(String, String)> {
     let pairs = js_sys::Array::from(&req.headers());
     js_sys::JSON::stringify(&pairs)
@@ -134,51 +135,101 @@ fn header_list(req: &web_sys::Request) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-#[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+/// What handling a request comes to: an answer from the edge itself, or a request for the origin.
+enum Step {
+    Answer(web_sys::Response),
+    Forward {
+        outgoing: web_sys::Request,
+        request_id: String,
+        realm: String,
+    },
+}
+
+/// The fetch entry (what `#[event(fetch)]` would generate, minus its overheads).
+///
+/// Most requests are decided without waiting on anything: public routes, API keys and PATs in the
+/// isolate's cache, tokens already verified, HS256. Those are decided synchronously here, and the
+/// origin's `fetch` promise is handed straight back to the runtime: no task is queued, and the
+/// origin's response passes through untouched, as in a bare pass-through Worker. Requests that
+/// must wait (a KV read, a WebCrypto verification, a JWKS fetch) continue as a task.
+#[wasm_bindgen(js_name = fetch)]
+pub fn fetch_entry(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    let mut handling = Box::pin(handle(req, env, Context::new(ctx)));
+    let mut poll_context = TaskContext::from_waker(Waker::noop());
+    match handling.as_mut().poll(&mut poll_context) {
+        Poll::Ready(step) => carry_out(step),
+        // The leaf futures (JS promises) store the waker of each poll, so the task's real waker
+        // replaces the no-op one on its first poll.
+        Poll::Pending => {
+            wasm_bindgen_futures::future_to_promise(async move { Ok(carry_out(handling.await)) })
+                .into()
+        }
+    }
+}
+
+/// The handler's result: the edge's own `Response`, or the origin's pending one, where a failed
+/// fetch becomes a 502 problem.
+fn carry_out(step: Step) -> JsValue {
+    match step {
+        Step::Answer(response) => response.into(),
+        Step::Forward {
+            outgoing,
+            request_id,
+            realm,
+        } => {
+            let on_error = respond::bad_gateway_handler(&request_id, &realm);
+            documents::origin_fetch(&outgoing).catch(&on_error).into()
+        }
+    }
+}
+
+async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     let started = now_ms();
-    // `Clone::clone`, not the JS `Request.clone()` (which would tee the body).
-    let inner: web_sys::Request = Clone::clone(req.inner());
-    let headers = header_list(&inner);
-    let rid = request_id(&headers);
-    let method = inner.method();
-    let Ok(url) = url::Url::parse(&inner.url()) else {
+    let headers = header_list(&req);
+    // One CSPRNG call: 8 bytes for the request id, 16 for the assertion's `jti`.
+    let mut random = [0u8; 24];
+    let have_entropy = getrandom::getrandom(&mut random).is_ok();
+    let (id_bytes, jti_bytes) = random.split_at(8);
+    let rid = request_id(&headers, id_bytes);
+    let url_text = req.url();
+    let Ok(url) = RequestUrl::parse(&url_text) else {
         let p = Problem::new(
             400,
             "Invalid request",
             "bad_url",
             "The request URL cannot be parsed.",
         );
-        return Ok(problem_response(&p, "api", &rid).into());
+        return Step::Answer(problem_response(&p, "api", &rid));
     };
-    let mut line = LogLine::new(&rid, &method, url.path(), started);
+    let method = req.method();
+    let mut line = LogLine::new(&rid, &method, url.path, started);
 
     let gateway = match isolate(&env) {
         Ok(g) => g,
         Err(_) => {
-            let response = respond::config_invalid(&url, &rid);
+            let response = respond::config_invalid(url.path, &rid);
             line.outcome = "rejected";
-            line.status = 500;
+            line.status = Some(500);
             line.reason = "config_invalid";
             log_decision(&line);
-            return Ok(response.into());
+            return Step::Answer(response);
         }
     };
+    let mut entropy = [0u8; 16];
+    entropy.copy_from_slice(jti_bytes);
+    if !have_entropy {
+        let p = no_entropy();
+        return Step::Answer(problem_response(&p, &gateway.config.realm, &rid));
+    }
 
-    let store = Store::open(&env, gateway.config.keys.kv_cache_ttl_seconds());
+    let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
     let documents = FetchDocuments::new(fetch_timeout(&gateway));
     let verifier = WebCryptoVerifier;
-    let self_origin = url.origin().ascii_serialization();
-    let mut entropy = [0u8; 16];
-    if getrandom::getrandom(&mut entropy).is_err() {
-        let p = no_entropy();
-        return Ok(problem_response(&p, "api", &rid).into());
-    }
     let parts = RequestParts {
         method: &method,
-        path: url.path(),
+        path: url.path,
         headers: &headers,
-        origin: &self_origin,
+        origin: url.origin,
         entropy,
     };
     let ports = Ports {
@@ -188,58 +239,63 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<w
     };
     let outcome = gateway.decide(parts, ports, now()).await;
     line.facts(&outcome.log);
+    run_followups(&ctx, &gateway, &env, outcome.followups);
 
-    let realm = gateway.config.realm.clone();
-    let response = match outcome.decision {
+    let realm = &gateway.config.realm;
+    let step = match outcome.decision {
         Decision::Reject(problem) => {
             line.outcome = "rejected";
-            line.status = problem.status;
-            problem_response(&problem, &realm, &rid)
+            line.status = Some(problem.status);
+            Step::Answer(problem_response(&problem, realm, &rid))
         }
         Decision::Forward {
             headers: forward_headers,
             ..
         } => {
-            line.outcome = "forwarded";
-            let target = respond::target_url(&url, gateway.config.origin.as_ref());
-            match respond::forward(&inner, &target, &forward_headers).await {
-                Ok(resp) => {
-                    line.status = resp.status();
-                    resp
+            let target = match &gateway.config.origin {
+                Some(origin) => url.with_origin(origin.as_str()),
+                None => url_text.clone(),
+            };
+            match respond::outgoing_request(&req, &target, &headers, &forward_headers) {
+                Ok(outgoing) => {
+                    line.outcome = "forwarded";
+                    Step::Forward {
+                        outgoing,
+                        request_id: rid.clone(),
+                        realm: realm.clone(),
+                    }
                 }
                 Err(_) => {
                     let p = Problem::new(
                         502,
                         "Bad gateway",
-                        "origin_unreachable",
-                        "The origin could not be reached.",
+                        "origin_request_invalid",
+                        "The request for the origin could not be built.",
                     );
                     line.outcome = "origin_error";
                     line.reason = p.reason;
-                    line.status = 502;
-                    problem_response(&p, &realm, &rid)
+                    line.status = Some(502);
+                    Step::Answer(problem_response(&p, realm, &rid))
                 }
             }
         }
         Decision::Own(endpoint) => {
             line.outcome = "own";
-            let resp = own_endpoint(&gateway, &env, &inner, &url, &headers, endpoint, &rid).await;
-            line.status = resp.status();
-            resp
+            let resp = own_endpoint(&gateway, &env, &req, &url, &headers, endpoint, &rid).await;
+            line.status = Some(resp.status());
+            Step::Answer(resp)
         }
     };
-
-    run_followups(&ctx, &gateway, &env, outcome.followups);
     line.finish(now_ms());
     log_decision(&line);
-    Ok(worker::Response::from(response))
+    step
 }
 
 async fn own_endpoint(
     gateway: &Rc<Gateway<CryptoKeyHandle>>,
     env: &Env,
     req: &web_sys::Request,
-    url: &url::Url,
+    url: &RequestUrl<'_>,
     headers: &[(String, String)],
     endpoint: OwnEndpoint,
     rid: &str,
@@ -258,7 +314,7 @@ async fn own_endpoint(
             let admin_req = AdminRequest {
                 method: &method,
                 path: &path,
-                query: url.query(),
+                query: url.query,
                 body: &body,
             };
             let admin_token = string_binding(env, "ADMIN_TOKEN");
@@ -274,7 +330,7 @@ async fn own_endpoint(
                 let p = no_entropy();
                 return problem_response(&p, realm, rid);
             }
-            let store = Store::open(env, gateway.config.keys.kv_cache_ttl_seconds());
+            let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
             let ports = Ports {
                 store: &store,
                 documents: &documents,
@@ -333,7 +389,7 @@ fn run_followups(
                         .await;
                 }
                 Followup::TouchKey(touch) => {
-                    let store = Store::open(&env, gateway.config.keys.kv_cache_ttl_seconds());
+                    let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
                     crate::keycache::touch(&store, &touch, now()).await;
                 }
             }

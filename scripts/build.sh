@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the deployable Worker into build/: index.js (this repo's entry, src/edge/entry.mjs, bundled
+# with wasm-bindgen's glue) and index_bg.wasm. What `worker-build --release` does, with two
+# differences: a lean entry instead of worker-build's per-request Proxy (see entry.mjs), and the
+# wasm's names section stripped (~95 KB raw) unless KEEP_NAMES=1 (for CPU profiles).
+#
+# Tools (installed by scripts/setup.sh): cargo with the wasm32 target, the pinned wasm-bindgen CLI,
+# npm binaryen's wasm-opt and npm esbuild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_BIN=${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}
+WASM_OPT_BIN=${WASM_OPT_BIN:-node_modules/.bin/wasm-opt}
+ESBUILD_BIN=${ESBUILD_BIN:-node_modules/esbuild/bin/esbuild}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+cargo build --lib --release --target wasm32-unknown-unknown
+
+stage=$(mktemp -d "${TMPDIR:-/tmp}/edge-auth-build.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+# The same wasm-bindgen flags as worker-build's module target: the reset-state function and the
+# abort handler let the entry rebuild the instance after a panic or trap.
+"$WASM_BINDGEN_BIN" "$TARGET_DIR/wasm32-unknown-unknown/release/edge_auth.wasm" \
+  --out-dir "$stage" --out-name index --target module --no-typescript \
+  --experimental-reset-state-function --force-enable-abort-handler
+
+# The feature set workerd runs (worker-build's list: no newer binaryen encodings).
+features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
+names=(--strip-debug)
+if [ "${KEEP_NAMES:-}" = 1 ]; then names=(--debuginfo); fi
+"$WASM_OPT_BIN" "$stage/index_bg.wasm" -o "$stage/index_bg.wasm" -O3 "${features[@]}" \
+  --strip-producers "${names[@]}"
+
+# workerd imports a .wasm module as a compiled module ("CompiledWasm"), not a source phase import.
+sed -i 's/import source /import /' "$stage/index.js"
+cp src/edge/entry.mjs "$stage/entry.mjs"
+
+"$ESBUILD_BIN" "$stage/entry.mjs" --bundle --format=esm --minify \
+  --external:./index_bg.wasm --external:'cloudflare:*' \
+  --outfile="$stage/out/index.js" --log-level=warning
+cp "$stage/index_bg.wasm" "$stage/out/"
+
+# Replace build/ in one step so a running `wrangler dev` never sees half a build.
+rm -rf build.new && mkdir build.new && cp "$stage/out/index.js" "$stage/out/index_bg.wasm" build.new/
+rm -rf build && mv build.new build
+ls -l build/
