@@ -10,7 +10,9 @@
 //    SHA-256 (crypto.subtle.digest) → hex → KV `key:<hex>` (cacheTtl 60 s, one read per request,
 //    no in-isolate cache) → the record's kind, revocation, expiry and route scopes;
 //  * every `x-auth-*` header (any case, `_` read as `-`) and the credential headers are removed,
-//    identity headers are added, and the request is forwarded to ORIGIN.
+//    identity headers are added, and the request is forwarded to ORIGIN;
+//  * one JSON log line per decision, with the fields the contract asks for (edge-auth writes the
+//    same line; leaving it out would compare different jobs).
 //
 // Bindings: ORIGIN, REALM, ISSUER, JWKS_URI, AUDIENCE, HS_ISSUER, HS256_SECRET, AUTH_KV.
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
@@ -65,7 +67,11 @@ function keyKind(token) {
   return base62(crc32(body), KEY_CHECKSUM) === token.slice(body.length) ? kind : null;
 }
 
-function problem(status, env, error, detail) {
+function problem(status, env, error, detail, line) {
+  if (line) {
+    line.outcome = "rejected";
+    line.reason = error ?? "rejected";
+  }
   const headers = { "content-type": "application/problem+json", "cache-control": "no-store" };
   if (status === 401 || status === 400) {
     headers["www-authenticate"] = error
@@ -158,61 +164,85 @@ function matches(path, prefix) {
   return path === prefix || path.startsWith(prefix + "/");
 }
 
+let requestCount = 0;
+
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const path = url.pathname;
-    const headers = new Headers(request.headers);
-    for (const name of [...headers.keys()]) {
-      if (name.replaceAll("_", "-").startsWith("x-auth-")) headers.delete(name);
-    }
-    headers.delete("host");
-    headers.delete("authorization");
-    headers.delete("x-api-key");
-
-    let route;
-    if (matches(path, "/public")) route = { public: true };
-    else if (matches(path, "/v1")) route = { public: false, scopes: [] };
-    else return problem(403, env, null, "No route matches this request.");
-
-    if (!route.public) {
-      const authorization = request.headers.get("authorization");
-      const apiKey = request.headers.get("x-api-key");
-      let token = null;
-      if (authorization !== null) {
-        const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
-        if (!m) {
-          if (!/^Bearer(\s|$)/i.test(authorization)) return problem(401, env, null, "A credential is required.");
-          return problem(400, env, "invalid_request", "Malformed Authorization header.");
-        }
-        token = m[1];
-      }
-      if (apiKey !== null) {
-        if (token !== null || apiKey.includes(",")) {
-          return problem(400, env, "invalid_request", "Send exactly one credential.");
-        }
-        token = apiKey;
-      }
-      if (token === null) return problem(401, env, null, "A credential is required.");
-
-      let identity;
-      const kind = keyKind(token);
-      if (kind) {
-        const r = await verifyKey(token, kind, env, route.scopes);
-        if (r.status === 403) return problem(403, env, "insufficient_scope", "Missing scope.");
-        identity = r.headers;
-      } else if (token.split(".").length === 3) {
-        identity = await verifyJwt(token, env);
-      }
-      if (!identity) return problem(401, env, "invalid_token", "The credential is not valid.");
-      for (const [k, v] of Object.entries(identity)) headers.set(k, v);
-    }
-
-    return fetch(env.ORIGIN + path + url.search, {
+    const started = Date.now();
+    const line = {
+      time: started,
+      request_id: request.headers.get("cf-ray") ?? `ref${(requestCount++).toString(16)}`,
       method: request.method,
-      headers,
-      body: request.body,
-      redirect: "manual",
-    });
+      path: "",
+      outcome: "forwarded",
+      reason: "",
+    };
+    const response = await handle(request, env, line);
+    if (line.outcome === "rejected") line.status = response.status;
+    line.duration_ms = Date.now() - started;
+    console.log(JSON.stringify(line));
+    return response;
   },
 };
+
+async function handle(request, env, line) {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  line.path = path;
+  const headers = new Headers(request.headers);
+  for (const name of [...headers.keys()]) {
+    if (name.replaceAll("_", "-").startsWith("x-auth-")) headers.delete(name);
+  }
+  headers.delete("host");
+  headers.delete("authorization");
+  headers.delete("x-api-key");
+
+  let route;
+  if (matches(path, "/public")) route = { public: true };
+  else if (matches(path, "/v1")) route = { public: false, scopes: [] };
+  else return problem(403, env, null, "No route matches this request.", line);
+
+  if (!route.public) {
+    const authorization = request.headers.get("authorization");
+    const apiKey = request.headers.get("x-api-key");
+    let token = null;
+    if (authorization !== null) {
+      const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+      if (!m) {
+        if (!/^Bearer(\s|$)/i.test(authorization)) return problem(401, env, null, "A credential is required.", line);
+        return problem(400, env, "invalid_request", "Malformed Authorization header.", line);
+      }
+      token = m[1];
+    }
+    if (apiKey !== null) {
+      if (token !== null || apiKey.includes(",")) {
+        return problem(400, env, "invalid_request", "Send exactly one credential.", line);
+      }
+      token = apiKey;
+    }
+    if (token === null) return problem(401, env, null, "A credential is required.", line);
+
+    let identity;
+    const kind = keyKind(token);
+    if (kind) {
+      const r = await verifyKey(token, kind, env, route.scopes);
+      if (r.status === 403) return problem(403, env, "insufficient_scope", "Missing scope.", line);
+      identity = r.headers;
+    } else if (token.split(".").length === 3) {
+      identity = await verifyJwt(token, env);
+    }
+    if (!identity) return problem(401, env, "invalid_token", "The credential is not valid.", line);
+    for (const [k, v] of Object.entries(identity)) headers.set(k, v);
+    line.kind = identity["X-Auth-Type"];
+    line.subject = identity["X-Auth-Subject"];
+    if (identity["X-Auth-Key-Id"]) line.key_id = identity["X-Auth-Key-Id"];
+    if (identity["X-Auth-Issuer"]) line.issuer = identity["X-Auth-Issuer"];
+  }
+
+  return fetch(env.ORIGIN + path + url.search, {
+    method: request.method,
+    headers,
+    body: request.body,
+    redirect: "manual",
+  });
+}

@@ -131,6 +131,15 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
       status: 200,
       type: "api_key",
     },
+    {
+      id: "apikey-cold-last-used",
+      label: `API key, cold, edge-auth recording last use (its default; jose does not)`,
+      path: "/v1/items",
+      headers: rotating(coldKeys.map((k) => k.token), bearer),
+      status: 200,
+      type: "api_key",
+      edgeWorker: "edge-auth-last-used",
+    },
   ];
   for (const alg of ALGS) {
     list.push({
@@ -163,6 +172,9 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
   return settings.only.length ? list.filter((s) => settings.only.includes(s.id)) : list;
 }
 
+/** The Worker that plays `worker` in scenario `sc` (one scenario swaps in a differently configured edge-auth). */
+const workerName = (sc, worker) => (worker === "edge-auth" && sc.edgeWorker ? sc.edgeWorker : worker);
+
 /** What a Worker should answer in a scenario. The floor forwards everything. */
 const expected = (sc, worker) => (worker === "bare" ? { status: 200, type: "" } : { status: sc.status, type: sc.type });
 
@@ -176,7 +188,7 @@ async function validate(list, urls, tail) {
       let res;
       let body = "";
       try {
-        res = await fetch(urls[w] + sc.path, { headers });
+        res = await fetch(urls[workerName(sc, w)] + sc.path, { headers });
         body = await res.text();
       } catch (e) {
         problems.push({ scenario: sc.id, worker: w, detail: `request failed: ${e.message}` });
@@ -430,7 +442,7 @@ async function main() {
     if (settings.warmup > 0) {
       for (const sc of list) {
         for (const w of WORKERS) {
-          await runLoad({ url: workers.urls[w], path: sc.path, connections: settings.connections, duration: settings.warmup, headers: sc.headers });
+          await runLoad({ url: workers.urls[workerName(sc, w)], path: sc.path, connections: settings.connections, duration: settings.warmup, headers: sc.headers });
         }
       }
       log("warm-up done");
@@ -445,7 +457,7 @@ async function main() {
         const order = WORKERS.map((_, k) => WORKERS[(k + round + i) % WORKERS.length]);
         for (const w of order) {
           const r = await runLoad({
-            url: workers.urls[w],
+            url: workers.urls[workerName(sc, w)],
             path: sc.path,
             connections: settings.connections,
             duration: settings.duration,
@@ -473,14 +485,16 @@ async function main() {
     if (settings.countRequests > 0) {
       for (const sc of list) {
         counts[sc.id] = {};
-        for (const [w, twin, jwksPath] of [
-          ["edge-auth", "edge-auth-counted", "/edge-counted/jwks.json"],
-          ["jose", "jose-counted", "/jose-counted/jwks.json"],
+        for (const [w, twin, jwksPath, counter] of [
+          sc.edgeWorker
+            ? ["edge-auth", `${sc.edgeWorker}-counted`, "/edge-counted/jwks.json", sc.edgeWorker]
+            : ["edge-auth", "edge-auth-counted", "/edge-counted/jwks.json", "edge-auth"],
+          ["jose", "jose-counted", "/jose-counted/jwks.json", "jose"],
         ]) {
           // A few untimed requests first, so the counts are steady state (the first JWKS fetch
           // of an isolate is reported separately).
           await runLoad({ url: workers.urls[twin], path: sc.path, connections: 1, amount: 5, headers: sc.headers });
-          const kvBefore = { ...(workers.kvCounts[w] ?? {}) };
+          const kvBefore = { ...(workers.kvCounts[counter] ?? {}) };
           const jBefore = (await loop.counts()).jwks[jwksPath] ?? 0;
           const r = await runLoad({
             url: workers.urls[twin],
@@ -489,7 +503,7 @@ async function main() {
             amount: settings.countRequests,
             headers: sc.headers,
           });
-          const kvAfter = workers.kvCounts[w] ?? {};
+          const kvAfter = workers.kvCounts[counter] ?? {};
           const jAfter = (await loop.counts()).jwks[jwksPath] ?? 0;
           const per1000 = (x) => (x * 1000) / Math.max(1, r.requests);
           counts[sc.id][w] = {

@@ -31,7 +31,7 @@ pub struct RequestParts<'a> {
     /// The request's own origin (`https://edge.example`): the assertion's default `iss`, and
     /// the forwarding target in route mode.
     pub origin: &'a str,
-    /// 16 bytes from the CSPRNG for the assertion's `jti`.
+    /// 16 bytes from the CSPRNG for the assertion's `jti` (zeros when no assertion is signed).
     pub entropy: [u8; 16],
 }
 

@@ -4,8 +4,10 @@
 //   edge-auth          the real build (build/index.js + wasm), AUTH_KV = the shared namespace
 //   jose               benches/reference-jose-worker.mjs, bundled with esbuild at start
 //   bare               benches/bare-worker.mjs, the floor
-//   edge-auth-counted  }  the same two Workers, but AUTH_KV is a counting wrapper
-//   jose-counted       }  (benches/lib/counting-kv.mjs); used only by the counting pass
+//   edge-auth-last-used  edge-auth with `keys.record_last_used` on (its default), for one scenario
+//   edge-auth-counted  }  the same Workers, but AUTH_KV is a counting wrapper
+//   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs); used only by the counting pass
+//   jose-counted       }
 //
 // The three timed Workers and the counting wrapper all bind the same KV namespace, so one seed
 // serves them all.
@@ -51,8 +53,12 @@ export async function startWorkers(s) {
   const joseSource = await bundleReference();
   const socket = () => [{ host: "127.0.0.1", port: 0 }];
 
-  const edgeConfig = (jwksPath) => ({
+  // `recordLastUsed`: edge-auth's default writes `last_used_at` for each key it sees (a KV write
+  // per key and cache lifetime). The reference does not, so the timed comparison turns it off
+  // (same job) and one extra scenario measures what it costs.
+  const edgeConfig = (jwksPath, recordLastUsed = false) => ({
     origin: s.origin,
+    keys: { record_last_used: recordLastUsed },
     realm: "api",
     issuers: [
       {
@@ -84,14 +90,14 @@ export async function startWorkers(s) {
     HS_ISSUER: s.hsIssuer,
     HS256_SECRET: s.hsSecret,
   });
-  const edgeWorker = (name, jwksPath) => ({
+  const edgeWorker = (name, jwksPath, recordLastUsed = false) => ({
     name,
     modules: true,
     scriptPath: path.join(BUILD_DIR, "index.js"),
     modulesRoot: BUILD_DIR,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: COMPAT_DATE,
-    bindings: { AUTH_CONFIG: edgeConfig(jwksPath), BENCH_HS256_SECRET: s.hsSecret },
+    bindings: { AUTH_CONFIG: edgeConfig(jwksPath, recordLastUsed), BENCH_HS256_SECRET: s.hsSecret },
     unsafeDirectSockets: socket(),
   });
   const joseWorker = (name, jwksPath) => ({
@@ -123,7 +129,12 @@ export async function startWorkers(s) {
       bindings: { ORIGIN: s.origin },
       unsafeDirectSockets: socket(),
     },
+    { ...edgeWorker("edge-auth-last-used", "edge", true), kvNamespaces: { AUTH_KV: KV_ID } },
     { ...edgeWorker("edge-auth-counted", "edge-counted"), wrappedBindings: counted("edge-auth") },
+    {
+      ...edgeWorker("edge-auth-last-used-counted", "edge-counted", true),
+      wrappedBindings: counted("edge-auth-last-used"),
+    },
     { ...joseWorker("jose-counted", "jose-counted"), wrappedBindings: counted("jose") },
     {
       // Seeds KV from inside workerd: much faster than one Node → workerd round trip per put.
@@ -176,7 +187,15 @@ export async function startWorkers(s) {
     throw e;
   }
   const urls = {};
-  for (const name of ["edge-auth", "jose", "bare", "edge-auth-counted", "jose-counted"]) {
+  for (const name of [
+    "edge-auth",
+    "jose",
+    "bare",
+    "edge-auth-last-used",
+    "edge-auth-counted",
+    "edge-auth-last-used-counted",
+    "jose-counted",
+  ]) {
     urls[name] = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
   }
   const seeder = await mf.getWorker("kv-seeder");

@@ -106,8 +106,9 @@ fn now() -> UnixTime {
     })
 }
 
-/// A request id: Cloudflare's `cf-ray` when present, else 16 hex characters of `random`.
-fn request_id(headers: &[(String, String)], random: &[u8]) -> String {
+/// A request id: Cloudflare's `cf-ray` when present; else a per-isolate random prefix and a
+/// counter (16 hex characters), which is unique without a CSPRNG call per request.
+fn request_id(headers: &[(String, String)]) -> String {
     if let Some((_, ray)) = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("cf-ray"))
@@ -121,7 +122,21 @@ fn request_id(headers: &[(String, String)], random: &[u8]) -> String {
             return clean;
         }
     }
-    hex::encode(random)
+    REQUEST_IDS.with(|ids| {
+        let (prefix, count) = ids.get();
+        ids.set((prefix, count.wrapping_add(1)));
+        format!("{prefix:08x}{count:08x}")
+    })
+}
+
+thread_local! {
+    /// (random prefix, next counter) for request ids.
+    static REQUEST_IDS: std::cell::Cell<(u32, u32)> = std::cell::Cell::new({
+        let mut seed = [0u8; 4];
+        // Without a CSPRNG the ids are still unique within the isolate.
+        let _ = getrandom::getrandom(&mut seed);
+        (u32::from_be_bytes(seed), 0)
+    });
 }
 
 /// Every request header as (name, value) pairs, in one JSON round trip rather than several
@@ -186,11 +201,7 @@ fn carry_out(step: Step) -> JsValue {
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     let started = now_ms();
     let headers = header_list(&req);
-    // One CSPRNG call: 8 bytes for the request id, 16 for the assertion's `jti`.
-    let mut random = [0u8; 24];
-    let have_entropy = getrandom::getrandom(&mut random).is_ok();
-    let (id_bytes, jti_bytes) = random.split_at(8);
-    let rid = request_id(&headers, id_bytes);
+    let rid = request_id(&headers);
     let url_text = req.url();
     let Ok(url) = RequestUrl::parse(&url_text) else {
         let p = Problem::new(
@@ -215,9 +226,9 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
             return Step::Answer(response);
         }
     };
+    // The assertion's `jti` is the only per-request use of the CSPRNG.
     let mut entropy = [0u8; 16];
-    entropy.copy_from_slice(jti_bytes);
-    if !have_entropy {
+    if gateway.config.assertion_signer.is_some() && getrandom::getrandom(&mut entropy).is_err() {
         let p = no_entropy();
         return Step::Answer(problem_response(&p, &gateway.config.realm, &rid));
     }
