@@ -138,11 +138,17 @@ fn origin_rules() {
 fn an_origin_is_kept_as_scheme_host_and_port() {
     for (given, kept) in [
         ("https://API.Example", "https://api.example"),
-        ("https://xn--bcher-kva.example:443/", "https://xn--bcher-kva.example"),
+        (
+            "https://xn--bcher-kva.example:443/",
+            "https://xn--bcher-kva.example",
+        ),
         ("http://127.0.0.1:9000/", "http://127.0.0.1:9000"),
     ] {
         let c = parse(&with(&["origin"], json!(given))).unwrap();
-        assert_eq!(c.origin.as_ref().map(edge_auth::config::Origin::as_str), Some(kept));
+        assert_eq!(
+            c.origin.as_ref().map(edge_auth::config::Origin::as_str),
+            Some(kept)
+        );
     }
 }
 

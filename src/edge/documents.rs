@@ -15,23 +15,6 @@ extern "C" {
     fn abort_signal_timeout(ms: u32) -> web_sys::AbortSignal;
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// The promise of the origin's `Response`.
-    pub type PendingResponse;
-
-    #[wasm_bindgen(js_name = fetch)]
-    fn origin_fetch_raw(request: &web_sys::Request) -> PendingResponse;
-
-    #[wasm_bindgen(method, js_name = catch)]
-    pub fn catch(this: &PendingResponse, on_rejected: &JsValue) -> PendingResponse;
-}
-
-/// The runtime's `fetch` promise for a request to the origin, handed back to the runtime as is.
-pub fn origin_fetch(request: &web_sys::Request) -> PendingResponse {
-    origin_fetch_raw(request)
-}
-
 /// Fetch a request through the runtime's `fetch`.
 pub async fn fetch(request: &web_sys::Request) -> Result<web_sys::Response, JsValue> {
     let value = JsFuture::from(global_fetch(request)).await?;

@@ -139,22 +139,38 @@ thread_local! {
     });
 }
 
-/// Every request header as (name, value) pairs, in one JSON round trip rather than several
-/// boundary crossings per header.
-fn header_list(req: &web_sys::Request) -> Vec<(String, String)> {
-    let pairs = js_sys::Array::from(&req.headers());
-    js_sys::JSON::stringify(&pairs)
-        .ok()
-        .and_then(|text| text.as_string())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+/// The request's method, URL and headers, in one boundary crossing (`runtime.js`).
+struct RequestFacts {
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl RequestFacts {
+    fn read(req: &web_sys::Request) -> Option<Self> {
+        let list: Vec<String> = serde_json::from_str(&respond::request_facts(req)).ok()?;
+        let mut items = list.into_iter();
+        let method = items.next()?;
+        let url = items.next()?;
+        let mut headers = Vec::with_capacity(items.len() / 2);
+        while let (Some(name), Some(value)) = (items.next(), items.next()) {
+            headers.push((name, value));
+        }
+        Some(RequestFacts {
+            method,
+            url,
+            headers,
+        })
+    }
 }
 
 /// What handling a request comes to: an answer from the edge itself, or a request for the origin.
 enum Step {
     Answer(web_sys::Response),
     Forward {
-        outgoing: web_sys::Request,
+        incoming: web_sys::Request,
+        target: String,
+        edits: String,
         request_id: String,
         realm: String,
     },
@@ -188,21 +204,32 @@ fn carry_out(step: Step) -> JsValue {
     match step {
         Step::Answer(response) => response.into(),
         Step::Forward {
-            outgoing,
+            incoming,
+            target,
+            edits,
             request_id,
             realm,
-        } => {
-            let on_error = respond::bad_gateway_handler(&request_id, &realm);
-            documents::origin_fetch(&outgoing).catch(&on_error).into()
-        }
+        } => respond::forward(&target, &incoming, &edits, &request_id, &realm),
     }
 }
 
 async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     let started = now_ms();
-    let headers = header_list(&req);
+    let Some(RequestFacts {
+        method,
+        url: url_text,
+        headers,
+    }) = RequestFacts::read(&req)
+    else {
+        let p = Problem::new(
+            400,
+            "Invalid request",
+            "bad_request",
+            "The request cannot be read.",
+        );
+        return Step::Answer(problem_response(&p, "api", "unknown"));
+    };
     let rid = request_id(&headers);
-    let url_text = req.url();
     let Ok(url) = RequestUrl::parse(&url_text) else {
         let p = Problem::new(
             400,
@@ -212,7 +239,6 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
         );
         return Step::Answer(problem_response(&p, "api", &rid));
     };
-    let method = req.method();
     let mut line = LogLine::new(&rid, &method, url.path, started);
 
     let gateway = match isolate(&env) {
@@ -267,16 +293,18 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
                 Some(origin) => url.with_origin(origin.as_str()),
                 None => url_text.clone(),
             };
-            match respond::outgoing_request(&req, &target, &headers, &forward_headers) {
-                Ok(outgoing) => {
+            match respond::header_edits(&headers, &forward_headers) {
+                Some(edits) => {
                     line.outcome = "forwarded";
                     Step::Forward {
-                        outgoing,
+                        incoming: Clone::clone(&req),
+                        target,
+                        edits,
                         request_id: rid.clone(),
                         realm: realm.clone(),
                     }
                 }
-                Err(_) => {
+                None => {
                     let p = Problem::new(
                         502,
                         "Bad gateway",

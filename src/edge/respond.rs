@@ -228,55 +228,65 @@ pub async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, 
     Ok(bytes.to_vec())
 }
 
-/// The request for the origin: same method, headers and body, then edited into exactly
-/// `forward` (the core's plan). Redirects are passed back to the client, not followed.
-///
-/// The incoming headers are copied natively and edited in place: in workerd that is several
-/// times cheaper than building a `Headers` from a list of strings.
-pub fn outgoing_request(
-    req: &web_sys::Request,
-    target: &str,
-    incoming: &[(String, String)],
-    forward: &[(String, String)],
-) -> Result<web_sys::Request, JsValue> {
-    let init = web_sys::RequestInit::new();
-    let method = req.method();
-    init.set_method(&method);
-    init.set_headers(&req.headers());
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if method != "GET" && method != "HEAD" {
-        if let Some(body) = req.body() {
-            init.set_body(&body);
-        }
-    }
-    let outgoing = web_sys::Request::new_with_str_and_init(target, &init)?;
+#[wasm_bindgen(module = "/src/edge/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestFacts)]
+    fn request_facts_js(request: &web_sys::Request) -> String;
+
+    #[wasm_bindgen(js_name = forward)]
+    fn forward_js(
+        target: &str,
+        request: &web_sys::Request,
+        edits: &str,
+        on_error: &BadGatewayHandler,
+        request_id: &str,
+        realm: &str,
+    ) -> JsValue;
+
+    #[wasm_bindgen(js_name = logLine)]
+    fn log_line_js(line: &str);
+}
+
+/// The request's method, URL and headers as a JSON array (see `runtime.js`).
+pub fn request_facts(request: &web_sys::Request) -> String {
+    request_facts_js(request)
+}
+
+/// The core's header plan as the edits `runtime.js` applies to a copy of the incoming headers:
+/// JSON `[[delete…], [[name, value]…]]`. `None` if a name or value could not be sent as a
+/// header (the core only plans printable values; this refuses rather than trusts that).
+pub fn header_edits(incoming: &[(String, String)], forward: &[(String, String)]) -> Option<String> {
     let plan = crate::headers::edits(incoming, forward);
-    let headers = outgoing.headers();
-    for name in &plan.delete {
-        headers.delete(name)?;
+    let sendable = |s: &str| s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+    let all_sendable = plan.delete.iter().all(|n| sendable(n))
+        && plan.append.iter().all(|(n, v)| sendable(n) && sendable(v));
+    if !all_sendable {
+        return None;
     }
-    for (name, value) in &plan.append {
-        headers.append(name, value)?;
-    }
-    Ok(outgoing)
+    serde_json::to_string(&(&plan.delete, &plan.append)).ok()
+}
+
+/// Forward to the origin (one crossing: build the request, edit its headers, fetch). Returns the
+/// origin's response promise; a failed fetch becomes a 502 problem.
+pub fn forward(
+    target: &str,
+    incoming: &web_sys::Request,
+    edits: &str,
+    request_id: &str,
+    realm: &str,
+) -> JsValue {
+    BAD_GATEWAY.with(|on_error| forward_js(target, incoming, edits, on_error, request_id, realm))
 }
 
 #[wasm_bindgen]
 extern "C" {
     /// A JS function taking `(request_id, realm, error)`.
     type BadGatewayHandler;
-
-    #[wasm_bindgen(method, js_name = bind)]
-    fn bind(this: &BadGatewayHandler, this_arg: &JsValue, request_id: &str, realm: &str)
-        -> JsValue;
-
-    #[wasm_bindgen(js_namespace = console, js_name = log)]
-    fn console_log(line: &str);
 }
 
 thread_local! {
-    /// `(request_id, realm, error) => 502 problem`, made once per isolate; each request binds its
-    /// own id and realm to it (a native `bind`, cheaper than a closure per request).
+    /// `(request_id, realm, error) => 502 problem`, made once per isolate (not a closure per
+    /// request).
     static BAD_GATEWAY: BadGatewayHandler = {
         let handler = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
             |request_id: JsValue, realm: JsValue, _error: JsValue| -> JsValue {
@@ -296,11 +306,6 @@ thread_local! {
     };
 }
 
-/// The rejection handler for one forwarded request.
-pub fn bad_gateway_handler(request_id: &str, realm: &str) -> JsValue {
-    BAD_GATEWAY.with(|handler| handler.bind(&JsValue::NULL, request_id, realm))
-}
-
 /// A forwarded request whose origin could not be reached: a second line after its decision.
 fn log_origin_error(request_id: &str, reason: &str) {
     let line = serde_json::json!({
@@ -310,7 +315,7 @@ fn log_origin_error(request_id: &str, reason: &str) {
         "status": 502,
         "reason": reason,
     });
-    console_log(&line.to_string());
+    log_line_js(&line.to_string());
 }
 
 /// One JSON line per decision. Holds no credential, hash or secret.
@@ -377,6 +382,6 @@ impl LogLine {
 
 pub fn log_decision(line: &LogLine) {
     if let Ok(text) = serde_json::to_string(line) {
-        console_log(&text);
+        log_line_js(&text);
     }
 }

@@ -168,3 +168,43 @@ test("origin errors are passed back as they are", async () => {
     await failing.close();
   }
 });
+
+test("an origin's redirect is passed back to the client, never followed with the identity headers", async () => {
+  const elsewhere = await startOrigin();
+  const redirecting = await startOrigin((req, res) => {
+    res.writeHead(302, { location: `${elsewhere.url}/stolen` });
+    res.end();
+  });
+  const e = await startEdge({ config: baseConfig(redirecting.url) });
+  try {
+    const res = await e.fetch("/public/go", { redirect: "manual" });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get("location"), `${elsewhere.url}/stolen`);
+    assert.equal(redirecting.requests.length, 1);
+    assert.equal(elsewhere.requests.length, 0, "the edge did not follow the redirect");
+  } finally {
+    await e.close();
+    await redirecting.close();
+    await elsewhere.close();
+  }
+});
+
+test("repeated and mixed-case client headers reach the origin as sent; spoofed x-auth-* never do", async () => {
+  const before = origin.requests.length;
+  const headers = new Headers();
+  headers.append("Accept", "application/json");
+  headers.append("accept", "text/plain");
+  headers.append("X-Custom", "kept");
+  headers.append("X_Auth_Subject", "spoofed");
+  headers.append("x-AUTH-type", "spoofed");
+  const res = await edge.fetch("/public/echo?q=1", { headers });
+  assert.equal(res.status, 200);
+  const seen = origin.requests.at(-1);
+  assert.equal(origin.requests.length, before + 1);
+  assert.equal(seen.url, "/public/echo?q=1");
+  assert.equal(seen.headers.accept, "application/json, text/plain");
+  assert.equal(seen.headers["x-custom"], "kept");
+  assert.equal(seen.headers["x-auth-type"], undefined, "public routes get no identity headers");
+  assert.equal(seen.headers.x_auth_subject, undefined);
+  assert.equal(seen.headers["x-auth-subject"], undefined);
+});
