@@ -162,20 +162,51 @@ impl AssertionSigner {
         self.keys.first().map(|k| k.kid.as_str())
     }
 
-    /// Sign an assertion. `None` only if there is no key (cannot happen after `from_secret`).
+    /// `header.payload` of an assertion (base64url), ready to sign with the active key. The
+    /// adapter signs it through WebCrypto (about 15x faster than Ed25519 in wasm), appending
+    /// `.signature`. `None` only if there is no key (cannot happen after `from_secret`).
     #[must_use]
-    pub fn sign(&self, claims: &AssertionClaims<'_>) -> Option<String> {
+    pub fn signing_input(&self, claims: &AssertionClaims<'_>) -> Option<String> {
         let key = self.keys.first()?;
         let header = json!({ "alg": "EdDSA", "kid": key.kid, "typ": ASSERTION_TYP });
         let header = Base64UrlUnpadded::encode_string(header.to_string().as_bytes());
         let payload = serde_json::to_vec(claims).ok()?;
-        let mut token = header;
-        token.push('.');
-        token.push_str(&Base64UrlUnpadded::encode_string(&payload));
-        let signature = key.pair.sk.sign(token.as_bytes(), None);
-        token.push('.');
-        token.push_str(&Base64UrlUnpadded::encode_string(signature.as_ref()));
-        Some(token)
+        let mut input = header;
+        input.push('.');
+        input.push_str(&Base64UrlUnpadded::encode_string(&payload));
+        Some(input)
+    }
+
+    /// The complete assertion for `signing_input`, signed here in Rust: the reference the
+    /// WebCrypto signature is tested against, and what native code uses.
+    #[must_use]
+    pub fn sign_input(&self, input: &str) -> Option<String> {
+        let key = self.keys.first()?;
+        let signature = key.pair.sk.sign(input.as_bytes(), None);
+        Some(format!(
+            "{input}.{}",
+            Base64UrlUnpadded::encode_string(signature.as_ref())
+        ))
+    }
+
+    /// Sign an assertion in Rust (see [`Self::sign_input`]).
+    #[must_use]
+    pub fn sign(&self, claims: &AssertionClaims<'_>) -> Option<String> {
+        self.sign_input(&self.signing_input(claims)?)
+    }
+
+    /// The active private key as a JWK (`kty`, `crv`, `d`, `x`), for importing into WebCrypto
+    /// once per isolate. It holds the secret: it must never be logged or sent anywhere.
+    #[must_use]
+    pub fn active_private_jwk(&self) -> Option<String> {
+        let key = self.keys.first()?;
+        let jwk = json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "d": Base64UrlUnpadded::encode_string(key.pair.sk.seed().as_ref()),
+            "x": Base64UrlUnpadded::encode_string(key.pair.pk.as_ref()),
+        });
+        Some(jwk.to_string())
     }
 }
 

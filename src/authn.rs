@@ -72,6 +72,10 @@ pub enum Decision {
         identity: Option<Identity>,
         /// True when the route is public (no identity headers or assertion).
         public: bool,
+        /// When an assertion key is configured (and the route is not public): the assertion's
+        /// signing input. The adapter signs it and adds `X-Auth-Assertion: <input>.<signature>`;
+        /// it must not forward the request if signing fails.
+        assertion: Option<String>,
     },
     /// Answer with this rejection; nothing is forwarded.
     Reject(Problem),
@@ -382,16 +386,19 @@ impl<K: Clone> Gateway<K> {
         } else {
             identity_headers(identity.as_ref())
         };
-        if !public {
-            set.extend(self.assertion_header(&req, identity.as_ref(), now));
+        let assertion = if public {
+            None
+        } else {
             set.extend(self.claims_header(identity.as_ref()));
-        }
+            self.assertion_input(&req, identity.as_ref(), now)
+        };
         let headers = forward_headers(req.headers, route.forward_credentials, set);
         Outcome {
             decision: Decision::Forward {
                 headers,
                 identity,
                 public,
+                assertion,
             },
             followups,
             log,
@@ -497,13 +504,13 @@ impl<K: Clone> Gateway<K> {
 }
 
 impl<K> Gateway<K> {
-    /// `X-Auth-Assertion`, when an assertion key is configured.
-    fn assertion_header(
+    /// The signing input of `X-Auth-Assertion`, when an assertion key is configured.
+    fn assertion_input(
         &self,
         req: &RequestParts<'_>,
         identity: Option<&Identity>,
         now: UnixTime,
-    ) -> Option<(String, String)> {
+    ) -> Option<String> {
         let signer = self.config.assertion_signer.as_ref()?;
         let settings = &self.config.assertion;
         let target_origin = self
@@ -519,9 +526,7 @@ impl<K> Gateway<K> {
             .unwrap_or(req.origin);
         let claims =
             AssertionClaims::new(identity, iss, aud, now, settings.ttl_seconds, &req.entropy);
-        signer
-            .sign(&claims)
-            .map(|token| ("X-Auth-Assertion".to_string(), token))
+        signer.signing_input(&claims)
     }
 
     /// `X-Auth-Claims`: the verified JWT payload as base64url JSON, when enabled and small enough.

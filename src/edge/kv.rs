@@ -2,6 +2,9 @@
 
 use std::cell::OnceCell;
 
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use worker::kv::KvStore;
 use worker::Env;
 
@@ -120,9 +123,75 @@ impl Store {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The KV namespace binding itself, for the hot-path read.
+    type KvNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_with_options(
+        this: &KvNamespace,
+        key: &str,
+        options: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+thread_local! {
+    /// `{ type: "text", cacheTtl }` for hot-path reads, built once per isolate and TTL.
+    static CACHED_READ: std::cell::RefCell<Option<(u64, JsValue)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The read options for `cache_ttl`, reused across requests.
+fn cached_read_options(cache_ttl: u64) -> JsValue {
+    CACHED_READ.with(|cell| {
+        if let Ok(slot) = cell.try_borrow() {
+            if let Some((ttl, options)) = slot.as_ref() {
+                if *ttl == cache_ttl {
+                    return options.clone();
+                }
+            }
+        }
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"type".into(), &"text".into());
+        #[allow(clippy::cast_precision_loss)] // a TTL in seconds is far below 2^53
+        let ttl = JsValue::from_f64(cache_ttl as f64);
+        let _ = js_sys::Reflect::set(&options, &"cacheTtl".into(), &ttl);
+        let options: JsValue = options.into();
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some((cache_ttl, options.clone()));
+        }
+        options
+    })
+}
+
+impl Store {
+    /// The hot-path read: the binding's own `get` with cached options (the `worker` crate's
+    /// builder opens the binding with several lookups and builds the options every time).
+    async fn read_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let env_value: &JsValue = self.env.as_ref();
+        let binding = js_sys::Reflect::get(env_value, &JsValue::from_str("AUTH_KV"))
+            .map_err(|_| StoreError::Unavailable)?;
+        if binding.is_undefined() || binding.is_null() {
+            return Err(StoreError::Unavailable);
+        }
+        let namespace: KvNamespace = binding.unchecked_into();
+        let options = cached_read_options(self.cache_ttl.max(60));
+        let promise = namespace
+            .get_with_options(key, &options)
+            .map_err(|_| StoreError::Unavailable)?;
+        let value = JsFuture::from(promise)
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        value.as_string().map(Some).ok_or(StoreError::Unavailable)
+    }
+}
+
 impl KeyStore for Store {
     async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.kv()?.get_cached(key).await
+        self.read_cached(key).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -172,7 +172,9 @@ enum Step {
         target: String,
         edits: String,
         request_id: String,
-        realm: String,
+        /// The assertion's signing input, signed on the way out.
+        assertion: Option<String>,
+        gateway: Rc<Gateway<CryptoKeyHandle>>,
     },
 }
 
@@ -208,8 +210,31 @@ fn carry_out(step: Step) -> JsValue {
             target,
             edits,
             request_id,
-            realm,
-        } => respond::forward(&target, &incoming, &edits, &request_id, &realm),
+            assertion,
+            gateway,
+        } => {
+            let pending = assertion.as_deref().and_then(|input| {
+                gateway
+                    .config
+                    .assertion_signer
+                    .as_ref()
+                    .map(|signer| respond::PendingAssertion { input, signer })
+            });
+            // An assertion without a signer cannot happen (the core plans one only with a key);
+            // refuse rather than forward unsigned.
+            if assertion.is_some() && pending.is_none() {
+                let p = no_signer();
+                return problem_response(&p, &gateway.config.realm, &request_id).into();
+            }
+            respond::forward(
+                &target,
+                &incoming,
+                &edits,
+                &request_id,
+                &gateway.config.realm,
+                pending,
+            )
+        }
     }
 }
 
@@ -287,6 +312,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
         }
         Decision::Forward {
             headers: forward_headers,
+            assertion,
             ..
         } => {
             let target = match &gateway.config.origin {
@@ -301,7 +327,8 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
                         target,
                         edits,
                         request_id: rid.clone(),
-                        realm: realm.clone(),
+                        assertion,
+                        gateway: Rc::clone(&gateway),
                     }
                 }
                 None => {
@@ -396,6 +423,16 @@ async fn own_endpoint(
 
 fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
     u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000)
+}
+
+/// An assertion is due but there is no key to sign it with.
+fn no_signer() -> Problem {
+    Problem::new(
+        500,
+        "Internal error",
+        "assertion_unavailable",
+        "The edge could not sign its assertion; nothing was forwarded.",
+    )
 }
 
 /// The CSPRNG failed: refuse rather than continue with guessable values.

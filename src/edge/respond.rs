@@ -241,7 +241,12 @@ extern "C" {
         on_error: &BadGatewayHandler,
         request_id: &str,
         realm: &str,
+        assertion: Option<&str>,
+        key: &JsValue,
     ) -> JsValue;
+
+    #[wasm_bindgen(js_name = importAssertionKey)]
+    fn import_assertion_key_js(jwk: &str) -> JsValue;
 
     #[wasm_bindgen(js_name = logLine)]
     fn log_line_js(line: &str);
@@ -266,16 +271,57 @@ pub fn header_edits(incoming: &[(String, String)], forward: &[(String, String)])
     serde_json::to_string(&(&plan.delete, &plan.append)).ok()
 }
 
-/// Forward to the origin (one crossing: build the request, edit its headers, fetch). Returns the
-/// origin's response promise; a failed fetch becomes a 502 problem.
+thread_local! {
+    /// The assertion key imported into WebCrypto: a promise of a `CryptoKey`, made on first use
+    /// (the isolate's config, and so its key, never changes).
+    static ASSERTION_KEY: std::cell::RefCell<Option<JsValue>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The promise of the signing key for `signer`, imported once per isolate.
+fn assertion_key(signer: &crate::assertion::AssertionSigner) -> JsValue {
+    ASSERTION_KEY.with(|cell| {
+        if let Ok(slot) = cell.try_borrow() {
+            if let Some(key) = slot.as_ref() {
+                return key.clone();
+            }
+        }
+        let key = match signer.active_private_jwk() {
+            Some(jwk) => import_assertion_key_js(&jwk),
+            None => JsValue::UNDEFINED,
+        };
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some(key.clone());
+        }
+        key
+    })
+}
+
+/// What `forward` needs to sign the assertion: its input and the signer.
+pub struct PendingAssertion<'a> {
+    pub input: &'a str,
+    pub signer: &'a crate::assertion::AssertionSigner,
+}
+
+/// Forward to the origin (one crossing: build the request, edit its headers, sign the assertion
+/// through WebCrypto, fetch). Returns the origin's response promise; a failed fetch becomes a 502
+/// problem, a failed signature a 500 (and nothing is sent).
 pub fn forward(
     target: &str,
     incoming: &web_sys::Request,
     edits: &str,
     request_id: &str,
     realm: &str,
+    assertion: Option<PendingAssertion<'_>>,
 ) -> JsValue {
-    BAD_GATEWAY.with(|on_error| forward_js(target, incoming, edits, on_error, request_id, realm))
+    let (input, key) = match assertion {
+        Some(a) => (Some(a.input), assertion_key(a.signer)),
+        None => (None, JsValue::UNDEFINED),
+    };
+    BAD_GATEWAY.with(|on_error| {
+        forward_js(
+            target, incoming, edits, on_error, request_id, realm, input, &key,
+        )
+    })
 }
 
 #[wasm_bindgen]
@@ -289,16 +335,25 @@ thread_local! {
     /// request).
     static BAD_GATEWAY: BadGatewayHandler = {
         let handler = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
-            |request_id: JsValue, realm: JsValue, _error: JsValue| -> JsValue {
+            |request_id: JsValue, realm: JsValue, error: JsValue| -> JsValue {
                 let request_id = request_id.as_string().unwrap_or_default();
                 let realm = realm.as_string().unwrap_or_default();
-                let p = Problem::new(
-                    502,
-                    "Bad gateway",
-                    "origin_unreachable",
-                    "The origin could not be reached.",
-                );
-                log_origin_error(&request_id, p.reason);
+                let p = if error.as_string().as_deref() == Some("assertion_signing_failed") {
+                    Problem::new(
+                        500,
+                        "Internal error",
+                        "assertion_unavailable",
+                        "The edge could not sign its assertion; nothing was forwarded.",
+                    )
+                } else {
+                    Problem::new(
+                        502,
+                        "Bad gateway",
+                        "origin_unreachable",
+                        "The origin could not be reached.",
+                    )
+                };
+                log_origin_error(&request_id, p.reason, p.status);
                 problem_response(&p, &realm, &request_id).into()
             },
         );
@@ -307,12 +362,12 @@ thread_local! {
 }
 
 /// A forwarded request whose origin could not be reached: a second line after its decision.
-fn log_origin_error(request_id: &str, reason: &str) {
+fn log_origin_error(request_id: &str, reason: &str, status: u16) {
     let line = serde_json::json!({
         "time": super::now_ms(),
         "request_id": request_id,
         "outcome": "origin_error",
-        "status": 502,
+        "status": status,
         "reason": reason,
     });
     log_line_js(&line.to_string());

@@ -12,12 +12,30 @@ export function requestFacts(request) {
   return JSON.stringify(facts);
 }
 
+/** The `error` given to `onError` when the assertion could not be signed. */
+const SIGNING_FAILED = "assertion_signing_failed";
+
+const encoder = new TextEncoder();
+
+function base64url(bytes) {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The assertion key (a private Ed25519 JWK as JSON) as a promise of a signing `CryptoKey`. */
+export function importAssertionKey(jwk) {
+  return crypto.subtle.importKey("jwk", JSON.parse(jwk), { name: "Ed25519" }, false, ["sign"]);
+}
+
 /**
  * Sends `request` to `target` with its headers edited by `edits` (JSON: `[[names to delete],
- * [[name, value] to append]]`, deletions first) and redirects passed back, not followed.
- * Returns the origin's response promise; a failed fetch becomes `onError(requestId, realm)`.
+ * [[name, value] to append]]`, deletions first) and redirects passed back, not followed. With an
+ * `assertion` (its signing input), signs it with `key` (a promise of a `CryptoKey`) and adds
+ * `X-Auth-Assertion` first; if signing fails, nothing is sent. Returns the origin's response
+ * promise; any failure becomes `onError(requestId, realm, error)`.
  */
-export function forward(target, request, edits, onError, requestId, realm) {
+export function forward(target, request, edits, onError, requestId, realm, assertion, key) {
   const method = request.method;
   const init = { method, headers: request.headers, redirect: "manual" };
   if (method !== "GET" && method !== "HEAD" && request.body !== null) init.body = request.body;
@@ -26,7 +44,19 @@ export function forward(target, request, edits, onError, requestId, realm) {
   const headers = outgoing.headers;
   for (const name of remove) headers.delete(name);
   for (const [name, value] of append) headers.append(name, value);
-  return fetch(outgoing).catch((error) => onError(requestId, realm, error));
+  if (assertion === undefined) {
+    return fetch(outgoing).catch((error) => onError(requestId, realm, error));
+  }
+  return key
+    .then((k) => crypto.subtle.sign({ name: "Ed25519" }, k, encoder.encode(assertion)))
+    .then(
+      (signature) => headers.append("X-Auth-Assertion", `${assertion}.${base64url(new Uint8Array(signature))}`),
+      () => {
+        throw SIGNING_FAILED;
+      },
+    )
+    .then(() => fetch(outgoing))
+    .catch((error) => onError(requestId, realm, error));
 }
 
 /**
