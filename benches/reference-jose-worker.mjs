@@ -11,11 +11,13 @@
 //    no in-isolate cache) → the record's kind, revocation, expiry and route scopes;
 //  * every `x-auth-*` header (any case, `_` read as `-`) and the credential headers are removed,
 //    identity headers are added, and the request is forwarded to ORIGIN;
+//  * with ASSERTION_KEY bound (a private Ed25519 JWK), an `X-Auth-Assertion` signed with jose's
+//    SignJWT (the key imported once per isolate), carrying the claims edge-auth's carries;
 //  * one JSON log line per decision, with the fields the contract asks for (edge-auth writes the
 //    same line; leaving it out would compare different jobs).
 //
 // Bindings: ORIGIN, REALM, ISSUER, JWKS_URI, AUDIENCE, HS_ISSUER, HS256_SECRET, AUTH_KV.
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
+import { SignJWT, createRemoteJWKSet, decodeJwt, importJWK, jwtVerify } from "jose";
 
 const ASYMMETRIC = ["RS256", "PS256", "ES256", "EdDSA"];
 const KEY_PREFIXES = { eak_: "api_key", eap_: "pat" };
@@ -165,6 +167,31 @@ function matches(path, prefix) {
 }
 
 let requestCount = 0;
+let assertionKey = null;
+let assertionKeySource = null;
+
+async function assertion(env, request, identity) {
+  if (assertionKeySource !== env.ASSERTION_KEY) {
+    const jwk = JSON.parse(env.ASSERTION_KEY);
+    assertionKey = { kid: jwk.kid, key: await importJWK(jwk, "EdDSA") };
+    assertionKeySource = env.ASSERTION_KEY;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: new URL(request.url).origin,
+    aud: new URL(env.ORIGIN).origin,
+    sub: identity["X-Auth-Subject"],
+    auth_type: identity["X-Auth-Type"],
+    scope: identity["X-Auth-Scopes"],
+    iat: now,
+    exp: now + 60,
+    jti: crypto.randomUUID(),
+  };
+  if (identity["X-Auth-Key-Id"]) claims.key_id = identity["X-Auth-Key-Id"];
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "EdDSA", kid: assertionKey.kid, typ: "edge-auth-assertion+jwt" })
+    .sign(assertionKey.key);
+}
 
 export default {
   async fetch(request, env) {
@@ -237,6 +264,7 @@ async function handle(request, env, line) {
     line.subject = identity["X-Auth-Subject"];
     if (identity["X-Auth-Key-Id"]) line.key_id = identity["X-Auth-Key-Id"];
     if (identity["X-Auth-Issuer"]) line.issuer = identity["X-Auth-Issuer"];
+    if (env.ASSERTION_KEY) headers.set("X-Auth-Assertion", await assertion(env, request, identity));
   }
 
   return fetch(env.ORIGIN + path + url.search, {

@@ -140,6 +140,18 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
       type: "api_key",
       edgeWorker: "edge-auth-last-used",
     },
+    {
+      id: "apikey-hot-assertion",
+      label: "API key, hot, with a signed X-Auth-Assertion (both sign)",
+      path: "/v1/items",
+      headers: fixed(bearer(hotKey.token)),
+      status: 200,
+      type: "api_key",
+      edgeWorker: "edge-auth-assertion",
+      joseWorker: "jose-assertion",
+      noCount: true,
+      expectAssertion: true,
+    },
   ];
   for (const alg of ALGS) {
     list.push({
@@ -173,7 +185,8 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
 }
 
 /** The Worker that plays `worker` in scenario `sc` (one scenario swaps in a differently configured edge-auth). */
-const workerName = (sc, worker) => (worker === "edge-auth" && sc.edgeWorker ? sc.edgeWorker : worker);
+const workerName = (sc, worker) =>
+  (worker === "edge-auth" && sc.edgeWorker) || (worker === "jose" && sc.joseWorker) || worker;
 
 /** What a Worker should answer in a scenario. The floor forwards everything. */
 const expected = (sc, worker) => (worker === "bare" ? { status: 200, type: "" } : { status: sc.status, type: sc.type });
@@ -202,6 +215,10 @@ async function validate(list, urls, tail) {
         if (res.headers.get("x-seen-spoofed") !== "no") issues.push("a client-sent x-auth-* header reached the origin");
         if (res.headers.get("x-seen-credential") !== "stripped") issues.push("the credential reached the origin");
         if ((res.headers.get("x-seen-auth-subject") ?? "") === "spoofed-admin") issues.push("spoofed subject reached the origin");
+        const sawAssertion = res.headers.get("x-seen-assertion") === "yes";
+        if (sawAssertion !== Boolean(sc.expectAssertion)) {
+          issues.push(sc.expectAssertion ? "no X-Auth-Assertion reached the origin" : "an unexpected X-Auth-Assertion reached the origin");
+        }
       }
       if (issues.length) {
         problems.push({ scenario: sc.id, worker: w, detail: `${issues.join("; ")}; body: ${body.slice(0, 300)}` });
@@ -483,7 +500,7 @@ async function main() {
     // Counting pass: the counted twins (fresh isolates, KV through the counting wrapper).
     const counts = {};
     if (settings.countRequests > 0) {
-      for (const sc of list) {
+      for (const sc of list.filter((x) => !x.noCount)) {
         counts[sc.id] = {};
         for (const [w, twin, jwksPath, counter] of [
           sc.edgeWorker

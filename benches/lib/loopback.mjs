@@ -23,6 +23,7 @@ const origin = createServer((req, res) => {
       "x-seen-auth-subject": h["x-auth-subject"] ?? "",
       "x-seen-credential": h.authorization || h["x-api-key"] ? "forwarded" : "stripped",
       "x-seen-spoofed": h["x-auth-spoofed"] === undefined ? "no" : "yes",
+      "x-seen-assertion": h["x-auth-assertion"] ? "yes" : "no",
     });
     res.end('{"ok":true}');
   });

@@ -5,12 +5,14 @@
 //   jose               benches/reference-jose-worker.mjs, bundled with esbuild at start
 //   bare               benches/bare-worker.mjs, the floor
 //   edge-auth-last-used  edge-auth with `keys.record_last_used` on (its default), for one scenario
+//   edge-auth-assertion, jose-assertion  both with ASSERTION_KEY bound: signed assertions
 //   edge-auth-counted  }  the same Workers, but AUTH_KV is a counting wrapper
 //   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs); used only by the counting pass
 //   jose-counted       }
 //
 // The three timed Workers and the counting wrapper all bind the same KV namespace, so one seed
 // serves them all.
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -107,6 +109,11 @@ export async function startWorkers(s) {
     bindings: joseBindings(jwksPath),
     unsafeDirectSockets: socket(),
   });
+  // One benchmark-only Ed25519 key, bound to the two Workers of the assertion scenario.
+  const assertionKey = JSON.stringify({
+    ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
+    kid: "bench-assertion",
+  });
   const counted = (who) => ({ AUTH_KV: { scriptName: "counting-kv", bindings: { WHO: who } } });
 
   // KV operations seen by the counting wrapper, per Worker.
@@ -130,6 +137,14 @@ export async function startWorkers(s) {
       unsafeDirectSockets: socket(),
     },
     { ...edgeWorker("edge-auth-last-used", "edge", true), kvNamespaces: { AUTH_KV: KV_ID } },
+    (() => {
+      const w = edgeWorker("edge-auth-assertion", "edge");
+      return { ...w, bindings: { ...w.bindings, ASSERTION_KEY: assertionKey }, kvNamespaces: { AUTH_KV: KV_ID } };
+    })(),
+    (() => {
+      const w = joseWorker("jose-assertion", "jose");
+      return { ...w, bindings: { ...w.bindings, ASSERTION_KEY: assertionKey }, kvNamespaces: { AUTH_KV: KV_ID } };
+    })(),
     { ...edgeWorker("edge-auth-counted", "edge-counted"), wrappedBindings: counted("edge-auth") },
     {
       ...edgeWorker("edge-auth-last-used-counted", "edge-counted", true),
@@ -192,6 +207,8 @@ export async function startWorkers(s) {
     "jose",
     "bare",
     "edge-auth-last-used",
+    "edge-auth-assertion",
+    "jose-assertion",
     "edge-auth-counted",
     "edge-auth-last-used-counted",
     "jose-counted",
