@@ -237,6 +237,34 @@ async function validate(list, urls, tail) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// workerd's own CPU time (user + system, from /proc), the closest local figure to what Workers
+// bill: per request it is independent of how busy the load generator and the origin are.
+
+function workerdPid() {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, "utf8").includes("workerd")) return d;
+    } catch {}
+  }
+  return null;
+}
+
+/** CPU milliseconds used so far by process `pid` (NaN when /proc cannot tell). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Statistics
 
 export const median = (xs) => {
@@ -257,6 +285,7 @@ function summarise(list, runs) {
       const total = Object.values(statuses).reduce((a, b) => a + b, 0);
       per[w] = {
         rps: median(rs.map((r) => r.rps)),
+        cpuUs: median(rs.map((r) => r.cpuUs)),
         costMs: median(rs.map((r) => r.costMs)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
@@ -283,6 +312,15 @@ function summarise(list, runs) {
         return x && y ? x.costMs - y.costMs : NaN;
       }),
     );
+    // workerd CPU above the floor's, per round.
+    const cpuAbove = (w) =>
+      median(
+        rounds.map((round) => {
+          const x = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === w);
+          const y = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === "bare");
+          return x && y ? x.cpuUs - y.cpuUs : NaN;
+        }),
+      );
     // The authentication work itself: edge-auth's cost above the floor over jose's.
     const overheadVsJose = median(
       rounds.map((round) => {
@@ -300,6 +338,7 @@ function summarise(list, runs) {
       p50VsJose: paired("edge-auth", "jose", "p50"),
       p50VsFloor: paired("edge-auth", "bare", "p50"),
       deltaFloorMs: deltaFloor,
+      cpuAboveFloorUs: { "edge-auth": cpuAbove("edge-auth"), jose: cpuAbove("jose") },
     };
   });
 }
@@ -468,11 +507,14 @@ async function main() {
     // Timed rounds, interleaved: within a round each scenario runs on the three Workers back to
     // back, in an order that rotates with the round and the scenario.
     const runs = [];
+    const pid = workerdPid();
+    if (!pid) log("workerd's pid not found: no CPU figures");
     const jwksBefore = (await loop.counts()).jwks;
     for (let round = 0; round < settings.rounds; round++) {
       for (const [i, sc] of list.entries()) {
         const order = WORKERS.map((_, k) => WORKERS[(k + round + i) % WORKERS.length]);
         for (const w of order) {
+          const cpuBefore = cpuMs(pid);
           const r = await runLoad({
             url: workers.urls[workerName(sc, w)],
             path: sc.path,
@@ -480,7 +522,8 @@ async function main() {
             duration: settings.duration,
             headers: sc.headers,
           });
-          runs.push({ round, scenario: sc.id, worker: w, ...r });
+          const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.requests);
+          runs.push({ round, scenario: sc.id, worker: w, ...r, cpuUs });
         }
         const last = runs.slice(-3);
         log(

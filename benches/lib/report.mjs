@@ -107,13 +107,15 @@ export function renderReport(r) {
   L.push("");
   L.push(
     "Cost = wall time per request at saturation (1 / throughput). Ratios are paired per round (the three Workers run back to back) and the median is shown. " +
-      "\"Above floor\" is edge-auth's cost minus the bare Worker's in the same round.",
+      "\"Above floor\" is edge-auth's cost minus the bare Worker's in the same round. " +
+      "CPU is workerd's own CPU time per request (user + system, from /proc; it includes the subrequest to the origin), " +
+      "the closest local figure to what Workers bill; \"CPU above floor\" subtracts the bare Worker's, per round.",
   );
   L.push("");
   L.push(
-    "| scenario | edge-auth req/s | p50 / p99 ms | jose req/s | p50 / p99 ms | floor req/s | p50 / p99 ms | edge/jose (cost) | edge/floor (cost) | above floor ms/req | edge/jose above floor |",
+    "| scenario | edge-auth req/s | p50 / p99 ms | jose req/s | p50 / p99 ms | floor req/s | p50 / p99 ms | edge/jose (cost) | edge/floor (cost) | above floor ms/req | edge/jose above floor | CPU µs/req edge / jose / floor | CPU above floor µs edge / jose |",
   );
-  L.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  L.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   const flagged = new Set(r.validation.map((p) => p.scenario));
   for (const x of r.summary) {
     const e = x.per["edge-auth"];
@@ -128,7 +130,8 @@ export function renderReport(r) {
         : "";
     L.push(
       `| ${x.label}${x.status !== 200 ? ` (expect ${x.status})` : ""}${warn} | ${int(e.rps)} | ${f(e.p50)} / ${f(e.p99)} | ${int(j.rps)} | ${f(j.p50)} / ${f(j.p99)} | ` +
-        `${int(b.rps)} | ${f(b.p50)} / ${f(b.p99)} | ${ratio(x.costVsJose)} | ${ratio(x.costVsFloor)} | ${f(x.deltaFloorMs, 3)} | ${x.id === "public" ? "n/a" : ratio(x.overheadVsJose)} |`,
+        `${int(b.rps)} | ${f(b.p50)} / ${f(b.p99)} | ${ratio(x.costVsJose)} | ${ratio(x.costVsFloor)} | ${f(x.deltaFloorMs, 3)} | ${x.id === "public" ? "n/a" : ratio(x.overheadVsJose)} | ` +
+        `${int(e.cpuUs)} / ${int(j.cpuUs)} / ${int(b.cpuUs)} | ${int(x.cpuAboveFloorUs?.["edge-auth"])} / ${int(x.cpuAboveFloorUs?.jose)} |`,
     );
   }
   L.push("");
