@@ -444,6 +444,9 @@ async function main() {
     saved.startedAt = new Date(saved.startedAt);
     saved.finishedAt = new Date(saved.finishedAt);
     for (const c of saved.criterion ?? []) c.when = new Date(c.when);
+    // Criterion results run after the measurement are picked up too.
+    const onDisk = criterionResults();
+    if (onDisk.length) saved.criterion = onDisk;
     publish(saved);
     return;
   }
