@@ -1,6 +1,11 @@
 //! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward).
+//!
+//! Reads, on every key request that misses the isolate's cache, call the binding's own `get` with
+//! options built once per isolate. Writes and lists (admin API, last-used records) go through the
+//! `worker` crate's wrapper, which is opened on first use: opening it costs several property
+//! lookups, and most requests never write.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -10,42 +15,55 @@ use worker::Env;
 
 use crate::ports::{KeyStore, ListPage, StoreError};
 
-/// The `AUTH_KV` binding.
-pub struct WorkersKv {
+const BINDING: &str = "AUTH_KV";
+
+#[wasm_bindgen]
+extern "C" {
+    /// The KV namespace binding itself.
+    type KvNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_with_options(
+        this: &KvNamespace,
+        key: &str,
+        options: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+thread_local! {
+    /// Read options per `cacheTtl` (`None`: uncached), built once per isolate.
+    static READ_OPTIONS: RefCell<Vec<(Option<u64>, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `{ type: "text" }`, with `cacheTtl` when given; reused across requests.
+fn read_options(cache_ttl: Option<u64>) -> JsValue {
+    READ_OPTIONS.with(|cell| {
+        if let Ok(list) = cell.try_borrow() {
+            if let Some((_, options)) = list.iter().find(|(ttl, _)| *ttl == cache_ttl) {
+                return options.clone();
+            }
+        }
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"type".into(), &"text".into());
+        if let Some(ttl) = cache_ttl {
+            #[allow(clippy::cast_precision_loss)] // a TTL in seconds is far below 2^53
+            let ttl = JsValue::from_f64(ttl as f64);
+            let _ = js_sys::Reflect::set(&options, &"cacheTtl".into(), &ttl);
+        }
+        let options: JsValue = options.into();
+        if let Ok(mut list) = cell.try_borrow_mut() {
+            list.push((cache_ttl, options.clone()));
+        }
+        options
+    })
+}
+
+/// The `worker` crate's wrapper of the binding, for writes and lists.
+struct Writer {
     kv: KvStore,
-    /// KV `cacheTtl` for hot-path reads. KV refuses values under its minimum (30 or 60 s
-    /// depending on the platform's vintage), so 60 s is the floor.
-    cache_ttl: u64,
 }
 
-impl WorkersKv {
-    pub fn new(env: &Env, cache_ttl: u64) -> Result<Self, StoreError> {
-        let kv = env.kv("AUTH_KV").map_err(|_| StoreError::Unavailable)?;
-        Ok(WorkersKv {
-            kv,
-            cache_ttl: cache_ttl.max(60),
-        })
-    }
-}
-
-impl KeyStore for WorkersKv {
-    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.kv
-            .get(key)
-            .cache_ttl(self.cache_ttl)
-            .text()
-            .await
-            .map_err(|_| StoreError::Unavailable)
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.kv
-            .get(key)
-            .text()
-            .await
-            .map_err(|_| StoreError::Unavailable)
-    }
-
+impl Writer {
     async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError> {
         let builder = self
             .kv
@@ -97,87 +115,42 @@ impl KeyStore for WorkersKv {
     }
 }
 
-/// The store a request uses: `AUTH_KV`, opened on first use (most requests never touch KV, and
-/// opening the binding costs several property lookups). When it is not bound, every operation is
-/// unavailable (→ 503, never a forward).
+/// The store a request uses: `AUTH_KV`. When it is not bound, every operation is unavailable
+/// (→ 503, never a forward).
 pub struct Store {
     env: Env,
+    /// KV `cacheTtl` for hot-path reads. KV refuses values under its minimum (30 or 60 s
+    /// depending on the platform's vintage), so 60 s is the floor.
     cache_ttl: u64,
-    opened: OnceCell<Option<WorkersKv>>,
+    writer: OnceCell<Option<Writer>>,
 }
 
 impl Store {
     pub fn new(env: &Env, cache_ttl: u64) -> Self {
         Store {
             env: env.clone(),
-            cache_ttl,
-            opened: OnceCell::new(),
+            cache_ttl: cache_ttl.max(60),
+            writer: OnceCell::new(),
         }
     }
 
-    fn kv(&self) -> Result<&WorkersKv, StoreError> {
-        self.opened
-            .get_or_init(|| WorkersKv::new(&self.env, self.cache_ttl).ok())
+    fn writer(&self) -> Result<&Writer, StoreError> {
+        self.writer
+            .get_or_init(|| self.env.kv(BINDING).ok().map(|kv| Writer { kv }))
             .as_ref()
             .ok_or(StoreError::Unavailable)
     }
-}
 
-#[wasm_bindgen]
-extern "C" {
-    /// The KV namespace binding itself, for the hot-path read.
-    type KvNamespace;
-
-    #[wasm_bindgen(method, catch, js_name = get)]
-    fn get_with_options(
-        this: &KvNamespace,
-        key: &str,
-        options: &JsValue,
-    ) -> Result<js_sys::Promise, JsValue>;
-}
-
-thread_local! {
-    /// `{ type: "text", cacheTtl }` for hot-path reads, built once per isolate and TTL.
-    static CACHED_READ: std::cell::RefCell<Option<(u64, JsValue)>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The read options for `cache_ttl`, reused across requests.
-fn cached_read_options(cache_ttl: u64) -> JsValue {
-    CACHED_READ.with(|cell| {
-        if let Ok(slot) = cell.try_borrow() {
-            if let Some((ttl, options)) = slot.as_ref() {
-                if *ttl == cache_ttl {
-                    return options.clone();
-                }
-            }
-        }
-        let options = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&options, &"type".into(), &"text".into());
-        #[allow(clippy::cast_precision_loss)] // a TTL in seconds is far below 2^53
-        let ttl = JsValue::from_f64(cache_ttl as f64);
-        let _ = js_sys::Reflect::set(&options, &"cacheTtl".into(), &ttl);
-        let options: JsValue = options.into();
-        if let Ok(mut slot) = cell.try_borrow_mut() {
-            *slot = Some((cache_ttl, options.clone()));
-        }
-        options
-    })
-}
-
-impl Store {
-    /// The hot-path read: the binding's own `get` with cached options (the `worker` crate's
-    /// builder opens the binding with several lookups and builds the options every time).
-    async fn read_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {
         let env_value: &JsValue = self.env.as_ref();
-        let binding = js_sys::Reflect::get(env_value, &JsValue::from_str("AUTH_KV"))
+        let binding = js_sys::Reflect::get(env_value, &JsValue::from_str(BINDING))
             .map_err(|_| StoreError::Unavailable)?;
         if binding.is_undefined() || binding.is_null() {
             return Err(StoreError::Unavailable);
         }
         let namespace: KvNamespace = binding.unchecked_into();
-        let options = cached_read_options(self.cache_ttl.max(60));
         let promise = namespace
-            .get_with_options(key, &options)
+            .get_with_options(key, &read_options(cache_ttl))
             .map_err(|_| StoreError::Unavailable)?;
         let value = JsFuture::from(promise)
             .await
@@ -191,19 +164,19 @@ impl Store {
 
 impl KeyStore for Store {
     async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.read_cached(key).await
+        self.read(key, Some(self.cache_ttl)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.kv()?.get(key).await
+        self.read(key, None).await
     }
 
     async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError> {
-        self.kv()?.put(key, value, expires_at).await
+        self.writer()?.put(key, value, expires_at).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.kv()?.delete(key).await
+        self.writer()?.delete(key).await
     }
 
     async fn list(
@@ -212,6 +185,6 @@ impl KeyStore for Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
-        self.kv()?.list(prefix, cursor, limit).await
+        self.writer()?.list(prefix, cursor, limit).await
     }
 }

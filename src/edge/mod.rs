@@ -223,7 +223,7 @@ fn carry_out(step: Step) -> JsValue {
             // An assertion without a signer cannot happen (the core plans one only with a key);
             // refuse rather than forward unsigned.
             if assertion.is_some() && pending.is_none() {
-                let p = no_signer();
+                let p = respond::assertion_unavailable();
                 return problem_response(&p, &gateway.config.realm, &request_id).into();
             }
             respond::forward(
@@ -423,16 +423,6 @@ async fn own_endpoint(
 
 fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
     u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000)
-}
-
-/// An assertion is due but there is no key to sign it with.
-fn no_signer() -> Problem {
-    Problem::new(
-        500,
-        "Internal error",
-        "assertion_unavailable",
-        "The edge could not sign its assertion; nothing was forwarded.",
-    )
 }
 
 /// The CSPRNG failed: refuse rather than continue with guessable values.

@@ -339,12 +339,7 @@ thread_local! {
                 let request_id = request_id.as_string().unwrap_or_default();
                 let realm = realm.as_string().unwrap_or_default();
                 let p = if error.as_string().as_deref() == Some("assertion_signing_failed") {
-                    Problem::new(
-                        500,
-                        "Internal error",
-                        "assertion_unavailable",
-                        "The edge could not sign its assertion; nothing was forwarded.",
-                    )
+                    assertion_unavailable()
                 } else {
                     Problem::new(
                         502,
@@ -359,6 +354,16 @@ thread_local! {
         );
         handler.into_js_value().unchecked_into()
     };
+}
+
+/// The assertion could not be signed: refuse rather than forward without it.
+pub fn assertion_unavailable() -> Problem {
+    Problem::new(
+        500,
+        "Internal error",
+        "assertion_unavailable",
+        "The edge could not sign its assertion; nothing was forwarded.",
+    )
 }
 
 /// A forwarded request whose origin could not be reached: a second line after its decision.
