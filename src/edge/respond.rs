@@ -219,9 +219,15 @@ pub async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, 
             "The request body could not be read.",
         )
     };
-    let promise = req.array_buffer().map_err(|_| unreadable())?;
-    let buffer = JsFuture::from(promise).await.map_err(|_| unreadable())?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
+    // Streamed with a cap: a body without Content-Length is never read past `limit`.
+    let cap = u32::try_from(limit).unwrap_or(u32::MAX);
+    let read = JsFuture::from(read_body_capped_js(req, cap))
+        .await
+        .map_err(|_| unreadable())?;
+    if read.is_null() {
+        return Err(too_large());
+    }
+    let bytes: js_sys::Uint8Array = read.dyn_into().map_err(|_| unreadable())?;
     if bytes.length() as usize > limit {
         return Err(too_large());
     }
@@ -250,6 +256,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = logLine)]
     fn log_line_js(line: &str);
+
+    #[wasm_bindgen(js_name = readBodyCapped)]
+    fn read_body_capped_js(request: &web_sys::Request, limit: u32) -> js_sys::Promise;
 }
 
 /// The request's method, URL and headers as a JSON array (see `runtime.js`).

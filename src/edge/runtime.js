@@ -66,3 +66,31 @@ export function forward(target, request, edits, onError, requestId, realm, asser
 export function logLine(line) {
   queueMicrotask(() => console.log(line));
 }
+
+/**
+ * Reads at most `limit` bytes of `request`'s body as a `Uint8Array`, or `null` as soon as it is
+ * longer: the rest is never read into memory (a client need not send `Content-Length`).
+ */
+export async function readBodyCapped(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

@@ -165,6 +165,41 @@ test("admin input is validated with 400 problem+json", async () => {
   assert.equal(huge.status, 413);
 });
 
+/** A body offered in `count` chunks of `size` bytes, produced only as the reader pulls them. */
+function pulledStream(size, count) {
+  const chunk = new Uint8Array(size).fill(0x78);
+  const stream = {
+    pulled: 0,
+    body: new ReadableStream({
+      pull(controller) {
+        if (stream.pulled === count) return controller.close();
+        stream.pulled++;
+        controller.enqueue(chunk);
+      },
+    }),
+  };
+  return stream;
+}
+
+test("an admin body without Content-Length is refused with 413 once it passes 16 KiB", async () => {
+  const { body } = pulledStream(4 * 1024, 5); // 20 KiB, chunked
+  const res = await edge.fetch("/_auth/keys", admin({ method: "POST", body, duplex: "half" }));
+  assert.equal(res.status, 413);
+  assert.match(res.headers.get("content-type"), /problem\+json/);
+});
+
+test("an oversized admin body is not read past the limit", async () => {
+  const total = 1024; // 64 MiB offered
+  const stream = pulledStream(64 * 1024, total);
+  // The edge answers before the upload ends; the transport may then drop the connection
+  // instead of delivering that answer, so only what the edge read is asserted here.
+  const res = await edge
+    .fetch("/_auth/keys", admin({ method: "POST", body: stream.body, duplex: "half" }))
+    .catch(() => null);
+  if (res) assert.equal(res.status, 413);
+  assert.ok(stream.pulled < total / 4, `the edge stopped reading early (pulled ${stream.pulled} of ${total} chunks)`);
+});
+
 test("without ADMIN_TOKEN the admin API does not exist", async () => {
   const e = await startEdge({ config: { origin: origin.url, routes: [{ path: "/v1/**" }] } });
   try {
