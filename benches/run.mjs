@@ -4,7 +4,7 @@
 //   make bench                 # build, then this script with the defaults
 //   node benches/run.mjs       # on an existing build/
 //
-// Settings (environment; defaults keep a full run under ~6 minutes on 2 cores):
+// Settings (environment; a full run with the defaults takes about 6–7 minutes on 2 cores):
 //   BENCH_ROUNDS=3            rounds; every round runs every (scenario, Worker) pair once,
 //                             interleaved so drift hits all three Workers alike; medians reported
 //   BENCH_DURATION=2          seconds per timed run
@@ -15,7 +15,7 @@
 //   BENCH_COUNT_REQUESTS=1000 requests per scenario in the counting pass (0: skip it)
 //   BENCH_SCENARIOS=a,b       run only these scenario ids
 //   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
-//   BENCH_BUILD_DIR=build     the worker-build output to measure
+//   BENCH_BUILD_DIR=build     the scripts/build.sh output to measure
 //   BENCH_RESULTS=$TMPDIR/edge-auth-bench-results.json   raw results of the run
 //
 //   node benches/run.mjs --render [file]   re-renders the report from saved raw results

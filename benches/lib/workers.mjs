@@ -22,7 +22,7 @@ import { Miniflare, Response } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KV_ID = "edge-auth-bench-kv";
-/** The build under test: `build/` unless BENCH_BUILD_DIR names another worker-build output. */
+/** The build under test: `build/` unless BENCH_BUILD_DIR names another scripts/build.sh output. */
 export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR || "build");
 const COMPAT_DATE = "2026-04-01";
 
