@@ -67,9 +67,14 @@ export function logLine(line) {
   queueMicrotask(() => console.log(line));
 }
 
+/** How much of an oversized body is still read (and dropped) so the client gets the 413. */
+const DRAIN_BYTES = 1024 * 1024;
+
 /**
- * Reads at most `limit` bytes of `request`'s body as a `Uint8Array`, or `null` as soon as it is
- * longer: the rest is never read into memory (a client need not send `Content-Length`).
+ * Reads at most `limit` bytes of `request`'s body as a `Uint8Array`, or `null` once it is longer.
+ * Past the limit nothing more is kept; up to `DRAIN_BYTES` more are read and dropped, so a client
+ * that is still sending a modest body gets the answer instead of a reset connection, and a larger
+ * body is cancelled there (a client need not send `Content-Length`).
  */
 export async function readBodyCapped(request, limit) {
   if (request.body === null) return new Uint8Array(0);
@@ -81,11 +86,16 @@ export async function readBodyCapped(request, limit) {
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
+      chunks.length = 0;
+      if (size > limit + DRAIN_BYTES) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      continue;
     }
     chunks.push(value);
   }
+  if (size > limit) return null;
   const body = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
