@@ -172,9 +172,8 @@ enum Step {
         target: String,
         edits: String,
         request_id: String,
-        /// The assertion's signing input, signed on the way out.
-        assertion: Option<String>,
-        gateway: Rc<Gateway<CryptoKeyHandle>>,
+        realm: String,
+        assertion: Option<respond::PendingAssertion>,
     },
 }
 
@@ -210,31 +209,16 @@ fn carry_out(step: Step) -> JsValue {
             target,
             edits,
             request_id,
+            realm,
             assertion,
-            gateway,
-        } => {
-            let pending = assertion.as_deref().and_then(|input| {
-                gateway
-                    .config
-                    .assertion_signer
-                    .as_ref()
-                    .map(|signer| respond::PendingAssertion { input, signer })
-            });
-            // An assertion without a signer cannot happen (the core plans one only with a key);
-            // refuse rather than forward unsigned.
-            if assertion.is_some() && pending.is_none() {
-                let p = respond::assertion_unavailable();
-                return problem_response(&p, &gateway.config.realm, &request_id).into();
-            }
-            respond::forward(
-                &target,
-                &incoming,
-                &edits,
-                &request_id,
-                &gateway.config.realm,
-                pending,
-            )
-        }
+        } => respond::forward(
+            &target,
+            &incoming,
+            &edits,
+            &request_id,
+            &realm,
+            assertion.as_ref(),
+        ),
     }
 }
 
@@ -319,19 +303,35 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
                 Some(origin) => url.with_origin(origin.as_str()),
                 None => url_text.clone(),
             };
-            match respond::header_edits(&headers, &forward_headers) {
-                Some(edits) => {
+            // The core plans an assertion only when there is a key; without one, refuse rather
+            // than forward unsigned.
+            let assertion = match (assertion, &gateway.config.assertion_signer) {
+                (None, _) => Ok(None),
+                (Some(input), Some(signer)) => Ok(Some(respond::PendingAssertion {
+                    input,
+                    key: respond::assertion_key(signer),
+                })),
+                (Some(_), None) => Err(respond::assertion_unavailable()),
+            };
+            match (respond::header_edits(&headers, &forward_headers), assertion) {
+                (_, Err(p)) => {
+                    line.outcome = "rejected";
+                    line.reason = p.reason;
+                    line.status = Some(p.status);
+                    Step::Answer(problem_response(&p, realm, &rid))
+                }
+                (Some(edits), Ok(assertion)) => {
                     line.outcome = "forwarded";
                     Step::Forward {
                         incoming: Clone::clone(&req),
                         target,
                         edits,
                         request_id: rid.clone(),
+                        realm: realm.clone(),
                         assertion,
-                        gateway: Rc::clone(&gateway),
                     }
                 }
-                None => {
+                (None, Ok(_)) => {
                     let p = Problem::new(
                         502,
                         "Bad gateway",

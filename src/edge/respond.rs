@@ -287,7 +287,7 @@ thread_local! {
 }
 
 /// The promise of the signing key for `signer`, imported once per isolate.
-fn assertion_key(signer: &crate::assertion::AssertionSigner) -> JsValue {
+pub fn assertion_key(signer: &crate::assertion::AssertionSigner) -> JsValue {
     ASSERTION_KEY.with(|cell| {
         if let Ok(slot) = cell.try_borrow() {
             if let Some(key) = slot.as_ref() {
@@ -305,10 +305,10 @@ fn assertion_key(signer: &crate::assertion::AssertionSigner) -> JsValue {
     })
 }
 
-/// What `forward` needs to sign the assertion: its input and the signer.
-pub struct PendingAssertion<'a> {
-    pub input: &'a str,
-    pub signer: &'a crate::assertion::AssertionSigner,
+/// An assertion to sign on the way out: its signing input and the key (a `CryptoKey` promise).
+pub struct PendingAssertion {
+    pub input: String,
+    pub key: JsValue,
 }
 
 /// Forward to the origin (one crossing: build the request, edit its headers, sign the assertion
@@ -320,15 +320,15 @@ pub fn forward(
     edits: &str,
     request_id: &str,
     realm: &str,
-    assertion: Option<PendingAssertion<'_>>,
+    assertion: Option<&PendingAssertion>,
 ) -> JsValue {
     let (input, key) = match assertion {
-        Some(a) => (Some(a.input), assertion_key(a.signer)),
-        None => (None, JsValue::UNDEFINED),
+        Some(a) => (Some(a.input.as_str()), &a.key),
+        None => (None, &JsValue::UNDEFINED),
     };
     BAD_GATEWAY.with(|on_error| {
         forward_js(
-            target, incoming, edits, on_error, request_id, realm, input, &key,
+            target, incoming, edits, on_error, request_id, realm, input, key,
         )
     })
 }
