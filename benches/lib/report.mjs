@@ -16,7 +16,16 @@ export function targets(summary) {
   const by = Object.fromEntries(summary.map((s) => [s.id, s]));
   const out = [];
   const verdict = (ok) => (ok === undefined ? "not measured" : ok ? "**met**" : "**missed**");
-  const add = (target, id, measured, ok, note = "") => out.push({ target, id, measured, verdict: verdict(ok), note });
+  const add = (target, id, measured, ok, extra = "") => {
+    const [rounds, note = ""] = Array.isArray(extra) ? extra : [extra];
+    out.push({ target, id, measured, verdict: verdict(ok), rounds, note });
+  };
+  // "k of n rounds": on a shared machine a verdict near its threshold can flip between runs; this
+  // shows how firmly each one holds within the run.
+  const held = (values, meets) => {
+    const v = (values ?? []).filter((x) => Number.isFinite(x));
+    return v.length ? `${v.filter(meets).length} of ${v.length} rounds` : "n/a";
+  };
 
   const hot = by["apikey-hot"];
   if (hot) {
@@ -25,6 +34,7 @@ export function targets(summary) {
       hot.id,
       `${f(hot.deltaFloorMs, 3)} ms/request above the floor (p50 ${f(hot.per["edge-auth"].p50 - hot.per.bare.p50, 3)} ms above)`,
       Number.isFinite(hot.deltaFloorMs) ? hot.deltaFloorMs <= 0.1 : undefined,
+      held(hot.rounds?.deltaFloorMs, (x) => x <= 0.1),
     );
   }
   for (const alg of ["RS256", "ES256", "EdDSA"]) {
@@ -35,9 +45,12 @@ export function targets(summary) {
       s.id,
       `${ratio(s.costVsJose)} whole request; ${ratio(s.overheadVsJose)} of jose's cost above the floor`,
       Number.isFinite(s.costVsJose) ? s.costVsJose <= 1.2 : undefined,
-      Number.isFinite(s.overheadVsJose) && s.overheadVsJose > 1.2 && s.costVsJose <= 1.2
-        ? "met on the whole request, not on the verification work alone"
-        : "",
+      [
+        held(s.rounds?.costVsJose, (x) => x <= 1.2),
+        Number.isFinite(s.overheadVsJose) && s.overheadVsJose > 1.2 && s.costVsJose <= 1.2
+          ? "met on the whole request, not on the verification work alone"
+          : "",
+      ],
     );
   }
   for (const alg of ["RS256", "PS256", "ES256", "EdDSA", "HS256"]) {
@@ -48,9 +61,12 @@ export function targets(summary) {
       s.id,
       `${ratio(s.costVsJose)} whole request; ${ratio(s.overheadVsJose)} of jose's cost above the floor`,
       Number.isFinite(s.costVsJose) ? s.costVsJose <= 0.5 : undefined,
-      Number.isFinite(s.overheadVsJose) && s.overheadVsJose <= 0.5 && !(s.costVsJose <= 0.5)
-        ? "met on the work above the floor; the whole request cannot go below floor/jose"
-        : "",
+      [
+        held(s.rounds?.costVsJose, (x) => x <= 0.5),
+        Number.isFinite(s.overheadVsJose) && s.overheadVsJose <= 0.5 && !(s.costVsJose <= 0.5)
+          ? "met on the work above the floor; the whole request cannot go below floor/jose"
+          : "",
+      ],
     );
   }
   for (const id of ["jwt-hs256-fresh", "apikey-hot", "apikey-cold"]) {
@@ -61,6 +77,7 @@ export function targets(summary) {
       s.id,
       `${ratio(s.costVsJose)} whole request; ${ratio(s.overheadVsJose)} of jose's cost above the floor`,
       Number.isFinite(s.costVsJose) ? s.costVsJose < 1 : undefined,
+      held(s.rounds?.costVsJose, (x) => x < 1),
     );
   }
   return out;
@@ -141,9 +158,11 @@ export function renderReport(r) {
   // Targets.
   L.push("### Targets from the issue");
   L.push("");
-  L.push("| target | scenario | measured | verdict | note |");
-  L.push("|---|---|---|---|---|");
-  for (const t of targets(r.summary)) L.push(`| ${t.target} | \`${t.id}\` | ${t.measured} | ${t.verdict} | ${t.note} |`);
+  L.push("Verdicts are on the medians; \"rounds\" counts the rounds whose own paired figure meets the target.");
+  L.push("");
+  L.push("| target | scenario | measured | verdict | rounds meeting it | note |");
+  L.push("|---|---|---|---|--:|---|");
+  for (const t of targets(r.summary)) L.push(`| ${t.target} | \`${t.id}\` | ${t.measured} | ${t.verdict} | ${t.rounds} | ${t.note} |`);
   L.push("");
 
   // Counts.

@@ -2,6 +2,8 @@
 //! faster than pure-Rust RSA/ECDSA in wasm. Keys are imported once and the `CryptoKey` is cached
 //! with the JWKS entry by the core. HS256 stays in Rust (faster there).
 
+use std::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -57,8 +59,29 @@ fn import_params(alg: Algorithm) -> Option<JsValue> {
     })
 }
 
-/// The `verify` algorithm parameters.
+thread_local! {
+    /// `verify` parameters per algorithm, built once per isolate (a fresh object per verification
+    /// cost a handful of boundary crossings each time).
+    static VERIFY_PARAMS: RefCell<Vec<(Algorithm, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The `verify` algorithm parameters, reused across requests.
 fn verify_params(alg: Algorithm) -> Option<JsValue> {
+    VERIFY_PARAMS.with(|cell| {
+        if let Ok(list) = cell.try_borrow() {
+            if let Some((_, params)) = list.iter().find(|(a, _)| *a == alg) {
+                return Some(params.clone());
+            }
+        }
+        let params = new_verify_params(alg)?;
+        if let Ok(mut list) = cell.try_borrow_mut() {
+            list.push((alg, params.clone()));
+        }
+        Some(params)
+    })
+}
+
+fn new_verify_params(alg: Algorithm) -> Option<JsValue> {
     Some(match alg {
         Algorithm::Rs256 => object(&[("name", s("RSASSA-PKCS1-v1_5"))]),
         Algorithm::Ps256 => object(&[
