@@ -6,7 +6,7 @@ export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/esbuild/bin/esbuild
 
-.PHONY: setup setup-test build dev test test-native test-runtime test-browser lint bench deploy clean
+.PHONY: setup setup-test build build-fault dev test test-native test-runtime test-browser lint bench deploy clean
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,10 @@ setup-test:
 build: setup
 	scripts/build.sh
 
+## build-fault: a test-only build in build-fault/ with fault injection (tests/runtime/recovery.test.mjs)
+build-fault: setup
+	FEATURES=fault-injection OUT=build-fault scripts/build.sh
+
 ## dev: wrangler dev on 127.0.0.1 with local KV, a demo config, demo secrets and a demo origin
 dev: build
 	node scripts/dev.mjs
@@ -26,6 +30,7 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features fault-injection -- -D warnings
 
 test-native:
 	cargo test
@@ -37,7 +42,7 @@ test-browser:
 	node --test --test-concurrency=1 tests/browser/
 
 ## test: everything CI runs
-test: setup-test lint test-native build test-runtime test-browser
+test: setup-test lint test-native build-fault build test-runtime test-browser
 
 bench: build
 	node benches/run.mjs
@@ -47,4 +52,4 @@ deploy: build
 	wrangler deploy
 
 clean:
-	rm -rf build target .dev
+	rm -rf build build-fault target .dev

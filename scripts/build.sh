@@ -13,8 +13,14 @@ WASM_BINDGEN_BIN=${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}
 WASM_OPT_BIN=${WASM_OPT_BIN:-node_modules/.bin/wasm-opt}
 ESBUILD_BIN=${ESBUILD_BIN:-node_modules/esbuild/bin/esbuild}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# OUT: the output directory (default build/). FEATURES: cargo features, for test builds only
+# (`make build-fault` builds build-fault/ with fault-injection).
+OUT=${OUT:-build}
+FEATURES=${FEATURES:-}
 
-cargo build --lib --release --target wasm32-unknown-unknown
+features_arg=()
+if [ -n "$FEATURES" ]; then features_arg=(--features "$FEATURES"); fi
+cargo build --lib --release --target wasm32-unknown-unknown "${features_arg[@]}"
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/edge-auth-build.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -42,7 +48,7 @@ cp src/edge/entry.mjs "$stage/entry.mjs"
   --outfile="$stage/out/index.js" --log-level=warning
 cp "$stage/index_bg.wasm" "$stage/out/"
 
-# Replace build/ in one step so a running `wrangler dev` never sees half a build.
-rm -rf build.new && mkdir build.new && cp "$stage/out/index.js" "$stage/out/index_bg.wasm" build.new/
-rm -rf build && mv build.new build
-ls -l build/
+# Replace the output in one step so a running `wrangler dev` never sees half a build.
+rm -rf "$OUT.new" && mkdir "$OUT.new" && cp "$stage/out/index.js" "$stage/out/index_bg.wasm" "$OUT.new/"
+rm -rf "$OUT" && mv "$OUT.new" "$OUT"
+ls -l "$OUT/"

@@ -4,7 +4,9 @@
 // workerd that costs about 16 µs of CPU per request, a fifth of everything edge-auth adds to a
 // request. This entry is a plain module Worker that calls the exported Rust `fetch` directly and
 // keeps the part that matters: after a Rust panic or a Wasm trap, the instance is rebuilt
-// (`__wbg_reset_state`) before the next request, so no request runs on corrupted state.
+// (`__wbg_reset_state`) before the next request, so no request runs on corrupted state, and the
+// rebuild is logged. (wasm-bindgen's glue, built with its abort handler, would also reinitialise
+// on the next call; tests/runtime/recovery.test.mjs checks the outcome: a new instance, logged.)
 import * as wasm from "./index.js";
 
 const state = wasm.__worker_init_state();

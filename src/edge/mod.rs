@@ -4,6 +4,8 @@
 
 mod crypto;
 mod documents;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod kv;
 mod respond;
 
@@ -238,6 +240,8 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
         );
         return Step::Answer(problem_response(&p, "api", "unknown"));
     };
+    #[cfg(feature = "fault-injection")]
+    fault::inject(&headers).await;
     let rid = request_id(&headers);
     let Ok(url) = RequestUrl::parse(&url_text) else {
         let p = Problem::new(

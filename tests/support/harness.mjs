@@ -50,12 +50,12 @@ export async function deadPort() {
  * Start the built Worker in workerd. `config` is AUTH_CONFIG (object, or string to bind it as
  * text); `bindings` adds secrets/vars; `kv` seeds AUTH_KV.
  */
-export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true } = {}) {
+export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true, buildDir = "build" } = {}) {
   const allBindings = { ...bindings };
   if (config !== undefined) allBindings.AUTH_CONFIG = config;
   const options = {
     modules: true,
-    scriptPath: path.join(ROOT, "build/index.js"),
+    scriptPath: path.join(ROOT, buildDir, "index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
     kvNamespaces: kvBinding ? ["AUTH_KV"] : [],
