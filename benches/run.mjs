@@ -5,7 +5,7 @@
 //   node benches/run.mjs       # on an existing build/
 //
 // Settings (environment; a full run with the defaults takes about 6–7 minutes on 2 cores):
-//   BENCH_ROUNDS=3            rounds; every round runs every (scenario, Worker) pair once,
+//   BENCH_ROUNDS=5            rounds; every round runs every (scenario, Worker) pair once,
 //                             interleaved so drift hits all three Workers alike; medians reported
 //   BENCH_DURATION=2          seconds per timed run
 //   BENCH_CONNECTIONS=8       concurrent connections of the load generator
@@ -44,7 +44,7 @@ const num = (name, dflt) => {
   return n;
 };
 const settings = {
-  rounds: Math.max(1, Math.floor(num("BENCH_ROUNDS", 3))),
+  rounds: Math.max(1, Math.floor(num("BENCH_ROUNDS", 5))),
   duration: num("BENCH_DURATION", 2),
   connections: Math.max(1, Math.floor(num("BENCH_CONNECTIONS", 8))),
   pool: Math.max(1, Math.floor(num("BENCH_POOL", 4096))),
