@@ -16,10 +16,11 @@ setup-test:
 
 ## build: the deployable Worker in build/ (release, wasm-opt, lean JS entry)
 build: setup
-	scripts/build.sh
+	FEATURES= OUT=build scripts/build.sh
 
-## build-fault: a test-only build in build-fault/ with fault injection (tests/runtime/recovery.test.mjs)
-build-fault: setup
+## build-fault: a test-only build in build-fault/ with fault injection (tests/runtime/recovery.test.mjs).
+## After build: both share target/, so they must never run at once (make -j).
+build-fault: setup build
 	FEATURES=fault-injection OUT=build-fault scripts/build.sh
 
 ## dev: wrangler dev on 127.0.0.1 with local KV, a demo config, demo secrets and a demo origin
@@ -42,7 +43,7 @@ test-browser:
 	node --test --test-concurrency=1 tests/browser/
 
 ## test: everything CI runs
-test: setup-test lint test-native build-fault build test-runtime test-browser
+test: setup-test lint test-native build build-fault test-runtime test-browser
 
 bench: build
 	node benches/run.mjs
@@ -52,4 +53,4 @@ deploy: build
 	wrangler deploy
 
 clean:
-	rm -rf build build-fault target .dev
+	rm -rf build build.new build-fault build-fault.new target .dev

@@ -16,11 +16,21 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 # OUT: the output directory (default build/). FEATURES: cargo features, for test builds only
 # (`make build-fault` builds build-fault/ with fault-injection).
 OUT=${OUT:-build}
+OUT=${OUT%/}
 FEATURES=${FEATURES:-}
+case "$OUT" in
+  build | build-*) ;;
+  *) echo "build.sh: OUT must be build or build-<name>, got '$OUT'" >&2; exit 2 ;;
+esac
+# build/ is what `wrangler dev` and `wrangler deploy` run: it never carries test features.
+if [ "$OUT" = build ] && [ -n "$FEATURES" ]; then
+  echo "build.sh: FEATURES ('$FEATURES') are for test builds; build/ is deployed. Use OUT=build-<name>." >&2
+  exit 2
+fi
 
-features_arg=()
-if [ -n "$FEATURES" ]; then features_arg=(--features "$FEATURES"); fi
-cargo build --lib --release --target wasm32-unknown-unknown "${features_arg[@]}"
+cargo_features=()
+if [ -n "$FEATURES" ]; then cargo_features=(--features "$FEATURES"); fi
+cargo build --lib --release --target wasm32-unknown-unknown ${cargo_features[@]+"${cargo_features[@]}"}
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/edge-auth-build.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -32,11 +42,11 @@ trap 'rm -rf "$stage"' EXIT
   --experimental-reset-state-function --force-enable-abort-handler
 
 # The feature set workerd runs (worker-build's list: no newer binaryen encodings).
-features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+wasm_opt_features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
 names=(--strip-debug)
 if [ "${KEEP_NAMES:-}" = 1 ]; then names=(--debuginfo); fi
-"$WASM_OPT_BIN" "$stage/index_bg.wasm" -o "$stage/index_bg.wasm" -O3 "${features[@]}" \
+"$WASM_OPT_BIN" "$stage/index_bg.wasm" -o "$stage/index_bg.wasm" -O3 "${wasm_opt_features[@]}" \
   --strip-producers "${names[@]}"
 
 # workerd imports a .wasm module as a compiled module ("CompiledWasm"), not a source phase import.

@@ -13,7 +13,10 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-test("a short benchmark run validates every Worker, renders the report and counts KV reads", async () => {
+/** A hung run (workerd, load generator) fails the test instead of hanging CI. */
+const RUN_TIMEOUT_MS = 180_000;
+
+test("a short benchmark run validates every Worker, renders the report and counts KV reads", { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "edge-auth-bench-test-"));
   const results = path.join(dir, "results.json");
   try {
@@ -29,9 +32,10 @@ test("a short benchmark run validates every Worker, renders the report and count
       BENCH_COUNT_REQUESTS: "20",
       BENCH_OUT: "-",
       BENCH_RESULTS: results,
+      BENCH_BUILD_DIR: "build",
     };
     const { stdout } = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ["benches/run.mjs"], { cwd: ROOT, env, maxBuffer: 16 << 20 }, (error, out, err) =>
+      execFile(process.execPath, ["benches/run.mjs"], { cwd: ROOT, env, maxBuffer: 16 << 20, timeout: RUN_TIMEOUT_MS, killSignal: "SIGKILL" }, (error, out, err) =>
         error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out }),
       ),
     );

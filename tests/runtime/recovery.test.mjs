@@ -3,20 +3,35 @@
 // `x-edge-auth-fault` makes the wasm trap, synchronously or after the request has waited.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { startOrigin, startEdge, baseConfig } from "../support/harness.mjs";
 
-let origin, edge;
+let origin, edge, deployable;
 
 before(async () => {
+  if (!existsSync(new URL("../../build-fault/index.js", import.meta.url))) {
+    throw new Error("build-fault/ is missing: run `make build-fault` (make test does)");
+  }
   origin = await startOrigin();
   edge = await startEdge({ config: baseConfig(origin.url), buildDir: "build-fault" });
+  deployable = await startEdge({ config: baseConfig(origin.url) });
 });
 after(async () => {
   await edge?.close();
+  await deployable?.close();
   await origin?.close();
 });
 
-const reinitialised = () => edge.logs.filter((l) => l.includes('"event":"wasm_reinitialised"')).length;
+const countReinitialised = (logs) => logs.filter((l) => l.includes('"event":"wasm_reinitialised"')).length;
+const reinitialised = () => countReinitialised(edge.logs);
+
+/** Logs arrive over workerd's stdio, not with the responses: wait up to 2 s for `count`. */
+async function reinitialisedReaches(count) {
+  for (const deadline = Date.now() + 2000; reinitialised() < count && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return reinitialised();
+}
 
 /** The request id of a rejection: a per-instance random prefix (8 hex) and a counter (8 hex). */
 async function rejectionId() {
@@ -47,7 +62,7 @@ async function trapThenRecover(fault) {
   const now = await rejectionId();
   assert.notEqual(now.prefix, old.prefix, `${fault}: request ids come from a new instance`);
   assert.ok(now.count < old.count + 4, `${fault}: the counter restarted`);
-  assert.equal(reinitialised(), rebuilt + 1, `${fault}: the rebuild is logged once`);
+  assert.equal(await reinitialisedReaches(rebuilt + 1), rebuilt + 1, `${fault}: the rebuild is logged once`);
 }
 
 test("a trap during the entry call: 500, then a rebuilt instance serves the next requests", async () => {
@@ -56,6 +71,16 @@ test("a trap during the entry call: 500, then a rebuilt instance serves the next
 
 test("a trap after the request has waited: 500, then a rebuilt instance serves the next requests", async () => {
   await trapThenRecover("trap-after-await");
+});
+
+test("the deployable build/ has no fault injection: the header changes nothing", async () => {
+  for (const fault of ["trap", "trap-after-await"]) {
+    const res = await deployable.fetch("/public/echo", { headers: { "x-edge-auth-fault": fault } });
+    assert.equal(res.status, 200, fault);
+    await res.arrayBuffer();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(countReinitialised(deployable.logs), 0);
 });
 
 test("without the fault header the fault-injection build behaves as usual", async () => {
