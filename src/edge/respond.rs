@@ -385,7 +385,7 @@ fn log_origin_error(request_id: &str, reason: &str, status: u16) {
         "status": status,
         "reason": reason,
     });
-    log_line_js(&line.to_string());
+    log_line_js(&crate::log::escape_line_separators(line.to_string()));
 }
 
 /// One JSON line per decision. Holds no credential, hash or secret.
@@ -452,6 +452,6 @@ impl LogLine {
 
 pub fn log_decision(line: &LogLine) {
     if let Ok(text) = serde_json::to_string(line) {
-        log_line_js(&text);
+        log_line_js(&crate::log::escape_line_separators(text));
     }
 }
