@@ -161,29 +161,58 @@ function keyRow(k, withKind, actions) {
 // ---------- dialogs ----------
 
 let revealReturn = null;
+// A one-time token must not be lost by accident: until it has been copied (button, or the
+// browser's own copy) or "I have stored it" is pressed, Escape does not close the dialog.
+let revealSafe = false;
+
+/** A ready-to-paste curl line for `token` against this origin (the "Try it" path, else "/"). */
+function curlLine(token) {
+  const url = sameOrigin($("try-path").value.trim()) ?? new URL("/", location.origin);
+  const quoted = url.href.replace(/'/g, "%27");
+  return `curl -H "Authorization: Bearer ${token}" '${quoted}'`;
+}
+
 /** Show a freshly issued token once; focus goes to `returnTo` afterwards. */
-function reveal(issued, returnTo) {
+function reveal(issued, returnTo, { replaces } = {}) {
   revealReturn = returnTo;
+  revealSafe = false;
   $("reveal-token").value = issued.token;
+  $("reveal-curl").value = curlLine(issued.token);
+  $("reveal-title").textContent = replaces ? `New key replacing “${replaces.name}”` : "Your new token";
   $("reveal-meta").textContent = `${issued.kind === "pat" ? "Personal access token" : "API key"} “${issued.name}” for ${issued.subject}, ` +
-    (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.");
+    (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.") +
+    (replaces ? ` It replaces ${replaces.id}${replaces.start ? ` (${replaces.start}…)` : ""}.` : "");
   $("reveal-copied").textContent = "";
   $("reveal").showModal();
   $("reveal-token").select();
 }
-on("reveal-copy", "click", async () => {
-  const input = $("reveal-token");
+async function copyFrom(id, what) {
+  const input = $(id);
   try {
     await navigator.clipboard.writeText(input.value);
-    $("reveal-copied").textContent = "Copied to the clipboard.";
+    revealSafe = true;
+    $("reveal-copied").textContent = `${what} copied to the clipboard.`;
   } catch {
     input.select();
-    $("reveal-copied").textContent = "The browser blocked copying: the token is selected, press Ctrl+C (⌘C).";
+    $("reveal-copied").textContent = `The browser blocked copying: the ${what.toLowerCase()} is selected, press Ctrl+C (⌘C).`;
   }
-});
-// The token leaves the page as soon as the dialog closes (button or Escape).
-const forget = () => { $("reveal-token").value = ""; };
-on("reveal-done", "click", () => { forget(); $("reveal").close(); });
+}
+on("reveal-copy", "click", () => copyFrom("reveal-token", "Token"));
+on("reveal-curl-copy", "click", () => copyFrom("reveal-curl", "curl line"));
+// Copying with the keyboard or the context menu counts too.
+on("reveal", "copy", () => { revealSafe = true; });
+/** Escape (keydown, then the dialog's cancel) is refused while the token is neither copied nor acknowledged. */
+function holdToken(e) {
+  if (revealSafe) return;
+  e.preventDefault();
+  $("reveal-copied").textContent = "The token is not copied yet: copy it, or choose “I have stored it” to close.";
+  $("reveal-copy").focus();
+}
+on("reveal", "keydown", (e) => { if (e.key === "Escape") holdToken(e); });
+on("reveal", "cancel", holdToken);
+// The token leaves the page as soon as the dialog closes.
+const forget = () => { $("reveal-token").value = ""; $("reveal-curl").value = ""; };
+on("reveal-done", "click", () => { revealSafe = true; forget(); $("reveal").close(); });
 on("reveal", "close", () => { forget(); revealReturn?.focus(); });
 
 /** Ask for confirmation: resolves with false, true, or (`grace`) the chosen grace seconds. */
@@ -301,7 +330,7 @@ const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, () => loadKeys(li
 async function rollKey(k, btn) {
   const grace = await ask({
     title: `Roll “${k.name}”?`,
-    text: "A new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.",
+    text: `Rolling “${k.name}” (${k.id}${k.start ? `, starts with ${k.start}…` : ""}) of ${listedSubject}: a new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.`,
     ok: "Roll",
     grace: true,
   });
@@ -310,7 +339,7 @@ async function rollKey(k, btn) {
     const issued = await api("admin", `/keys/${encodeURIComponent(k.id)}/roll`, { method: "POST", body: { grace_seconds: grace } });
     await loadKeys(listedSubject);
     note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
-    reveal(issued, $("key-list"));
+    reveal(issued, $("key-list"), { replaces: k });
   });
 }
 
@@ -406,7 +435,50 @@ onSubmit("pat-form", null, async () => {
 
 // ---------- try it ----------
 
-const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : String(v))]));
+
+/**
+ * The URL for a path typed into "Try it", or null unless it can only reach this console's own
+ * origin. The path must start with exactly one "/" followed by anything but "/" or "\\" (or be
+ * just "/"), contain no backslash, whitespace or control character (the URL parser drops tabs and
+ * newlines and reads "\\" as "/", so "/\thost" or "/\\host" would become "//host"), and must not
+ * start with an encoded "/" or "\\" ("/%5chost"). What the URL parser makes of it must still be on
+ * this origin.
+ */
+function sameOrigin(path) {
+  if (typeof path !== "string" || !/^\/(?![/\\]|%2f|%5c)/i.test(path)) return null;
+  if (/[\\\s\u0000-\u001f\u007f]/.test(path)) return null;
+  let url;
+  try { url = new URL(path, location.origin); } catch { return null; }
+  if (url.origin !== location.origin || url.username || url.password) return null;
+  url.hash = "";
+  return url;
+}
+
+const b64uJson = (part) => {
+  const bytes = Uint8Array.from(atob(part.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+};
+const REDACTED = "…<redacted signature>";
+
+/**
+ * A live X-Auth-Assertion is a bearer credential for the origin for its lifetime: never show it
+ * whole. Decoded header and payload, signature redacted (or only "redacted" if it does not decode).
+ */
+function assertionView(jwt) {
+  const [h, p] = String(jwt).split(".");
+  try {
+    const header = JSON.stringify(b64uJson(h));
+    const payload = JSON.stringify(b64uJson(p), null, 1).replace(/\n\s*/g, " ");
+    const view = el("span", { className: "assertion" },
+      el("span", {}, el("span", { className: "muted" }, "header "), header),
+      el("span", {}, el("span", { className: "muted" }, "payload "), payload),
+      el("span", {}, el("span", { className: "muted" }, "signature "), REDACTED));
+    return { view, text: `${h}.${p}.${REDACTED}` };
+  } catch {
+    return { view: "<redacted: not a readable JWT>", text: "<redacted>" };
+  }
+}
 
 on("try-as", "change", () => { $("try-credential").disabled = $("try-as").value === "none"; });
 on("try-use-jwt", "click", () => {
@@ -421,7 +493,8 @@ onSubmit("try-form", "try-result", async () => {
   const credential = $("try-credential").value.trim();
   const headers = { accept: "application/json" };
   const bad = (detail, id) => { $(id).focus(); return new ApiError(0, { detail }); };
-  if (!path.startsWith("/") || path.startsWith("//")) throw bad("The path must start with a single / (requests stay on this origin).", "try-path");
+  const url = sameOrigin(path);
+  if (!url) throw bad("The path must start with a single / followed by a path on this origin (no \\, spaces, tabs or line breaks).", "try-path");
   if (as !== "none") {
     const jwtLike = credential.split(".").length === 3;
     if (!credential) throw bad("Paste a credential, or choose “None”.", "try-credential");
@@ -435,7 +508,7 @@ onSubmit("try-form", "try-result", async () => {
   const started = performance.now();
   let res;
   try {
-    res = await fetch(path, init);
+    res = await fetch(url.href, init);
   } catch {
     throw new ApiError(0, { detail: "The request did not complete (network error)." });
   }
@@ -446,8 +519,6 @@ onSubmit("try-form", "try-result", async () => {
   $("try-status").textContent = res.status ? `${res.status} ${res.statusText}`.trim() : "redirect";
   $("try-status").className = `badge ${ok ? "badge-active" : res.status >= 400 ? "badge-revoked" : ""}`;
   $("try-time").textContent = `${Math.round(performance.now() - started)} ms`;
-  $("try-raw").textContent = text || "(empty)";
-
   const problem = /problem\+json/.test(res.headers.get("content-type")) && json && typeof json === "object" ? json : null;
   $("try-problem-wrap").hidden = !problem;
   if (problem) {
@@ -456,8 +527,17 @@ onSubmit("try-form", "try-result", async () => {
     fillKv($("try-problem"), challenge ? [...fields, ["WWW-Authenticate", challenge]] : fields);
   }
   const seen = json?.headers && typeof json.headers === "object" ? json.headers : {};
+  let raw = text;
   const identity = Object.entries(seen).filter(([k]) => k.toLowerCase().startsWith("x-auth-")).sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v]);
+    .map(([k, v]) => {
+      if (k.toLowerCase() === "x-auth-assertion") {
+        const shown = assertionView(v);
+        for (const live of [].concat(v).map(String).filter(Boolean)) raw = raw.split(live).join(shown.text);
+        return [k, shown.view];
+      }
+      return [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v];
+    });
+  $("try-raw").textContent = raw || "(empty)";
   $("try-identity-wrap").hidden = !identity.length;
   fillKv($("try-identity"), identity);
   $("try-summary").textContent = ok
