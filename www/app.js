@@ -161,27 +161,19 @@ function keyRow(k, withKind, actions) {
 // ---------- dialogs ----------
 
 let revealReturn = null;
-// A one-time token must not be lost by accident: until it has been copied (button, or the
-// browser's own copy) or "I have stored it" is pressed, Escape does not close the dialog.
+// Escape is refused until the token is copied or acknowledged.
 let revealSafe = false;
-
-/** A ready-to-paste curl line for `token` against this origin (the "Try it" path, else "/"). */
-function curlLine(token) {
-  const url = sameOrigin($("try-path").value.trim()) ?? new URL("/", location.origin);
-  const quoted = url.href.replace(/'/g, "%27");
-  return `curl -H "Authorization: Bearer ${token}" '${quoted}'`;
-}
 
 /** Show a freshly issued token once; focus goes to `returnTo` afterwards. */
 function reveal(issued, returnTo, { replaces } = {}) {
   revealReturn = returnTo;
   revealSafe = false;
   $("reveal-token").value = issued.token;
-  $("reveal-curl").value = curlLine(issued.token);
-  $("reveal-title").textContent = replaces ? `New key replacing “${replaces.name}”` : "Your new token";
+  const url = sameOrigin($("try-path").value.trim())?.href ?? `${location.origin}/`;
+  $("reveal-curl").value = `curl -H "Authorization: Bearer ${issued.token}" '${url.replace(/'/g, "%27")}'`;
   $("reveal-meta").textContent = `${issued.kind === "pat" ? "Personal access token" : "API key"} “${issued.name}” for ${issued.subject}, ` +
     (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.") +
-    (replaces ? ` It replaces ${replaces.id}${replaces.start ? ` (${replaces.start}…)` : ""}.` : "");
+    (replaces ? ` It replaces ${replaces.id}.` : "");
   $("reveal-copied").textContent = "";
   $("reveal").showModal();
   $("reveal-token").select();
@@ -191,21 +183,19 @@ async function copyFrom(id, what) {
   try {
     await navigator.clipboard.writeText(input.value);
     revealSafe = true;
-    $("reveal-copied").textContent = `${what} copied to the clipboard.`;
+    $("reveal-copied").textContent = `Copied the ${what}.`;
   } catch {
     input.select();
-    $("reveal-copied").textContent = `The browser blocked copying: the ${what.toLowerCase()} is selected, press Ctrl+C (⌘C).`;
+    $("reveal-copied").textContent = `The browser blocked copying: the ${what} is selected, press Ctrl+C (⌘C).`;
   }
 }
-on("reveal-copy", "click", () => copyFrom("reveal-token", "Token"));
+on("reveal-copy", "click", () => copyFrom("reveal-token", "token"));
 on("reveal-curl-copy", "click", () => copyFrom("reveal-curl", "curl line"));
-// Copying with the keyboard or the context menu counts too.
 on("reveal", "copy", () => { revealSafe = true; });
-/** Escape (keydown, then the dialog's cancel) is refused while the token is neither copied nor acknowledged. */
 function holdToken(e) {
   if (revealSafe) return;
   e.preventDefault();
-  $("reveal-copied").textContent = "The token is not copied yet: copy it, or choose “I have stored it” to close.";
+  $("reveal-copied").textContent = "Not copied yet: copy it, or choose “I have stored it”.";
   $("reveal-copy").focus();
 }
 on("reveal", "keydown", (e) => { if (e.key === "Escape") holdToken(e); });
@@ -330,7 +320,7 @@ const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, () => loadKeys(li
 async function rollKey(k, btn) {
   const grace = await ask({
     title: `Roll “${k.name}”?`,
-    text: `Rolling “${k.name}” (${k.id}${k.start ? `, starts with ${k.start}…` : ""}) of ${listedSubject}: a new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.`,
+    text: `“${k.name}” (${k.id}, ${k.start}…): a new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.`,
     ok: "Roll",
     grace: true,
   });
@@ -373,11 +363,13 @@ onSubmit("create-form", null, async () => {
 /** The JWT's payload, decoded only to suggest scopes and say who you are (the edge verifies). */
 function claimsOf(jwt) {
   const part = jwt?.split(".");
-  if (part?.length !== 3) return null;
+  return part?.length === 3 ? b64uJson(part[1]) : null;
+}
+/** A base64url JSON object, or null. */
+function b64uJson(b64) {
   try {
-    const b64 = part[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
-    return claims && typeof claims === "object" ? claims : null;
+    const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
+    return json && typeof json === "object" ? json : null;
   } catch { return null; }
 }
 
@@ -435,49 +427,24 @@ onSubmit("pat-form", null, async () => {
 
 // ---------- try it ----------
 
-const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : String(v))]));
+const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
 
-/**
- * The URL for a path typed into "Try it", or null unless it can only reach this console's own
- * origin. The path must start with exactly one "/" followed by anything but "/" or "\\" (or be
- * just "/"), contain no backslash, whitespace or control character (the URL parser drops tabs and
- * newlines and reads "\\" as "/", so "/\thost" or "/\\host" would become "//host"), and must not
- * start with an encoded "/" or "\\" ("/%5chost"). What the URL parser makes of it must still be on
- * this origin.
- */
+// The URL for a "Try it" path, or null unless it can only reach this origin (the URL parser reads
+// "\\" as "/" and drops tabs and newlines: "/\t/host" and "/\\host" mean "//host").
 function sameOrigin(path) {
-  if (typeof path !== "string" || !/^\/(?![/\\]|%2f|%5c)/i.test(path)) return null;
-  if (/[\\\s\u0000-\u001f\u007f]/.test(path)) return null;
+  if (!/^\/(?![/\\]|%2f|%5c)/i.test(path) || /[\\\s\0-\x1f\x7f]/.test(path)) return null;
   let url;
   try { url = new URL(path, location.origin); } catch { return null; }
-  if (url.origin !== location.origin || url.username || url.password) return null;
   url.hash = "";
-  return url;
+  return url.origin === location.origin ? url : null;
 }
 
-const b64uJson = (part) => {
-  const bytes = Uint8Array.from(atob(part.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes));
-};
+// X-Auth-Assertion is a live credential: never show its signature.
 const REDACTED = "…<redacted signature>";
-
-/**
- * A live X-Auth-Assertion is a bearer credential for the origin for its lifetime: never show it
- * whole. Decoded header and payload, signature redacted (or only "redacted" if it does not decode).
- */
 function assertionView(jwt) {
   const [h, p] = String(jwt).split(".");
-  try {
-    const header = JSON.stringify(b64uJson(h));
-    const payload = JSON.stringify(b64uJson(p), null, 1).replace(/\n\s*/g, " ");
-    const view = el("span", { className: "assertion" },
-      el("span", {}, el("span", { className: "muted" }, "header "), header),
-      el("span", {}, el("span", { className: "muted" }, "payload "), payload),
-      el("span", {}, el("span", { className: "muted" }, "signature "), REDACTED));
-    return { view, text: `${h}.${p}.${REDACTED}` };
-  } catch {
-    return { view: "<redacted: not a readable JWT>", text: "<redacted>" };
-  }
+  const header = b64uJson(h), payload = b64uJson(p);
+  return header && payload ? `${JSON.stringify(header)} ${JSON.stringify(payload)} ${REDACTED}` : "<redacted>";
 }
 
 on("try-as", "change", () => { $("try-credential").disabled = $("try-as").value === "none"; });
@@ -494,7 +461,7 @@ onSubmit("try-form", "try-result", async () => {
   const headers = { accept: "application/json" };
   const bad = (detail, id) => { $(id).focus(); return new ApiError(0, { detail }); };
   const url = sameOrigin(path);
-  if (!url) throw bad("The path must start with a single / followed by a path on this origin (no \\, spaces, tabs or line breaks).", "try-path");
+  if (!url) throw bad("The path must start with a single / and stay on this origin.", "try-path");
   if (as !== "none") {
     const jwtLike = credential.split(".").length === 3;
     if (!credential) throw bad("Paste a credential, or choose “None”.", "try-credential");
@@ -530,12 +497,9 @@ onSubmit("try-form", "try-result", async () => {
   let raw = text;
   const identity = Object.entries(seen).filter(([k]) => k.toLowerCase().startsWith("x-auth-")).sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => {
-      if (k.toLowerCase() === "x-auth-assertion") {
-        const shown = assertionView(v);
-        for (const live of [].concat(v).map(String).filter(Boolean)) raw = raw.split(live).join(shown.text);
-        return [k, shown.view];
-      }
-      return [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v];
+      if (k.toLowerCase() !== "x-auth-assertion") return [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v];
+      if (v) raw = raw.split(v).join(REDACTED);
+      return [k, assertionView(v)];
     });
   $("try-raw").textContent = raw || "(empty)";
   $("try-identity-wrap").hidden = !identity.length;
