@@ -15,6 +15,9 @@ export function requestFacts(request) {
 /** A header name the edge owns: `x-auth-` in any case, `_` read as `-`. */
 const RESERVED = /^x[-_]auth[-_]/i;
 
+/** RFC 9110 `token`: the header names the runtime can send. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** The `error` given to `onError` when the assertion could not be signed. */
 const SIGNING_FAILED = "assertion_signing_failed";
 
@@ -40,7 +43,18 @@ export function importAssertionKey(jwk) {
  */
 export function forward(target, request, edits, onError, requestId, realm, assertion, key) {
   const method = request.method;
-  const init = { method, headers: request.headers, redirect: "manual" };
+  // The runtime can receive header names it cannot send (a Cyrillic look-alike of X-Auth-Subject,
+  // say): copying them would fail the fetch, and `Headers.delete` refuses them. The core drops
+  // them; here the copy is rebuilt without them, which only such requests pay for.
+  let copied = request.headers;
+  for (const name of request.headers.keys()) {
+    if (!TOKEN.test(name)) {
+      copied = new Headers();
+      for (const [n, v] of request.headers) if (TOKEN.test(n)) copied.append(n, v);
+      break;
+    }
+  }
+  const init = { method, headers: copied, redirect: "manual" };
   if (method !== "GET" && method !== "HEAD" && request.body !== null) init.body = request.body;
   const outgoing = new Request(target, init);
   const [remove, append] = JSON.parse(edits);
