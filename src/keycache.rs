@@ -25,7 +25,8 @@ pub struct RawKeySettings {
     /// Per-isolate lookup cache TTL (default 30 s; part of the revocation latency).
     #[serde(default)]
     pub cache_ttl_seconds: Option<u64>,
-    /// Entries in the per-isolate cache (default 10,000).
+    /// Found records in the per-isolate cache (default 10,000); not-found entries are bounded
+    /// apart, at a quarter of this (at least `min(this, 64)`).
     #[serde(default)]
     pub cache_max_entries: Option<usize>,
     /// Longest PAT lifetime (default 90 days).
