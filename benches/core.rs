@@ -495,6 +495,7 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
             &store,
             token,
             None,
+            None,
             now,
         ))
         .is_ok()
