@@ -482,16 +482,16 @@ async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
     // Nothing cached: the source reports the body too large → 503, backing off like any failure.
     let source = ScriptedSource::new();
     source.fail(JWKS_URL, FetchError::TooLarge);
-    let auth = auth();
+    let authn = auth();
     assert_eq!(
-        run(&auth, &source, &token, T0).await.unwrap_err(),
+        run(&authn, &source, &token, T0).await.unwrap_err(),
         JwtFailure::Unavailable {
             reason: "jwks_too_large",
             retry_after: 1
         }
     );
     assert_eq!(
-        run(&auth, &source, &token, T0 + 1).await.unwrap_err(),
+        run(&authn, &source, &token, T0 + 1).await.unwrap_err(),
         JwtFailure::Unavailable {
             reason: "jwks_too_large",
             retry_after: 2
@@ -504,29 +504,29 @@ async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
     let mut big = jwks(&[&a]).into_bytes();
     big.resize(edge_auth::jwks::MAX_DOCUMENT_BYTES + 1, b' ');
     source.serve(JWKS_URL, None, big);
-    let auth = auth();
+    let authn = auth();
     assert_eq!(
-        reason(run(&auth, &source, &token, T0).await),
+        reason(run(&authn, &source, &token, T0).await),
         "jwks_too_large"
     );
 
     // An empty 200 body is not an empty key set either: it is an invalid document.
     let source = ScriptedSource::new();
     source.serve(JWKS_URL, None, "");
-    let auth = auth();
+    let authn = auth();
     assert_eq!(
-        reason(run(&auth, &source, &token, T0).await),
+        reason(run(&authn, &source, &token, T0).await),
         "jwks_invalid"
     );
 
     // With keys cached, an oversized refresh keeps the stale keys serving (stale-if-error).
     let source = ScriptedSource::new();
     source.serve(JWKS_URL, Some("max-age=60"), jwks(&[&a]));
-    let auth = auth();
-    assert!(run(&auth, &source, &token, T0).await.is_ok());
+    let authn = auth();
+    assert!(run(&authn, &source, &token, T0).await.is_ok());
     source.fail(JWKS_URL, FetchError::TooLarge);
-    let stale = run(&auth, &source, &token, T0 + 100).await.unwrap();
-    let err = auth
+    let stale = run(&authn, &source, &token, T0 + 100).await.unwrap();
+    let err = authn
         .refresh(
             &stale.refresh.unwrap(),
             &source,
@@ -535,7 +535,7 @@ async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
         )
         .await;
     assert_eq!(err, Some("jwks_too_large"));
-    assert!(run(&auth, &source, &token, T0 + 101).await.is_ok());
+    assert!(run(&authn, &source, &token, T0 + 101).await.is_ok());
     assert_eq!(source.fetches(), 2);
 }
 
