@@ -73,9 +73,10 @@ export function logLine(line) {
  * `Uint8Array`, or `null` once it is longer. Bytes are counted as the reader yields them, so a
  * compressed response body is counted after decoding. Past the limit nothing more is kept; up
  * to `drain` more bytes are read and dropped, then the stream is cancelled (with `drain` 0, at
- * once). The admin API drains 1 MiB (`ADMIN_DRAIN_BYTES` in respond.rs), so a client still sending a modest body gets the
- * 413 instead of a reset connection (a client need not send `Content-Length`); a document fetch
- * drains nothing. A body that ends within `limit + drain` is not cancelled: it was read whole.
+ * once). The admin API drains 1 MiB (`ADMIN_DRAIN_BYTES` in respond.rs), so a client still
+ * sending a modest body gets the 413 instead of a reset connection (a client need not send
+ * `Content-Length`); a document fetch drains nothing. A body that ends within `limit + drain`
+ * is not cancelled: it was read whole.
  */
 export async function readBodyCapped(message, limit, drain) {
   if (message.body === null) return new Uint8Array(0);
