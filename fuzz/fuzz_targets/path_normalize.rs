@@ -10,10 +10,18 @@ fuzz_target!(|raw: &str| {
         // it as `%25` makes the text a path again, and parsing that must give the same value.
         let text = path.as_string();
         let again = NormalizedPath::parse(&text.replace('%', "%25"));
-        assert_eq!(again.as_ref(), Ok(&path), "not idempotent: {raw:?} -> {text:?}");
+        assert_eq!(
+            again.as_ref(),
+            Ok(&path),
+            "not idempotent: {raw:?} -> {text:?}"
+        );
         // Without a `%` the decoded form is itself a path: plain re-parsing is a fixed point.
         if !text.contains('%') {
-            assert_eq!(NormalizedPath::parse(&text), Ok(path), "not idempotent: {raw:?}");
+            assert_eq!(
+                NormalizedPath::parse(&text),
+                Ok(path),
+                "not idempotent: {raw:?}"
+            );
         }
     }
 });
