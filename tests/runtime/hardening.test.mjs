@@ -137,7 +137,7 @@ test("#12.2 the origin receives the canonical path, no overrides and the edge's 
 });
 
 test("#12.3 the assertion names the method, the forwarded URL, the request id and the body length", async () => {
-  const res = await edge.fetch("/v1/reports/%78?page=2", { method: "PUT", headers: { ...bearer(tokenA()), "content-type": "text/plain" }, body: "twelve bytes" });
+  const res = await edge.fetch("/v1/reports/%78?page=2", { method: "PUT", headers: { ...bearer(tokenA()), "content-type": "text/plain", "content-length": "12" }, body: "twelve bytes" });
   assert.equal(res.status, 200);
   const seen = await res.json();
   const [header, body] = seen.headers["x-auth-assertion"].split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url")));
