@@ -84,7 +84,8 @@ function reasonOf(e) {
   if (e.code === "ERR_JWT_EXPIRED") return e.claim === "iat" ? "too_old" : "expired";
   if (e.code === "ERR_JWT_CLAIM_VALIDATION_FAILED") return e.reason === "missing" ? `missing_${e.claim}` : e.claim;
   if (e.code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") return "signature";
-  if (e.code === "ERR_JWKS_NO_MATCHING_KEY" || e.code === "ERR_JOSE_ALG_NOT_ALLOWED") return "key";
+  if (e.code === "ERR_JOSE_ALG_NOT_ALLOWED") return "alg";
+  if (e.code === "ERR_JWKS_NO_MATCHING_KEY" || e.code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS") return "key";
   if (e.code === "ERR_JWKS_TIMEOUT" || e.code === "ERR_JOSE_GENERIC") return "jwks_unavailable";
   return "malformed";
 }

@@ -96,7 +96,7 @@ def _reason(e):
     if isinstance(e, jwt.InvalidSignatureError):
         return "signature"
     if isinstance(e, jwt.InvalidAlgorithmError):
-        return "key"
+        return "alg"
     if isinstance(e, jwt.PyJWKClientConnectionError):
         return "jwks_unavailable"
     if isinstance(e, jwt.PyJWKClientError):
