@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install whatever the build and tests need, idempotently, from the package registries only
-# (crates.io, npm, Debian). Nothing is downloaded from GitHub releases: see docs/toolchain notes
-# in the README. Usage: scripts/setup.sh [--browser]
+# (crates.io, npm, Debian, and PyPI for the Python example origin). Nothing is downloaded from
+# GitHub releases: see docs/toolchain notes in the README. Usage: scripts/setup.sh [--browser]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
