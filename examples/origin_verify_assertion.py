@@ -189,6 +189,8 @@ def make_handler(verifier):
                     if len(body) > MAX_BODY_BYTES:
                         raise Refused("body_too_large", 413)
             length = int(self.headers.get("content-length") or 0)
+            if length < 0:
+                raise ValueError("negative content-length")
             if length > MAX_BODY_BYTES:
                 raise Refused("body_too_large", 413)
             return self.rfile.read(length)

@@ -281,6 +281,17 @@ for (const example of EXAMPLES) {
       assert.equal(body.body_bytes, 5);
     });
 
+    test("a body the client did not declare (streamed, no Content-Length) carries no content_length: refused", async () => {
+      proxy.state.hold = false;
+      const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("hello")); c.close(); } });
+      const res = await edge.fetch("/v1/up", { method: "POST", headers: bearer(), body, duplex: "half" });
+      assert.deepEqual({ status: res.status, body: await res.json() }, { status: 401, body: { error: "invalid_assertion", reason: "content_length" } });
+      const { headers } = proxy.state.seen.at(-1);
+      const claimsSeen = JSON.parse(Buffer.from(headers["x-auth-assertion"].split(".")[1], "base64url"));
+      assert.equal(claimsSeen.content_length, undefined);
+      assert.equal(claimsSeen.htm, "POST");
+    });
+
     test("an assertion captured before its first use is refused as another method or path", async () => {
       proxy.state.hold = true;
       try {
