@@ -157,13 +157,13 @@ fn bench_key_record(c: &mut Criterion) -> edge_auth::identity::Identity {
         b.iter(|| {
             KeyRecord::parse(black_box(text))
                 .ok()
-                .and_then(|r| r.check(KeyKind::ApiKey, now).ok())
+                .and_then(|r| r.check(KeyKind::ApiKey, now, None).ok())
         })
     });
     g.finish();
     KeyRecord::parse(text)
         .expect("record")
-        .check(KeyKind::ApiKey, now)
+        .check(KeyKind::ApiKey, now, None)
         .expect("identity")
 }
 
@@ -238,7 +238,7 @@ fn bench_headers(c: &mut Criterion, identity: &edge_auth::identity::Identity) {
         b.iter(|| {
             forward_headers(
                 black_box(&incoming),
-                false,
+                &edge_auth::headers::Forwarding::default(),
                 identity_headers(Some(identity)),
             )
         })
@@ -334,9 +334,11 @@ fn bench_pipeline(c: &mut Criterion, tokens: &Value, config: &Value, key: &str) 
         let req = RequestParts {
             method: "GET",
             path,
+            query: None,
             headers,
             origin: "https://edge.example",
             entropy: [7; 16],
+            request_id: "rid-1",
         };
         let ports = Ports {
             store: &store,

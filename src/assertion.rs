@@ -229,6 +229,15 @@ pub struct AssertionClaims<'a> {
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
+    /// The forwarded method (RFC 9449 §4.2 `htm`).
+    pub htm: &'a str,
+    /// The forwarded URL without query and fragment (RFC 9449 §4.2 `htu`).
+    pub htu: &'a str,
+    /// The edge's request id.
+    pub rid: &'a str,
+    /// The declared length of the forwarded body, when the client declared one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<u64>,
 }
 
 impl<'a> AssertionClaims<'a> {
@@ -255,6 +264,10 @@ impl<'a> AssertionClaims<'a> {
             iat: now.0,
             exp: now.plus(ttl_seconds).0,
             jti: Base64UrlUnpadded::encode_string(jti_random),
+            htm: "",
+            htu: "",
+            rid: "",
+            content_length: None,
         }
     }
 }

@@ -4,14 +4,14 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 
-use crate::admin::{
-    self, admin_token_matches, AdminCaller, AdminContext, AdminReply, AdminRequest,
-};
+use crate::admin::{self, AdminCaller, AdminContext, AdminReply, AdminRequest};
 use crate::apikey::KeyKind;
 use crate::assertion::AssertionClaims;
 use crate::config::Config;
 use crate::extract::{extract, CredentialSource, Extracted, Presented};
-use crate::headers::{forward_headers, identity_headers};
+use crate::headers::{
+    edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts, Forwarding,
+};
 use crate::identity::{CredentialKind, Identity};
 use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, SignatureVerifier};
 use crate::keycache::{authenticate_key, KeyCache, KeyFailure, Touch};
@@ -26,6 +26,8 @@ pub struct RequestParts<'a> {
     pub method: &'a str,
     /// The URL path, still percent-encoded, without the query.
     pub path: &'a str,
+    /// The query without `?`, forwarded byte for byte; `None` when the URL has no `?`.
+    pub query: Option<&'a str>,
     /// Every request header, as received.
     pub headers: &'a [(String, String)],
     /// The request's own origin (`https://edge.example`): the assertion's default `iss`, and
@@ -33,6 +35,8 @@ pub struct RequestParts<'a> {
     pub origin: &'a str,
     /// 16 bytes from the CSPRNG for the assertion's `jti` (zeros when no assertion is signed).
     pub entropy: [u8; 16],
+    /// The edge's id for this request (the assertion's `rid`, the problem's `request_id`).
+    pub request_id: &'a str,
 }
 
 impl RequestParts<'_> {
@@ -53,9 +57,11 @@ pub enum OwnEndpoint {
     Health,
     /// `GET {admin_path}/jwks.json`
     Jwks,
-    /// `{admin_path}/console/…`: the static console; the rest of the path (`/` for the index,
-    /// empty for `{admin_path}/console`, which redirects to the slashed form).
+    /// `{admin_path}/console/…`: the static console; the rest of the path (`/` for the index).
     Console(String),
+    /// A permanent redirect to this path (`{admin_path}/console` → `{admin_path}/console/`,
+    /// built from the configured admin path, so never a scheme-relative `//…`).
+    Redirect(String),
     /// `{admin_path}/keys…` and `{admin_path}/pats…`: the path after `admin_path`.
     Api(String),
     /// Anything else under `admin_path`.
@@ -67,6 +73,9 @@ pub enum OwnEndpoint {
 pub enum Decision {
     /// Forward to the origin with exactly these headers.
     Forward {
+        /// The URL to send the request to: the forwarding target's origin, the canonical path
+        /// the routes matched, and the query byte for byte.
+        target: String,
         headers: Vec<(String, String)>,
         /// The verified caller; `None` on public routes and anonymous optional-route requests.
         identity: Option<Identity>,
@@ -168,23 +177,21 @@ impl<K: Clone> Gateway<K> {
         V: SignatureVerifier<Key = K>,
     {
         let mut log = LogFacts::default();
-        let path = match NormalizedPath::parse(req.path) {
+        let path = match NormalizedPath::parse_with(req.path, self.config.forward.path_rules) {
             Ok(p) => p,
             Err(e) => {
                 return Outcome::reject(
-                    Problem::new(
-                        400,
-                        "Invalid request path",
-                        e.reason(),
-                        "The request path cannot be interpreted unambiguously.",
-                    ),
+                    Problem::new(400, "Invalid request path", e.reason(), e.detail()),
                     log,
                 )
             }
         };
+        if let Some(problem) = self.misdirected(&req) {
+            return Outcome::reject(problem, log);
+        }
 
         if let Some(rest) = path.strip_prefix(&self.config.admin_path) {
-            let endpoint = own_endpoint(rest, req.path);
+            let endpoint = own_endpoint(rest, path.canonical(), &self.config.admin_path_text);
             log.reason = "own_endpoint";
             return Outcome {
                 decision: Decision::Own(endpoint),
@@ -203,7 +210,15 @@ impl<K: Clone> Gateway<K> {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.reason = "cors_preflight";
-                        return self.forward(req, route, Grant::Public, log, Vec::new(), now);
+                        return self.forward(
+                            &req,
+                            &path,
+                            route,
+                            Grant::Public,
+                            log,
+                            Vec::new(),
+                            now,
+                        );
                     }
                 }
             }
@@ -224,7 +239,7 @@ impl<K: Clone> Gateway<K> {
 
         if route.auth == AuthMode::Public {
             log.reason = "public";
-            return self.forward(req, route, Grant::Public, log, Vec::new(), now);
+            return self.forward(&req, &path, route, Grant::Public, log, Vec::new(), now);
         }
 
         let presented = match extract(req.header("authorization"), req.header("x-api-key")) {
@@ -238,7 +253,15 @@ impl<K: Clone> Gateway<K> {
             Ok(Extracted::None | Extracted::UnsupportedScheme) => {
                 if route.auth == AuthMode::Optional {
                     log.reason = "anonymous";
-                    return self.forward(req, route, Grant::Anonymous, log, Vec::new(), now);
+                    return self.forward(
+                        &req,
+                        &path,
+                        route,
+                        Grant::Anonymous,
+                        log,
+                        Vec::new(),
+                        now,
+                    );
                 }
                 return Outcome::reject(Problem::missing_credential(), log);
             }
@@ -249,6 +272,19 @@ impl<K: Clone> Gateway<K> {
             Ok(v) => v,
             Err(problem) => return Outcome::reject(problem, log),
         };
+        if !route.accepts_issuer(identity.issuer.as_deref()) {
+            log.subject = Some(identity.subject.clone());
+            log.issuer.clone_from(&identity.issuer);
+            let mut outcome = Outcome::reject(
+                Problem::invalid_token(
+                    "issuer_not_accepted",
+                    "This resource does not accept credentials from this issuer.",
+                ),
+                log,
+            );
+            outcome.followups = followups;
+            return outcome;
+        }
         log.subject = Some(identity.subject.clone());
         log.key_id.clone_from(&identity.key_id);
         log.issuer.clone_from(&identity.issuer);
@@ -260,7 +296,15 @@ impl<K: Clone> Gateway<K> {
             return outcome;
         }
         log.reason = "authenticated";
-        self.forward(req, route, Grant::Verified(identity), log, followups, now)
+        self.forward(
+            &req,
+            &path,
+            route,
+            Grant::Verified(identity),
+            log,
+            followups,
+            now,
+        )
     }
 
     /// Verify one presented credential against what the route accepts.
@@ -343,6 +387,7 @@ impl<K: Clone> Gateway<K> {
                     ports.store,
                     token,
                     Some(expected),
+                    self.config.sole_issuer(),
                     now,
                 )
                 .await
@@ -367,9 +412,11 @@ impl<K: Clone> Gateway<K> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
-        req: RequestParts<'_>,
+        req: &RequestParts<'_>,
+        path: &NormalizedPath,
         route: &Requirement,
         grant: Grant,
         log: LogFacts,
@@ -381,6 +428,15 @@ impl<K: Clone> Gateway<K> {
             Grant::Anonymous => (None, false),
             Grant::Verified(identity) => (Some(identity), false),
         };
+        let base = self.target_origin(req);
+        let mut target = String::with_capacity(base.len() + path.canonical().len() + 1);
+        target.push_str(base);
+        target.push_str(path.canonical());
+        let htu_len = target.len();
+        if let Some(q) = req.query {
+            target.push('?');
+            target.push_str(q);
+        }
         let mut set = if public {
             Vec::new()
         } else {
@@ -390,11 +446,30 @@ impl<K: Clone> Gateway<K> {
             None
         } else {
             set.extend(self.claims_header(identity.as_ref()));
-            self.assertion_input(&req, identity.as_ref(), now)
+            let htu = target.get(..htu_len).unwrap_or(&target);
+            self.assertion_input(req, identity.as_ref(), htu, now)
         };
-        let headers = forward_headers(req.headers, route.forward_credentials, set);
+        let (proto, host) = split_origin(req.origin);
+        let client = ClientFacts {
+            ip: req.header("cf-connecting-ip"),
+            proto,
+            host,
+            hop: req.origin,
+        };
+        let trust_forwarded = self.config.forward.trust_forwarded_headers;
+        set.extend(edge_forwarding_headers(
+            req.headers,
+            &client,
+            trust_forwarded,
+        ));
+        let forwarding = Forwarding {
+            forward_credentials: route.forward_credentials,
+            trust_forwarded,
+        };
+        let headers = forward_headers(req.headers, &forwarding, set);
         Outcome {
             decision: Decision::Forward {
+                target,
                 headers,
                 identity,
                 public,
@@ -404,16 +479,79 @@ impl<K: Clone> Gateway<K> {
             log,
         }
     }
+
+    /// Where requests go: the configured origin, or in route mode the request's own origin.
+    fn target_origin<'r>(&'r self, req: &RequestParts<'r>) -> &'r str {
+        self.config
+            .origin
+            .as_ref()
+            .map_or(req.origin, crate::config::Origin::as_str)
+    }
+
+    /// A request this edge must not handle: for a host it was not configured for, one that has
+    /// already passed through it (a forwarding loop), or, in route mode, one whose host has no
+    /// origin behind it (loopback, `workers.dev`), where forwarding would call the edge itself.
+    fn misdirected(&self, req: &RequestParts<'_>) -> Option<Problem> {
+        let (_, host) = split_origin(req.origin);
+        if let Some(hosts) = &self.config.hosts {
+            if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                return Some(Problem::new(
+                    421,
+                    "Misdirected request",
+                    "host_not_allowed",
+                    "This edge does not serve this host.",
+                ));
+            }
+        }
+        if is_own_hop(req.headers, req.origin) {
+            return Some(Problem::new(
+                508,
+                "Loop detected",
+                "forwarding_loop",
+                "The request came back to the edge that forwarded it: check `origin`.",
+            ));
+        }
+        if self.config.origin.is_none() && has_no_origin_behind(host) {
+            return Some(Problem::new(
+                500,
+                "Configuration error",
+                "route_mode_without_origin",
+                "No `origin` is configured and this host has no origin behind the edge: set `origin`.",
+            ));
+        }
+        None
+    }
+}
+
+/// `scheme://host[:port]` → (`scheme`, `host[:port]`).
+fn split_origin(origin: &str) -> (&str, &str) {
+    origin.split_once("://").unwrap_or(("https", origin))
+}
+
+/// Hosts where a Worker's fetch of its own URL reaches the Worker again rather than an origin
+/// server: loopback (`wrangler dev`) and `workers.dev`.
+fn has_no_origin_behind(host: &str) -> bool {
+    let name = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.starts_with("127.")
+        || name == "[::1]"
+        || name == "workers.dev"
+        || name.ends_with(".workers.dev")
 }
 
 impl<K: Clone> Gateway<K> {
     /// Serve the admin API (`{admin_path}/keys…`, `/pats…`): decide who the caller is, then hand
-    /// over to [`crate::admin`]. `admin_token` is the `ADMIN_TOKEN` secret, if set.
+    /// over to [`crate::admin`]. The admin token is the config's `ADMIN_TOKEN`.
     pub async fn admin<S, D, V>(
         &self,
         req: AdminRequest<'_>,
         headers: &[(String, String)],
-        admin_token: Option<&str>,
         ports: Ports<'_, S, D, V>,
         now: UnixTime,
         fill: &mut dyn FnMut(&mut [u8]),
@@ -424,7 +562,7 @@ impl<K: Clone> Gateway<K> {
         V: SignatureVerifier<Key = K>,
     {
         let is_keys = req.path.starts_with("/keys");
-        let admin_token = admin_token.filter(|t| !t.is_empty());
+        let admin_token = self.config.admin_token.as_ref();
         if is_keys && admin_token.is_none() && self.config.admin_scope.is_none() {
             return AdminReply::Problem(Problem::new(
                 404,
@@ -433,18 +571,15 @@ impl<K: Clone> Gateway<K> {
                 "The admin API is not enabled (no ADMIN_TOKEN).",
             ));
         }
-        let parts = RequestParts {
-            method: req.method,
-            path: req.path,
-            headers,
-            origin: "",
-            entropy: [0; 16],
-        };
-        let caller = match extract(parts.header("authorization"), None) {
+        let authorization = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.as_str());
+        let caller = match extract(authorization, None) {
             Err(m) => return AdminReply::Problem(Problem::invalid_request(m.reason(), m.detail())),
             Ok(Extracted::None | Extracted::UnsupportedScheme) => AdminCaller::Anonymous,
             Ok(Extracted::One(p)) => {
-                if admin_token.is_some_and(|t| admin_token_matches(p.token, t)) {
+                if admin_token.is_some_and(|t| t.matches(p.token)) {
                     AdminCaller::Admin
                 } else if looks_like_jwt(p.token) {
                     match self
@@ -454,18 +589,20 @@ impl<K: Clone> Gateway<K> {
                     {
                         Ok(success) => {
                             let id = success.identity;
-                            if self
-                                .config
-                                .admin_scope
-                                .as_ref()
-                                .is_some_and(|s| id.scopes.contains(s))
-                            {
-                                AdminCaller::Admin
-                            } else {
-                                AdminCaller::User {
+                            // A scope is only as trusted as its issuer.
+                            let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
+                                id.issuer.as_deref() == Some(a.issuer.as_str())
+                                    && id.scopes.contains(&a.scope)
+                            });
+                            match (is_admin, id.issuer) {
+                                (true, _) => AdminCaller::Admin,
+                                (false, Some(issuer)) => AdminCaller::User {
+                                    issuer,
                                     subject: id.subject,
                                     scopes: id.scopes,
-                                }
+                                },
+                                // Verified JWTs always carry their issuer.
+                                (false, None) => AdminCaller::Anonymous,
                             }
                         }
                         Err(JwtFailure::Invalid { reason }) => {
@@ -493,8 +630,11 @@ impl<K: Clone> Gateway<K> {
                 }
             }
         };
+        let is_issuer = |iss: &str| self.config.issuers.get(iss).is_some();
         let mut ctx = AdminContext {
             settings: &self.config.keys,
+            sole_issuer: self.config.sole_issuer(),
+            is_issuer: &is_issuer,
             cache: &self.keys,
             now,
             fill,
@@ -504,11 +644,14 @@ impl<K: Clone> Gateway<K> {
 }
 
 impl<K> Gateway<K> {
-    /// The signing input of `X-Auth-Assertion`, when an assertion key is configured.
+    /// The signing input of `X-Auth-Assertion`, when an assertion key is configured: bound to
+    /// this request by `htm`, `htu` (the forwarded URL without its query), `rid` and, for a
+    /// forwarded body, its declared `content_length`.
     fn assertion_input(
         &self,
         req: &RequestParts<'_>,
         identity: Option<&Identity>,
+        htu: &str,
         now: UnixTime,
     ) -> Option<String> {
         let signer = self.config.assertion_signer.as_ref()?;
@@ -524,8 +667,17 @@ impl<K> Gateway<K> {
             .as_deref()
             .or(target_origin)
             .unwrap_or(req.origin);
-        let claims =
+        let mut claims =
             AssertionClaims::new(identity, iss, aud, now, settings.ttl_seconds, &req.entropy);
+        claims.htm = req.method;
+        claims.htu = htu;
+        claims.rid = req.request_id;
+        // The body is forwarded for every method but GET and HEAD (see the adapter).
+        if req.method != "GET" && req.method != "HEAD" {
+            claims.content_length = req
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        }
         signer.signing_input(&claims)
     }
 
@@ -553,7 +705,7 @@ fn looks_like_jwt(token: &str) -> bool {
 }
 
 /// Map the segments after `admin_path` to an endpoint. `raw_path` keeps the console's sub-path.
-fn own_endpoint(rest: &[String], raw_path: &str) -> OwnEndpoint {
+fn own_endpoint(rest: &[String], canonical_path: &str, admin_path: &str) -> OwnEndpoint {
     match rest.first().map(String::as_str) {
         None => OwnEndpoint::NotFound,
         Some("health") if rest.len() == 1 => OwnEndpoint::Health,
@@ -561,8 +713,8 @@ fn own_endpoint(rest: &[String], raw_path: &str) -> OwnEndpoint {
         Some("console") => {
             // `{admin_path}/console` without the slash: empty, so the adapter redirects (the
             // page's relative asset URLs need the trailing slash).
-            if rest.len() == 1 && !raw_path.ends_with('/') {
-                return OwnEndpoint::Console(String::new());
+            if rest.len() == 1 && !canonical_path.ends_with('/') {
+                return OwnEndpoint::Redirect(format!("{admin_path}/console/"));
             }
             let mut sub = String::new();
             for seg in rest.iter().skip(1) {

@@ -9,7 +9,7 @@ use url::Url;
 use crate::assertion::AssertionSigner;
 use crate::jwt::{IssuerPolicy, Issuers, JwksSettings, RawIssuer, RawJwksSettings};
 use crate::keycache::{KeySettings, RawKeySettings};
-use crate::route::{is_scope_token, NormalizedPath, RawRoute, RouteTable};
+use crate::route::{is_scope_token, NormalizedPath, PathRules, RawRoute, RouteTable};
 
 /// A configuration error: which field, and which rule it breaks. Never holds a secret value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub admin_path: Option<String>,
     #[serde(default)]
-    pub admin_scope: Option<String>,
+    pub admin_scope: Option<RawAdminScope>,
+    /// The hosts this edge serves (`api.example.com`, with `:port` where not the default);
+    /// requests for any other host are refused (421). Default: every host routed to the Worker.
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
     #[serde(default)]
     pub issuers: Vec<RawIssuer>,
     pub routes: Vec<RawRoute>,
@@ -57,10 +61,64 @@ pub struct RawConfig {
     pub assertion: Option<RawAssertion>,
 }
 
-/// `forward`: what beyond the identity headers reaches the origin.
+/// `admin_scope`: `{"issuer", "scope"}`, or a bare scope when exactly one issuer is configured.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawAdminScope {
+    Scope(String),
+    Qualified(RawQualifiedScope),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQualifiedScope {
+    pub issuer: String,
+    pub scope: String,
+}
+
+/// The JWT scope that grants the admin API, and the only issuer trusted to grant it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminScope {
+    pub issuer: String,
+    pub scope: String,
+}
+
+/// `ADMIN_TOKEN`: kept out of `Debug` output and compared only in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// True when `presented` is this token (constant time, see
+    /// [`crate::admin::admin_token_matches`]).
+    #[must_use]
+    pub fn matches(&self, presented: &str) -> bool {
+        crate::admin::admin_token_matches(presented, &self.0)
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// Shortest `ADMIN_TOKEN` accepted: 32 bytes, as the contract asks.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
+
+/// `forward`: what beyond the identity headers reaches the origin, and how.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawForward {
+    /// Accept `;` path parameters and forward them (default false: refused with 400).
+    #[serde(default)]
+    pub matrix_parameters: Option<bool>,
+    /// Keep the client's `X-Forwarded-*`, `Forwarded`, `X-Real-IP`… (default false: the edge
+    /// sets its own). Only when a proxy the operator trusts sits in front of the edge.
+    #[serde(default)]
+    pub trust_forwarded_headers: Option<bool>,
+    /// Allow an `origin` over plain http on a non-loopback host (default false).
+    #[serde(default)]
+    pub allow_http_origin: Option<bool>,
     /// Forward the verified JWT payload as base64url JSON in `X-Auth-Claims`.
     #[serde(default)]
     pub claims: Option<bool>,
@@ -83,11 +141,13 @@ pub struct RawAssertion {
     pub previous_keys: Vec<serde_json::Value>,
 }
 
-/// Claims forwarding settings.
+/// Forwarding settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardSettings {
     pub claims: bool,
     pub claims_max_bytes: usize,
+    pub path_rules: PathRules,
+    pub trust_forwarded_headers: bool,
 }
 
 /// Assertion settings (the key itself is a secret, handled by the adapter).
@@ -110,8 +170,12 @@ pub struct Config {
     /// Normalised, e.g. `/_auth`.
     pub admin_path: NormalizedPath,
     pub admin_path_text: String,
-    /// A JWT scope that grants the admin API, if any.
-    pub admin_scope: Option<String>,
+    /// A JWT scope that grants the admin API, and its issuer, if any.
+    pub admin_scope: Option<AdminScope>,
+    /// `ADMIN_TOKEN`, when set (at least [`MIN_ADMIN_TOKEN_BYTES`]).
+    pub admin_token: Option<AdminToken>,
+    /// `hosts`: the only hosts served, lowercase; `None`: any.
+    pub hosts: Option<Vec<String>>,
     pub issuers: Issuers,
     pub routes: RouteTable,
     pub keys: KeySettings,
@@ -120,6 +184,19 @@ pub struct Config {
     pub assertion: AssertionSettings,
     /// Signs `X-Auth-Assertion`; `None` when `ASSERTION_KEY` is not set.
     pub assertion_signer: Option<AssertionSigner>,
+}
+
+impl Config {
+    /// The configured issuer when there is exactly one (what a PAT stored without an issuer, or
+    /// a bare `admin_scope`, belongs to).
+    #[must_use]
+    pub fn sole_issuer(&self) -> Option<&str> {
+        let mut all = self.issuers.iter();
+        match (all.next(), all.next()) {
+            (Some(only), None) => Some(only.issuer.as_str()),
+            _ => None,
+        }
+    }
 }
 
 const DEFAULT_REALM: &str = "api";
@@ -148,7 +225,13 @@ impl Config {
         raw: RawConfig,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let origin = raw.origin.as_deref().map(parse_origin).transpose()?;
+        let forward_raw = raw.forward.unwrap_or_default();
+        let allow_http = forward_raw.allow_http_origin.unwrap_or(false);
+        let origin = raw
+            .origin
+            .as_deref()
+            .map(|o| parse_origin(o, allow_http))
+            .transpose()?;
 
         let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.to_string());
         if realm.is_empty()
@@ -168,12 +251,6 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_ADMIN_PATH.to_string());
         let admin_path = parse_admin_path(&admin_path_text)?;
 
-        if let Some(scope) = &raw.admin_scope {
-            if !is_scope_token(scope) {
-                return Err(error("admin_scope", "must be a single scope token"));
-            }
-        }
-
         let mut policies = Vec::with_capacity(raw.issuers.len());
         for (index, issuer) in raw.issuers.into_iter().enumerate() {
             let policy = IssuerPolicy::from_raw(issuer, index, secret)
@@ -181,6 +258,21 @@ impl Config {
             policies.push(policy);
         }
         let issuers = Issuers::new(policies).map_err(|e| error(e.field, e.reason))?;
+        let admin_scope = raw
+            .admin_scope
+            .map(|a| admin_scope(a, &issuers))
+            .transpose()?;
+        let admin_token = match secret("ADMIN_TOKEN") {
+            None => None,
+            Some(t) if t.len() < MIN_ADMIN_TOKEN_BYTES => {
+                return Err(error(
+                    "ADMIN_TOKEN",
+                    "must be at least 32 bytes (e.g. `openssl rand -base64 32`); unset it to disable the admin API",
+                ))
+            }
+            Some(t) => Some(AdminToken(t)),
+        };
+        let hosts = raw.hosts.map(parse_hosts).transpose()?;
 
         if raw.routes.is_empty() {
             return Err(error(
@@ -189,16 +281,25 @@ impl Config {
             ));
         }
         let routes = RouteTable::from_raw(raw.routes).map_err(|e| error(e.field, e.reason))?;
+        if let Some((field, name)) = routes.unknown_issuer(&|iss| issuers.get(iss).is_some()) {
+            return Err(error(
+                field,
+                format!("\"{name}\" is not one of the configured issuers[].issuer"),
+            ));
+        }
 
         let keys = KeySettings::from_raw(raw.keys.unwrap_or_default())
             .map_err(|e| error(e.field, e.reason))?;
         let jwks = JwksSettings::from_raw(raw.jwks.unwrap_or_default())
             .map_err(|e| error(e.field, e.reason))?;
 
-        let forward_raw = raw.forward.unwrap_or_default();
         let forward = ForwardSettings {
             claims: forward_raw.claims.unwrap_or(false),
             claims_max_bytes: forward_raw.claims_max_bytes.unwrap_or(4096),
+            path_rules: PathRules {
+                matrix_parameters: forward_raw.matrix_parameters.unwrap_or(false),
+            },
+            trust_forwarded_headers: forward_raw.trust_forwarded_headers.unwrap_or(false),
         };
         if !(256..=16384).contains(&forward.claims_max_bytes) {
             return Err(error(
@@ -244,7 +345,9 @@ impl Config {
             realm,
             admin_path,
             admin_path_text,
-            admin_scope: raw.admin_scope,
+            admin_scope,
+            admin_token,
+            hosts,
             issuers,
             routes,
             keys,
@@ -267,10 +370,16 @@ impl Origin {
     }
 }
 
-fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
+fn parse_origin(text: &str, allow_http: bool) -> Result<Origin, ConfigError> {
     let url = Url::parse(text).map_err(|_| error("origin", "must be an absolute http(s) URL"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(error("origin", "must use http or https"));
+    }
+    if url.scheme() == "http" && !allow_http && !crate::jwt::is_loopback_url(&url) {
+        return Err(error(
+            "origin",
+            "must use https (plain http only on loopback, or with forward.allow_http_origin: credentials and identity would cross the network in clear)",
+        ));
     }
     if url.host().is_none() {
         return Err(error("origin", "must name a host"));
@@ -282,6 +391,68 @@ fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
         return Err(error("origin", "must be scheme, host and port only (no path, query or fragment): the request's path is appended as is"));
     }
     Ok(Origin(url.origin().ascii_serialization()))
+}
+
+/// `admin_scope` → the scope and its issuer. The bare form names no issuer, so it is only
+/// unambiguous when exactly one issuer is configured.
+fn admin_scope(raw: RawAdminScope, issuers: &Issuers) -> Result<AdminScope, ConfigError> {
+    let (issuer, scope, field) = match raw {
+        RawAdminScope::Qualified(q) => (q.issuer, q.scope, "admin_scope.scope"),
+        RawAdminScope::Scope(scope) => {
+            let mut all = issuers.iter();
+            match (all.next(), all.next()) {
+                (Some(only), None) => (only.issuer.clone(), scope, "admin_scope"),
+                (None, _) => {
+                    return Err(error(
+                        "admin_scope",
+                        "needs a configured issuer: admin-scoped JWTs come from issuers[]",
+                    ))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(error(
+                        "admin_scope",
+                        "with several issuers, write {\"issuer\": \"…\", \"scope\": \"…\"}: a scope is only as trusted as the issuer that grants it",
+                    ))
+                }
+            }
+        }
+    };
+    if !is_scope_token(&scope) {
+        return Err(error(field, "must be a single scope token"));
+    }
+    if issuers.get(&issuer).is_none() {
+        return Err(error(
+            "admin_scope.issuer",
+            "must be one of the configured issuers[].issuer",
+        ));
+    }
+    Ok(AdminScope { issuer, scope })
+}
+
+/// `hosts`: `name` or `name:port`, lowercase ASCII (punycode for internationalised names).
+fn parse_hosts(list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    if list.is_empty() {
+        return Err(error(
+            "hosts",
+            "must not be empty (omit it to serve every host)",
+        ));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (i, host) in list.into_iter().enumerate() {
+        let valid = !host.is_empty()
+            && host.len() <= 261
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
+        if !valid {
+            return Err(error(
+                format!("hosts[{i}]"),
+                "must be a host name (and :port), such as \"api.example.com\"",
+            ));
+        }
+        out.push(host.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn parse_admin_path(text: &str) -> Result<NormalizedPath, ConfigError> {

@@ -17,6 +17,18 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// `name` lowercased with `_` read as `-`: how servers that map headers to CGI-style variables
+/// (`HTTP_X_HTTP_METHOD_OVERRIDE`) see it, so `X_HTTP_Method_Override` is treated like the dashed
+/// spelling.
+fn canonical_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            other => char::from(other.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
 /// True for a header the edge owns: its name, lowercased with `_` read as `-`, starts with
 /// `x-auth-`.
 #[must_use]
@@ -35,35 +47,165 @@ fn is_credential_header(lower: &str) -> bool {
     lower == "authorization" || lower == "x-api-key"
 }
 
+/// Headers that make an origin framework handle the request as another method or URL than the
+/// one the edge checked (Rails, Symfony, ASP.NET method overrides; IIS/Symfony URL rewrites;
+/// nginx/Traefik original-URI headers). Never forwarded.
+const REWRITES: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+];
+
+/// Client-address and forwarding headers (besides every `x-forwarded-*`): the origin gets the
+/// edge's own account of them, unless the edge sits behind a proxy it trusts.
+const CLIENT_FORWARDING: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "client-ip",
+];
+
+/// The edge's loop marker: a request that already carries the edge's own origin here has been
+/// forwarded back to the edge (route mode without a zone origin, or `origin` pointing at the
+/// edge). Never forwarded from the client; set by the edge on every forward.
+pub const HOP_HEADER: &str = "x-edge-auth-hop";
+
+/// RFC 9110 §5.6.2 `token`: the only header names the runtime can send.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+/// Which of the client's headers may pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forwarding {
+    /// Forward `Authorization` / `X-API-Key` (the route's `forward_credentials`).
+    pub forward_credentials: bool,
+    /// Keep the client's forwarding headers (`forward.trust_forwarded_headers`: the edge sits
+    /// behind a proxy that sets them).
+    pub trust_forwarded: bool,
+}
+
+/// What the edge knows of the client, for the forwarding headers it sets.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientFacts<'a> {
+    /// The client's address (`CF-Connecting-IP`, set by Cloudflare), if known.
+    pub ip: Option<&'a str>,
+    /// `http` or `https`: the scheme the client used.
+    pub proto: &'a str,
+    /// The host (and port) the client asked for.
+    pub host: &'a str,
+    /// The edge's own origin, sent in [`HOP_HEADER`].
+    pub hop: &'a str,
+}
+
+/// Why a header is never forwarded as the client sent it (`lower` is [`canonical_name`]).
+fn is_dropped(lower: &str, connection_named: &[String], f: Forwarding) -> bool {
+    is_reserved_auth_header(lower)
+        || HOP_BY_HOP.contains(&lower)
+        || connection_named.iter().any(|n| n == lower)
+        || lower == "host"
+        || lower == HOP_HEADER
+        || REWRITES.contains(&lower)
+        || (!f.forward_credentials && is_credential_header(lower))
+        || (!f.trust_forwarded
+            && (lower.starts_with("x-forwarded-") || CLIENT_FORWARDING.contains(&lower)))
+}
+
 /// The headers to send to the origin: `incoming` minus reserved, hop-by-hop (including any named
-/// by `Connection`), `host` and, unless `forward_credentials`, credential headers; plus `set`.
+/// by `Connection`), `host`, method and URL overrides, the client's forwarding headers (unless
+/// trusted), names the runtime cannot send, credential headers unless `forward_credentials`,
+/// and any name `set` gives a value of its own; then `set`.
 #[must_use]
 pub fn forward_headers(
     incoming: &[(String, String)],
-    forward_credentials: bool,
+    forwarding: &Forwarding,
     set: Vec<(String, String)>,
 ) -> Vec<(String, String)> {
     let connection_named: Vec<String> = incoming
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
         .flat_map(|(_, v)| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
+        .map(|t| canonical_name(t.trim()))
         .filter(|t| !t.is_empty())
         .collect();
     let mut out: Vec<(String, String)> = incoming
         .iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            !(is_reserved_auth_header(&lower)
-                || HOP_BY_HOP.contains(&lower.as_str())
-                || connection_named.contains(&lower)
-                || lower == "host"
-                || (!forward_credentials && is_credential_header(&lower)))
-        })
+        .filter(|(name, _)| is_token(name))
+        .filter(|(name, _)| !is_dropped(&canonical_name(name), &connection_named, *forwarding))
+        .filter(|(name, _)| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name)))
         .cloned()
         .collect();
     out.extend(set);
     out
+}
+
+/// The forwarding headers the edge sets itself: `X-Forwarded-For` (the client's address, after a
+/// trusted proxy's chain when `trust_forwarded`), `X-Forwarded-Proto` and `X-Forwarded-Host`
+/// (unless a trusted proxy set them), and the edge's loop marker.
+#[must_use]
+pub fn edge_forwarding_headers(
+    incoming: &[(String, String)],
+    client: &ClientFacts<'_>,
+    trust_forwarded: bool,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(4);
+    let client_chain = incoming
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty());
+    match (trust_forwarded, client.ip, client_chain) {
+        (true, Some(ip), Some(chain)) => {
+            out.push((
+                "X-Forwarded-For".into(),
+                header_value(&format!("{chain}, {ip}")),
+            ));
+        }
+        (true, None, _) => {}
+        (_, Some(ip), _) => out.push(("X-Forwarded-For".into(), header_value(ip))),
+        (false, None, _) => {}
+    }
+    if !trust_forwarded {
+        out.push(("X-Forwarded-Proto".into(), header_value(client.proto)));
+        out.push(("X-Forwarded-Host".into(), header_value(client.host)));
+    }
+    out.push((HOP_HEADER.to_string(), header_value(client.hop)));
+    out
+}
+
+/// True when a request already passed through this edge (its own origin in [`HOP_HEADER`]).
+#[must_use]
+pub fn is_own_hop(incoming: &[(String, String)], own_origin: &str) -> bool {
+    incoming
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(HOP_HEADER))
+        .flat_map(|(_, v)| v.split(','))
+        .any(|v| v.trim() == own_origin)
 }
 
 /// Make a value safe for a header and unambiguous: bytes outside printable ASCII, and `%`
@@ -212,7 +354,7 @@ mod tests {
         ]);
         let out = forward_headers(
             &incoming,
-            false,
+            &Forwarding::default(),
             vec![("X-Auth-Type".into(), "anonymous".into())],
         );
         assert_eq!(
@@ -257,7 +399,7 @@ mod tests {
         ]);
         let outgoing = forward_headers(
             &incoming,
-            false,
+            &Forwarding::default(),
             vec![
                 ("X-Auth-Type".into(), "jwt".into()),
                 ("X-Auth-Subject".into(), "alice".into()),
@@ -296,7 +438,7 @@ mod tests {
                     None => merged.push((lower, v)),
                 }
             }
-            let outgoing = forward_headers(&merged, forward_credentials, set);
+            let outgoing = forward_headers(&merged, &Forwarding { forward_credentials, trust_forwarded: false }, set);
             let plan = edits(&merged, &outgoing);
             proptest::prop_assert_eq!(sorted(apply(&merged, &plan)), sorted(outgoing));
         }
@@ -306,7 +448,14 @@ mod tests {
     fn credentials_forwarded_only_when_asked() {
         let incoming = h(&[("Authorization", "Bearer t"), ("x-auth-subject", "spoof")]);
         assert_eq!(
-            forward_headers(&incoming, true, vec![]),
+            forward_headers(
+                &incoming,
+                &Forwarding {
+                    forward_credentials: true,
+                    trust_forwarded: false
+                },
+                vec![]
+            ),
             h(&[("Authorization", "Bearer t")])
         );
     }

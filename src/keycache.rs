@@ -31,6 +31,9 @@ pub struct RawKeySettings {
     /// Longest PAT lifetime (default 90 days).
     #[serde(default)]
     pub pat_max_lifetime_seconds: Option<u64>,
+    /// Most active PATs one principal may hold (default 50).
+    #[serde(default)]
+    pub pat_max_active: Option<usize>,
     /// Record `last_used_at` (default true). Each recording is a KV write (billed), at most once
     /// a minute per key and isolate.
     #[serde(default)]
@@ -44,6 +47,7 @@ pub struct KeySettings {
     pub cache_ttl_seconds: u64,
     pub cache_max_entries: usize,
     pub pat_max_lifetime_seconds: u64,
+    pub pat_max_active: usize,
     pub record_last_used: bool,
 }
 
@@ -86,11 +90,16 @@ impl KeySettings {
                 "must be between 60 seconds and 5 years",
             ));
         }
+        let pat_max_active = raw.pat_max_active.unwrap_or(50);
+        if !(1..=10_000).contains(&pat_max_active) {
+            return Err(err("pat_max_active", "must be between 1 and 10000"));
+        }
         Ok(KeySettings {
             format,
             cache_ttl_seconds,
             cache_max_entries,
             pat_max_lifetime_seconds,
+            pat_max_active,
             record_last_used: raw.record_last_used.unwrap_or(true),
         })
     }
@@ -236,6 +245,7 @@ pub async fn authenticate_key<S: KeyStore>(
     store: &S,
     token: &str,
     expected: Option<KeyKind>,
+    sole_issuer: Option<&str>,
     now: UnixTime,
 ) -> Result<KeySuccess, KeyFailure> {
     let kind = format
@@ -280,7 +290,7 @@ pub async fn authenticate_key<S: KeyStore>(
             }
         };
     let identity = record
-        .check(kind, now)
+        .check(kind, now, sole_issuer)
         .map_err(|r| KeyFailure::Invalid { reason: r.reason() })?;
     let touch = cache.should_touch(&record.id, now).then(|| Touch {
         key_id: record.id.clone(),

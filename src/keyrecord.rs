@@ -3,8 +3,12 @@
 //! KV layout (the token itself is never stored):
 //! - `key:<hex sha256(token)>` → [`KeyRecord`] (the contract's record), read on the hot path;
 //! - `id:<id>` → [`IdRecord`] `{"hash","kind","subject"}`, so the admin API finds a key by id;
-//! - `sub:<hex(subject)>:<id>` → `""`, so keys are listed by subject with a KV prefix list
-//!   (the subject is hex-encoded so no character of it can break the key's structure);
+//! - `sub:<hex(subject)>:<issuer tag>:<id>` → `""`, so keys are listed by subject, or by
+//!   principal (issuer, subject), with a KV prefix list. The subject is hex-encoded so no
+//!   character of it can break the key's structure; the issuer tag is `0` for no issuer (API
+//!   keys) or `i` + 16 hex digits of SHA-256(issuer), so every index key fits KV's 512-byte
+//!   limit whatever the issuer (see [`MAX_SUBJECT_BYTES`]). Entries written before principals
+//!   were issuer-qualified read `sub:<hex(subject)>:<id>`; listings read both.
 //! - `used:<id>` → Unix seconds of the last use, written after responses at most once a minute
 //!   per isolate, in its own key so it can never race with (and undo) a revocation.
 
@@ -29,6 +33,22 @@ pub struct KeyRecord {
     /// The token's public beginning (prefix + 4 characters), for listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
+    /// PATs: the `iss` of the JWT that created it (the principal is (issuer, subject)). API keys
+    /// made by the admin have none. PATs stored before this field existed have none either: they
+    /// are accepted only while exactly one issuer is configured (see [`KeyRecord::check`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+}
+
+/// Longest subject a key or PAT can be made for, in UTF-8 bytes: the subject index key
+/// (`sub:` + 2 × subject + `:i` + 16 + `:` + id) must stay within KV's 512-byte key limit.
+pub const MAX_SUBJECT_BYTES: usize = 200;
+
+/// The issuer a PAT belongs to: its own, or for a PAT stored without one, the only configured
+/// issuer (`sole_issuer`); `None` when that cannot be decided (refused).
+#[must_use]
+pub fn pat_issuer<'a>(stored: Option<&'a str>, sole_issuer: Option<&'a str>) -> Option<&'a str> {
+    stored.or(sole_issuer)
 }
 
 /// Why a record does not authenticate.
@@ -38,6 +58,9 @@ pub enum KeyRejection {
     Expired,
     /// The record's kind differs from the kind the token's prefix claims.
     KindMismatch,
+    /// A PAT stored without an issuer while several issuers are configured: whose it is cannot
+    /// be told.
+    PatWithoutIssuer,
 }
 
 impl KeyRejection {
@@ -47,6 +70,7 @@ impl KeyRejection {
             KeyRejection::Revoked => "revoked",
             KeyRejection::Expired => "expired",
             KeyRejection::KindMismatch => "kind_mismatch",
+            KeyRejection::PatWithoutIssuer => "pat_without_issuer",
         }
     }
 }
@@ -88,10 +112,23 @@ impl KeyRecord {
     }
 
     /// The identity this record proves, if it is acceptable at `now` for a `presented` token.
-    pub fn check(&self, presented: KeyKind, now: UnixTime) -> Result<Identity, KeyRejection> {
+    /// `sole_issuer` is the configured issuer when there is exactly one.
+    pub fn check(
+        &self,
+        presented: KeyKind,
+        now: UnixTime,
+        sole_issuer: Option<&str>,
+    ) -> Result<Identity, KeyRejection> {
         if self.kind != presented {
             return Err(KeyRejection::KindMismatch);
         }
+        let issuer = match self.kind {
+            KeyKind::ApiKey => None,
+            KeyKind::Pat => Some(
+                pat_issuer(self.issuer.as_deref(), sole_issuer)
+                    .ok_or(KeyRejection::PatWithoutIssuer)?,
+            ),
+        };
         match self.status(now) {
             KeyStatus::Revoked => Err(KeyRejection::Revoked),
             KeyStatus::Expired => Err(KeyRejection::Expired),
@@ -99,7 +136,7 @@ impl KeyRecord {
                 kind: self.kind.credential_kind(),
                 subject: self.subject.clone(),
                 scopes: self.scopes.clone(),
-                issuer: None,
+                issuer: issuer.map(str::to_string),
                 client_id: None,
                 key_id: Some(self.id.clone()),
                 kid: None,
@@ -117,6 +154,9 @@ pub struct IdRecord {
     pub hash: String,
     pub kind: KeyKind,
     pub subject: String,
+    /// As in the [`KeyRecord`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 #[must_use]
@@ -124,9 +164,39 @@ pub fn id_key(id: &str) -> String {
     format!("id:{id}")
 }
 
+/// The prefix of every index entry of `subject`, whatever the issuer (and of the entries
+/// written before principals were issuer-qualified).
 #[must_use]
 pub fn subject_prefix(subject: &str) -> String {
     format!("sub:{}:", hex::encode(subject.as_bytes()))
+}
+
+/// The issuer's part of an index key: `0` for none, else `i` + 16 hex of SHA-256(issuer).
+#[must_use]
+pub fn issuer_tag(issuer: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match issuer {
+        None => "0".to_string(),
+        Some(iss) => {
+            let digest = Sha256::digest(iss.as_bytes());
+            let mut tag = String::from("i");
+            tag.push_str(&hex::encode(digest.get(..8).unwrap_or(&[])));
+            tag
+        }
+    }
+}
+
+/// The prefix of the index entries of the principal (issuer, subject).
+#[must_use]
+pub fn principal_prefix(issuer: Option<&str>, subject: &str) -> String {
+    format!("{}{}:", subject_prefix(subject), issuer_tag(issuer))
+}
+
+/// The id in an index entry name after `subject_prefix`: `<tag>:<id>`, or `<id>` for an entry
+/// written before principals were issuer-qualified.
+#[must_use]
+pub fn index_entry_id(rest: &str) -> &str {
+    rest.split_once(':').map_or(rest, |(_, id)| id)
 }
 
 #[must_use]
@@ -149,6 +219,7 @@ mod tests {
             expires_at: Some(100),
             revoked_at: None,
             start: None,
+            issuer: None,
         }
     }
 
@@ -166,9 +237,9 @@ mod tests {
     #[test]
     fn expiry_is_exclusive_of_now() {
         let r = record();
-        assert!(r.check(KeyKind::ApiKey, UnixTime(99)).is_ok());
+        assert!(r.check(KeyKind::ApiKey, UnixTime(99), None).is_ok());
         assert_eq!(
-            r.check(KeyKind::ApiKey, UnixTime(100)),
+            r.check(KeyKind::ApiKey, UnixTime(100), None),
             Err(KeyRejection::Expired)
         );
     }
@@ -177,12 +248,12 @@ mod tests {
     fn revoked_and_kind_mismatch_are_refused() {
         let mut r = record();
         assert_eq!(
-            r.check(KeyKind::Pat, UnixTime(50)),
+            r.check(KeyKind::Pat, UnixTime(50), None),
             Err(KeyRejection::KindMismatch)
         );
         r.revoked_at = Some(40);
         assert_eq!(
-            r.check(KeyKind::ApiKey, UnixTime(50)),
+            r.check(KeyKind::ApiKey, UnixTime(50), None),
             Err(KeyRejection::Revoked)
         );
         assert_eq!(r.status(UnixTime(50)), KeyStatus::Revoked);
@@ -190,10 +261,47 @@ mod tests {
 
     #[test]
     fn identity_carries_the_public_id_only() {
-        let id = record().check(KeyKind::ApiKey, UnixTime(1)).unwrap();
+        let id = record().check(KeyKind::ApiKey, UnixTime(1), None).unwrap();
         assert_eq!(id.key_id.as_deref(), Some("key_1"));
         assert_eq!(id.expires_at, Some(100));
         assert_eq!(id.kind, crate::identity::CredentialKind::ApiKey);
+    }
+
+    #[test]
+    fn a_pat_carries_its_issuer_and_a_legacy_one_needs_a_sole_issuer() {
+        let mut r = record();
+        r.kind = KeyKind::Pat;
+        r.issuer = Some("https://a".into());
+        let id = r.check(KeyKind::Pat, UnixTime(1), None).unwrap();
+        assert_eq!(id.issuer.as_deref(), Some("https://a"));
+        r.issuer = None;
+        assert_eq!(
+            r.check(KeyKind::Pat, UnixTime(1), None),
+            Err(KeyRejection::PatWithoutIssuer)
+        );
+        let id = r
+            .check(KeyKind::Pat, UnixTime(1), Some("https://only"))
+            .unwrap();
+        assert_eq!(id.issuer.as_deref(), Some("https://only"));
+    }
+
+    #[test]
+    fn principal_index_keys_separate_issuers_and_fit_kv() {
+        let a = principal_prefix(Some("https://a"), "alice");
+        let b = principal_prefix(Some("https://b"), "alice");
+        assert_ne!(a, b);
+        assert!(a.starts_with(&subject_prefix("alice")));
+        assert_ne!(principal_prefix(None, "alice"), a);
+        let long_issuer = "https://".to_string() + &"x".repeat(400);
+        let subject = "s".repeat(MAX_SUBJECT_BYTES);
+        let key = format!(
+            "{}key_{}",
+            principal_prefix(Some(&long_issuer), &subject),
+            "A".repeat(16)
+        );
+        assert!(key.len() <= 512, "{}", key.len());
+        assert_eq!(index_entry_id("i0011223344556677:key_1"), "key_1");
+        assert_eq!(index_entry_id("key_1"), "key_1");
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub struct RawRoute {
     pub accept: Option<Vec<String>>,
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// The issuers whose JWTs (and PATs made with their JWTs) this route accepts; default: every
+    /// configured issuer. API keys carry no issuer: use `accept` to refuse them.
+    #[serde(default)]
+    pub issuers: Option<Vec<String>>,
     /// Forward the credential header(s) to the origin (default: stripped).
     #[serde(default)]
     pub forward_credentials: Option<bool>,
@@ -79,8 +83,22 @@ pub struct Requirement {
     pub accept: AcceptSet,
     /// Every one of these scopes is required.
     pub scopes: Vec<String>,
+    /// `None`: any configured issuer; else the only issuers whose tokens and PATs pass.
+    pub issuers: Option<Vec<String>>,
     pub forward_credentials: bool,
     pub cors_preflight: bool,
+}
+
+impl Requirement {
+    /// True when a credential from `issuer` may pass: every issuer when the route names none;
+    /// API keys (no issuer) are governed by `accept` alone.
+    #[must_use]
+    pub fn accepts_issuer(&self, issuer: Option<&str>) -> bool {
+        match (&self.issuers, issuer) {
+            (None, _) | (Some(_), None) => true,
+            (Some(list), Some(iss)) => list.iter().any(|i| i == iss),
+        }
+    }
 }
 
 /// One compiled route.
@@ -177,6 +195,17 @@ impl Route {
         if auth == AuthMode::Public && (!scopes.is_empty()) {
             return Err(err("scopes", "a public route cannot require scopes"));
         }
+        if let Some(list) = &raw.issuers {
+            if list.is_empty() {
+                return Err(err(
+                    "issuers",
+                    "must not be empty (omit it to accept every configured issuer)",
+                ));
+            }
+            if auth == AuthMode::Public {
+                return Err(err("issuers", "a public route looks at no credential"));
+            }
+        }
         Ok(Route {
             pattern,
             methods,
@@ -185,6 +214,7 @@ impl Route {
                 auth,
                 accept,
                 scopes,
+                issuers: raw.issuers,
                 forward_credentials: raw.forward_credentials.unwrap_or(false),
                 cors_preflight: raw.cors_preflight.unwrap_or(false),
             },
@@ -297,6 +327,22 @@ impl RouteTable {
         Ok(RouteTable { routes })
     }
 
+    /// The first `routes[i].issuers[j]` for which `known` is false, as (field, name).
+    #[must_use]
+    pub fn unknown_issuer(&self, known: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
+        self.routes.iter().find_map(|r| {
+            let list = r.requirement.issuers.as_ref()?;
+            list.iter().enumerate().find_map(|(j, name)| {
+                (!known(name)).then(|| {
+                    (
+                        format!("routes[{}].issuers[{j}]", r.requirement.route_index),
+                        name.clone(),
+                    )
+                })
+            })
+        })
+    }
+
     /// The first route matching `method` and `path`.
     #[must_use]
     pub fn find(&self, method: &str, path: &NormalizedPath) -> Option<&Requirement> {
@@ -307,19 +353,33 @@ impl RouteTable {
     }
 }
 
-/// A request path after percent-decoding, dot-segment resolution and empty-segment collapsing.
+/// A request path after percent-decoding, dot-segment resolution and empty-segment collapsing,
+/// with the canonical form the origin receives (RFC 3986 §6.2.2: percent-encoding normalised,
+/// dot segments removed, §5.2.4). The origin is sent [`NormalizedPath::canonical`], never the raw
+/// path, so an origin that decodes twice, strips path parameters or trims trailing dots and
+/// spaces cannot read the request as another path than the one the routes matched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormalizedPath {
+    /// Decoded segment names, as matched (path parameters excluded).
     segments: Vec<String>,
+    /// The percent-encoded path to forward: starts with `/`, keeps a trailing slash.
+    canonical: String,
 }
 
-/// Why a path was refused.
+/// Why a path was refused (400: it cannot be made canonical without guessing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathError {
     NotAbsolute,
     BadPercentEncoding,
     /// A decoded segment holds `/`, `\`, NUL or another control character.
     AmbiguousSegment,
+    /// `;` (path parameters: Tomcat, Jetty and Spring strip them, others do not) while
+    /// `forward.matrix_parameters` is off.
+    PathParameters,
+    /// A decoded `%` (from `%25`): an origin that decodes again would read another path.
+    EncodedPercent,
+    /// A segment ending in `.` or a space: some servers (IIS, some Java containers) trim them.
+    TrailingDotOrSpace,
     TooLong,
 }
 
@@ -330,41 +390,116 @@ impl PathError {
             PathError::NotAbsolute => "path_not_absolute",
             PathError::BadPercentEncoding => "path_bad_encoding",
             PathError::AmbiguousSegment => "path_ambiguous",
+            PathError::PathParameters => "path_parameters",
+            PathError::EncodedPercent => "path_encoded_percent",
+            PathError::TrailingDotOrSpace => "path_trailing_dot_or_space",
             PathError::TooLong => "path_too_long",
         }
     }
+
+    /// What the client should change (static text, safe to return).
+    #[must_use]
+    pub fn detail(self) -> &'static str {
+        match self {
+            PathError::NotAbsolute => "The request path must start with \"/\".",
+            PathError::BadPercentEncoding => {
+                "The request path has invalid percent-encoding or is not UTF-8."
+            }
+            PathError::AmbiguousSegment => {
+                "The request path holds an encoded \"/\", \"\\\" or a control character."
+            }
+            PathError::PathParameters => {
+                "Path parameters (\";\") are not accepted: origins disagree on what they mean."
+            }
+            PathError::EncodedPercent => {
+                "The request path holds \"%25\": a double-encoded path is not accepted."
+            }
+            PathError::TrailingDotOrSpace => {
+                "A path segment ends in \".\" or a space, which some servers strip."
+            }
+            PathError::TooLong => "The request path is too long.",
+        }
+    }
+}
+
+/// How paths are read; from `forward.matrix_parameters`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathRules {
+    /// Accept `;` path parameters: routes match the segment before `;`, and the origin receives
+    /// the parameters. Only for origins that need them (see the README for the risk).
+    pub matrix_parameters: bool,
 }
 
 const MAX_PATH_LEN: usize = 8192;
 
 impl NormalizedPath {
-    /// Normalise the path part of a URL (without query). Works on the raw, still-encoded path.
+    /// Normalise the path part of a URL (without query) under the default rules (no path
+    /// parameters). Works on the raw, still-encoded path.
     pub fn parse(raw: &str) -> Result<NormalizedPath, PathError> {
+        Self::parse_with(raw, PathRules::default())
+    }
+
+    /// Normalise `raw` under `rules`.
+    pub fn parse_with(raw: &str, rules: PathRules) -> Result<NormalizedPath, PathError> {
         if raw.len() > MAX_PATH_LEN {
             return Err(PathError::TooLong);
         }
         let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
-        let mut segments: Vec<String> = Vec::new();
+        // (name as matched, the encoded segment as forwarded)
+        let mut kept: Vec<(String, String)> = Vec::new();
+        let mut trailing_slash = false;
         for raw_segment in rest.split('/') {
-            let segment = percent_decode(raw_segment)?;
-            if segment
+            let decoded = percent_decode(raw_segment)?;
+            if decoded
                 .chars()
                 .any(|c| c == '/' || c == '\\' || c.is_control())
             {
                 return Err(PathError::AmbiguousSegment);
             }
-            match segment.as_str() {
-                "" | "." => {}
+            if decoded.contains('%') {
+                return Err(PathError::EncodedPercent);
+            }
+            let (name, params) = match decoded.split_once(';') {
+                None => (decoded.as_str(), None),
+                Some(_) if !rules.matrix_parameters => return Err(PathError::PathParameters),
+                Some((name, params)) => (name, Some(params)),
+            };
+            match name {
+                "" if params.is_none() => trailing_slash = true,
+                "." => trailing_slash = true,
                 ".." => {
-                    segments.pop();
+                    kept.pop();
+                    trailing_slash = true;
                 }
-                _ => segments.push(segment),
+                _ => {
+                    if name.ends_with('.') || name.ends_with(' ') {
+                        return Err(PathError::TrailingDotOrSpace);
+                    }
+                    let mut encoded = encode_segment(name);
+                    if let Some(p) = params {
+                        encoded.push(';');
+                        encoded.push_str(&encode_segment(p));
+                    }
+                    kept.push((name.to_string(), encoded));
+                    trailing_slash = false;
+                }
             }
         }
-        Ok(NormalizedPath { segments })
+        let mut canonical = String::with_capacity(raw.len());
+        for (_, encoded) in &kept {
+            canonical.push('/');
+            canonical.push_str(encoded);
+        }
+        if canonical.is_empty() || trailing_slash {
+            canonical.push('/');
+        }
+        Ok(NormalizedPath {
+            segments: kept.into_iter().map(|(name, _)| name).collect(),
+            canonical,
+        })
     }
 
-    /// The normalised path as text, e.g. `/v1/users`.
+    /// The normalised path as text, e.g. `/v1/users` (decoded names, no trailing slash).
     #[must_use]
     pub fn as_string(&self) -> String {
         let mut s = String::new();
@@ -378,11 +513,60 @@ impl NormalizedPath {
         s
     }
 
+    /// The path the origin receives: percent-encoding normalised (only what RFC 3986 `pchar`
+    /// does not allow is encoded, in upper-case hex), dot segments resolved, empty segments
+    /// collapsed, a trailing slash kept.
+    #[must_use]
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
     /// The segments after `prefix` (itself a normalised path such as `/_auth`), if it is one.
     #[must_use]
     pub fn strip_prefix(&self, prefix: &NormalizedPath) -> Option<&[String]> {
         self.segments.strip_prefix(prefix.segments.as_slice())
     }
+}
+
+/// Percent-encode what RFC 3986 `pchar` does not allow (and `;`, `=` and `,` stay as they are
+/// only because they are sub-delims; `;` never reaches here unless path parameters are on).
+fn encode_segment(decoded: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(decoded.len());
+    for b in decoded.bytes() {
+        let allowed = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            );
+        if allowed {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(
+                HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+            ));
+            out.push(char::from(
+                HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
+    out
 }
 
 fn percent_decode(segment: &str) -> Result<String, PathError> {

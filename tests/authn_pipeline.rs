@@ -109,12 +109,18 @@ impl World {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
         let req = RequestParts {
             method,
             path,
+            query,
             headers: &headers,
             origin: "https://edge.example",
             entropy: [7; 16],
+            request_id: "rid-1",
         };
         let ports = Ports {
             store: &NoStore,
@@ -125,11 +131,34 @@ impl World {
     }
 }
 
-fn forwarded(decision: &Decision) -> &Vec<(String, String)> {
-    match decision {
+/// The forwarded headers, less the forwarding headers the edge sets itself on every forward
+/// from `https://edge.example` (asserted present exactly once each, so nothing is hidden).
+fn forwarded(decision: &Decision) -> Vec<(String, String)> {
+    let headers = match decision {
         Decision::Forward { headers, .. } => headers,
         other => panic!("expected a forward, got {other:?}"),
+    };
+    let edge = [
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "edge.example"),
+        ("x-edge-auth-hop", "https://edge.example"),
+    ];
+    for (name, value) in edge {
+        let count = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count();
+        assert_eq!(count, 1, "{name} set once by the edge");
+        assert!(
+            headers.iter().any(|(n, v)| n == name && v == value),
+            "{name}: {value}"
+        );
     }
+    headers
+        .iter()
+        .filter(|(n, _)| !edge.iter().any(|(e, _)| n == e))
+        .cloned()
+        .collect()
 }
 
 /// The assertion's signing input a forward carries (signed by the adapter).
@@ -170,7 +199,7 @@ async fn public_route_forwards_without_identity_and_strips_spoofs() {
         )
         .await;
     let headers = forwarded(&out.decision);
-    assert_eq!(headers, &vec![("Accept".to_string(), "*/*".to_string())]);
+    assert_eq!(headers, vec![("Accept".to_string(), "*/*".to_string())]);
     assert_eq!(out.log.reason, "public");
 }
 
@@ -213,7 +242,7 @@ async fn a_valid_jwt_is_forwarded_with_identity_headers_and_no_credential() {
             &[("Authorization", &auth), ("X-Auth-Key-Id", "spoof")],
         )
         .await;
-    let h = forwarded(&out.decision);
+    let h = &forwarded(&out.decision);
     assert_eq!(header(h, "X-Auth-Type"), Some("jwt"));
     assert_eq!(header(h, "X-Auth-Subject"), Some("alice"));
     assert_eq!(header(h, "X-Auth-Scopes"), Some("read write"));
@@ -426,7 +455,7 @@ async fn own_endpoints_live_under_admin_path() {
     );
     assert_eq!(
         own(&w.run(&g, "GET", "/_auth/console", &[]).await.decision),
-        OwnEndpoint::Console(String::new()),
+        OwnEndpoint::Redirect("/_auth/console/".into()),
         "redirected to the slashed form"
     );
     assert_eq!(
@@ -452,7 +481,7 @@ async fn with_an_assertion_key_every_non_public_forward_is_signed() {
         .decision;
     let input = pending_assertion(&decision).unwrap();
     assert_eq!(
-        header(forwarded(&decision), "X-Auth-Assertion"),
+        header(&forwarded(&decision), "X-Auth-Assertion"),
         None,
         "the adapter adds the header once it has signed"
     );

@@ -29,6 +29,9 @@ fn settings(ttl: u64, max: usize) -> KeySettings {
     .unwrap()
 }
 
+/// The one issuer the admin tests configure: PATs belong to (TEST_ISSUER, subject).
+const TEST_ISSUER: &str = "https://issuer.test";
+
 struct Env {
     settings: KeySettings,
     cache: KeyCache,
@@ -76,8 +79,11 @@ impl Env {
             query,
             body: &body,
         };
+        let is_issuer = |iss: &str| iss == TEST_ISSUER;
         let mut ctx = AdminContext {
             settings: &self.settings,
+            sole_issuer: Some(TEST_ISSUER),
+            is_issuer: &is_issuer,
             cache: &self.cache,
             now,
             fill: &mut fill,
@@ -106,6 +112,7 @@ impl Env {
             &self.store,
             token,
             None,
+            Some(TEST_ISSUER),
             now,
         )
         .await
@@ -206,7 +213,16 @@ async fn the_cache_is_bounded() {
     let format = KeyFormat::default();
     for i in 0..10u8 {
         let token = format.generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(i));
-        let _ = authenticate_key(&format, &cache, &store, &token, None, NOW).await;
+        let _ = authenticate_key(
+            &format,
+            &cache,
+            &store,
+            &token,
+            None,
+            Some(TEST_ISSUER),
+            NOW,
+        )
+        .await;
         assert!(cache.len() <= 3);
     }
     assert_eq!(cache.len(), 3);
@@ -317,10 +333,38 @@ async fn listing_shows_metadata_and_never_tokens_or_hashes() {
     assert_eq!(ids.len(), 2, "team:ab is not team:a");
     assert!(ids.contains(&a["id"].as_str().unwrap()) && ids.contains(&b["id"].as_str().unwrap()));
     assert_eq!(body["keys"][0]["status"], "active");
+    // Without ?subject= (the contract's paginated listing): every key, never a token or hash.
+    let all = env
+        .call(&AdminCaller::Admin, "GET", "/keys", None, Value::Null, NOW)
+        .await;
+    let AdminReply::Json {
+        status: 200,
+        body: all,
+    } = all
+    else {
+        panic!("listing every key: {all:?}")
+    };
+    let every: Vec<&str> = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        every.contains(&a["id"].as_str().unwrap()) && every.contains(&b["id"].as_str().unwrap())
+    );
+    assert!(!all.to_string().contains("token"), "no token in listings");
     assert_eq!(
         status(
-            &env.call(&AdminCaller::Admin, "GET", "/keys", None, Value::Null, NOW)
-                .await
+            &env.call(
+                &AdminCaller::Admin,
+                "GET",
+                "/keys",
+                Some("limit=0"),
+                Value::Null,
+                NOW
+            )
+            .await
         ),
         400
     );
@@ -378,6 +422,7 @@ async fn roll_keeps_subject_and_scopes_and_ends_the_old_key_after_the_grace() {
 async fn callers_are_checked_per_endpoint() {
     let mut env = Env::new(30);
     let user = AdminCaller::User {
+        issuer: TEST_ISSUER.into(),
         subject: "alice".into(),
         scopes: vec!["read".into(), "write".into()],
     };
@@ -426,10 +471,12 @@ async fn callers_are_checked_per_endpoint() {
 async fn pats_stay_within_the_callers_scopes_and_ownership() {
     let mut env = Env::new(30);
     let alice = AdminCaller::User {
+        issuer: TEST_ISSUER.into(),
         subject: "alice".into(),
         scopes: vec!["read".into(), "write".into()],
     };
     let bob = AdminCaller::User {
+        issuer: TEST_ISSUER.into(),
         subject: "bob".into(),
         scopes: vec!["read".into()],
     };
@@ -557,9 +604,17 @@ async fn last_use_is_recorded_at_most_once_a_minute_and_can_be_turned_off() {
     })
     .unwrap();
     let cache = KeyCache::new(&quiet);
-    let success = authenticate_key(&quiet.format, &cache, &env.store, &token, None, NOW)
-        .await
-        .unwrap();
+    let success = authenticate_key(
+        &quiet.format,
+        &cache,
+        &env.store,
+        &token,
+        None,
+        Some(TEST_ISSUER),
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(success.touch, None);
 }
 
@@ -570,6 +625,7 @@ async fn touches(env: &Env, token: &str, now: UnixTime) -> bool {
         &env.store,
         token,
         None,
+        Some(TEST_ISSUER),
         now,
     )
     .await

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use crate::apikey::{random_base62, KeyKind};
 use crate::hash::TokenDigest;
 use crate::keycache::{KeyCache, KeySettings};
-use crate::keyrecord::{id_key, subject_prefix, used_key, IdRecord, KeyRecord};
+use crate::keyrecord::{
+    id_key, index_entry_id, pat_issuer, principal_prefix, subject_prefix, used_key, IdRecord,
+    KeyRecord, KeyStatus,
+};
 use crate::ports::{KeyStore, StoreError};
 use crate::problem::Problem;
 use crate::time::UnixTime;
@@ -19,16 +22,18 @@ pub use validate::{CreateKey, CreatePat, Roll};
 
 /// Largest request body the admin API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// Most keys one listing returns.
-const MAX_LISTED: usize = 1000;
+/// Keys per listing page unless `limit` says otherwise, and the most `limit` may ask for.
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AdminCaller {
     /// `ADMIN_TOKEN`, or a JWT with the configured admin scope.
     Admin,
-    /// A user with a verified JWT: may manage their own PATs.
+    /// A user with a verified JWT: may manage the PATs of their principal (issuer, subject).
     User {
+        issuer: String,
         subject: String,
         scopes: Vec<String>,
     },
@@ -56,6 +61,10 @@ pub enum AdminReply {
 /// What the handlers need besides the store.
 pub struct AdminContext<'a> {
     pub settings: &'a KeySettings,
+    /// The configured issuer when there is exactly one (owner of PATs stored without one).
+    pub sole_issuer: Option<&'a str>,
+    /// True for a configured issuer.
+    pub is_issuer: &'a dyn Fn(&str) -> bool,
     pub cache: &'a KeyCache,
     pub now: UnixTime,
     /// Writes cryptographically secure random bytes.
@@ -128,16 +137,14 @@ pub async fn handle<S: KeyStore>(
         ),
         (["keys"], _) => match req.method {
             "POST" => create_key(req.body, ctx, store).await,
-            "GET" => match query_param(req.query, "subject") {
-                Some(subject) if !subject.is_empty() => {
-                    list(&subject, None, ctx.now, ctx.settings, store).await
-                }
-                _ => bad_request("GET /keys needs ?subject=…"),
+            "GET" => match ListQuery::parse(req.query) {
+                Ok(q) => list(&q, None, ctx, store).await,
+                Err(detail) => bad_request(detail),
             },
             _ => method_not_allowed(),
         },
         (["keys", id], _) => match req.method {
-            "GET" => get_one(id, None, ctx.now, ctx.settings, store).await,
+            "GET" => get_one(id, None, ctx, store).await,
             "DELETE" => revoke(id, None, ctx, store).await,
             _ => method_not_allowed(),
         },
@@ -145,17 +152,114 @@ pub async fn handle<S: KeyStore>(
             "POST" => roll(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
-        (["pats"], AdminCaller::User { subject, scopes }) => match req.method {
-            "POST" => create_pat(req.body, subject, scopes, ctx, store).await,
-            "GET" => list(subject, Some(KeyKind::Pat), ctx.now, ctx.settings, store).await,
-            _ => method_not_allowed(),
-        },
-        (["pats", id], AdminCaller::User { subject, .. }) => match req.method {
-            "GET" => get_one(id, Some(subject), ctx.now, ctx.settings, store).await,
-            "DELETE" => revoke(id, Some(subject), ctx, store).await,
-            _ => method_not_allowed(),
-        },
+        (
+            ["pats"],
+            AdminCaller::User {
+                issuer,
+                subject,
+                scopes,
+            },
+        ) => {
+            let owner = Owner { issuer, subject };
+            match req.method {
+                "POST" => create_pat(req.body, owner, scopes, ctx, store).await,
+                "GET" => match ListQuery::parse(req.query) {
+                    Ok(mut q) => {
+                        q.subject = Some(subject.clone());
+                        q.kind = Some(KeyKind::Pat);
+                        list(&q, Some(owner), ctx, store).await
+                    }
+                    Err(detail) => bad_request(detail),
+                },
+                _ => method_not_allowed(),
+            }
+        }
+        (["pats", id], AdminCaller::User {
+            issuer, subject, ..
+        }) => {
+            let owner = Owner { issuer, subject };
+            match req.method {
+                "GET" => get_one(id, Some(owner), ctx, store).await,
+                "DELETE" => revoke(id, Some(owner), ctx, store).await,
+                _ => method_not_allowed(),
+            }
+        }
         _ => AdminReply::Problem(Problem::new(404, "Not found", "not_found", "No such endpoint.")),
+    }
+}
+
+/// The principal a self-service call acts for.
+#[derive(Clone, Copy, Debug)]
+struct Owner<'a> {
+    issuer: &'a str,
+    subject: &'a str,
+}
+
+impl Owner<'_> {
+    /// True when `index` (and so its key) belongs to this principal: a PAT of the same subject
+    /// whose issuer, or for a PAT stored without one the only configured issuer, is this one.
+    fn owns(&self, kind: KeyKind, subject: &str, issuer: Option<&str>, sole: Option<&str>) -> bool {
+        kind == KeyKind::Pat
+            && subject == self.subject
+            && pat_issuer(issuer, sole) == Some(self.issuer)
+    }
+}
+
+/// `GET /keys` and `GET /pats` query: page and filters.
+#[derive(Clone, Debug, Default)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: u32,
+    subject: Option<String>,
+    issuer: Option<String>,
+    kind: Option<KeyKind>,
+    status: Option<KeyStatus>,
+}
+
+impl ListQuery {
+    fn parse(query: Option<&str>) -> Result<Self, String> {
+        let limit = match query_param(query, "limit") {
+            None => DEFAULT_PAGE,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "\"limit\" must be a whole number from 1 to {MAX_PAGE}."
+                    ))
+                }
+            },
+        };
+        let kind = match query_param(query, "kind").as_deref() {
+            None => None,
+            Some("api_key") => Some(KeyKind::ApiKey),
+            Some("pat") => Some(KeyKind::Pat),
+            Some(_) => return Err("\"kind\" must be \"api_key\" or \"pat\".".into()),
+        };
+        let status = match query_param(query, "status").as_deref() {
+            None => None,
+            Some("active") => Some(KeyStatus::Active),
+            Some("revoked") => Some(KeyStatus::Revoked),
+            Some("expired") => Some(KeyStatus::Expired),
+            Some(_) => {
+                return Err("\"status\" must be \"active\", \"revoked\" or \"expired\".".into())
+            }
+        };
+        let subject = query_param(query, "subject");
+        if let Some(s) = &subject {
+            validate::subject("subject", s)?;
+        }
+        let cursor = query_param(query, "cursor").filter(|c| !c.is_empty());
+        if cursor.as_ref().is_some_and(|c| c.len() > 1024) {
+            return Err("\"cursor\" is not a cursor this API returned.".into());
+        }
+        Ok(ListQuery {
+            cursor,
+            limit,
+            subject,
+            issuer: query_param(query, "issuer"),
+            kind,
+            status,
+        })
     }
 }
 
@@ -172,6 +276,7 @@ fn metadata(record: &KeyRecord, last_used_at: Option<u64>, now: UnixTime) -> Val
         "id": record.id,
         "kind": record.kind.as_str(),
         "subject": record.subject,
+        "issuer": record.issuer,
         "name": record.name,
         "scopes": record.scopes,
         "created_at": record.created_at,
@@ -190,9 +295,11 @@ struct Issued {
 
 /// Mint a token and write its three records (id and subject index first, so a key that works is
 /// always one the admin API can find and revoke).
+#[allow(clippy::too_many_arguments)]
 async fn issue<S: KeyStore>(
     kind: KeyKind,
     subject: &str,
+    issuer: Option<&str>,
     name: &str,
     scopes: Vec<String>,
     expires_at: Option<u64>,
@@ -213,17 +320,23 @@ async fn issue<S: KeyStore>(
         expires_at,
         revoked_at: None,
         start: Some(format.start(&token)),
+        issuer: issuer.map(str::to_string),
     };
     let index = IdRecord {
         hash: digest.to_hex(),
         kind,
         subject: subject.to_string(),
+        issuer: issuer.map(str::to_string),
     };
     let index_json = serde_json::to_string(&index).map_err(|_| StoreError::Unavailable)?;
     let record_json = serde_json::to_string(&record).map_err(|_| StoreError::Unavailable)?;
     store.put(&id_key(&id), &index_json, None).await?;
     store
-        .put(&format!("{}{id}", subject_prefix(subject)), "", None)
+        .put(
+            &format!("{}{id}", principal_prefix(issuer, subject)),
+            "",
+            None,
+        )
         .await?;
     store.put(&digest.kv_key(), &record_json, None).await?;
     ctx.cache.invalidate(&digest);
@@ -239,6 +352,7 @@ fn issued_reply(issued: &Issued) -> AdminReply {
             "token": issued.token,
             "kind": r.kind.as_str(),
             "subject": r.subject,
+            "issuer": r.issuer,
             "name": r.name,
             "scopes": r.scopes,
             "created_at": r.created_at,
@@ -253,9 +367,36 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
     };
+    // A PAT belongs to a principal (issuer, subject): named, or the only configured issuer.
+    let issuer = match (cmd.kind, cmd.issuer.as_deref(), ctx.sole_issuer) {
+        (KeyKind::ApiKey, _, _) => None,
+        (KeyKind::Pat, Some(iss), _) if (ctx.is_issuer)(iss) => Some(iss.to_string()),
+        (KeyKind::Pat, Some(_), _) => {
+            return bad_request("\"issuer\" must be one of the configured issuers.")
+        }
+        (KeyKind::Pat, None, Some(only)) => Some(only.to_string()),
+        (KeyKind::Pat, None, None) => return bad_request(
+            "A PAT belongs to (issuer, subject): give \"issuer\" (several issuers are configured).",
+        ),
+    };
+    if let Some(iss) = issuer.as_deref() {
+        if let Some(reply) = pat_cap_reached(
+            Owner {
+                issuer: iss,
+                subject: &cmd.subject,
+            },
+            ctx,
+            store,
+        )
+        .await
+        {
+            return reply;
+        }
+    }
     match issue(
         cmd.kind,
         &cmd.subject,
+        issuer.as_deref(),
         &cmd.name,
         cmd.scopes,
         cmd.expires_at,
@@ -271,7 +412,7 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
 
 async fn create_pat<S: KeyStore>(
     body: &[u8],
-    subject: &str,
+    owner: Owner<'_>,
     caller_scopes: &[String],
     ctx: &mut AdminContext<'_>,
     store: &S,
@@ -280,6 +421,11 @@ async fn create_pat<S: KeyStore>(
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
     };
+    if validate::subject("sub", owner.subject).is_err() {
+        return bad_request(
+            "Your token's \"sub\" cannot own PATs: it must be at most 200 bytes, without control, bidirectional or invisible characters.",
+        );
+    }
     if let Some(extra) = cmd.scopes.iter().find(|s| !caller_scopes.contains(s)) {
         return AdminReply::Problem(Problem::new(
             403,
@@ -290,9 +436,13 @@ async fn create_pat<S: KeyStore>(
             ),
         ));
     }
+    if let Some(reply) = pat_cap_reached(owner, ctx, store).await {
+        return reply;
+    }
     match issue(
         KeyKind::Pat,
-        subject,
+        owner.subject,
+        Some(owner.issuer),
         &cmd.name,
         cmd.scopes,
         Some(cmd.expires_at),
@@ -306,10 +456,53 @@ async fn create_pat<S: KeyStore>(
     }
 }
 
+/// 409 when `owner` already holds `keys.pat_max_active` active PATs. Counts by reading the
+/// subject's index and records (KV is eventually consistent, so two creations racing in two
+/// locations can both pass; the state tier makes this exact).
+async fn pat_cap_reached<S: KeyStore>(
+    owner: Owner<'_>,
+    ctx: &AdminContext<'_>,
+    store: &S,
+) -> Option<AdminReply> {
+    let cap = ctx.settings.pat_max_active;
+    let prefix = subject_prefix(owner.subject);
+    let mut cursor: Option<String> = None;
+    let mut active = 0usize;
+    loop {
+        let page = match store.list(&prefix, cursor.as_deref(), MAX_PAGE).await {
+            Ok(p) => p,
+            Err(e) => return Some(unavailable(e)),
+        };
+        for name in &page.keys {
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            match load(index_entry_id(rest), Some(owner), ctx.sole_issuer, store).await {
+                Ok(Some((_, record))) if record.status(ctx.now) == KeyStatus::Active => {
+                    active += 1;
+                }
+                Ok(_) => {}
+                Err(e) => return Some(unavailable(e)),
+            }
+            if active >= cap {
+                return Some(AdminReply::Problem(Problem::new(
+                    409,
+                    "Too many PATs",
+                    "pat_limit_reached",
+                    format!("A principal may hold at most {cap} active PATs: revoke one first."),
+                )));
+            }
+        }
+        cursor = page.cursor;
+        cursor.as_ref()?;
+    }
+}
+
 /// The id record and key record for `id`, if `owner` (when given) owns it.
 async fn load<S: KeyStore>(
     id: &str,
-    owner: Option<&str>,
+    owner: Option<Owner<'_>>,
+    sole_issuer: Option<&str>,
     store: &S,
 ) -> Result<Option<(TokenDigest, KeyRecord)>, StoreError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -322,7 +515,14 @@ async fn load<S: KeyStore>(
     let Ok(index) = serde_json::from_str::<IdRecord>(&text) else {
         return Ok(None);
     };
-    if owner.is_some_and(|o| o != index.subject) {
+    if owner.is_some_and(|o| {
+        !o.owns(
+            index.kind,
+            &index.subject,
+            index.issuer.as_deref(),
+            sole_issuer,
+        )
+    }) {
         return Ok(None);
     }
     let Some(digest) = TokenDigest::from_hex(&index.hash) else {
@@ -331,7 +531,21 @@ async fn load<S: KeyStore>(
     let Some(text) = store.get(&digest.kv_key()).await? else {
         return Ok(None);
     };
-    Ok(KeyRecord::parse(&text).ok().map(|r| (digest, r)))
+    let Ok(record) = KeyRecord::parse(&text) else {
+        return Ok(None);
+    };
+    // The record itself must agree with its index: a PAT is owned only by its own principal.
+    if owner.is_some_and(|o| {
+        !o.owns(
+            record.kind,
+            &record.subject,
+            record.issuer.as_deref(),
+            sole_issuer,
+        )
+    }) {
+        return Ok(None);
+    }
+    Ok(Some((digest, record)))
 }
 
 async fn last_used<S: KeyStore>(id: &str, store: &S) -> Option<u64> {
@@ -340,20 +554,16 @@ async fn last_used<S: KeyStore>(id: &str, store: &S) -> Option<u64> {
 
 async fn get_one<S: KeyStore>(
     id: &str,
-    owner: Option<&str>,
-    now: UnixTime,
-    _settings: &KeySettings,
+    owner: Option<Owner<'_>>,
+    ctx: &AdminContext<'_>,
     store: &S,
 ) -> AdminReply {
-    match load(id, owner, store).await {
+    match load(id, owner, ctx.sole_issuer, store).await {
         Ok(Some((_, record))) => {
-            if owner.is_some() && record.kind != KeyKind::Pat {
-                return not_found();
-            }
             let used = last_used(id, store).await;
             AdminReply::Json {
                 status: 200,
-                body: metadata(&record, used, now),
+                body: metadata(&record, used, ctx.now),
             }
         }
         Ok(None) => not_found(),
@@ -361,63 +571,72 @@ async fn get_one<S: KeyStore>(
     }
 }
 
+/// One page of keys: by subject (its index), or every key (the id records); filters apply to
+/// the page, so a page may hold fewer than `limit` keys while a `cursor` follows.
 async fn list<S: KeyStore>(
-    subject: &str,
-    only: Option<KeyKind>,
-    now: UnixTime,
-    _settings: &KeySettings,
+    q: &ListQuery,
+    owner: Option<Owner<'_>>,
+    ctx: &AdminContext<'_>,
     store: &S,
 ) -> AdminReply {
-    let prefix = subject_prefix(subject);
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match store.list(&prefix, cursor.as_deref(), 1000).await {
-            Ok(p) => p,
+    let prefix = match &q.subject {
+        Some(subject) => subject_prefix(subject),
+        None => "id:".to_string(),
+    };
+    let page = match store.list(&prefix, q.cursor.as_deref(), q.limit).await {
+        Ok(p) => p,
+        Err(e) => return unavailable(e),
+    };
+    let mut items = Vec::new();
+    for name in &page.keys {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let id = if q.subject.is_some() {
+            index_entry_id(rest)
+        } else {
+            rest
+        };
+        let record = match load(id, owner, ctx.sole_issuer, store).await {
+            Ok(Some((_, record))) => record,
+            Ok(None) => continue,
             Err(e) => return unavailable(e),
         };
-        ids.extend(
-            page.keys
-                .iter()
-                .filter_map(|k| k.strip_prefix(&prefix))
-                .map(str::to_string),
-        );
-        cursor = page.cursor;
-        if cursor.is_none() || ids.len() >= MAX_LISTED {
-            break;
+        let wanted = q.kind.is_none_or(|k| k == record.kind)
+            && q.status.is_none_or(|s| s == record.status(ctx.now))
+            && q.issuer
+                .as_deref()
+                .is_none_or(|i| record.issuer.as_deref() == Some(i));
+        if wanted {
+            let used = last_used(id, store).await;
+            items.push(metadata(&record, used, ctx.now));
         }
     }
-    let mut items = Vec::new();
-    for id in ids.iter().take(MAX_LISTED) {
-        match load(id, Some(subject), store).await {
-            Ok(Some((_, record))) if only.is_none_or(|k| k == record.kind) => {
-                let used = last_used(id, store).await;
-                items.push(metadata(&record, used, now));
-            }
-            Ok(_) => {}
-            Err(e) => return unavailable(e),
-        }
+    let mut body = serde_json::Map::new();
+    if let Some(subject) = &q.subject {
+        body.insert("subject".into(), json!(subject));
+    }
+    body.insert("keys".into(), Value::Array(items));
+    if let Some(cursor) = page.cursor {
+        body.insert("cursor".into(), json!(cursor));
     }
     AdminReply::Json {
         status: 200,
-        body: json!({ "subject": subject, "keys": items }),
+        body: Value::Object(body),
     }
 }
 
 async fn revoke<S: KeyStore>(
     id: &str,
-    owner: Option<&str>,
+    owner: Option<Owner<'_>>,
     ctx: &mut AdminContext<'_>,
     store: &S,
 ) -> AdminReply {
-    let (digest, mut record) = match load(id, owner, store).await {
+    let (digest, mut record) = match load(id, owner, ctx.sole_issuer, store).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => return unavailable(e),
     };
-    if owner.is_some() && record.kind != KeyKind::Pat {
-        return not_found();
-    }
     if record.revoked_at.is_none() {
         record.revoked_at = Some(ctx.now.0);
         let Ok(text) = serde_json::to_string(&record) else {
@@ -441,12 +660,12 @@ async fn roll<S: KeyStore>(
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
     };
-    let (digest, mut old) = match load(id, None, store).await {
+    let (digest, mut old) = match load(id, None, ctx.sole_issuer, store).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(e) => return unavailable(e),
     };
-    if old.status(ctx.now) != crate::keyrecord::KeyStatus::Active {
+    if old.status(ctx.now) != KeyStatus::Active {
         return AdminReply::Problem(Problem::new(
             409,
             "Conflict",
@@ -464,9 +683,14 @@ async fn roll<S: KeyStore>(
         };
         ctx.now.plus(lifetime).0
     });
+    let issuer = match old.kind {
+        KeyKind::ApiKey => None,
+        KeyKind::Pat => pat_issuer(old.issuer.as_deref(), ctx.sole_issuer).map(str::to_string),
+    };
     let issued = match issue(
         old.kind,
         &old.subject.clone(),
+        issuer.as_deref(),
         &old.name.clone(),
         old.scopes.clone(),
         expires_at,

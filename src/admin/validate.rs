@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::apikey::KeyKind;
 use crate::keycache::KeySettings;
+use crate::keyrecord::MAX_SUBJECT_BYTES;
 use crate::route::is_scope_token;
 use crate::time::UnixTime;
 
@@ -20,6 +21,9 @@ const MAX_TEXT: usize = 256;
 struct RawCreateKey {
     kind: String,
     subject: String,
+    /// PATs: the issuer of the principal (default: the only configured issuer).
+    #[serde(default)]
+    issuer: Option<String>,
     name: String,
     #[serde(default)]
     scopes: Vec<String>,
@@ -48,6 +52,7 @@ struct RawRoll {
 pub struct CreateKey {
     pub kind: KeyKind,
     pub subject: String,
+    pub issuer: Option<String>,
     pub name: String,
     pub scopes: Vec<String>,
     pub expires_at: Option<u64>,
@@ -82,14 +87,60 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
     })
 }
 
-fn text(field: &str, value: String, allow_empty: bool) -> Result<String, String> {
-    if (!allow_empty && value.is_empty()) || value.len() > MAX_TEXT {
-        return Err(format!("\"{field}\" must be 1-{MAX_TEXT} characters."));
+/// Characters that make text display as something else: bidirectional overrides and isolates
+/// (`"\u{202e}nimda"` displays as "admin"), zero-width and invisible formatting characters.
+fn is_misleading(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
+/// `value` as a stored name: at most `max` bytes, no control or misleading characters.
+fn text_within(
+    field: &str,
+    value: String,
+    allow_empty: bool,
+    max: usize,
+) -> Result<String, String> {
+    if (!allow_empty && value.is_empty()) || value.len() > max {
+        let low = usize::from(!allow_empty);
+        return Err(format!("\"{field}\" must be {low}-{max} bytes of UTF-8."));
     }
     if value.chars().any(char::is_control) {
         return Err(format!("\"{field}\" must not contain control characters."));
     }
+    if value.chars().any(is_misleading) {
+        return Err(format!(
+            "\"{field}\" must not contain bidirectional overrides or invisible characters."
+        ));
+    }
     Ok(value)
+}
+
+fn text(field: &str, value: String, allow_empty: bool) -> Result<String, String> {
+    text_within(field, value, allow_empty, MAX_TEXT)
+}
+
+/// A subject keys can be stored for (see [`MAX_SUBJECT_BYTES`]): also what a user's JWT `sub`
+/// must be to own PATs.
+///
+/// # Errors
+/// A sentence naming `field` and the rule.
+pub fn subject(field: &str, value: &str) -> Result<(), String> {
+    text_within(field, value.to_string(), false, MAX_SUBJECT_BYTES).map(|_| ())
 }
 
 fn scopes(list: Vec<String>) -> Result<Vec<String>, String> {
@@ -156,9 +207,16 @@ impl CreateKey {
         if kind == KeyKind::Pat && expires_at.is_none() {
             return Err("A PAT needs \"expires_in\" or \"expires_at\".".into());
         }
+        subject("subject", &raw.subject)?;
+        if kind == KeyKind::ApiKey && raw.issuer.is_some() {
+            return Err(
+                "\"issuer\" is for PATs: API keys made by the admin have no issuer.".into(),
+            );
+        }
         Ok(CreateKey {
             kind,
-            subject: text("subject", raw.subject, false)?,
+            subject: raw.subject,
+            issuer: raw.issuer,
             name: text("name", raw.name, true)?,
             scopes: scopes(raw.scopes)?,
             expires_at,
@@ -303,5 +361,19 @@ mod tests {
         );
         assert!(Roll::parse(br#"{"grace_seconds":-1}"#).is_err());
         assert!(Roll::parse(br#"{"grace_seconds":99999999}"#).is_err());
+    }
+
+    #[test]
+    fn subjects_and_names_that_mislead_or_cannot_be_stored_are_refused() {
+        assert!(subject("subject", "alice@example.com").is_ok());
+        assert!(subject("subject", "\u{202e}nimda").is_err());
+        assert!(subject("subject", "ad\u{200b}min").is_err());
+        assert!(subject("subject", "a\u{2066}b").is_err());
+        assert!(subject("subject", "").is_err());
+        assert!(subject("subject", &"s".repeat(MAX_SUBJECT_BYTES)).is_ok());
+        let err = subject("subject", &"s".repeat(MAX_SUBJECT_BYTES + 1)).unwrap_err();
+        assert!(err.contains("\"subject\""), "{err}");
+        assert!(text("name", "caf\u{e9} \u{1f600}".into(), true).is_ok());
+        assert!(text("name", "x\u{feff}".into(), true).is_err());
     }
 }

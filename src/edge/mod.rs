@@ -278,9 +278,11 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     let parts = RequestParts {
         method: &method,
         path: url.path,
+        query: url.query,
         headers: &headers,
         origin: url.origin,
         entropy,
+        request_id: &rid,
     };
     let ports = Ports {
         store: &store,
@@ -299,14 +301,11 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
             Step::Answer(problem_response(&problem, realm, &rid))
         }
         Decision::Forward {
+            target,
             headers: forward_headers,
             assertion,
             ..
         } => {
-            let target = match &gateway.config.origin {
-                Some(origin) => url.with_origin(origin.as_str()),
-                None => url_text.clone(),
-            };
             // The core plans an assertion only when there is a key; without one, refuse rather
             // than forward unsigned.
             let assertion = match (assertion, &gateway.config.assertion_signer) {
@@ -375,6 +374,7 @@ async fn own_endpoint(
         OwnEndpoint::Health => respond::health(&gateway.config),
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
+        OwnEndpoint::Redirect(location) => respond::redirect(&location),
         OwnEndpoint::Api(path) => {
             let body = match respond::read_body(req, crate::admin::MAX_BODY_BYTES).await {
                 Ok(b) => b,
@@ -387,7 +387,6 @@ async fn own_endpoint(
                 query: url.query,
                 body: &body,
             };
-            let admin_token = string_binding(env, "ADMIN_TOKEN");
             let documents = FetchDocuments::new(fetch_timeout(gateway));
             let mut fill = |buf: &mut [u8]| {
                 // A CSPRNG failure leaves zeros: refuse rather than mint a guessable token.
@@ -407,14 +406,7 @@ async fn own_endpoint(
                 verifier: &WebCryptoVerifier,
             };
             let reply = gateway
-                .admin(
-                    admin_req,
-                    headers,
-                    admin_token.as_deref(),
-                    ports,
-                    now(),
-                    &mut fill,
-                )
+                .admin(admin_req, headers, ports, now(), &mut fill)
                 .await;
             respond::admin_reply(reply, realm, rid)
         }

@@ -119,6 +119,11 @@ pub fn assertion_jwks(config: &Config) -> web_sys::Response {
     json_response(200, &body, &[("cache-control", "public, max-age=300")])
 }
 
+/// A permanent redirect to a path the core built (never from the request's own text).
+pub fn redirect(location: &str) -> web_sys::Response {
+    response(308, None, &[("location", location)])
+}
+
 /// The static console from the `ASSETS` binding, with strict headers.
 pub async fn console(
     env: &Env,
@@ -127,10 +132,6 @@ pub async fn console(
     path: &str,
 ) -> web_sys::Response {
     let not_found = || response(404, Some("not found"), &[("content-type", "text/plain")]);
-    if path.is_empty() {
-        let location = format!("{}/", url.path);
-        return response(308, None, &[("location", &location)]);
-    }
     let env_value: &JsValue = env.as_ref();
     let Ok(binding) = js_sys::Reflect::get(env_value, &JsValue::from_str("ASSETS")) else {
         return not_found();

@@ -309,6 +309,12 @@ pub fn check_fetch_url(text: &str) -> Result<(), &'static str> {
     }
 }
 
+/// True when `url`'s host is a loopback name or address (where plain http is acceptable).
+#[must_use]
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    url.host().is_some_and(|h| is_loopback(&h))
+}
+
 fn is_loopback(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),

@@ -31,7 +31,8 @@ pub mod verifier;
 
 pub use alg::Algorithm;
 pub use config::{
-    ConfigError, IssuerPolicy, Issuers, JwksSettings, KeySource, RawIssuer, RawJwksSettings,
+    is_loopback_url, ConfigError, IssuerPolicy, Issuers, JwksSettings, KeySource, RawIssuer,
+    RawJwksSettings,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use verifier::{NativeKey, NativeVerifier};
