@@ -265,6 +265,19 @@ for (const example of EXAMPLES) {
       assert.equal(id.content_length, undefined);
     });
 
+    test("htu is the canonical path the origin receives; other methods are bound too", async () => {
+      proxy.state.hold = false;
+      const res = await edge.fetch("/v1//b/./c", { headers: bearer() });
+      const body = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body.path, "/v1/b/c");
+      assert.equal(body.identity.htu, `${proxy.url}/v1/b/c`);
+      const del = await edge.fetch("/v1/b", { method: "DELETE", headers: bearer() });
+      const delBody = await del.json();
+      assert.equal(del.status, 200, JSON.stringify(delBody));
+      assert.equal(delBody.identity.htm, "DELETE");
+    });
+
     test("the same assertion sent again to the origin is refused as a replay", async () => {
       proxy.state.hold = false;
       assert.equal((await edge.fetch("/v1/a", { headers: bearer() })).status, 200);
