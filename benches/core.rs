@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::Value;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -31,6 +31,7 @@ use edge_auth::jwt::claims::check;
 use edge_auth::jwt::token::parse;
 use edge_auth::jwt::{Issuers, RawIssuer};
 use edge_auth::jwt::{NativeKey, NativeVerifier};
+use edge_auth::keycache::{authenticate_key, KeyCache, KeySettings, RawKeySettings};
 use edge_auth::keyrecord::KeyRecord;
 use edge_auth::ports::{
     DocumentSource, FetchError, FetchedDocument, KeyStore, ListPage, StoreError,
@@ -401,6 +402,145 @@ fn bench_pipeline(c: &mut Criterion, tokens: &Value, config: &Value, key: &str) 
     );
 }
 
+/// Lookup cache capacity and working set for the hit-rate case: the working set is 20% over.
+const CACHE_CAP: usize = 100;
+const WORKING_SET: usize = 120;
+
+/// One cycled 80/20 round (as in tests/key_lookup.rs): each cold key once, in order, each followed
+/// by four requests for the hot 20% in rotation.
+fn skewed_round(n: usize) -> Vec<usize> {
+    let hot = n / 5;
+    let mut out = Vec::new();
+    let mut h = 0;
+    for cold in hot..n {
+        out.push(cold);
+        for _ in 0..4 {
+            out.push(h % hot);
+            h += 1;
+        }
+    }
+    out
+}
+
+/// `len` random requests, 80% to the hot 20% of `n` keys (xorshift, fixed seed).
+fn random_skewed(n: usize, len: usize, seed: u64) -> Vec<usize> {
+    let hot = n / 5;
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state % 10 < 8 {
+                (state >> 8) as usize % hot
+            } else {
+                hot + (state >> 8) as usize % (n - hot)
+            }
+        })
+        .collect()
+}
+
+/// The eviction the lookup cache had before SIEVE (oldest insertion first, hits change nothing),
+/// as a model: the share of `requests` that would have been hits, after `warm_up`.
+fn fifo_hit_rate(warm_up: &[usize], requests: &[usize]) -> f64 {
+    let mut cached = HashSet::new();
+    let mut order = VecDeque::new();
+    let mut hits = 0usize;
+    for (n, &k) in warm_up.iter().chain(requests).enumerate() {
+        if cached.contains(&k) {
+            hits += usize::from(n >= warm_up.len());
+            continue;
+        }
+        if cached.len() >= CACHE_CAP {
+            if let Some(old) = order.pop_front() {
+                cached.remove(&old);
+            }
+        }
+        cached.insert(k);
+        order.push_back(k);
+    }
+    hits as f64 / requests.len() as f64
+}
+
+/// The lookup cache with a working set 20% over its capacity: prints the hit rate per access
+/// pattern (SIEVE, and the old oldest-first eviction as a model), and times a skewed round.
+fn bench_key_cache_hit_rate(c: &mut Criterion) {
+    let settings = KeySettings::from_raw(RawKeySettings {
+        cache_ttl_seconds: Some(300),
+        cache_max_entries: Some(CACHE_CAP),
+        ..RawKeySettings::default()
+    })
+    .expect("key settings");
+    let store = MemStore::default();
+    let mut fill = filler();
+    let tokens: Vec<String> = (0..WORKING_SET)
+        .map(|i| {
+            let token = settings.format.generate(KeyKind::ApiKey, &mut fill);
+            let record = serde_json::json!({
+                "id": format!("key_{i:016}"), "kind": "api_key", "subject": "bench-user",
+                "name": "bench key", "scopes": ["read"], "created_at": 1_899_990_000u64,
+                "expires_at": null
+            });
+            run_now(store.put(&TokenDigest::of(&token).kv_key(), &record.to_string(), None))
+                .expect("seed");
+            token
+        })
+        .collect();
+    let now = UnixTime(1_900_000_000);
+    let lookup = |cache: &KeyCache, i: usize| {
+        let token = tokens.get(i).expect("token");
+        run_now(authenticate_key(
+            &settings.format,
+            cache,
+            &store,
+            token,
+            None,
+            None,
+            now,
+        ))
+        .is_ok()
+    };
+    let round = skewed_round(WORKING_SET);
+    let cycle: Vec<usize> = (0..WORKING_SET).collect();
+    let patterns = [
+        ("cyclic_uniform", cycle.repeat(2), cycle.repeat(20)),
+        ("cyclic_80_20", round.repeat(2), round.repeat(20)),
+        (
+            "random_80_20",
+            random_skewed(WORKING_SET, 960, 3),
+            random_skewed(WORKING_SET, 20 * 480, 7),
+        ),
+    ];
+    for (label, warm_up, requests) in &patterns {
+        let cache = KeyCache::new(&settings);
+        for &i in warm_up {
+            lookup(&cache, i);
+        }
+        let before = *store.reads.borrow();
+        for &i in requests {
+            assert!(lookup(&cache, i), "{label}: a stored key is refused");
+        }
+        let misses = *store.reads.borrow() - before;
+        let sieve = 1.0 - misses as f64 / requests.len() as f64;
+        let fifo = fifo_hit_rate(warm_up, requests);
+        println!(
+            "key_cache hit rate, {WORKING_SET} keys over a {CACHE_CAP}-entry cache, {label}: \
+             SIEVE {:.1}%, oldest-first {:.1}%",
+            sieve * 100.0,
+            fifo * 100.0
+        );
+    }
+    let cache = KeyCache::new(&settings);
+    for &i in &round {
+        lookup(&cache, i);
+    }
+    let mut g = c.benchmark_group("key_cache");
+    g.bench_function("cyclic_80_20_round_120_over_100", |b| {
+        b.iter(|| round.iter().filter(|&&i| lookup(&cache, i)).count())
+    });
+    g.finish();
+}
+
 fn core(c: &mut Criterion) {
     let tokens = load_json("tokens.json");
     let config = load_json("config.json");
@@ -416,6 +556,7 @@ fn core(c: &mut Criterion) {
     bench_jwks(c);
     bench_headers(c, &identity);
     bench_pipeline(c, &tokens, &config, &key);
+    bench_key_cache_hit_rate(c);
 }
 
 criterion_group! {

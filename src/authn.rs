@@ -322,6 +322,12 @@ impl<K: Clone> Gateway<K> {
         V: SignatureVerifier<Key = K>,
     {
         let token = presented.token;
+        if token.len() > crate::extract::MAX_CREDENTIAL_LEN {
+            return Err(Problem::invalid_token(
+                "credential_too_large",
+                "The credential is larger than any this API accepts (16 KiB).",
+            ));
+        }
         let kind = match self.config.keys.format.classify(token) {
             Some(KeyKind::ApiKey) => CredentialKind::ApiKey,
             Some(KeyKind::Pat) => CredentialKind::Pat,

@@ -67,10 +67,17 @@ pub const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
 
 /// Extract the credential from the `Authorization` and `X-API-Key` header values (as the runtime
 /// presents them: a repeated header arrives joined with `", "`).
+///
+/// Trailing whitespace is not part of a field value (RFC 9110 §5.5), so it is dropped. A
+/// credential over [`MAX_CREDENTIAL_LEN`] is still extracted: it is an invalid token (401),
+/// not a malformed request, and the verifiers refuse it before looking at it.
 pub fn extract<'a>(
     authorization: Option<&'a str>,
     api_key: Option<&'a str>,
 ) -> Result<Extracted<'a>, Malformed> {
+    let ows = |v: &'a str| v.trim_end_matches([' ', '\t']);
+    let authorization = authorization.map(ows);
+    let api_key = api_key.map(ows);
     let bearer = match authorization {
         None => None,
         Some(value) => match parse_authorization(value)? {
@@ -90,7 +97,7 @@ pub fn extract<'a>(
             if value.contains(',') {
                 return Err(Malformed::MultipleCredentials);
             }
-            if !is_b64token(value) || value.len() > MAX_CREDENTIAL_LEN {
+            if !is_b64token(value) {
                 return Err(Malformed::BadApiKeyHeader);
             }
             Some(value)
@@ -128,7 +135,7 @@ fn parse_authorization(value: &str) -> Result<Option<&str>, Malformed> {
     if token.contains(',') {
         return Err(Malformed::MultipleCredentials);
     }
-    if !is_b64token(token) || token.len() > MAX_CREDENTIAL_LEN {
+    if !is_b64token(token) {
         return Err(Malformed::BadBearerSyntax);
     }
     Ok(Some(token))
@@ -214,8 +221,28 @@ mod tests {
                 "{v:?}"
             );
         }
-        let huge = format!("Bearer {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
-        assert_eq!(extract(Some(&huge), None), Err(Malformed::BadBearerSyntax));
+    }
+
+    #[test]
+    fn an_oversized_credential_is_extracted_for_the_verifier_to_refuse() {
+        let token = "a".repeat(MAX_CREDENTIAL_LEN + 1);
+        let huge = format!("Bearer {token}");
+        assert_eq!(
+            extract(Some(&huge), None),
+            one(&token, CredentialSource::Authorization)
+        );
+    }
+
+    #[test]
+    fn trailing_whitespace_is_not_part_of_the_credential() {
+        assert_eq!(
+            extract(Some("Bearer abc.def.ghi \t "), None),
+            one("abc.def.ghi", CredentialSource::Authorization)
+        );
+        assert_eq!(
+            extract(None, Some("eak_x  ")),
+            one("eak_x", CredentialSource::ApiKeyHeader)
+        );
     }
 
     #[test]

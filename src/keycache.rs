@@ -1,13 +1,13 @@
 //! The hot path for API keys and PATs: format check, per-isolate lookup cache, KV read, record
 //! check. A hot key costs no KV read within the cache TTL; a key revoked through this isolate is
-//! dropped from its cache at once. Bounded in entries (see [`KeyCache`]).
+//! dropped from its cache at once. Bounded in entries, misses apart from hits (see [`KeyCache`]).
 
 use std::cell::RefCell;
 
 use serde::Deserialize;
 
 use crate::apikey::{KeyFormat, KeyKind};
-use crate::bounded::FifoMap;
+use crate::bounded::SieveMap;
 use crate::hash::TokenDigest;
 use crate::identity::Identity;
 use crate::keyrecord::{used_key, KeyRecord};
@@ -25,7 +25,8 @@ pub struct RawKeySettings {
     /// Per-isolate lookup cache TTL (default 30 s; part of the revocation latency).
     #[serde(default)]
     pub cache_ttl_seconds: Option<u64>,
-    /// Entries in the per-isolate cache (default 10,000).
+    /// Found records in the per-isolate cache (default 10,000); not-found entries are bounded
+    /// apart, at a quarter of this (at least `min(this, 64)`).
     #[serde(default)]
     pub cache_max_entries: Option<usize>,
     /// Longest PAT lifetime (default 90 days).
@@ -120,19 +121,36 @@ enum Cached {
     Missing,
 }
 
+/// A found record and when it was read.
 #[derive(Clone, Debug)]
 struct Entry {
-    value: Cached,
+    record: KeyRecord,
     stored_at: UnixTime,
 }
 
-/// Per-isolate lookup cache: at most `max_entries` entries (the oldest insertion is evicted
-/// first, in O(1)), each trusted for `ttl` seconds.
+/// The fewest negative entries a cache keeps (when `max_entries` allows), so that small caches
+/// still absorb a client that repeats an unknown key.
+const MIN_NEGATIVE_ENTRIES: usize = 64;
+
+/// Bound of the negative map for a cache of `max_entries` found records: a quarter of it, but at
+/// least `min(max_entries, 64)`.
+#[must_use]
+fn negative_capacity(max_entries: usize) -> usize {
+    (max_entries / 4).max(max_entries.min(MIN_NEGATIVE_ENTRIES))
+}
+
+/// Per-isolate lookup cache, bounded in entries: at most `max_entries` found records, and
+/// separately at most a quarter of that (at least `min(max_entries, 64)`) not-found entries, so
+/// misses (forged but well-formed keys, whose checksum is public) never evict hits. Both maps
+/// evict by SIEVE in O(1) amortised: keys hit since the hand last passed stay, so a working set
+/// somewhat larger than the bound still gets hits. Each entry is trusted for `ttl` seconds.
 #[derive(Debug)]
 pub struct KeyCache {
-    entries: RefCell<FifoMap<TokenDigest, Entry>>,
-    /// Key id → when this isolate last recorded a use (same bound).
-    touched: RefCell<FifoMap<String, UnixTime>>,
+    found: RefCell<SieveMap<TokenDigest, Entry>>,
+    /// Digest → when the store last answered "no such key".
+    missing: RefCell<SieveMap<TokenDigest, UnixTime>>,
+    /// Key id → when this isolate last recorded a use (the found bound).
+    touched: RefCell<SieveMap<String, UnixTime>>,
     ttl: u64,
     record_last_used: bool,
 }
@@ -143,45 +161,87 @@ const TOUCH_INTERVAL_SECONDS: u64 = 60;
 impl KeyCache {
     #[must_use]
     pub fn new(settings: &KeySettings) -> Self {
+        let max = settings.cache_max_entries;
         KeyCache {
-            entries: RefCell::new(FifoMap::new(settings.cache_max_entries)),
-            touched: RefCell::new(FifoMap::new(settings.cache_max_entries)),
+            found: RefCell::new(SieveMap::new(max)),
+            missing: RefCell::new(SieveMap::new(negative_capacity(max))),
+            touched: RefCell::new(SieveMap::new(max)),
             ttl: settings.cache_ttl_seconds,
             record_last_used: settings.record_last_used,
         }
     }
 
+    /// A live cached answer; a hit marks the entry visited. A busy cell is a miss (the caller
+    /// reads KV), never a panic.
     fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Cached> {
-        let entries = self.entries.try_borrow().ok()?;
-        let e = entries.get(digest)?;
-        (now.since(e.stored_at) < self.ttl).then(|| e.value.clone())
+        if let Ok(mut found) = self.found.try_borrow_mut() {
+            let live = found
+                .peek(digest)
+                .is_some_and(|e| now.since(e.stored_at) < self.ttl);
+            if live {
+                return found.get(digest).map(|e| Cached::Found(e.record.clone()));
+            }
+        }
+        let mut missing = self.missing.try_borrow_mut().ok()?;
+        let live = missing
+            .peek(digest)
+            .is_some_and(|t| now.since(*t) < self.ttl);
+        if live {
+            missing.get(digest).map(|_| Cached::Missing)
+        } else {
+            None
+        }
     }
 
+    /// Caches what the store answered, replacing any answer of the other kind for the digest.
     fn insert(&self, digest: TokenDigest, value: Cached, now: UnixTime) {
         if self.ttl == 0 {
             return;
         }
-        if let Ok(mut entries) = self.entries.try_borrow_mut() {
-            entries.insert(
-                digest,
-                Entry {
-                    value,
-                    stored_at: now,
-                },
-            );
+        match value {
+            Cached::Found(record) => {
+                if let Ok(mut missing) = self.missing.try_borrow_mut() {
+                    missing.remove(&digest);
+                }
+                if let Ok(mut found) = self.found.try_borrow_mut() {
+                    found.insert(
+                        digest,
+                        Entry {
+                            record,
+                            stored_at: now,
+                        },
+                    );
+                }
+            }
+            Cached::Missing => {
+                // Only cache the miss once no found record for it is left to contradict it.
+                let Ok(mut found) = self.found.try_borrow_mut() else {
+                    return;
+                };
+                found.remove(&digest);
+                drop(found);
+                if let Ok(mut missing) = self.missing.try_borrow_mut() {
+                    missing.insert(digest, now);
+                }
+            }
         }
     }
 
     /// Forget a key (after a revocation or roll through this isolate).
     pub fn invalidate(&self, digest: &TokenDigest) {
-        if let Ok(mut entries) = self.entries.try_borrow_mut() {
-            entries.remove(digest);
+        if let Ok(mut found) = self.found.try_borrow_mut() {
+            found.remove(digest);
+        }
+        if let Ok(mut missing) = self.missing.try_borrow_mut() {
+            missing.remove(digest);
         }
     }
 
+    /// Cached answers, found and not found.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.try_borrow().map_or(0, |e| e.len())
+        self.found.try_borrow().map_or(0, |e| e.len())
+            + self.missing.try_borrow().map_or(0, |e| e.len())
     }
 
     #[must_use]

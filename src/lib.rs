@@ -37,6 +37,7 @@ pub mod config;
 pub mod extract;
 pub mod headers;
 pub mod identity;
+pub mod log;
 pub mod ports;
 pub mod problem;
 pub mod request_url;

@@ -161,29 +161,48 @@ function keyRow(k, withKind, actions) {
 // ---------- dialogs ----------
 
 let revealReturn = null;
+// Escape is refused until the token is copied or acknowledged.
+let revealSafe = false;
+
 /** Show a freshly issued token once; focus goes to `returnTo` afterwards. */
-function reveal(issued, returnTo) {
+function reveal(issued, returnTo, { replaces } = {}) {
   revealReturn = returnTo;
+  revealSafe = false;
   $("reveal-token").value = issued.token;
+  const url = sameOrigin($("try-path").value.trim())?.href ?? `${location.origin}/`;
+  $("reveal-curl").value = `curl -H "Authorization: Bearer ${issued.token}" '${url.replace(/'/g, "%27")}'`;
   $("reveal-meta").textContent = `${issued.kind === "pat" ? "Personal access token" : "API key"} “${issued.name}” for ${issued.subject}, ` +
-    (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.");
+    (typeof issued.expires_at === "number" ? `expires ${date(issued.expires_at)}.` : "never expires.") +
+    (replaces ? ` It replaces ${replaces.id}.` : "");
   $("reveal-copied").textContent = "";
   $("reveal").showModal();
   $("reveal-token").select();
 }
-on("reveal-copy", "click", async () => {
-  const input = $("reveal-token");
+async function copyFrom(id, what) {
+  const input = $(id);
   try {
     await navigator.clipboard.writeText(input.value);
-    $("reveal-copied").textContent = "Copied to the clipboard.";
+    revealSafe = true;
+    $("reveal-copied").textContent = `Copied the ${what}.`;
   } catch {
     input.select();
-    $("reveal-copied").textContent = "The browser blocked copying: the token is selected, press Ctrl+C (⌘C).";
+    $("reveal-copied").textContent = `The browser blocked copying: the ${what} is selected, press Ctrl+C (⌘C).`;
   }
-});
-// The token leaves the page as soon as the dialog closes (button or Escape).
-const forget = () => { $("reveal-token").value = ""; };
-on("reveal-done", "click", () => { forget(); $("reveal").close(); });
+}
+on("reveal-copy", "click", () => copyFrom("reveal-token", "token"));
+on("reveal-curl-copy", "click", () => copyFrom("reveal-curl", "curl line"));
+on("reveal", "copy", () => { revealSafe = true; });
+function holdToken(e) {
+  if (revealSafe) return;
+  e.preventDefault();
+  $("reveal-copied").textContent = "Not copied yet: copy it, or choose “I have stored it”.";
+  $("reveal-copy").focus();
+}
+on("reveal", "keydown", (e) => { if (e.key === "Escape") holdToken(e); });
+on("reveal", "cancel", holdToken);
+// The token leaves the page as soon as the dialog closes.
+const forget = () => { $("reveal-token").value = ""; $("reveal-curl").value = ""; };
+on("reveal-done", "click", () => { revealSafe = true; forget(); $("reveal").close(); });
 on("reveal", "close", () => { forget(); revealReturn?.focus(); });
 
 /** Ask for confirmation: resolves with false, true, or (`grace`) the chosen grace seconds. */
@@ -301,7 +320,7 @@ const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, () => loadKeys(li
 async function rollKey(k, btn) {
   const grace = await ask({
     title: `Roll “${k.name}”?`,
-    text: "A new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.",
+    text: `“${k.name}” (${k.id}, ${k.start}…): a new key with the same subject, name and scopes is created and shown once. The old key stops working after the grace period.`,
     ok: "Roll",
     grace: true,
   });
@@ -310,7 +329,7 @@ async function rollKey(k, btn) {
     const issued = await api("admin", `/keys/${encodeURIComponent(k.id)}/roll`, { method: "POST", body: { grace_seconds: grace } });
     await loadKeys(listedSubject);
     note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
-    reveal(issued, $("key-list"));
+    reveal(issued, $("key-list"), { replaces: k });
   });
 }
 
@@ -344,11 +363,13 @@ onSubmit("create-form", null, async () => {
 /** The JWT's payload, decoded only to suggest scopes and say who you are (the edge verifies). */
 function claimsOf(jwt) {
   const part = jwt?.split(".");
-  if (part?.length !== 3) return null;
+  return part?.length === 3 ? b64uJson(part[1]) : null;
+}
+/** A base64url JSON object, or null. */
+function b64uJson(b64) {
   try {
-    const b64 = part[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
-    return claims && typeof claims === "object" ? claims : null;
+    const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
+    return json && typeof json === "object" ? json : null;
   } catch { return null; }
 }
 
@@ -408,6 +429,24 @@ onSubmit("pat-form", null, async () => {
 
 const fillKv = (dl, entries) => dl.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
 
+// The URL for a "Try it" path, or null unless it can only reach this origin (the URL parser reads
+// "\\" as "/" and drops tabs and newlines: "/\t/host" and "/\\host" mean "//host").
+function sameOrigin(path) {
+  if (!/^\/(?![/\\]|%2f|%5c)/i.test(path) || /[\\\s\0-\x1f\x7f]/.test(path)) return null;
+  let url;
+  try { url = new URL(path, location.origin); } catch { return null; }
+  url.hash = "";
+  return url.origin === location.origin ? url : null;
+}
+
+// X-Auth-Assertion is a live credential: never show its signature.
+const REDACTED = "…<redacted signature>";
+function assertionView(jwt) {
+  const [h, p] = String(jwt).split(".");
+  const header = b64uJson(h), payload = b64uJson(p);
+  return header && payload ? `${JSON.stringify(header)} ${JSON.stringify(payload)} ${REDACTED}` : "<redacted>";
+}
+
 on("try-as", "change", () => { $("try-credential").disabled = $("try-as").value === "none"; });
 on("try-use-jwt", "click", () => {
   $("try-as").value = "jwt";
@@ -421,7 +460,8 @@ onSubmit("try-form", "try-result", async () => {
   const credential = $("try-credential").value.trim();
   const headers = { accept: "application/json" };
   const bad = (detail, id) => { $(id).focus(); return new ApiError(0, { detail }); };
-  if (!path.startsWith("/") || path.startsWith("//")) throw bad("The path must start with a single / (requests stay on this origin).", "try-path");
+  const url = sameOrigin(path);
+  if (!url) throw bad("The path must start with a single / and stay on this origin.", "try-path");
   if (as !== "none") {
     const jwtLike = credential.split(".").length === 3;
     if (!credential) throw bad("Paste a credential, or choose “None”.", "try-credential");
@@ -435,7 +475,7 @@ onSubmit("try-form", "try-result", async () => {
   const started = performance.now();
   let res;
   try {
-    res = await fetch(path, init);
+    res = await fetch(url.href, init);
   } catch {
     throw new ApiError(0, { detail: "The request did not complete (network error)." });
   }
@@ -446,8 +486,6 @@ onSubmit("try-form", "try-result", async () => {
   $("try-status").textContent = res.status ? `${res.status} ${res.statusText}`.trim() : "redirect";
   $("try-status").className = `badge ${ok ? "badge-active" : res.status >= 400 ? "badge-revoked" : ""}`;
   $("try-time").textContent = `${Math.round(performance.now() - started)} ms`;
-  $("try-raw").textContent = text || "(empty)";
-
   const problem = /problem\+json/.test(res.headers.get("content-type")) && json && typeof json === "object" ? json : null;
   $("try-problem-wrap").hidden = !problem;
   if (problem) {
@@ -456,8 +494,14 @@ onSubmit("try-form", "try-result", async () => {
     fillKv($("try-problem"), challenge ? [...fields, ["WWW-Authenticate", challenge]] : fields);
   }
   const seen = json?.headers && typeof json.headers === "object" ? json.headers : {};
+  let raw = text;
   const identity = Object.entries(seen).filter(([k]) => k.toLowerCase().startsWith("x-auth-")).sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v]);
+    .map(([k, v]) => {
+      if (k.toLowerCase() !== "x-auth-assertion") return [k, k === "x-auth-expires-at" && /^\d+$/.test(v) ? `${v} (${date(Number(v))})` : v];
+      if (v) raw = raw.split(v).join(REDACTED);
+      return [k, assertionView(v)];
+    });
+  $("try-raw").textContent = raw || "(empty)";
   $("try-identity-wrap").hidden = !identity.length;
   fillKv($("try-identity"), identity);
   $("try-summary").textContent = ok

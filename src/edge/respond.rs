@@ -271,13 +271,14 @@ pub fn request_facts(request: &web_sys::Request) -> String {
 /// JSON `[[delete…], [[name, value]…]]`. `None` if a name or value could not be sent as a
 /// header (the core only plans printable values; this refuses rather than trusts that).
 pub fn header_edits(incoming: &[(String, String)], forward: &[(String, String)]) -> Option<String> {
-    let plan = crate::headers::edits(incoming, forward);
+    let mut plan = crate::headers::edits(incoming, forward);
     let sendable = |s: &str| s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
-    let all_sendable = plan.delete.iter().all(|n| sendable(n))
-        && plan.append.iter().all(|(n, v)| sendable(n) && sendable(v));
-    if !all_sendable {
+    if !plan.append.iter().all(|(n, v)| sendable(n) && sendable(v)) {
         return None;
     }
+    // Names the runtime cannot send never reach the copy `runtime.js` edits (it leaves them out),
+    // and `Headers.delete` would refuse them.
+    plan.delete.retain(|n| sendable(n));
     serde_json::to_string(&(&plan.delete, &plan.append)).ok()
 }
 
@@ -385,7 +386,7 @@ fn log_origin_error(request_id: &str, reason: &str, status: u16) {
         "status": status,
         "reason": reason,
     });
-    log_line_js(&line.to_string());
+    log_line_js(&crate::log::escape_line_separators(line.to_string()));
 }
 
 /// One JSON line per decision. Holds no credential, hash or secret.
@@ -452,6 +453,6 @@ impl LogLine {
 
 pub fn log_decision(line: &LogLine) {
     if let Ok(text) = serde_json::to_string(line) {
-        log_line_js(&text);
+        log_line_js(&crate::log::escape_line_separators(text));
     }
 }

@@ -12,6 +12,12 @@ export function requestFacts(request) {
   return JSON.stringify(facts);
 }
 
+/** A header name the edge owns: `x-auth-` in any case, `_` read as `-`. */
+const RESERVED = /^x[-_]auth[-_]/i;
+
+/** RFC 9110 `token`: the header names the runtime can send. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** The `error` given to `onError` when the assertion could not be signed. */
 const SIGNING_FAILED = "assertion_signing_failed";
 
@@ -37,12 +43,25 @@ export function importAssertionKey(jwk) {
  */
 export function forward(target, request, edits, onError, requestId, realm, assertion, key) {
   const method = request.method;
-  const init = { method, headers: request.headers, redirect: "manual" };
+  // The runtime can receive header names it cannot send (a Cyrillic look-alike of X-Auth-Subject,
+  // say): copying them would fail the fetch, and `Headers.delete` refuses them. The core drops
+  // them; here the copy is rebuilt without them, which only such requests pay for.
+  let copied = request.headers;
+  for (const name of request.headers.keys()) {
+    if (!TOKEN.test(name)) {
+      copied = new Headers();
+      for (const [n, v] of request.headers) if (TOKEN.test(n)) copied.append(n, v);
+      break;
+    }
+  }
+  const init = { method, headers: copied, redirect: "manual" };
   if (method !== "GET" && method !== "HEAD" && request.body !== null) init.body = request.body;
   const outgoing = new Request(target, init);
   const [remove, append] = JSON.parse(edits);
   const headers = outgoing.headers;
   for (const name of remove) headers.delete(name);
+  // A second line behind the core's plan: no client-sent x-auth-* header ever leaves the edge.
+  for (const name of [...headers.keys()]) if (RESERVED.test(name)) headers.delete(name);
   for (const [name, value] of append) headers.append(name, value);
   if (assertion === undefined) {
     return fetch(outgoing).catch((error) => onError(requestId, realm, error));

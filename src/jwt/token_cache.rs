@@ -5,7 +5,7 @@
 
 use core::cell::RefCell;
 
-use crate::bounded::FifoMap;
+use crate::bounded::SieveMap;
 
 use sha2::{Digest, Sha256};
 
@@ -29,9 +29,9 @@ struct Entry {
     until: UnixTime,
 }
 
-/// A bounded map from token digest to verified identity.
+/// A bounded map (SIEVE eviction) from token digest to verified identity.
 pub struct TokenCache {
-    entries: RefCell<FifoMap<TokenDigest, Entry>>,
+    entries: RefCell<SieveMap<TokenDigest, Entry>>,
 }
 
 impl TokenCache {
@@ -39,7 +39,7 @@ impl TokenCache {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         TokenCache {
-            entries: RefCell::new(FifoMap::new(capacity)),
+            entries: RefCell::new(SieveMap::new(capacity)),
         }
     }
 
@@ -61,7 +61,8 @@ impl TokenCache {
     }
 
     /// Caches `identity` for at most [`MAX_ENTRY_SECONDS`] and never past its expiry. When full,
-    /// the oldest insertion goes.
+    /// one entry is evicted by SIEVE (tokens hit since the hand last passed stay; without hits,
+    /// the oldest insertion goes).
     pub fn insert(&self, digest: TokenDigest, identity: Identity, now: UnixTime) {
         let lifetime = identity
             .expires_at

@@ -22,9 +22,11 @@ export const CHROMIUM_ARGS = [
 
 /**
  * Launch headless Chromium with a fresh profile directory. Returns `{ context, close }`; the
- * context grants clipboard access so the copy button can be checked.
+ * context grants clipboard access so the copy button can be checked. `isMobile` honours the
+ * page's meta viewport and touch, as a phone does (content wider than the screen widens the
+ * layout viewport, and with it where fixed elements such as dialogs are placed).
  */
-export async function launchChromium({ viewport = { width: 1280, height: 900 } } = {}) {
+export async function launchChromium({ viewport = { width: 1280, height: 900 }, isMobile = false } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_BIN)`);
   const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -32,6 +34,8 @@ export async function launchChromium({ viewport = { width: 1280, height: 900 } }
     headless: true,
     args: CHROMIUM_ARGS,
     viewport,
+    isMobile,
+    hasTouch: isMobile,
     colorScheme: "light",
     reducedMotion: "reduce",
     permissions: ["clipboard-read", "clipboard-write"],

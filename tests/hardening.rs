@@ -1,0 +1,814 @@
+//! The hardening of issue #12 through the core's public API (`Gateway::decide` and
+//! `Gateway::admin`) with fakes: principals are (issuer, subject) everywhere; the origin receives
+//! exactly the path and method that were authorised; the assertion is bound to its request; the
+//! admin caller is resolved by issuer; bounded subjects, PATs and listings.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+#[path = "support_jwt/mod.rs"]
+mod support_jwt;
+mod support_store;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_auth::admin::{AdminReply, AdminRequest};
+use edge_auth::authn::{Decision, Gateway, Outcome, Ports, RequestParts};
+use edge_auth::config::Config;
+use edge_auth::jwt::{NativeKey, NativeVerifier};
+use edge_auth::time::UnixTime;
+use serde_json::{json, Value};
+use support_jwt::{EdKey, ScriptedSource};
+use support_store::MemoryStore;
+
+const NOW: u64 = 1_900_000_000;
+const ISS_A: &str = "https://a.example";
+const ISS_B: &str = "https://b.example";
+const JWKS_A: &str = "https://a.example/jwks.json";
+const JWKS_B: &str = "https://b.example/jwks.json";
+const AUD: &str = "https://api.example";
+const ADMIN: &str = "admin-token-0123456789-0123456789-abcdef";
+/// An Ed25519 private JWK (seed 0x2a repeated) for `ASSERTION_KEY`.
+fn assertion_key() -> String {
+    let d = Base64UrlUnpadded::encode_string(&[0x2a; 32]);
+    format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"edge-1"}}"#)
+}
+
+fn issuer(iss: &str, jwks: &str) -> Value {
+    json!({ "issuer": iss, "jwks_uri": jwks, "audiences": [AUD], "algorithms": ["EdDSA"] })
+}
+
+fn two_issuer_config() -> Value {
+    json!({
+        "origin": "https://origin.internal",
+        "issuers": [issuer(ISS_A, JWKS_A), issuer(ISS_B, JWKS_B)],
+        "admin_scope": { "issuer": ISS_A, "scope": "edge:admin" },
+        "routes": [
+            { "path": "/public/**", "auth": "public" },
+            { "path": "/a-only/**", "issuers": [ISS_A] },
+            { "path": "/scoped/**", "scopes": ["admin"] },
+            { "path": "/v1/admin/**", "methods": ["POST", "DELETE"], "scopes": ["admin"] },
+            { "path": "/v1/**" }
+        ]
+    })
+}
+
+struct World {
+    gateway: Gateway<NativeKey>,
+    source: ScriptedSource,
+    store: MemoryStore,
+    a: EdKey,
+    b: EdKey,
+    counter: u8,
+}
+
+impl World {
+    fn new(config: Value) -> Self {
+        Self::with_secrets(config, &[("ADMIN_TOKEN", ADMIN)])
+    }
+
+    fn with_secrets(config: Value, secrets: &[(&str, &str)]) -> Self {
+        let lookup = |name: &str| {
+            secrets
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_string())
+        };
+        let config = Config::from_json(&config.to_string(), &lookup).unwrap();
+        let a = EdKey::new("ka", 1);
+        let b = EdKey::new("kb", 2);
+        let source = ScriptedSource::new();
+        source.serve(JWKS_A, Some("max-age=600"), support_jwt::jwks(&[&a]));
+        source.serve(JWKS_B, Some("max-age=600"), support_jwt::jwks(&[&b]));
+        World {
+            gateway: Gateway::new(config),
+            source,
+            store: MemoryStore::new(),
+            a,
+            b,
+            counter: 0,
+        }
+    }
+
+    /// A JWT of `iss` for `sub` with `scope`.
+    fn jwt(&self, iss: &str, sub: &str, scope: &str) -> String {
+        let key = if iss == ISS_A { &self.a } else { &self.b };
+        key.token(&json!({
+            "iss": iss, "aud": AUD, "sub": sub, "exp": NOW + 600, "iat": NOW, "scope": scope
+        }))
+    }
+
+    async fn decide(&self, method: &str, url: &str, headers: &[(&str, &str)]) -> Outcome {
+        self.decide_from("https://edge.example", method, url, headers)
+            .await
+    }
+
+    async fn decide_from(
+        &self,
+        origin: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Outcome {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let (path, query) = match url.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (url, None),
+        };
+        let req = RequestParts {
+            method,
+            path,
+            query,
+            headers: &headers,
+            origin,
+            entropy: [9; 16],
+            request_id: "rid-42",
+        };
+        let ports = Ports {
+            store: &self.store,
+            documents: &self.source,
+            verifier: &NativeVerifier,
+        };
+        self.gateway.decide(req, ports, UnixTime(NOW)).await
+    }
+
+    /// An admin API call (`path` after `admin_path`) with `Authorization: Bearer <bearer>`.
+    async fn admin(
+        &mut self,
+        bearer: &str,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Value,
+    ) -> AdminReply {
+        self.counter = self.counter.wrapping_add(1);
+        let mut n = self.counter;
+        let mut fill = |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(31).wrapping_add(11);
+                *b = n;
+            }
+        };
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let headers = vec![("authorization".to_string(), format!("Bearer {bearer}"))];
+        let req = AdminRequest {
+            method,
+            path,
+            query,
+            body: &body,
+        };
+        let ports = Ports {
+            store: &self.store,
+            documents: &self.source,
+            verifier: &NativeVerifier,
+        };
+        self.gateway
+            .admin(req, &headers, ports, UnixTime(NOW), &mut fill)
+            .await
+    }
+
+    async fn mint_pat(&mut self, jwt: &str, name: &str) -> Value {
+        let reply = self
+            .admin(
+                jwt,
+                "POST",
+                "/pats",
+                None,
+                json!({ "name": name, "scopes": ["read"], "expires_in": 3600 }),
+            )
+            .await;
+        match reply {
+            AdminReply::Json { status: 201, body } => body,
+            other => panic!("PAT creation: {other:?}"),
+        }
+    }
+}
+
+fn status(reply: &AdminReply) -> u16 {
+    match reply {
+        AdminReply::Json { status, .. } => *status,
+        AdminReply::NoContent => 204,
+        AdminReply::Problem(p) => p.status,
+    }
+}
+
+fn json_body(reply: AdminReply) -> Value {
+    match reply {
+        AdminReply::Json { body, .. } => body,
+        other => panic!("expected JSON, got {other:?}"),
+    }
+}
+
+fn forward(outcome: &Outcome) -> (&str, &[(String, String)], Option<&str>) {
+    match &outcome.decision {
+        Decision::Forward {
+            target,
+            headers,
+            assertion,
+            ..
+        } => (target, headers, assertion.as_deref()),
+        other => panic!("expected a forward, got {other:?}"),
+    }
+}
+
+fn rejection(outcome: &Outcome) -> (u16, &'static str) {
+    match &outcome.decision {
+        Decision::Reject(p) => (p.status, p.reason),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn payload(signing_input: &str) -> Value {
+    let part = signing_input.split('.').nth(1).unwrap();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+// ---- 1. Principals are (issuer, subject) ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn same_sub_of_another_issuer_cannot_see_revoke_or_use_anothers_pats() {
+    let mut w = World::new(two_issuer_config());
+    let alice_a = w.jwt(ISS_A, "alice", "read write");
+    let alice_b = w.jwt(ISS_B, "alice", "read write");
+    let pat = w.mint_pat(&alice_a, "a's pat").await;
+    let id = pat["id"].as_str().unwrap().to_string();
+    assert_eq!(pat["issuer"], ISS_A);
+
+    // B's alice lists none of A's alice's PATs, and cannot read or revoke them.
+    let listed = json_body(w.admin(&alice_b, "GET", "/pats", None, Value::Null).await);
+    assert_eq!(listed["keys"], json!([]), "{listed}");
+    let path = format!("/pats/{id}");
+    assert_eq!(
+        status(&w.admin(&alice_b, "GET", &path, None, Value::Null).await),
+        404
+    );
+    assert_eq!(
+        status(&w.admin(&alice_b, "DELETE", &path, None, Value::Null).await),
+        404
+    );
+    // A's alice still sees it, and it still works, carrying its issuer to the origin.
+    let listed = json_body(w.admin(&alice_a, "GET", "/pats", None, Value::Null).await);
+    assert_eq!(listed["keys"][0]["id"], id.as_str());
+    let token = pat["token"].as_str().unwrap();
+    let out = w
+        .decide(
+            "GET",
+            "/v1/x",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    let (_, headers, _) = forward(&out);
+    assert_eq!(header(headers, "X-Auth-Type"), Some("pat"));
+    assert_eq!(header(headers, "X-Auth-Subject"), Some("alice"));
+    assert_eq!(header(headers, "X-Auth-Issuer"), Some(ISS_A));
+    // Only A's alice can revoke it.
+    assert_eq!(
+        status(&w.admin(&alice_a, "DELETE", &path, None, Value::Null).await),
+        204
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_route_naming_issuers_refuses_the_others_tokens_and_pats() {
+    let mut w = World::new(two_issuer_config());
+    let from_a = w.jwt(ISS_A, "alice", "read");
+    let from_b = w.jwt(ISS_B, "alice", "read");
+    let ok = w
+        .decide(
+            "GET",
+            "/a-only/x",
+            &[("authorization", &format!("Bearer {from_a}"))],
+        )
+        .await;
+    forward(&ok);
+    let refused = w
+        .decide(
+            "GET",
+            "/a-only/x",
+            &[("authorization", &format!("Bearer {from_b}"))],
+        )
+        .await;
+    assert_eq!(rejection(&refused), (401, "issuer_not_accepted"));
+    let pat_b = w.mint_pat(&from_b, "b").await;
+    let token = pat_b["token"].as_str().unwrap();
+    let refused = w.decide("GET", "/a-only/x", &[("x-api-key", token)]).await;
+    assert_eq!(rejection(&refused), (401, "issuer_not_accepted"));
+    let elsewhere = w.decide("GET", "/v1/x", &[("x-api-key", token)]).await;
+    forward(&elsewhere);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_admin_scope_counts_only_from_its_issuer() {
+    let mut w = World::new(two_issuer_config());
+    let admin_a = w.jwt(ISS_A, "ops", "edge:admin");
+    let admin_b = w.jwt(ISS_B, "ops", "edge:admin");
+    let body = json!({ "kind": "api_key", "subject": "svc", "name": "n", "scopes": [] });
+    assert_eq!(
+        status(&w.admin(&admin_a, "POST", "/keys", None, body.clone()).await),
+        201
+    );
+    assert_eq!(
+        status(&w.admin(&admin_b, "POST", "/keys", None, body.clone()).await),
+        403,
+        "the same scope from another issuer is a user, not an admin"
+    );
+    assert_eq!(
+        status(&w.admin(ADMIN, "POST", "/keys", None, body).await),
+        201
+    );
+    // The wrong admin token, a user JWT and no credential: three kinds of refusal.
+    assert_eq!(
+        status(
+            &w.admin("not-the-admin-token", "GET", "/keys", None, Value::Null)
+                .await
+        ),
+        401
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_admin_made_pat_names_its_issuer_when_several_are_configured() {
+    let mut w = World::new(two_issuer_config());
+    let body =
+        json!({ "kind": "pat", "subject": "alice", "name": "n", "scopes": [], "expires_in": 600 });
+    let reply = w.admin(ADMIN, "POST", "/keys", None, body.clone()).await;
+    assert_eq!(status(&reply), 400, "{reply:?}");
+    let mut named = body.clone();
+    named["issuer"] = json!(ISS_B);
+    let made = json_body(w.admin(ADMIN, "POST", "/keys", None, named).await);
+    assert_eq!(made["issuer"], ISS_B);
+    let mut unknown = body;
+    unknown["issuer"] = json!("https://nobody.example");
+    assert_eq!(
+        status(&w.admin(ADMIN, "POST", "/keys", None, unknown).await),
+        400
+    );
+}
+
+fn legacy_pat_record(token: &str) -> (String, String) {
+    let digest = edge_auth::hash::TokenDigest::of(token);
+    let record = json!({
+        "id": "key_legacy", "kind": "pat", "subject": "alice", "name": "old", "scopes": ["read"],
+        "created_at": NOW - 10, "expires_at": NOW + 600
+    });
+    (digest.kv_key(), record.to_string())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pat_stored_without_an_issuer_works_only_with_a_single_issuer() {
+    let format = edge_auth::apikey::KeyFormat::default();
+    let mut bytes = 5u8;
+    let token = format.generate(edge_auth::apikey::KeyKind::Pat, &mut |buf: &mut [u8]| {
+        for b in buf {
+            bytes = bytes.wrapping_mul(13).wrapping_add(1);
+            *b = bytes;
+        }
+    });
+    let (key, value) = legacy_pat_record(&token);
+
+    let mut single = two_issuer_config();
+    single["issuers"] = json!([issuer(ISS_A, JWKS_A)]);
+    single["admin_scope"] = json!("edge:admin");
+    single["routes"] = json!([{ "path": "/v1/**" }]);
+    let w = World::new(single);
+    w.store.data.borrow_mut().insert(key.clone(), value.clone());
+    let out = w.decide("GET", "/v1/x", &[("x-api-key", &token)]).await;
+    let (_, headers, _) = forward(&out);
+    assert_eq!(header(headers, "X-Auth-Issuer"), Some(ISS_A));
+
+    let w = World::new(two_issuer_config());
+    w.store.data.borrow_mut().insert(key, value);
+    let out = w.decide("GET", "/v1/x", &[("x-api-key", &token)]).await;
+    assert_eq!(rejection(&out), (401, "pat_without_issuer"));
+}
+
+#[test]
+fn admin_scope_and_admin_token_rules_are_config_errors_naming_the_field() {
+    let parse = |config: Value, token: Option<&str>| {
+        let token = token.map(str::to_string);
+        Config::from_json(&config.to_string(), &|name| {
+            (name == "ADMIN_TOKEN").then(|| token.clone()).flatten()
+        })
+    };
+    let mut bare = two_issuer_config();
+    bare["admin_scope"] = json!("edge:admin");
+    let err = parse(bare, None).unwrap_err();
+    assert_eq!(err.field, "admin_scope");
+    assert!(err.reason.contains("issuer"), "{}", err.reason);
+
+    let mut unknown = two_issuer_config();
+    unknown["admin_scope"] = json!({ "issuer": "https://nobody", "scope": "x" });
+    assert_eq!(
+        parse(unknown, None).unwrap_err().field,
+        "admin_scope.issuer"
+    );
+
+    let mut route = two_issuer_config();
+    route["routes"] = json!([{ "path": "/x", "issuers": ["https://nobody"] }]);
+    assert_eq!(
+        parse(route, None).unwrap_err().field,
+        "routes[0].issuers[0]"
+    );
+
+    let err = parse(two_issuer_config(), Some("short-token")).unwrap_err();
+    assert_eq!(err.field, "ADMIN_TOKEN");
+    assert!(
+        !err.reason.contains("short-token"),
+        "never echoes the secret"
+    );
+    assert!(parse(two_issuer_config(), Some(ADMIN)).is_ok());
+    assert!(!format!("{:?}", parse(two_issuer_config(), Some(ADMIN)).unwrap()).contains(ADMIN));
+}
+
+// ---- 2. The origin receives exactly what was authorised ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn paths_that_cannot_be_made_canonical_are_refused() {
+    let w = World::new(two_issuer_config());
+    for (path, reason) in [
+        ("/public/..;/scoped/x", "path_parameters"),
+        ("/scoped;jsessionid=x/y", "path_parameters"),
+        ("/public/%3b/x", "path_parameters"),
+        ("/public/%252e%252e/scoped/x", "path_encoded_percent"),
+        ("/scoped./x", "path_trailing_dot_or_space"),
+        ("/scoped%20/x", "path_trailing_dot_or_space"),
+        ("/public/x%2f..%2fscoped", "path_ambiguous"),
+    ] {
+        let out = w.decide("GET", path, &[]).await;
+        assert_eq!(rejection(&out), (400, reason), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_forwarded_url_is_the_canonical_path_that_matched_with_the_query_intact() {
+    let w = World::new(two_issuer_config());
+    for (url, target) in [
+        (
+            "/public/a/../b?x=%2F&y",
+            "https://origin.internal/public/b?x=%2F&y",
+        ),
+        ("/public//%61/./b/", "https://origin.internal/public/a/b/"),
+        (
+            "/public/caf%c3%a9%20x",
+            "https://origin.internal/public/caf%C3%A9%20x",
+        ),
+        ("/public/a:b@c+d", "https://origin.internal/public/a:b@c+d"),
+        ("/public/%7euser?", "https://origin.internal/public/~user?"),
+    ] {
+        let out = w.decide("GET", url, &[]).await;
+        assert_eq!(forward(&out).0, target, "{url}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn matrix_parameters_are_an_opt_in_that_matches_the_segment_before_them() {
+    let mut config = two_issuer_config();
+    config["forward"] = json!({ "matrix_parameters": true });
+    let w = World::new(config);
+    // Matched as /scoped/y (which needs a credential), never as anything else.
+    let out = w.decide("GET", "/scoped;jsessionid=x/y", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w.decide("GET", "/public/..;/scoped/x", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w.decide("GET", "/public/a;v=1/b", &[]).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/public/a;v=1/b");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn method_and_url_overrides_never_reach_the_origin() {
+    let w = World::new(two_issuer_config());
+    let out = w
+        .decide(
+            "POST",
+            "/public/x",
+            &[
+                ("X-HTTP-Method-Override", "DELETE"),
+                ("x-http-method", "DELETE"),
+                ("X-Method-Override", "DELETE"),
+                ("x_http_method_override", "DELETE"),
+                ("X-Original-URL", "/v1/admin/users/42"),
+                ("X-Rewrite-URL", "/v1/admin/users/42"),
+                ("Accept", "*/*"),
+            ],
+        )
+        .await;
+    let (_, headers, _) = forward(&out);
+    for name in [
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x_http_method_override",
+        "x-original-url",
+        "x-rewrite-url",
+    ] {
+        assert_eq!(header(headers, name), None, "{name}");
+    }
+    assert_eq!(header(headers, "accept"), Some("*/*"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn forwarding_headers_come_from_the_edge_unless_a_trusted_proxy_set_them() {
+    let spoofs = [
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("X-Forwarded-Host", "admin.internal"),
+        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Prefix", "/admin"),
+        ("Forwarded", "for=10.0.0.1"),
+        ("X-Real-IP", "10.0.0.1"),
+        ("True-Client-IP", "10.0.0.1"),
+        ("CF-Connecting-IP", "203.0.113.7"),
+    ];
+    let w = World::new(two_issuer_config());
+    let out = w.decide("GET", "/public/x", &spoofs).await;
+    let (_, headers, _) = forward(&out);
+    assert_eq!(header(headers, "x-forwarded-for"), Some("203.0.113.7"));
+    assert_eq!(header(headers, "x-forwarded-host"), Some("edge.example"));
+    assert_eq!(header(headers, "x-forwarded-proto"), Some("https"));
+    for name in [
+        "x-forwarded-prefix",
+        "forwarded",
+        "x-real-ip",
+        "true-client-ip",
+    ] {
+        assert_eq!(header(headers, name), None, "{name}");
+    }
+    let count = |n: &str| {
+        headers
+            .iter()
+            .filter(|(h, _)| h.eq_ignore_ascii_case(n))
+            .count()
+    };
+    assert_eq!(count("x-forwarded-for"), 1);
+
+    let mut trusted = two_issuer_config();
+    trusted["forward"] = json!({ "trust_forwarded_headers": true });
+    let w = World::new(trusted);
+    let out = w.decide("GET", "/public/x", &spoofs).await;
+    let (_, headers, _) = forward(&out);
+    assert_eq!(
+        header(headers, "x-forwarded-for"),
+        Some("10.0.0.1, 203.0.113.7")
+    );
+    assert_eq!(header(headers, "x-forwarded-host"), Some("admin.internal"));
+    assert_eq!(header(headers, "forwarded"), Some("for=10.0.0.1"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn header_names_the_runtime_cannot_send_are_dropped_not_fatal() {
+    let w = World::new(two_issuer_config());
+    let out = w
+        .decide(
+            "GET",
+            "/public/x",
+            &[
+                ("X-\u{410}uth-Subject", "root"),
+                ("x y", "1"),
+                ("Accept", "*/*"),
+            ],
+        )
+        .await;
+    let (_, headers, _) = forward(&out);
+    assert!(headers
+        .iter()
+        .all(|(n, _)| n.is_ascii() && !n.contains(' ')));
+    assert_eq!(header(headers, "accept"), Some("*/*"));
+}
+
+// ---- 3. The assertion proves this request ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_assertion_is_bound_to_method_url_request_and_body_length() {
+    let w = World::with_secrets(
+        two_issuer_config(),
+        &[("ADMIN_TOKEN", ADMIN), ("ASSERTION_KEY", &assertion_key())],
+    );
+    let jwt = w.jwt(ISS_A, "alice", "read admin");
+    let auth = format!("Bearer {jwt}");
+    let out = w
+        .decide(
+            "DELETE",
+            "/v1/admin/users/%34%32?confirm=1",
+            &[("authorization", &auth), ("content-length", "17")],
+        )
+        .await;
+    let (target, _, assertion) = forward(&out);
+    assert_eq!(
+        target,
+        "https://origin.internal/v1/admin/users/42?confirm=1"
+    );
+    let claims = payload(assertion.unwrap());
+    assert_eq!(claims["htm"], "DELETE");
+    assert_eq!(claims["htu"], "https://origin.internal/v1/admin/users/42");
+    assert_eq!(claims["rid"], "rid-42");
+    assert_eq!(claims["content_length"], 17);
+    assert_eq!(claims["iss_upstream"], ISS_A);
+    assert_eq!(claims["iss"], "https://edge.example");
+    assert_eq!(claims["aud"], "https://origin.internal");
+
+    let out = w
+        .decide(
+            "GET",
+            "/v1/reports/x",
+            &[("authorization", &auth), ("content-length", "5")],
+        )
+        .await;
+    let claims = payload(forward(&out).2.unwrap());
+    assert_eq!(claims["htm"], "GET");
+    assert_eq!(claims["htu"], "https://origin.internal/v1/reports/x");
+    assert!(
+        claims.get("content_length").is_none(),
+        "GET bodies are not forwarded"
+    );
+    // Public routes carry no assertion.
+    assert_eq!(forward(&w.decide("GET", "/public/x", &[]).await).2, None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn route_mode_forwards_to_the_requests_host_and_refuses_loops_and_other_hosts() {
+    let mut config = two_issuer_config();
+    config.as_object_mut().unwrap().remove("origin");
+    config["hosts"] = json!(["api.example.com"]);
+    let w = World::new(config);
+    let out = w
+        .decide_from("https://api.example.com", "GET", "/public/x?q", &[])
+        .await;
+    assert_eq!(forward(&out).0, "https://api.example.com/public/x?q");
+    let hop = header(forward(&out).1, "x-edge-auth-hop")
+        .unwrap()
+        .to_string();
+    let out = w
+        .decide_from("https://evil.example", "GET", "/public/x", &[])
+        .await;
+    assert_eq!(rejection(&out), (421, "host_not_allowed"));
+    let out = w
+        .decide_from(
+            "https://api.example.com",
+            "GET",
+            "/public/x",
+            &[("x-edge-auth-hop", &hop)],
+        )
+        .await;
+    assert_eq!(rejection(&out), (508, "forwarding_loop"));
+
+    let mut local = two_issuer_config();
+    local.as_object_mut().unwrap().remove("origin");
+    let w = World::new(local);
+    for origin in [
+        "http://127.0.0.1:8787",
+        "http://localhost:8787",
+        "https://x.y.workers.dev",
+    ] {
+        let out = w.decide_from(origin, "GET", "/public/x", &[]).await;
+        assert_eq!(
+            rejection(&out),
+            (500, "route_mode_without_origin"),
+            "{origin}"
+        );
+    }
+}
+
+// ---- 4. Bounded everything ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn subjects_that_cannot_be_stored_or_mislead_are_refused() {
+    let mut w = World::new(two_issuer_config());
+    for subject in [
+        "\u{202e}nimda".to_string(),
+        "ad\u{200b}min".to_string(),
+        "s".repeat(201),
+    ] {
+        let body = json!({ "kind": "api_key", "subject": subject, "name": "n", "scopes": [] });
+        let reply = w.admin(ADMIN, "POST", "/keys", None, body).await;
+        assert_eq!(status(&reply), 400, "{subject:?}");
+        let AdminReply::Problem(p) = reply else {
+            unreachable!()
+        };
+        assert!(p.detail.contains("\"subject\""), "{}", p.detail);
+    }
+    assert!(w.store.data.borrow().is_empty(), "nothing half-written");
+    let long = w.jwt(ISS_A, &"u".repeat(300), "read");
+    let reply = w
+        .admin(
+            &long,
+            "POST",
+            "/pats",
+            None,
+            json!({ "name": "x", "expires_in": 600 }),
+        )
+        .await;
+    assert_eq!(status(&reply), 400);
+    assert!(w.store.data.borrow().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn pats_are_capped_per_principal_and_every_listing_paginates() {
+    let mut config = two_issuer_config();
+    config["keys"] = json!({ "pat_max_active": 3 });
+    let mut w = World::new(config);
+    let alice = w.jwt(ISS_A, "alice", "read");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(w.mint_pat(&alice, &format!("p{i}")).await["id"].clone());
+    }
+    let body = json!({ "name": "p3", "scopes": ["read"], "expires_in": 3600 });
+    let over = w.admin(&alice, "POST", "/pats", None, body.clone()).await;
+    assert_eq!(status(&over), 409, "{over:?}");
+    // Another issuer's alice is another principal with a cap of her own.
+    let alice_b = w.jwt(ISS_B, "alice", "read");
+    w.mint_pat(&alice_b, "b0").await;
+    // Revoking one frees a place.
+    let path = format!("/pats/{}", ids[0].as_str().unwrap());
+    assert_eq!(
+        status(&w.admin(&alice, "DELETE", &path, None, Value::Null).await),
+        204
+    );
+    ids.push(json_body(w.admin(&alice, "POST", "/pats", None, body).await)["id"].clone());
+
+    // Pages of one: every PAT of alice@A is reached by following cursors, none twice.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let query = match &cursor {
+            Some(c) => format!("limit=1&cursor={c}"),
+            None => "limit=1".to_string(),
+        };
+        let page = json_body(
+            w.admin(&alice, "GET", "/pats", Some(&query), Value::Null)
+                .await,
+        );
+        for k in page["keys"].as_array().unwrap() {
+            seen.push(k["id"].clone());
+        }
+        match page.get("cursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    seen.sort_by_key(|v| v.to_string());
+    let mut want = ids.clone();
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(
+        seen, want,
+        "alice@A's four PATs (one revoked), and not alice@B's"
+    );
+    // The admin pages through every key.
+    let all = json_body(
+        w.admin(ADMIN, "GET", "/keys", Some("limit=2"), Value::Null)
+            .await,
+    );
+    assert_eq!(all["keys"].as_array().unwrap().len(), 2);
+    assert!(all["cursor"].is_string());
+}
+
+// ---- 5. Smaller ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn oversized_and_many_segment_tokens_are_invalid_tokens_not_bad_requests() {
+    let w = World::new(two_issuer_config());
+    let big = format!("Bearer {}", "a".repeat(16 * 1024 + 1));
+    let out = w.decide("GET", "/v1/x", &[("authorization", &big)]).await;
+    assert_eq!(rejection(&out), (401, "credential_too_large"));
+    let out = w
+        .decide("GET", "/v1/x", &[("authorization", "Bearer a.b.c.d")])
+        .await;
+    assert_eq!(rejection(&out).0, 401);
+    let jwt = w.jwt(ISS_A, "alice", "read");
+    let out = w
+        .decide(
+            "GET",
+            "/v1/x",
+            &[("authorization", &format!("Bearer {jwt}  "))],
+        )
+        .await;
+    forward(&out);
+}
+
+#[test]
+fn an_http_origin_is_refused_except_on_loopback_or_when_allowed() {
+    let parse = |config: Value| Config::from_json(&config.to_string(), &|_| None);
+    let mut c = two_issuer_config();
+    c["origin"] = json!("http://origin.internal");
+    let err = parse(c.clone()).unwrap_err();
+    assert_eq!(err.field, "origin");
+    c["forward"] = json!({ "allow_http_origin": true });
+    assert!(parse(c).is_ok());
+    let mut local = two_issuer_config();
+    local["origin"] = json!("http://127.0.0.1:9000");
+    assert!(parse(local).is_ok());
+}
