@@ -44,6 +44,10 @@ pub enum FetchError {
     Timeout,
     /// Connection refused, DNS failure and the like.
     Network,
+    /// The body is longer than [`crate::jwks::MAX_DOCUMENT_BYTES`] (counted after content
+    /// decoding), or declares so in `Content-Length`: the source stopped reading it. A failed
+    /// fetch like the others, never an empty document.
+    TooLarge,
 }
 
 /// A fetched HTTP document (a JWKS or an OpenID Connect discovery document).
@@ -55,7 +59,9 @@ pub struct FetchedDocument {
     pub body: Vec<u8>,
 }
 
-/// Fetches JWKS and discovery documents over HTTPS (or loopback HTTP).
+/// Fetches JWKS and discovery documents over HTTPS (or loopback HTTP). A body longer than
+/// [`crate::jwks::MAX_DOCUMENT_BYTES`] is [`FetchError::TooLarge`]: implementations read at most
+/// that many bytes (plus one chunk) and never hand back a truncated or emptied body.
 pub trait DocumentSource {
     async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError>;
 }

@@ -473,3 +473,103 @@ async fn concurrent_cold_requests_each_fetch_and_never_conflict() {
     assert_eq!(r2.unwrap().identity.subject, "other");
     assert_eq!(source.fetches(), 2);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
+    let a = EdKey::new("a", 1);
+    let token = a.token(&claims(T0));
+
+    // Nothing cached: the source reports the body too large → 503, backing off like any failure.
+    let source = ScriptedSource::new();
+    source.fail(JWKS_URL, FetchError::TooLarge);
+    let authn = auth();
+    assert_eq!(
+        run(&authn, &source, &token, T0).await.unwrap_err(),
+        JwtFailure::Unavailable {
+            reason: "jwks_too_large",
+            retry_after: 1
+        }
+    );
+    assert_eq!(
+        run(&authn, &source, &token, T0 + 1).await.unwrap_err(),
+        JwtFailure::Unavailable {
+            reason: "jwks_too_large",
+            retry_after: 2
+        }
+    );
+    assert_eq!(source.fetches(), 2);
+
+    // A body the source did hand over, but over the cap, is refused the same way by the core.
+    let source = ScriptedSource::new();
+    let mut big = jwks(&[&a]).into_bytes();
+    big.resize(edge_auth::jwks::MAX_DOCUMENT_BYTES + 1, b' ');
+    source.serve(JWKS_URL, None, big);
+    let authn = auth();
+    assert_eq!(
+        reason(run(&authn, &source, &token, T0).await),
+        "jwks_too_large"
+    );
+
+    // An empty 200 body is not an empty key set either: it is an invalid document.
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, None, "");
+    let authn = auth();
+    assert_eq!(
+        reason(run(&authn, &source, &token, T0).await),
+        "jwks_invalid"
+    );
+
+    // With keys cached, an oversized refresh keeps the stale keys serving (stale-if-error).
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, Some("max-age=60"), jwks(&[&a]));
+    let authn = auth();
+    assert!(run(&authn, &source, &token, T0).await.is_ok());
+    source.fail(JWKS_URL, FetchError::TooLarge);
+    let stale = run(&authn, &source, &token, T0 + 100).await.unwrap();
+    let err = authn
+        .refresh(
+            &stale.refresh.unwrap(),
+            &source,
+            &NativeVerifier,
+            UnixTime(T0 + 100),
+        )
+        .await;
+    assert_eq!(err, Some("jwks_too_large"));
+    assert!(run(&authn, &source, &token, T0 + 101).await.is_ok());
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_oversized_discovery_document_is_a_failed_fetch() {
+    let a = EdKey::new("a", 1);
+    let token = a.token(&claims(T0));
+    let source = ScriptedSource::new();
+    source.fail(DISCOVERY_URL, FetchError::TooLarge);
+    source.serve(JWKS_URL, None, jwks(&[&a]));
+    let auth = JwtAuthenticator::<NativeKey>::new(issuers(vec![discovery_issuer()]), settings());
+    assert_eq!(
+        run(&auth, &source, &token, T0).await.unwrap_err(),
+        JwtFailure::Unavailable {
+            reason: "discovery_too_large",
+            retry_after: 1
+        }
+    );
+    assert_eq!(source.fetches_of(JWKS_URL), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_signed_by_the_hundredth_key_verifies() {
+    let keys: Vec<EdKey> = (0..100u8)
+        .map(|i| EdKey::new(&format!("k{i}"), i + 1))
+        .collect();
+    let refs: Vec<&EdKey> = keys.iter().collect();
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, None, jwks(&refs));
+    let auth = auth();
+    let last = keys.last().unwrap();
+    let ok = run(&auth, &source, &last.token(&claims(T0)), T0)
+        .await
+        .unwrap();
+    assert_eq!(ok.identity.kid.as_deref(), Some("k99"));
+    assert_eq!(source.fetches(), 1);
+}

@@ -1,9 +1,12 @@
-//! `DocumentSource` over `fetch`, with a hard timeout (`AbortSignal.timeout`).
+//! `DocumentSource` over `fetch`, with a hard timeout (`AbortSignal.timeout`) and the core's byte
+//! cap ([`MAX_DOCUMENT_BYTES`]) applied to the decoded body as it streams in.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::respond::read_response_capped;
+use crate::jwks::MAX_DOCUMENT_BYTES;
 use crate::ports::{DocumentSource, FetchError, FetchedDocument};
 
 #[wasm_bindgen]
@@ -32,9 +35,6 @@ impl FetchDocuments {
     }
 }
 
-/// Largest document read; the core caps again.
-const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
-
 impl DocumentSource for FetchDocuments {
     async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError> {
         let init = web_sys::RequestInit::new();
@@ -52,21 +52,54 @@ impl DocumentSource for FetchDocuments {
         let response = fetch(&request).await.map_err(classify)?;
         let status = response.status();
         let cache_control = response.headers().get("cache-control").ok().flatten();
-        let body_promise = response.array_buffer().map_err(|_| FetchError::Network)?;
-        let buffer = JsFuture::from(body_promise).await.map_err(classify)?;
-        let bytes = js_sys::Uint8Array::new(&buffer);
-        if bytes.length() as usize > MAX_DOCUMENT_BYTES {
+        if status != 200 {
+            // The core refuses any other status whatever the body says: do not read it.
+            cancel_body(&response).await;
             return Ok(FetchedDocument {
                 status,
                 cache_control,
                 body: Vec::new(),
             });
         }
+        // The one cap, the core's. A declared length over it is refused before reading a byte
+        // (for a compressed body that is the encoded length: a document whose compressed form
+        // is over the cap is not one worth decoding).
+        let declared = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+            cancel_body(&response).await;
+            return Err(FetchError::TooLarge);
+        }
+        // Streamed: bytes are counted as decoded, and the stream is cancelled once over the cap,
+        // so a small compressed body that inflates to gigabytes costs at most the cap plus a chunk.
+        let cap = u32::try_from(MAX_DOCUMENT_BYTES).unwrap_or(u32::MAX);
+        let read = JsFuture::from(read_response_capped(&response, cap))
+            .await
+            .map_err(classify)?;
+        if read.is_null() {
+            return Err(FetchError::TooLarge);
+        }
+        let bytes: js_sys::Uint8Array = read.dyn_into().map_err(|_| FetchError::Network)?;
+        if bytes.length() as usize > MAX_DOCUMENT_BYTES {
+            return Err(FetchError::TooLarge);
+        }
         Ok(FetchedDocument {
             status,
             cache_control,
             body: bytes.to_vec(),
         })
+    }
+}
+
+/// Cancels a body that will not be read, so the connection is released now.
+async fn cancel_body(response: &web_sys::Response) {
+    if let Some(body) = response.body() {
+        // Ignored: there is nothing to do if the stream is already closed or errored.
+        let _ = JsFuture::from(body.cancel()).await;
     }
 }
 

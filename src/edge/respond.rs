@@ -190,6 +190,17 @@ pub fn admin_reply(
     }
 }
 
+/// How much of an oversized admin request body is still read (and dropped) before the upload is
+/// cancelled, so a client still sending a modest body receives the 413.
+const ADMIN_DRAIN_BYTES: u32 = 1024 * 1024;
+
+/// Reads at most `limit` bytes of a fetched response's body, counted after content decoding,
+/// as the `Uint8Array` the promise resolves to; it resolves to `null` once the body is longer,
+/// and the stream is then cancelled at once (nothing is drained).
+pub fn read_response_capped(response: &web_sys::Response, limit: u32) -> js_sys::Promise {
+    read_body_capped_js(response.as_ref(), limit, 0)
+}
+
 /// Read a request body of at most `limit` bytes (413 beyond it).
 pub async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, Problem> {
     let too_large = || {
@@ -222,7 +233,7 @@ pub async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, 
     };
     // Streamed with a cap: a body without Content-Length is never read past `limit`.
     let cap = u32::try_from(limit).unwrap_or(u32::MAX);
-    let read = JsFuture::from(read_body_capped_js(req, cap))
+    let read = JsFuture::from(read_body_capped_js(req.as_ref(), cap, ADMIN_DRAIN_BYTES))
         .await
         .map_err(|_| unreadable())?;
     if read.is_null() {
@@ -258,8 +269,9 @@ extern "C" {
     #[wasm_bindgen(js_name = logLine)]
     fn log_line_js(line: &str);
 
+    /// `message` is a `Request` (admin bodies) or a `Response` (fetched documents).
     #[wasm_bindgen(js_name = readBodyCapped)]
-    fn read_body_capped_js(request: &web_sys::Request, limit: u32) -> js_sys::Promise;
+    fn read_body_capped_js(message: &JsValue, limit: u32, drain: u32) -> js_sys::Promise;
 }
 
 /// The request's method, URL and headers as a JSON array (see `runtime.js`).

@@ -1,6 +1,7 @@
-// Runtime plumbing for src/edge, imported by the wasm through wasm-bindgen. No policy: these two
+// Runtime plumbing for src/edge, imported by the wasm through wasm-bindgen. No policy: these
 // functions move a request's facts into Rust and carry out a forward the core has decided, each
-// in one boundary crossing instead of a dozen (every crossing costs string decoding and glue).
+// in one boundary crossing instead of a dozen (every crossing costs string decoding and glue),
+// and read bodies (admin requests, fetched documents) with a byte cap.
 
 /**
  * The facts the core decides on, as one JSON array: method, URL, then each header's name and
@@ -86,18 +87,19 @@ export function logLine(line) {
   queueMicrotask(() => console.log(line));
 }
 
-/** How much of an oversized body is still read (and dropped) so the client gets the 413. */
-const DRAIN_BYTES = 1024 * 1024;
-
 /**
- * Reads at most `limit` bytes of `request`'s body as a `Uint8Array`, or `null` once it is longer.
- * Past the limit nothing more is kept; up to `DRAIN_BYTES` more are read and dropped, so a client
- * that is still sending a modest body gets the answer instead of a reset connection, and a larger
- * body is cancelled there (a client need not send `Content-Length`).
+ * Reads at most `limit` bytes of `message`'s body (a `Request` or a `Response`) as a
+ * `Uint8Array`, or `null` once it is longer. Bytes are counted as the reader yields them, so a
+ * compressed response body is counted after decoding. Past the limit nothing more is kept; up
+ * to `drain` more bytes are read and dropped, then the stream is cancelled (with `drain` 0, at
+ * once). The admin API drains 1 MiB (`ADMIN_DRAIN_BYTES` in respond.rs), so a client still
+ * sending a modest body gets the 413 instead of a reset connection (a client need not send
+ * `Content-Length`); a document fetch drains nothing. A body that ends within `limit + drain`
+ * is not cancelled: it was read whole.
  */
-export async function readBodyCapped(request, limit) {
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+export async function readBodyCapped(message, limit, drain) {
+  if (message.body === null) return new Uint8Array(0);
+  const reader = message.body.getReader();
   const chunks = [];
   let size = 0;
   for (;;) {
@@ -106,7 +108,7 @@ export async function readBodyCapped(request, limit) {
     size += value.byteLength;
     if (size > limit) {
       chunks.length = 0;
-      if (size > limit + DRAIN_BYTES) {
+      if (size > limit + drain) {
         await reader.cancel().catch(() => {});
         return null;
       }

@@ -26,8 +26,8 @@
 use core::cell::RefCell;
 use std::collections::HashMap;
 
-use super::discovery::jwks_uri_from;
-use super::{KeyMatch, KeySet, PublicKey};
+use super::discovery::{jwks_uri_from, DiscoveryError};
+use super::{JwksError, KeyMatch, KeySet, PublicKey};
 use crate::jwt::alg::Algorithm;
 use crate::jwt::config::{IssuerPolicy, JwksSettings, KeySource};
 use crate::ports::{DocumentSource, FetchError};
@@ -306,6 +306,9 @@ impl<K: Clone> JwksCache<K> {
         };
         let state = issuers.entry(issuer.to_owned()).or_default();
         let mut old = state.keys.take().map(|k| k.entries).unwrap_or_default();
+        // Only keys with an imported handle carry anything over: few, even in a large set, so
+        // matching the new keys against them stays linear in the set's size.
+        old.retain(|e| !e.handles.is_empty());
         let entries = set
             .keys()
             .iter()
@@ -427,6 +430,7 @@ async fn fetch_discovery<S: DocumentSource>(
     let doc = source.fetch(url).await.map_err(|e| match e {
         FetchError::Timeout => "discovery_timeout",
         FetchError::Network => "discovery_fetch_failed",
+        FetchError::TooLarge => DiscoveryError::TooLarge.reason(),
     })?;
     if doc.status != 200 {
         return Err("discovery_http_error");
@@ -442,6 +446,7 @@ async fn fetch_jwks<S: DocumentSource>(
     let doc = source.fetch(url).await.map_err(|e| match e {
         FetchError::Timeout => "jwks_timeout",
         FetchError::Network => "jwks_fetch_failed",
+        FetchError::TooLarge => JwksError::TooLarge.reason(),
     })?;
     if doc.status != 200 {
         return Err("jwks_http_error");

@@ -10,8 +10,10 @@ use crate::jwt::config::check_fetch_url;
 /// Why a discovery document was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiscoveryError {
-    /// Not a JSON object with string `issuer` and `jwks_uri`, or too large.
+    /// Not a JSON object with string `issuer` and `jwks_uri`.
     Malformed,
+    /// Over [`MAX_DOCUMENT_BYTES`].
+    TooLarge,
     /// `issuer` differs from the configured issuer (byte for byte).
     IssuerMismatch,
     /// `jwks_uri` is not https (or loopback http).
@@ -24,6 +26,7 @@ impl DiscoveryError {
     pub fn reason(self) -> &'static str {
         match self {
             DiscoveryError::Malformed => "discovery_invalid",
+            DiscoveryError::TooLarge => "discovery_too_large",
             DiscoveryError::IssuerMismatch => "discovery_issuer_mismatch",
             DiscoveryError::BadJwksUri => "discovery_jwks_uri_invalid",
         }
@@ -33,7 +36,7 @@ impl DiscoveryError {
 /// Returns the `jwks_uri` of a discovery document published for `expected_issuer`.
 pub fn jwks_uri_from(document: &[u8], expected_issuer: &str) -> Result<String, DiscoveryError> {
     if document.len() > MAX_DOCUMENT_BYTES {
-        return Err(DiscoveryError::Malformed);
+        return Err(DiscoveryError::TooLarge);
     }
     let value: Value = serde_json::from_slice(document).map_err(|_| DiscoveryError::Malformed)?;
     let issuer = value
@@ -84,5 +87,17 @@ mod tests {
         let missing = br#"{"issuer":"https://issuer.example"}"#;
         assert_eq!(jwks_uri_from(missing, ISS), Err(DiscoveryError::Malformed));
         assert_eq!(jwks_uri_from(b"[]", ISS), Err(DiscoveryError::Malformed));
+        // An empty body (what a source must never make of an oversized one) is malformed.
+        assert_eq!(jwks_uri_from(b"", ISS), Err(DiscoveryError::Malformed));
+    }
+
+    #[test]
+    fn refuses_documents_over_the_cap() {
+        let mut doc =
+            br#"{"issuer":"https://issuer.example","jwks_uri":"https://k.example/j"}"#.to_vec();
+        doc.resize(MAX_DOCUMENT_BYTES, b' ');
+        assert_eq!(jwks_uri_from(&doc, ISS).unwrap(), "https://k.example/j");
+        doc.push(b' ');
+        assert_eq!(jwks_uri_from(&doc, ISS), Err(DiscoveryError::TooLarge));
     }
 }

@@ -9,15 +9,22 @@
 pub mod cache;
 pub mod discovery;
 
+use std::collections::HashSet;
+
 use serde_json::{json, Map, Value};
 
 use crate::jwt::alg::Algorithm;
 use crate::jwt::b64;
 
-/// Largest JWKS (or discovery) document accepted: real sets are a few KiB.
+/// Largest JWKS (or discovery) document accepted: real sets are a few KiB. The one cap for both
+/// documents: the adapter stops reading a body (counted after content decoding) once it is over
+/// it, and the parsers check it again.
+///
+/// It is also what bounds the number of keys in a set: every usable key is kept and selected by
+/// `kid`, and the smallest usable JWK (an Ed25519 key, `{"kty":"OKP","crv":"Ed25519","x":"…"}`)
+/// is 80 bytes with its separator, so a set holds at most about 3,300 keys. Parsing and
+/// selection are linear in the number of keys.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
-/// Keys kept per set; later usable entries are ignored (and counted as skipped).
-pub const MAX_KEYS: usize = 64;
 /// Longest `kid` accepted, in bytes, in a JWKS and in a token header.
 pub const MAX_KID_BYTES: usize = 256;
 /// RFC 7518 §3.3: RSA keys of at least 2048 bits.
@@ -131,8 +138,9 @@ pub struct KeySet {
 impl KeySet {
     /// Parses a JWKS document, keeping usable signature keys and skipping the rest.
     ///
-    /// Duplicate `kid`s: the first usable entry wins and later ones are skipped, so a set cannot
-    /// make one `kid` mean two keys.
+    /// Every usable entry is kept (the document's size bounds how many: see
+    /// [`MAX_DOCUMENT_BYTES`]). Duplicate `kid`s: the first usable entry wins and later ones are
+    /// skipped, so a set cannot make one `kid` mean two keys.
     pub fn parse(document: &[u8]) -> Result<KeySet, JwksError> {
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(JwksError::TooLarge);
@@ -143,12 +151,12 @@ impl KeySet {
             .and_then(Value::as_array)
             .ok_or(JwksError::Malformed)?;
         let mut set = KeySet::default();
+        let mut kids = HashSet::new();
         for entry in entries {
             let usable = entry
                 .as_object()
                 .and_then(parse_jwk)
-                .filter(|_| set.keys.len() < MAX_KEYS)
-                .filter(|k| k.kid.is_none() || !set.keys.iter().any(|o| o.kid == k.kid));
+                .filter(|k| k.kid.as_ref().is_none_or(|kid| kids.insert(kid.clone())));
             match usable {
                 Some(key) => set.keys.push(key),
                 None => set.skipped += 1,
@@ -168,7 +176,7 @@ impl KeySet {
         &self.keys
     }
 
-    /// How many entries were ignored as unusable, duplicate or over the cap.
+    /// How many entries were ignored as unusable or duplicate.
     #[must_use]
     pub fn skipped(&self) -> usize {
         self.skipped
@@ -372,16 +380,84 @@ mod tests {
         let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
         assert_eq!(KeySet::parse(&big), Err(JwksError::TooLarge));
         assert_eq!(KeySet::parse(b"{\"keys\":[]}").unwrap().len(), 0);
+        // An empty body is not an empty set: it is refused like any other non-document.
+        assert_eq!(KeySet::parse(b""), Err(JwksError::Malformed));
+    }
+
+    fn ed_jwk(kid: &str, i: usize) -> Value {
+        let mut x = [0u8; 32];
+        x[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        json!({ "kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64::encode(&x) })
     }
 
     #[test]
-    fn caps_the_number_of_keys() {
-        let keys: Vec<_> = (0..100)
-            .map(|i| json!({ "kty": "OKP", "kid": format!("k{i}"), "crv": "Ed25519", "x": b64::encode(&[i as u8; 32]) }))
-            .collect();
+    fn keeps_every_usable_key_and_selects_by_kid() {
+        // No count cut-off: the 100th key of a 100-key set is kept and selected.
+        let keys: Vec<_> = (0..100).map(|i| ed_jwk(&format!("k{i}"), i)).collect();
         let set = parse(&json!({ "keys": keys }));
-        assert_eq!(set.len(), MAX_KEYS);
-        assert_eq!(set.skipped(), 100 - MAX_KEYS);
+        assert_eq!(set.len(), 100);
+        assert_eq!(set.skipped(), 0);
+        assert_eq!(
+            set.select(Some("k99"), Algorithm::EdDsa),
+            KeyMatch::Found(99)
+        );
+        assert_eq!(
+            set.keys()[99].material,
+            KeyMaterial::Ed25519 {
+                x: {
+                    let mut x = [0u8; 32];
+                    x[..8].copy_from_slice(&99u64.to_be_bytes());
+                    x
+                }
+            }
+        );
+        assert_eq!(
+            set.select(Some("k100"), Algorithm::EdDsa),
+            KeyMatch::Missing
+        );
+        // Unusable entries and duplicates among them are still skipped, wherever they are.
+        let mut keys: Vec<_> = (0..100).map(|i| ed_jwk(&format!("k{i}"), i)).collect();
+        keys.push(ed_jwk("k3", 1000));
+        keys.push(json!({ "kty": "oct", "kid": "hmac", "k": "AAAA" }));
+        keys.push(ed_jwk("last", 1001));
+        let set = parse(&json!({ "keys": keys }));
+        assert_eq!((set.len(), set.skipped()), (101, 2));
+        assert_eq!(
+            set.select(Some("last"), Algorithm::EdDsa),
+            KeyMatch::Found(100)
+        );
+    }
+
+    #[test]
+    fn the_byte_cap_bounds_the_number_of_keys() {
+        // As many distinct keys as fit in a document at the cap: all kept, the last one found.
+        let mut doc = String::from("{\"keys\":[");
+        let mut count = 0;
+        loop {
+            let jwk = ed_jwk(&format!("{count}"), count).to_string();
+            if doc.len() + jwk.len() + 3 > MAX_DOCUMENT_BYTES {
+                break;
+            }
+            if count > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&jwk);
+            count += 1;
+        }
+        doc.push_str("]}");
+        assert!(doc.len() <= MAX_DOCUMENT_BYTES);
+        let set = KeySet::parse(doc.as_bytes()).unwrap();
+        assert!(count > 2_500, "{count} keys fit");
+        assert_eq!(set.len(), count);
+        let last = format!("{}", count - 1);
+        assert_eq!(
+            set.select(Some(&last), Algorithm::EdDsa),
+            KeyMatch::Found(count - 1)
+        );
+        // One byte more and the whole document is refused, never cut to its first keys.
+        let mut over = doc.into_bytes();
+        over.resize(MAX_DOCUMENT_BYTES + 1, b' ');
+        assert_eq!(KeySet::parse(&over), Err(JwksError::TooLarge));
     }
 
     #[test]
