@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install whatever the build and tests need, idempotently, from the package registries only
-# (crates.io, npm, Debian). Nothing is downloaded from GitHub releases: see docs/toolchain notes
-# in the README. Usage: scripts/setup.sh [--browser]
+# (crates.io, npm, Debian, and PyPI for the Python example origin). Nothing is downloaded from
+# GitHub releases: see docs/toolchain notes in the README. Usage: scripts/setup.sh [--browser]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +39,22 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# PyJWT (with `cryptography`, which EdDSA needs) for examples/origin_verify_assertion.py, which
+# tests/runtime/origins.test.mjs runs as a real origin. Exact versions, installed only when missing.
+PYJWT_VERSION=2.15.1
+CRYPTOGRAPHY_VERSION=50.0.2
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+  say "installing Python 3 and pip from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-pip >/dev/null
+fi
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  say "installing pyjwt[crypto]==$PYJWT_VERSION (cryptography==$CRYPTOGRAPHY_VERSION) from PyPI"
+  pip_args=(--quiet --disable-pip-version-check "pyjwt[crypto]==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION")
+  # Debian's own python3 is "externally managed" (PEP 668): there, install for this user only.
+  python3 -m pip install "${pip_args[@]}" 2>/dev/null \
+    || python3 -m pip install --user --break-system-packages "${pip_args[@]}"
 fi
 
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then

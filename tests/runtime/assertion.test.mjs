@@ -31,6 +31,7 @@ before(async () => {
     jwksUrl: `http://127.0.0.1:${jwksServer.address().port}/jwks.json`,
     issuer: EDGE_ISS,
     audience: "https://origin.test",
+    get expectedBase() { return originUrl; }, // htu: known once it listens
   });
   verifyingOrigin.listen(0, "127.0.0.1");
   await once(verifyingOrigin, "listening");
@@ -106,24 +107,40 @@ test("a client-sent X-Auth-Assertion never reaches the origin", async () => {
 test("the origin refuses requests that bypass the edge, tampered and expired assertions", async () => {
   const direct = await fetch(`${originUrl}/v1/x`);
   assert.equal(direct.status, 401);
-  // Capture a genuine assertion through an echoing edge with the same key.
+  // Capture genuine assertions through an echoing edge with the same key, and verify them at an
+  // origin whose external base is the echo's (htu), with no clock tolerance.
   const e = await startEdge({
     config: { origin: echo.url, routes: [{ path: "/optional/**", auth: "optional" }], assertion: { issuer: EDGE_ISS, audience: "https://origin.test", ttl_seconds: 5 } },
     bindings: { ASSERTION_KEY: JSON.stringify(assertionJwk) },
   });
+  const strict = createOrigin({
+    jwksUrl: `http://127.0.0.1:${jwksServer.address().port}/jwks.json`,
+    issuer: EDGE_ISS,
+    audience: "https://origin.test",
+    expectedBase: echo.url,
+    ttlSeconds: 5,
+    clockToleranceSeconds: 0,
+  });
+  strict.listen(0, "127.0.0.1");
+  await once(strict, "listening");
+  const strictUrl = `http://127.0.0.1:${strict.address().port}`;
   try {
-    const seen = await (await e.fetch("/optional/x")).json();
-    const genuine = seen.headers["x-auth-assertion"];
-    assert.ok(genuine);
-    const ok = await fetch(`${originUrl}/v1/x`, { headers: { "x-auth-assertion": genuine } });
-    assert.equal(ok.status, 200);
-    const [h, p, s] = genuine.split(".");
+    const capture = async () => (await (await e.fetch("/optional/x")).json()).headers["x-auth-assertion"];
+    const genuine = await capture();
+    const later = await capture();
+    assert.ok(genuine && later);
+    const ok = await fetch(`${strictUrl}/optional/x`, { headers: { "x-auth-assertion": genuine } });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    const [h, p, s] = later.split(".");
     const payload = JSON.parse(Buffer.from(p, "base64url"));
     const tampered = `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: "root" })).toString("base64url")}.${s}`;
-    assert.equal((await fetch(`${originUrl}/v1/x`, { headers: { "x-auth-assertion": tampered } })).status, 401);
-    await new Promise((r) => setTimeout(r, 6000)); // past exp (5 s ttl); jose allows no tolerance here
-    assert.equal((await fetch(`${originUrl}/v1/x`, { headers: { "x-auth-assertion": genuine } })).status, 401);
+    assert.equal((await fetch(`${strictUrl}/optional/x`, { headers: { "x-auth-assertion": tampered } })).status, 401);
+    await new Promise((r) => setTimeout(r, 6000)); // past exp (5 s ttl, no tolerance)
+    const expired = await fetch(`${strictUrl}/optional/x`, { headers: { "x-auth-assertion": later } });
+    assert.equal(expired.status, 401);
+    assert.equal((await expired.json()).reason, "expired");
   } finally {
+    strict.close();
     await e.close();
   }
 });
