@@ -50,6 +50,11 @@ if [ "${KEEP_NAMES:-}" = 1 ]; then names=(--debuginfo); fi
   --strip-producers "${names[@]}"
 
 # workerd imports a .wasm module as a compiled module ("CompiledWasm"), not a source phase import.
+# A wasm-bindgen that no longer writes `import source` needs this patch revisited: fail loudly.
+if ! grep -q 'import source ' "$stage/index.js"; then
+  echo "build.sh: wasm-bindgen's glue has no 'import source' line to patch; check the glue of this wasm-bindgen version" >&2
+  exit 1
+fi
 sed -i 's/import source /import /' "$stage/index.js"
 cp src/edge/entry.mjs "$stage/entry.mjs"
 
@@ -62,3 +67,12 @@ cp "$stage/index_bg.wasm" "$stage/out/"
 rm -rf "$OUT.new" && mkdir "$OUT.new" && cp "$stage/out/index.js" "$stage/out/index_bg.wasm" "$OUT.new/"
 rm -rf "$OUT" && mv "$OUT.new" "$OUT"
 ls -l "$OUT/"
+
+# The size budget (Workers' script size limits, and cold-start time, grow with it): a failing check.
+BUDGET_BYTES=$((300 * 1024))
+gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
+echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
+if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then
+  echo "build.sh: over the size budget" >&2
+  exit 1
+fi

@@ -245,3 +245,22 @@ fn errors_display_field_and_reason() {
     let err = parse(&with(&["realm"], json!(""))).unwrap_err();
     assert!(err.to_string().starts_with("realm: "));
 }
+
+/// The README's example configuration is a configuration the code accepts, so the documentation
+/// cannot drift from the parser.
+#[test]
+fn the_readme_example_config_parses() {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .expect("a Configuration section");
+    let block = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a json block in it");
+    let config = Config::from_json(block, &|_| None).expect("the README's example parses");
+    assert!(config.origin.is_some());
+    assert_eq!(config.realm, "api");
+}

@@ -11,12 +11,13 @@
 
 mod support_jwt;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use std::collections::HashMap;
 
 use edge_auth::jwks::{KeyMaterial, KeySet, PublicKey};
 use edge_auth::jwt::verifier::{signature_shape_ok, verify_hs256};
 use edge_auth::jwt::{
-    b64, Algorithm, Issuers, JwksSettings, JwtAuthenticator, JwtFailure, NativeKey, NativeVerifier,
+    Algorithm, Issuers, JwksSettings, JwtAuthenticator, JwtFailure, NativeKey, NativeVerifier,
     RawIssuer, SignatureVerifier,
 };
 use edge_auth::time::UnixTime;
@@ -181,12 +182,12 @@ async fn rfc_examples_verify_at_the_verifier_level() {
         let alg = Algorithm::from_name(v["alg"].as_str().unwrap()).unwrap();
         let token = v["token"].as_str().unwrap();
         let (input, sig) = token.rsplit_once('.').unwrap();
-        let sig = b64::decode(sig).unwrap();
+        let sig = Base64UrlUnpadded::decode_vec(sig).unwrap();
         let mut tampered = input.as_bytes().to_vec();
         tampered[5] ^= 1;
 
         if alg == Algorithm::Hs256 {
-            let key = b64::decode(v["key"]["k"].as_str().unwrap()).unwrap();
+            let key = Base64UrlUnpadded::decode_vec(v["key"]["k"].as_str().unwrap()).unwrap();
             assert!(verify_hs256(&key, input.as_bytes(), &sig), "{name}");
             assert!(!verify_hs256(&key, &tampered, &sig), "{name} tampered");
             continue;

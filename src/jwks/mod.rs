@@ -9,12 +9,12 @@
 pub mod cache;
 pub mod discovery;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
 use crate::jwt::alg::Algorithm;
-use crate::jwt::b64;
 
 /// Largest JWKS (or discovery) document accepted: real sets are a few KiB. The one cap for both
 /// documents: the adapter stops reading a body (counted after content decoding) once it is over
@@ -82,13 +82,13 @@ impl PublicKey {
     pub fn to_jwk_json(&self) -> String {
         let jwk = match &self.material {
             KeyMaterial::Rsa { n, e } => {
-                json!({ "kty": "RSA", "n": b64::encode(n), "e": b64::encode(e) })
+                json!({ "kty": "RSA", "n": Base64UrlUnpadded::encode_string(n), "e": Base64UrlUnpadded::encode_string(e) })
             }
             KeyMaterial::P256 { x, y } => {
-                json!({ "kty": "EC", "crv": "P-256", "x": b64::encode(x), "y": b64::encode(y) })
+                json!({ "kty": "EC", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(x), "y": Base64UrlUnpadded::encode_string(y) })
             }
             KeyMaterial::Ed25519 { x } => {
-                json!({ "kty": "OKP", "crv": "Ed25519", "x": b64::encode(x) })
+                json!({ "kty": "OKP", "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(x) })
             }
         };
         jwk.to_string()
@@ -233,7 +233,7 @@ fn str_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<Option<&'a 
 fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Option<Vec<u8>> {
     jwk.get(name)
         .and_then(Value::as_str)
-        .and_then(|s| b64::decode(s).ok())
+        .and_then(|s| Base64UrlUnpadded::decode_vec(s).ok())
 }
 
 fn coordinate(jwk: &Map<String, Value>, name: &str) -> Option<[u8; 32]> {
@@ -325,7 +325,7 @@ mod tests {
         if let Some(last) = n.last_mut() {
             *last = 0x01;
         }
-        b64::encode(&n)
+        Base64UrlUnpadded::encode_string(&n)
     }
 
     fn parse(doc: &serde_json::Value) -> KeySet {
@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn keeps_usable_keys_and_skips_the_rest() {
-        let x = b64::encode(&[7u8; 32]);
+        let x = Base64UrlUnpadded::encode_string(&[7u8; 32]);
         let doc = json!({ "keys": [
             { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB", "use": "sig", "alg": "RS256" },
             { "kty": "RSA", "kid": "rsa1024", "n": rsa_n(1024), "e": "AQAB" },
@@ -344,12 +344,12 @@ mod tests {
             { "kty": "RSA", "kid": "alg-rs384", "n": rsa_n(2048), "e": "AQAB", "alg": "RS384" },
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
             { "kty": "EC", "kid": "ec384", "crv": "P-384", "x": x, "y": x },
-            { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": b64::encode(&[7u8; 31]), "y": x },
+            { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[7u8; 31]), "y": x },
             { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": x },
             { "kty": "OKP", "kid": "x25519", "crv": "X25519", "x": x },
             { "kty": "oct", "kid": "hmac", "k": x },
             { "kty": "XYZ", "kid": "unknown" },
-            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": b64::encode(&[9u8; 32]), "y": x },
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[9u8; 32]), "y": x },
             "not an object",
             { "kty": "OKP", "kid": 5, "crv": "Ed25519", "x": x },
             { "kty": "OKP", "crv": "Ed25519", "x": "padded==" },
@@ -387,7 +387,7 @@ mod tests {
     fn ed_jwk(kid: &str, i: usize) -> Value {
         let mut x = [0u8; 32];
         x[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        json!({ "kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64::encode(&x) })
+        json!({ "kty": "OKP", "kid": kid, "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(&x) })
     }
 
     #[test]
@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn binds_algorithms_to_key_types() {
-        let x = b64::encode(&[7u8; 32]);
+        let x = Base64UrlUnpadded::encode_string(&[7u8; 32]);
         let set = parse(&json!({ "keys": [
             { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
             { "kty": "RSA", "kid": "pss", "n": rsa_n(2048), "e": "AQAB", "alg": "PS256" },
@@ -505,7 +505,7 @@ mod tests {
 
     #[test]
     fn jwk_json_round_trips_through_the_parser() {
-        let x = b64::encode(&[7u8; 32]);
+        let x = Base64UrlUnpadded::encode_string(&[7u8; 32]);
         let set = parse(&json!({ "keys": [
             { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
             { "kty": "EC", "crv": "P-256", "x": x, "y": x },

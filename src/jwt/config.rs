@@ -2,6 +2,7 @@
 //! block) and their validation into policies the verifier can trust. No env, no clock, no I/O:
 //! secret bindings are read through the `secret` callback the caller passes in.
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use core::fmt;
 use std::net::IpAddr;
 
@@ -9,7 +10,6 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use super::alg::Algorithm;
-use super::b64;
 
 /// One entry of `issuers[]`, as written in the configuration.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -281,7 +281,7 @@ fn parse_hs256_secret(text: &str) -> Result<Hs256Secret, &'static str> {
             .get("k")
             .and_then(serde_json::Value::as_str)
             .ok_or("an oct JWK secret needs a string k")?;
-        b64::decode(k).map_err(|_| "the oct JWK k is not base64url")?
+        Base64UrlUnpadded::decode_vec(k).map_err(|_| "the oct JWK k is not base64url")?
     } else {
         text.as_bytes().to_vec()
     };
@@ -693,11 +693,11 @@ mod tests {
                 // 32 bytes of 0x01 as an oct JWK.
                 "JWK" => Some(format!(
                     r#"{{"kty":"oct","k":"{}"}}"#,
-                    b64::encode(&[1u8; 32])
+                    Base64UrlUnpadded::encode_string(&[1u8; 32])
                 )),
                 "JWK_SHORT" => Some(format!(
                     r#"{{"kty":"oct","k":"{}"}}"#,
-                    b64::encode(&[1u8; 31])
+                    Base64UrlUnpadded::encode_string(&[1u8; 31])
                 )),
                 "JWK_RSA" => Some(r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#.into()),
                 _ => None,

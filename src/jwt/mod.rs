@@ -21,7 +21,6 @@
 //! ([`crate::jwks::cache`]) and a small verified-token cache ([`token_cache`]).
 
 pub mod alg;
-pub mod b64;
 pub mod claims;
 pub mod config;
 pub mod json;

@@ -2,10 +2,10 @@
 //! before any key is looked at. Everything here is cheap and bounded: the size cap comes before
 //! any decoding, and nothing in this phase can trigger a fetch.
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
 use super::alg::Algorithm;
-use super::b64;
 use super::json::{parse_object, StrictJsonError};
 use crate::jwks::MAX_KID_BYTES;
 
@@ -148,18 +148,21 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, ParseError> {
         .get(..header_b64.len() + 1 + payload_b64.len())
         .ok_or(ParseError::Malformed)?;
 
-    let header_bytes = b64::decode(header_b64).map_err(|_| ParseError::InvalidBase64)?;
+    let header_bytes =
+        Base64UrlUnpadded::decode_vec(header_b64).map_err(|_| ParseError::InvalidBase64)?;
     let header_map =
         parse_object(&header_bytes).map_err(|e| json_error(e, ParseError::MalformedHeader))?;
     let header = check_header(&header_map)?;
 
-    let payload_bytes = b64::decode(payload_b64).map_err(|_| ParseError::InvalidBase64)?;
+    let payload_bytes =
+        Base64UrlUnpadded::decode_vec(payload_b64).map_err(|_| ParseError::InvalidBase64)?;
     let claims =
         parse_object(&payload_bytes).map_err(|e| json_error(e, ParseError::MalformedPayload))?;
     let payload_json =
         String::from_utf8(payload_bytes).map_err(|_| ParseError::MalformedPayload)?;
 
-    let signature = b64::decode(signature_b64).map_err(|_| ParseError::InvalidBase64)?;
+    let signature =
+        Base64UrlUnpadded::decode_vec(signature_b64).map_err(|_| ParseError::InvalidBase64)?;
 
     Ok(ParsedToken {
         signing_input,
@@ -210,7 +213,7 @@ mod tests {
     use super::*;
 
     fn seg(json: &str) -> String {
-        b64::encode(json.as_bytes())
+        Base64UrlUnpadded::encode_string(json.as_bytes())
     }
 
     fn token(header: &str, payload: &str) -> String {
@@ -218,7 +221,7 @@ mod tests {
             "{}.{}.{}",
             seg(header),
             seg(payload),
-            b64::encode(&[1u8; 64])
+            Base64UrlUnpadded::encode_string(&[1u8; 64])
         )
     }
 

@@ -9,13 +9,14 @@
     clippy::disallowed_methods
 )]
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use edge_auth::jwks::PublicKey;
 use edge_auth::jwt::{
-    b64, Algorithm, Issuers, JwksSettings, NativeKey, NativeVerifier, RawIssuer, RawJwksSettings,
+    Algorithm, Issuers, JwksSettings, NativeKey, NativeVerifier, RawIssuer, RawJwksSettings,
     SignatureVerifier, VerifyError,
 };
 use edge_auth::ports::{DocumentSource, FetchError, FetchedDocument};
@@ -143,7 +144,7 @@ impl EdKey {
     }
 
     pub fn jwk(&self) -> Value {
-        json!({ "kty": "OKP", "crv": "Ed25519", "kid": self.kid, "x": b64::encode(self.pair.pk.as_ref()) })
+        json!({ "kty": "OKP", "crv": "Ed25519", "kid": self.kid, "x": Base64UrlUnpadded::encode_string(self.pair.pk.as_ref()) })
     }
 
     /// An EdDSA token with this key's kid and `claims`.
@@ -159,11 +160,11 @@ impl EdKey {
     pub fn token_with_header(&self, header: &Value, claims: &Value) -> String {
         let input = format!(
             "{}.{}",
-            b64::encode(header.to_string().as_bytes()),
-            b64::encode(claims.to_string().as_bytes())
+            Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
+            Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
         );
         let sig = self.pair.sk.sign(input.as_bytes(), None);
-        format!("{input}.{}", b64::encode(sig.as_ref()))
+        format!("{input}.{}", Base64UrlUnpadded::encode_string(sig.as_ref()))
     }
 }
 
