@@ -199,6 +199,10 @@ impl<K: Clone> Gateway<K> {
                 log,
             };
         }
+        // The edge's own endpoints answer anywhere; only a forward could call the edge itself.
+        if let Some(problem) = self.forward_would_loop(&req) {
+            return Outcome::reject(problem, log);
+        }
 
         // A CORS preflight asks about another method; it passes only where its route says so.
         if req.method == "OPTIONS" {
@@ -494,9 +498,8 @@ impl<K: Clone> Gateway<K> {
             .map_or(req.origin, crate::config::Origin::as_str)
     }
 
-    /// A request this edge must not handle: for a host it was not configured for, one that has
-    /// already passed through it (a forwarding loop), or, in route mode, one whose host has no
-    /// origin behind it (loopback, `workers.dev`), where forwarding would call the edge itself.
+    /// A request this edge must not handle: for a host it was not configured for, or one that
+    /// has already passed through it (a forwarding loop).
     fn misdirected(&self, req: &RequestParts<'_>) -> Option<Problem> {
         let (_, host) = split_origin(req.origin);
         if let Some(hosts) = &self.config.hosts {
@@ -517,15 +520,21 @@ impl<K: Clone> Gateway<K> {
                 "The request came back to the edge that forwarded it: check `origin`.",
             ));
         }
-        if self.config.origin.is_none() && has_no_origin_behind(host) {
-            return Some(Problem::new(
+        None
+    }
+
+    /// In route mode, a host with no origin behind the Worker (loopback under `wrangler dev`,
+    /// `workers.dev`): forwarding to the request's own URL would call the edge itself.
+    fn forward_would_loop(&self, req: &RequestParts<'_>) -> Option<Problem> {
+        let (_, host) = split_origin(req.origin);
+        (self.config.origin.is_none() && has_no_origin_behind(host)).then(|| {
+            Problem::new(
                 500,
                 "Configuration error",
                 "route_mode_without_origin",
                 "No `origin` is configured and this host has no origin behind the edge: set `origin`.",
-            ));
-        }
-        None
+            )
+        })
     }
 }
 

@@ -680,6 +680,9 @@ async fn route_mode_forwards_to_the_requests_host_and_refuses_loops_and_other_ho
             (500, "route_mode_without_origin"),
             "{origin}"
         );
+        // The edge's own endpoints still answer there (health, the console).
+        let own = w.decide_from(origin, "GET", "/_auth/health", &[]).await;
+        assert!(matches!(own.decision, Decision::Own(_)), "{origin}");
     }
 }
 
@@ -714,6 +717,9 @@ async fn subjects_that_cannot_be_stored_or_mislead_are_refused() {
         .await;
     assert_eq!(status(&reply), 400);
     assert!(w.store.data.borrow().is_empty());
+    // Such a user owns no PATs, and listing them is an empty list, not a store error.
+    let listed = json_body(w.admin(&long, "GET", "/pats", None, Value::Null).await);
+    assert_eq!(listed["keys"], json!([]));
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -163,6 +163,11 @@ pub async fn handle<S: KeyStore>(
             let owner = Owner { issuer, subject };
             match req.method {
                 "POST" => create_pat(req.body, owner, scopes, ctx, store).await,
+                // A subject that cannot own PATs (see `validate::subject`) has none to list.
+                "GET" if validate::subject("sub", subject).is_err() => AdminReply::Json {
+                    status: 200,
+                    body: json!({ "subject": subject, "keys": [] }),
+                },
                 "GET" => match ListQuery::parse(req.query) {
                     Ok(mut q) => {
                         q.subject = Some(subject.clone());
