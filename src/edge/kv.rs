@@ -1,4 +1,6 @@
-//! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward).
+//! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward);
+//! a missing `AUTH_KV` binding is `StoreError::NotBound` (→ 500 `kv_not_bound`, a configuration
+//! fault that retrying cannot mend).
 //!
 //! Reads, on every key request that misses the isolate's cache, call the binding's own `get` with
 //! options built once per isolate. Writes and lists (admin API, last-used records) go through the
@@ -15,7 +17,7 @@ use worker::Env;
 
 use crate::ports::{KeyStore, ListPage, StoreError};
 
-const BINDING: &str = "AUTH_KV";
+use crate::ports::KV_BINDING as BINDING;
 
 #[wasm_bindgen]
 extern "C" {
@@ -115,8 +117,8 @@ impl Writer {
     }
 }
 
-/// The store a request uses: `AUTH_KV`. When it is not bound, every operation is unavailable
-/// (→ 503, never a forward).
+/// The store a request uses: `AUTH_KV`. When it is not bound, every operation is `NotBound`
+/// (→ 500, never a forward).
 pub struct Store {
     env: Env,
     /// KV `cacheTtl` for hot-path reads. KV refuses values under its minimum (30 or 60 s
@@ -138,16 +140,35 @@ impl Store {
         self.writer
             .get_or_init(|| self.env.kv(BINDING).ok().map(|kv| Writer { kv }))
             .as_ref()
-            .ok_or(StoreError::Unavailable)
+            .ok_or_else(|| self.missing_or_unavailable())
     }
 
-    async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {
+    /// The binding itself, or `NotBound` when the environment has no `AUTH_KV`.
+    fn binding(&self) -> Result<JsValue, StoreError> {
         let env_value: &JsValue = self.env.as_ref();
         let binding = js_sys::Reflect::get(env_value, &JsValue::from_str(BINDING))
             .map_err(|_| StoreError::Unavailable)?;
         if binding.is_undefined() || binding.is_null() {
-            return Err(StoreError::Unavailable);
+            return Err(StoreError::NotBound);
         }
+        Ok(binding)
+    }
+
+    /// Why the writer could not be opened: the binding is absent, or it is not a KV namespace.
+    fn missing_or_unavailable(&self) -> StoreError {
+        match self.binding() {
+            Err(e) => e,
+            Ok(_) => StoreError::Unavailable,
+        }
+    }
+
+    /// True when `AUTH_KV` is bound (for the health endpoint).
+    pub fn is_bound(&self) -> bool {
+        self.binding().is_ok()
+    }
+
+    async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {
+        let binding = self.binding()?;
         let namespace: KvNamespace = binding.unchecked_into();
         let promise = namespace
             .get_with_options(key, &read_options(cache_ttl))

@@ -415,6 +415,9 @@ pub struct LogLine {
     pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<usize>,
+    /// The matched route's pattern as configured (`/v1/**`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -425,6 +428,12 @@ pub struct LogLine {
     pub issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
+    /// The configured JWKS (or discovery) URL of an issuer whose keys cannot be fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The binding at fault (`AUTH_KV` for `kv_not_bound`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'static str>,
     pub duration_ms: f64,
 }
 
@@ -439,11 +448,14 @@ impl LogLine {
             status: None,
             reason: "",
             route: None,
+            route_path: None,
             kind: None,
             subject: None,
             key_id: None,
             issuer: None,
             kid: None,
+            jwks_uri: None,
+            binding: None,
             duration_ms: 0.0,
         }
     }
@@ -451,11 +463,14 @@ impl LogLine {
     pub fn facts(&mut self, facts: &LogFacts) {
         self.reason = facts.reason;
         self.route = facts.route;
+        self.route_path.clone_from(&facts.route_path);
         self.kind = facts.kind.map(|k| k.as_str());
         self.subject.clone_from(&facts.subject);
         self.key_id.clone_from(&facts.key_id);
         self.issuer.clone_from(&facts.issuer);
         self.kid.clone_from(&facts.kid);
+        self.jwks_uri.clone_from(&facts.jwks_uri);
+        self.binding = facts.binding;
     }
 
     pub fn finish(&mut self, now_ms: f64) {

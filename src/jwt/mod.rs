@@ -139,6 +139,26 @@ impl JwtFailure {
     }
 }
 
+/// Longest `iss` or `kid` taken from a refused token into a log line (characters).
+const MAX_LOGGED_HINT_CHARS: usize = 256;
+
+/// The unverified `iss` and header `kid` of a token that parses (phase 1), for the log line of
+/// a rejection; each cut to 256 characters. Never used for a decision.
+#[must_use]
+pub fn unverified_hints(token: &str) -> (Option<String>, Option<String>) {
+    let Ok(parsed) = token::parse(token) else {
+        return (None, None);
+    };
+    let cut = |s: &str| s.chars().take(MAX_LOGGED_HINT_CHARS).collect::<String>();
+    let iss = parsed
+        .claims()
+        .get("iss")
+        .and_then(serde_json::Value::as_str)
+        .map(cut);
+    let kid = parsed.header().kid.as_deref().map(cut);
+    (iss, kid)
+}
+
 fn invalid(reason: &'static str) -> JwtFailure {
     JwtFailure::Invalid { reason }
 }
