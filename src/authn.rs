@@ -68,6 +68,50 @@ pub enum OwnEndpoint {
     NotFound,
 }
 
+/// What the adapter found out about the key store for the health endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvProbe {
+    /// `AUTH_KV` is bound.
+    pub bound: bool,
+    /// A read of a fixed key answered within the timeout; `None` when unbound (not tried).
+    pub answering: Option<bool>,
+}
+
+/// One dependency that is not usable, in the health report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthProblem {
+    /// `kv` or `issuer`.
+    pub dependency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `kv_not_bound`, `kv_not_answering`, or the issuer's last fetch failure.
+    pub reason: &'static str,
+}
+
+/// `GET {admin_path}/health`: `status` is `ok` only when every dependency is usable, else
+/// `degraded` (answered 200 either way: the edge itself is up; 500 is for an invalid config).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub config_loaded: bool,
+    pub kv: HealthKv,
+    pub issuers: Vec<crate::jwks::cache::IssuerHealth>,
+    pub assertion: &'static str,
+    pub admin_api: &'static str,
+    pub problems: Vec<HealthProblem>,
+}
+
+/// The `kv` member of the health report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthKv {
+    pub bound: bool,
+    pub answering: Option<bool>,
+}
+
+/// The version `/_auth/health` reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// What to do with a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -724,6 +768,56 @@ impl<K: Clone> Gateway<K> {
             fill,
         };
         admin::handle(req, &caller, &mut ctx, ports.store).await
+    }
+}
+
+impl<K: Clone> Gateway<K> {
+    /// The health report at `now`, from the adapter's KV probe and this isolate's JWKS cache
+    /// (no I/O here: an issuer not fetched yet is `empty`, not a problem).
+    #[must_use]
+    pub fn health(&self, kv: KvProbe, now: UnixTime) -> HealthReport {
+        let issuers = self.jwt.health(now);
+        let mut problems = Vec::new();
+        if !kv.bound {
+            problems.push(HealthProblem {
+                dependency: "kv",
+                issuer: None,
+                reason: "kv_not_bound",
+            });
+        } else if kv.answering != Some(true) {
+            problems.push(HealthProblem {
+                dependency: "kv",
+                issuer: None,
+                reason: "kv_not_answering",
+            });
+        }
+        for i in issuers.iter().filter(|i| !i.usable()) {
+            problems.push(HealthProblem {
+                dependency: "issuer",
+                issuer: Some(i.issuer.clone()),
+                reason: i.last_error.unwrap_or("jwks_unavailable"),
+            });
+        }
+        let enabled = |on: bool| if on { "enabled" } else { "disabled" };
+        HealthReport {
+            status: if problems.is_empty() {
+                "ok"
+            } else {
+                "degraded"
+            },
+            version: VERSION,
+            config_loaded: true,
+            kv: HealthKv {
+                bound: kv.bound,
+                answering: if kv.bound { kv.answering } else { None },
+            },
+            issuers,
+            assertion: enabled(self.config.assertion_signer.is_some()),
+            admin_api: enabled(
+                self.config.admin_token.is_some() || self.config.admin_scope.is_some(),
+            ),
+            problems,
+        }
     }
 }
 

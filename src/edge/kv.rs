@@ -32,6 +32,17 @@ extern "C" {
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
+#[wasm_bindgen(module = "/src/edge/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = probeKv)]
+    fn probe_kv_js(namespace: &JsValue, key: &str, ms: u32) -> js_sys::Promise;
+}
+
+/// The fixed key the health endpoint reads (it need not exist).
+const PROBE_KEY: &str = "health:probe";
+/// How long the health endpoint waits for that read.
+const PROBE_TIMEOUT_MS: u32 = 500;
+
 thread_local! {
     /// Read options per `cacheTtl` (`None`: uncached), built once per isolate.
     static READ_OPTIONS: RefCell<Vec<(Option<u64>, JsValue)>> = const { RefCell::new(Vec::new()) };
@@ -162,9 +173,24 @@ impl Store {
         }
     }
 
-    /// True when `AUTH_KV` is bound (for the health endpoint).
-    pub fn is_bound(&self) -> bool {
-        self.binding().is_ok()
+    /// The health endpoint's probe: is `AUTH_KV` bound, and does a read of a fixed key answer
+    /// within a short timeout (not tried when unbound)?
+    pub async fn probe(&self) -> crate::authn::KvProbe {
+        let Ok(binding) = self.binding() else {
+            return crate::authn::KvProbe {
+                bound: false,
+                answering: None,
+            };
+        };
+        let answered = JsFuture::from(probe_kv_js(&binding, PROBE_KEY, PROBE_TIMEOUT_MS))
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        crate::authn::KvProbe {
+            bound: true,
+            answering: Some(answered),
+        }
     }
 
     async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {

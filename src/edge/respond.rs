@@ -100,13 +100,9 @@ pub fn log_config_error(error: &ConfigError) {
     worker::console_error!("{}", line);
 }
 
-pub fn health(config: &Config) -> web_sys::Response {
-    let body = serde_json::json!({
-        "status": "ok",
-        "version": super::VERSION,
-        "config_loaded": true,
-        "assertion": if config.assertion_signer.is_some() { "enabled" } else { "disabled" },
-    });
+/// The health report the core built: 200 whether `ok` or `degraded`.
+pub fn health(report: &crate::authn::HealthReport) -> web_sys::Response {
+    let body = serde_json::to_value(report).unwrap_or_else(|_| serde_json::json!({}));
     json_response(200, &body, &[])
 }
 

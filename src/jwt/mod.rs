@@ -215,6 +215,28 @@ impl<K: Clone> JwtAuthenticator<K> {
         &self.issuers
     }
 
+    /// Every configured issuer's key state in this isolate, in configuration order: read-only,
+    /// no I/O (the health endpoint).
+    #[must_use]
+    pub fn health(&self, now: UnixTime) -> Vec<crate::jwks::cache::IssuerHealth> {
+        self.issuers
+            .iter()
+            .map(|policy| {
+                if policy.key_source.is_none() {
+                    crate::jwks::cache::IssuerHealth {
+                        issuer: policy.issuer.clone(),
+                        state: "secret",
+                        keys: 0,
+                        last_fetch_at: None,
+                        last_error: None,
+                    }
+                } else {
+                    self.jwks.snapshot(&policy.issuer, now)
+                }
+            })
+            .collect()
+    }
+
     /// The JWKS cache, for diagnostics and tests.
     #[must_use]
     pub fn jwks_cache(&self) -> &JwksCache<K> {
