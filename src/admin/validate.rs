@@ -100,6 +100,10 @@ fn json_error(path: &str, message: &str) -> String {
             let sent = json_type(rest);
             return format!("Invalid body: it must be a JSON object, not {sent}.");
         }
+        // serde reads a struct from an array too, and then counts its elements.
+        if message.starts_with("invalid length") {
+            return "Invalid body: it must be a JSON object, not an array.".into();
+        }
         return "Invalid body: it must be a JSON object with the documented fields.".into();
     }
     if let Some(field) = backticked(message, "unknown field `") {
