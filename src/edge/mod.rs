@@ -449,10 +449,19 @@ fn run_followups(
             match followup {
                 Followup::RefreshJwks(refresh) => {
                     let documents = FetchDocuments::new(fetch_timeout(&gateway));
-                    gateway
+                    let failed = gateway
                         .jwt
                         .refresh(&refresh, &documents, &WebCryptoVerifier, now())
                         .await;
+                    if let Some(reason) = failed {
+                        let policy = gateway.jwt.issuers().get(refresh.issuer());
+                        let jwks_uri =
+                            policy.and_then(|p| p.key_source.as_ref()).map(|k| match k {
+                                crate::jwt::KeySource::JwksUri(u)
+                                | crate::jwt::KeySource::Discovery(u) => u.as_str(),
+                            });
+                        respond::log_refresh_failure(refresh.issuer(), jwks_uri, reason);
+                    }
                 }
                 Followup::TouchKey(touch) => {
                     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());

@@ -397,6 +397,19 @@ fn log_origin_error(request_id: &str, reason: &str, status: u16) {
     log_line_js(&crate::log::escape_line_separators(line.to_string()));
 }
 
+/// A background JWKS refresh failed (stale keys are still served): a line naming the issuer,
+/// its configured JWKS (or discovery) URL and the reason.
+pub fn log_refresh_failure(issuer: &str, jwks_uri: Option<&str>, reason: &str) {
+    let line = serde_json::json!({
+        "time": super::now_ms(),
+        "outcome": "jwks_refresh_failed",
+        "reason": reason,
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+    });
+    log_line_js(&crate::log::escape_line_separators(line.to_string()));
+}
+
 /// One JSON line per decision. Holds no credential, hash or secret.
 #[derive(Serialize)]
 pub struct LogLine {
