@@ -56,6 +56,8 @@ const config = {
     { path: "/v1/admin/**", accept: ["jwt"], scopes: ["admin"] },
     { path: "/v1/**", accept: ["jwt", "api_key", "pat"] },
   ],
+  // Dev only: rejections say their reason code in `detail`. Never in a deployed config.
+  debug: { explain_rejections: true },
 };
 
 mkdirSync(DEV, { recursive: true });

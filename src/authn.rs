@@ -13,9 +13,9 @@ use crate::headers::{
     edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts, Forwarding,
 };
 use crate::identity::{CredentialKind, Identity};
-use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, SignatureVerifier};
+use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, SignatureVerifier};
 use crate::keycache::{authenticate_key, KeyCache, KeyFailure, Touch};
-use crate::ports::{DocumentSource, KeyStore};
+use crate::ports::{DocumentSource, KeyStore, KV_BINDING};
 use crate::problem::Problem;
 use crate::route::{AuthMode, NormalizedPath, Requirement};
 use crate::time::UnixTime;
@@ -68,6 +68,50 @@ pub enum OwnEndpoint {
     NotFound,
 }
 
+/// What the adapter found out about the key store for the health endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvProbe {
+    /// `AUTH_KV` is bound.
+    pub bound: bool,
+    /// A read of a fixed key answered within the timeout; `None` when unbound (not tried).
+    pub answering: Option<bool>,
+}
+
+/// One dependency that is not usable, in the health report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthProblem {
+    /// `kv` or `issuer`.
+    pub dependency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `kv_not_bound`, `kv_not_answering`, or the issuer's last fetch failure.
+    pub reason: &'static str,
+}
+
+/// `GET {admin_path}/health`: `status` is `ok` only when every dependency is usable, else
+/// `degraded` (answered 200 either way: the edge itself is up; 500 is for an invalid config).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub config_loaded: bool,
+    pub kv: HealthKv,
+    pub issuers: Vec<crate::jwks::cache::IssuerHealth>,
+    pub assertion: &'static str,
+    pub admin_api: &'static str,
+    pub problems: Vec<HealthProblem>,
+}
+
+/// The `kv` member of the health report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthKv {
+    pub bound: bool,
+    pub answering: Option<bool>,
+}
+
+/// The version `/_auth/health` reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// What to do with a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -112,12 +156,22 @@ pub enum Followup {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogFacts {
     pub reason: &'static str,
+    /// The matched route's index in `routes`.
     pub route: Option<usize>,
+    /// The matched route's `path` pattern as configured (`/v1/**`).
+    pub route_path: Option<String>,
     pub kind: Option<CredentialKind>,
     pub subject: Option<String>,
     pub key_id: Option<String>,
+    /// The verified issuer; for a refused JWT that parsed, its unverified `iss` (cut to 256
+    /// characters); for an issuer whose keys cannot be fetched, the configured `issuer`.
     pub issuer: Option<String>,
+    /// The token's `kid` (unverified for a refused JWT that parsed).
     pub kid: Option<String>,
+    /// The issuer's configured JWKS (or discovery) URL, when its keys cannot be fetched.
+    pub jwks_uri: Option<String>,
+    /// The binding at fault (`AUTH_KV` for `kv_not_bound`).
+    pub binding: Option<&'static str>,
 }
 
 /// The pipeline's answer.
@@ -176,6 +230,26 @@ impl<K: Clone> Gateway<K> {
         D: DocumentSource,
         V: SignatureVerifier<Key = K>,
     {
+        let mut outcome = self.decide_plain(req, ports, now).await;
+        if self.config.debug.explain_rejections {
+            if let Decision::Reject(problem) = outcome.decision {
+                outcome.decision = Decision::Reject(problem.explained());
+            }
+        }
+        outcome
+    }
+
+    async fn decide_plain<S, D, V>(
+        &self,
+        req: RequestParts<'_>,
+        ports: Ports<'_, S, D, V>,
+        now: UnixTime,
+    ) -> Outcome
+    where
+        S: KeyStore,
+        D: DocumentSource,
+        V: SignatureVerifier<Key = K>,
+    {
         let mut log = LogFacts::default();
         let path = match NormalizedPath::parse_with(req.path, self.config.forward.path_rules) {
             Ok(p) => p,
@@ -213,6 +287,7 @@ impl<K: Clone> Gateway<K> {
                 if let Some(route) = self.config.routes.find(asked, &path) {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
+                        log.route_path = Some(route.pattern.clone());
                         log.reason = "cors_preflight";
                         return self.forward(
                             &req,
@@ -240,6 +315,7 @@ impl<K: Clone> Gateway<K> {
             );
         };
         log.route = Some(route.route_index);
+        log.route_path = Some(route.pattern.clone());
 
         if route.auth == AuthMode::Public {
             log.reason = "public";
@@ -254,7 +330,7 @@ impl<K: Clone> Gateway<K> {
                 )
             }
             Ok(Extracted::One(p)) => p,
-            Ok(Extracted::None | Extracted::UnsupportedScheme) => {
+            Ok(absent @ (Extracted::None | Extracted::UnsupportedScheme)) => {
                 if route.auth == AuthMode::Optional {
                     log.reason = "anonymous";
                     return self.forward(
@@ -267,7 +343,16 @@ impl<K: Clone> Gateway<K> {
                         now,
                     );
                 }
-                return Outcome::reject(Problem::missing_credential(), log);
+                let problem = if absent == Extracted::UnsupportedScheme {
+                    let basic = req
+                        .header("authorization")
+                        .and_then(|v| v.split([' ', '\t']).next())
+                        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"));
+                    Problem::unsupported_scheme(basic)
+                } else {
+                    Problem::missing_credential()
+                };
+                return Outcome::reject(problem, log);
             }
         };
 
@@ -353,7 +438,11 @@ impl<K: Clone> Gateway<K> {
         if !route.accept.accepts(kind) {
             return Err(Problem::invalid_token(
                 "kind_not_accepted",
-                "This resource does not accept this kind of credential.",
+                format!(
+                    "This route does not accept a credential of kind {}. This route accepts: {}.",
+                    kind.as_str(),
+                    route.accept.names().join(", ")
+                ),
             ));
         }
         match kind {
@@ -371,18 +460,47 @@ impl<K: Clone> Gateway<K> {
                             .collect();
                         Ok((success.identity, followups))
                     }
-                    Err(JwtFailure::Invalid { reason }) => Err(Problem::invalid_token(
-                        reason,
-                        "The token is not valid for this API.",
-                    )),
-                    Err(JwtFailure::Unavailable {
-                        reason,
-                        retry_after,
-                    }) => Err(Problem::unavailable(
-                        reason,
-                        retry_after,
-                        "The token issuer's keys cannot be fetched right now.",
-                    )),
+                    Err(failure) => {
+                        let (iss, kid) = crate::jwt::unverified_hints(token);
+                        log.kid = kid;
+                        let policy = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
+                        match failure {
+                            JwtFailure::Invalid { reason } => {
+                                log.issuer = iss;
+                                Err(Problem::invalid_token(
+                                    reason,
+                                    "The token is not valid for this API.",
+                                ))
+                            }
+                            JwtFailure::Unavailable {
+                                reason,
+                                retry_after,
+                            } => {
+                                // The token named a configured issuer (its keys were looked up):
+                                // the detail names that configured string, never the URL.
+                                let detail = match policy {
+                                    Some(p) => {
+                                        log.issuer = Some(p.issuer.clone());
+                                        log.jwks_uri = p.key_source.as_ref().map(|k| match k {
+                                            KeySource::JwksUri(u) | KeySource::Discovery(u) => {
+                                                u.clone()
+                                            }
+                                        });
+                                        format!(
+                                            "The signing keys of issuer {} cannot be fetched right now.",
+                                            p.issuer
+                                        )
+                                    }
+                                    None => {
+                                        log.issuer = iss;
+                                        "The token issuer's keys cannot be fetched right now."
+                                            .to_string()
+                                    }
+                                };
+                                Err(Problem::unavailable(reason, retry_after, detail))
+                            }
+                        }
+                    }
                 }
             }
             CredentialKind::ApiKey | CredentialKind::Pat => {
@@ -408,6 +526,10 @@ impl<K: Clone> Gateway<K> {
                     }
                     Err(KeyFailure::Invalid { reason }) => {
                         Err(Problem::invalid_token(reason, "The key is not valid."))
+                    }
+                    Err(KeyFailure::NotBound) => {
+                        log.binding = Some(KV_BINDING);
+                        Err(Problem::kv_not_bound(KV_BINDING))
                     }
                     Err(KeyFailure::Unavailable {
                         reason,
@@ -655,6 +777,56 @@ impl<K: Clone> Gateway<K> {
             fill,
         };
         admin::handle(req, &caller, &mut ctx, ports.store).await
+    }
+}
+
+impl<K: Clone> Gateway<K> {
+    /// The health report at `now`, from the adapter's KV probe and this isolate's JWKS cache
+    /// (no I/O here: an issuer not fetched yet is `empty`, not a problem).
+    #[must_use]
+    pub fn health(&self, kv: KvProbe, now: UnixTime) -> HealthReport {
+        let issuers = self.jwt.health(now);
+        let mut problems = Vec::new();
+        if !kv.bound {
+            problems.push(HealthProblem {
+                dependency: "kv",
+                issuer: None,
+                reason: "kv_not_bound",
+            });
+        } else if kv.answering != Some(true) {
+            problems.push(HealthProblem {
+                dependency: "kv",
+                issuer: None,
+                reason: "kv_not_answering",
+            });
+        }
+        for i in issuers.iter().filter(|i| !i.usable()) {
+            problems.push(HealthProblem {
+                dependency: "issuer",
+                issuer: Some(i.issuer.clone()),
+                reason: i.last_error.unwrap_or("jwks_unavailable"),
+            });
+        }
+        let enabled = |on: bool| if on { "enabled" } else { "disabled" };
+        HealthReport {
+            status: if problems.is_empty() {
+                "ok"
+            } else {
+                "degraded"
+            },
+            version: VERSION,
+            config_loaded: true,
+            kv: HealthKv {
+                bound: kv.bound,
+                answering: if kv.bound { kv.answering } else { None },
+            },
+            issuers,
+            assertion: enabled(self.config.assertion_signer.is_some()),
+            admin_api: enabled(
+                self.config.admin_token.is_some() || self.config.admin_scope.is_some(),
+            ),
+            problems,
+        }
     }
 }
 

@@ -59,6 +59,19 @@ pub struct RawConfig {
     pub forward: Option<RawForward>,
     #[serde(default)]
     pub assertion: Option<RawAssertion>,
+    /// Dev-only settings; must be off in deployed configs.
+    #[serde(default)]
+    pub debug: Option<DebugSettings>,
+}
+
+/// `debug`: settings for development, all off by default. They must be off in deployed configs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DebugSettings {
+    /// Put the rejection's reason code into the problem's `detail` (it tells a client exactly
+    /// which check failed: never in production).
+    #[serde(default)]
+    pub explain_rejections: bool,
 }
 
 /// `admin_scope`: `{"issuer", "scope"}`, or a bare scope when exactly one issuer is configured.
@@ -184,6 +197,8 @@ pub struct Config {
     pub assertion: AssertionSettings,
     /// Signs `X-Auth-Assertion`; `None` when `ASSERTION_KEY` is not set.
     pub assertion_signer: Option<AssertionSigner>,
+    /// Dev-only settings (`debug`).
+    pub debug: DebugSettings,
 }
 
 impl Config {
@@ -225,6 +240,7 @@ impl Config {
         raw: RawConfig,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        let debug = raw.debug.unwrap_or_default();
         let forward_raw = raw.forward.unwrap_or_default();
         let allow_http = forward_raw.allow_http_origin.unwrap_or(false);
         let origin = raw
@@ -354,6 +370,7 @@ impl Config {
             jwks,
             forward,
             assertion,
+            debug,
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::bounded::SieveMap;
 use crate::hash::TokenDigest;
 use crate::identity::Identity;
 use crate::keyrecord::{used_key, KeyRecord};
-use crate::ports::KeyStore;
+use crate::ports::{KeyStore, StoreError};
 use crate::time::UnixTime;
 
 /// `keys` in `AUTH_CONFIG`.
@@ -292,6 +292,8 @@ pub enum KeyFailure {
         reason: &'static str,
         retry_after: u64,
     },
+    /// The store is not bound at all: 500 `kv_not_bound`, a configuration fault.
+    NotBound,
 }
 
 /// Seconds a client should wait after a KV failure.
@@ -317,38 +319,41 @@ pub async fn authenticate_key<S: KeyStore>(
         });
     }
     let digest = TokenDigest::of(token);
-    let record =
-        match cache.get(&digest, now) {
-            Some(Cached::Found(r)) => r,
-            Some(Cached::Missing) => {
-                return Err(KeyFailure::Invalid {
-                    reason: "unknown_key",
-                })
-            }
-            None => {
-                let stored = store.get_cached(&digest.kv_key()).await.map_err(|_| {
-                    KeyFailure::Unavailable {
+    let record = match cache.get(&digest, now) {
+        Some(Cached::Found(r)) => r,
+        Some(Cached::Missing) => {
+            return Err(KeyFailure::Invalid {
+                reason: "unknown_key",
+            })
+        }
+        None => {
+            let stored = store
+                .get_cached(&digest.kv_key())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotBound => KeyFailure::NotBound,
+                    StoreError::Unavailable => KeyFailure::Unavailable {
                         reason: "kv_unavailable",
                         retry_after: KV_RETRY_AFTER,
-                    }
+                    },
                 })?;
-                match stored {
-                    None => {
-                        cache.insert(digest, Cached::Missing, now);
-                        return Err(KeyFailure::Invalid {
-                            reason: "unknown_key",
-                        });
-                    }
-                    Some(text) => {
-                        let record = KeyRecord::parse(&text).map_err(|_| KeyFailure::Invalid {
-                            reason: "bad_record",
-                        })?;
-                        cache.insert(digest, Cached::Found(record.clone()), now);
-                        record
-                    }
+            match stored {
+                None => {
+                    cache.insert(digest, Cached::Missing, now);
+                    return Err(KeyFailure::Invalid {
+                        reason: "unknown_key",
+                    });
+                }
+                Some(text) => {
+                    let record = KeyRecord::parse(&text).map_err(|_| KeyFailure::Invalid {
+                        reason: "bad_record",
+                    })?;
+                    cache.insert(digest, Cached::Found(record.clone()), now);
+                    record
                 }
             }
-        };
+        }
+    };
     let identity = record
         .check(kind, now, sole_issuer)
         .map_err(|r| KeyFailure::Invalid { reason: r.reason() })?;

@@ -4,11 +4,27 @@
 //! Futures here are not `Send`: Workers run one isolate on one thread.
 #![allow(async_fn_in_trait)]
 
+/// The name of the key store's binding (Workers KV), as the operator configures it.
+pub const KV_BINDING: &str = "AUTH_KV";
+
 /// Why a store operation failed. Never carries a key name (it may embed a hash).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreError {
     /// The store did not answer in time or answered with an error: the caller should retry.
     Unavailable,
+    /// The store's binding (`AUTH_KV`) is absent: a configuration fault, retrying cannot help.
+    NotBound,
+}
+
+impl StoreError {
+    /// The static reason code for logs and problems.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            StoreError::Unavailable => "kv_unavailable",
+            StoreError::NotBound => "kv_not_bound",
+        }
+    }
 }
 
 /// One page of a prefix listing.

@@ -50,6 +50,10 @@ pub struct Problem {
     pub reason: &'static str,
 }
 
+/// What the missing-credential 401 tells the client to send.
+pub const MISSING_CREDENTIAL_DETAIL: &str =
+    "Send a credential: Authorization: Bearer <token> or X-API-Key: <key>.";
+
 #[derive(Serialize)]
 struct Body<'a> {
     #[serde(rename = "type")]
@@ -99,9 +103,45 @@ impl Problem {
                 401,
                 "Authentication required",
                 "missing_credential",
-                "This resource requires a credential.",
+                MISSING_CREDENTIAL_DETAIL,
             )
         }
+    }
+
+    /// 401 like [`Problem::missing_credential`] (same reason code and bare challenge, RFC 6750
+    /// §3.1), for an `Authorization` header with another scheme: the detail says which schemes
+    /// are not supported. `basic` is true for `Basic`; other schemes are not named (the name is
+    /// the client's text).
+    #[must_use]
+    pub fn unsupported_scheme(basic: bool) -> Self {
+        let detail = if basic {
+            "Basic authentication is not supported. Send a credential: Authorization: Bearer <token> or X-API-Key: <key>."
+        } else {
+            "This Authorization scheme is not supported. Send a credential: Authorization: Bearer <token> or X-API-Key: <key>."
+        };
+        Problem {
+            detail: detail.to_string(),
+            ..Problem::missing_credential()
+        }
+    }
+
+    /// 500 `kv_not_bound`: the key store binding is absent, a configuration fault (no
+    /// `Retry-After`: retrying cannot help). `binding` is the binding's name (`AUTH_KV`).
+    #[must_use]
+    pub fn kv_not_bound(binding: &str) -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "kv_not_bound",
+            format!("{binding} is not bound: the edge cannot look up API keys or PATs. The operator must bind the KV namespace."),
+        )
+    }
+
+    /// With the dev setting `debug.explain_rejections`: the reason code appended to `detail`.
+    #[must_use]
+    pub fn explained(mut self) -> Self {
+        self.detail = format!("{} (reason: {})", self.detail, self.reason);
+        self
     }
 
     /// 401 `invalid_token`.

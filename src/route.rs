@@ -38,6 +38,20 @@ impl AcceptSet {
         pat: true,
     };
 
+    /// The accepted kinds' names, in the order `jwt`, `api_key`, `pat`.
+    #[must_use]
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.jwt, CredentialKind::Jwt),
+            (self.api_key, CredentialKind::ApiKey),
+            (self.pat, CredentialKind::Pat),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, k)| k.as_str())
+        .collect()
+    }
+
     #[must_use]
     pub fn accepts(self, kind: CredentialKind) -> bool {
         match kind {
@@ -79,6 +93,8 @@ pub struct RawRoute {
 pub struct Requirement {
     /// Index of the route in the config, for logs.
     pub route_index: usize,
+    /// The route's `path` pattern as configured (`/v1/**`), for logs.
+    pub pattern: String,
     pub auth: AuthMode,
     pub accept: AcceptSet,
     /// Every one of these scopes is required.
@@ -211,6 +227,7 @@ impl Route {
             methods,
             requirement: Requirement {
                 route_index: index,
+                pattern: raw.path.clone(),
                 auth,
                 accept,
                 scopes,

@@ -131,6 +131,7 @@ fn status(reply: &AdminReply) -> u16 {
 fn reason(r: Result<edge_auth::identity::Identity, KeyFailure>) -> &'static str {
     match r {
         Err(KeyFailure::Invalid { reason }) | Err(KeyFailure::Unavailable { reason, .. }) => reason,
+        Err(KeyFailure::NotBound) => "kv_not_bound",
         Ok(_) => "ok",
     }
 }

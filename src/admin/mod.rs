@@ -14,7 +14,7 @@ use crate::keyrecord::{
     id_key, index_entry_id, pat_issuer, principal_prefix, subject_prefix, used_key, IdRecord,
     KeyRecord, KeyStatus,
 };
-use crate::ports::{KeyStore, StoreError};
+use crate::ports::{KeyStore, StoreError, KV_BINDING};
 use crate::problem::Problem;
 use crate::time::UnixTime;
 
@@ -84,12 +84,15 @@ fn not_found() -> AdminReply {
     AdminReply::Problem(Problem::new(404, "Not found", "not_found", "No such key."))
 }
 
-fn unavailable(_: StoreError) -> AdminReply {
-    AdminReply::Problem(Problem::unavailable(
-        "kv_unavailable",
-        5,
-        "The key store is not answering; try again.",
-    ))
+fn unavailable(e: StoreError) -> AdminReply {
+    match e {
+        StoreError::NotBound => AdminReply::Problem(Problem::kv_not_bound(KV_BINDING)),
+        StoreError::Unavailable => AdminReply::Problem(Problem::unavailable(
+            "kv_unavailable",
+            5,
+            "The key store is not answering; try again.",
+        )),
+    }
 }
 
 fn unauthorized() -> AdminReply {

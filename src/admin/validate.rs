@@ -79,12 +79,77 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
             "The body must be a JSON object.".to_string()
-        } else if path == "." {
-            format!("Invalid body: {inner}.")
         } else {
-            format!("Invalid field \"{path}\": {inner}.")
+            json_error(&path, &inner.to_string())
         }
     })
+}
+
+/// serde's message about a well-formed body that does not fit (`invalid type: string "x",
+/// expected u64`) in JSON's words: the field, the JSON type it must have, and what was sent.
+fn json_error(path: &str, message: &str) -> String {
+    // serde_json appends " at line L column C"; the field name says where.
+    let message = message
+        .rfind(" at line ")
+        .map_or(message, |i| message.get(..i).unwrap_or(message));
+    if path == "." {
+        if let Some(field) = backticked(message, "missing field `") {
+            return format!("\"{field}\" is required.");
+        }
+        if let Some(rest) = message.strip_prefix("invalid type: ") {
+            let sent = json_type(rest);
+            return format!("Invalid body: it must be a JSON object, not {sent}.");
+        }
+        // serde reads a struct from an array too, and then counts its elements.
+        if message.starts_with("invalid length") {
+            return "Invalid body: it must be a JSON object, not an array.".into();
+        }
+        return "Invalid body: it must be a JSON object with the documented fields.".into();
+    }
+    if let Some(field) = backticked(message, "unknown field `") {
+        return format!("Invalid field \"{field}\": this request has no such field.");
+    }
+    let expected = expected_json(path);
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        return format!("\"{path}\" must be {expected}, not {}.", json_type(rest));
+    }
+    // `invalid value: integer `-1`, expected u64` and the like.
+    format!("\"{path}\" must be {expected}.")
+}
+
+/// The text between `prefix` and the next backtick.
+fn backticked<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+/// serde's "unexpected" category (the start of `rest`) as a JSON type, with an article.
+fn json_type(rest: &str) -> &'static str {
+    let kinds = [
+        ("string", "a string"),
+        ("integer", "a number"),
+        ("floating point", "a number"),
+        ("boolean", "a boolean"),
+        ("sequence", "an array"),
+        ("map", "an object"),
+        ("null", "null"),
+        ("unit", "null"),
+    ];
+    kinds
+        .iter()
+        .find(|(k, _)| rest.starts_with(k))
+        .map_or("another type", |(_, name)| name)
+}
+
+/// What a body field must be, in JSON's words.
+fn expected_json(path: &str) -> &'static str {
+    match path {
+        "expires_in" | "grace_seconds" => "a whole number of seconds",
+        "expires_at" => "a whole number (Unix seconds)",
+        "scopes" => "an array of strings",
+        // `kind`, `subject`, `issuer`, `name` and each `scopes[i]`.
+        _ => "a string",
+    }
 }
 
 /// Characters that make text display as something else: bidirectional overrides and isolates

@@ -1,4 +1,6 @@
-//! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward).
+//! `KeyStore` over Workers KV. Errors become `StoreError::Unavailable` (→ 503, never a forward);
+//! a missing `AUTH_KV` binding is `StoreError::NotBound` (→ 500 `kv_not_bound`, a configuration
+//! fault that retrying cannot mend).
 //!
 //! Reads, on every key request that misses the isolate's cache, call the binding's own `get` with
 //! options built once per isolate. Writes and lists (admin API, last-used records) go through the
@@ -15,7 +17,7 @@ use worker::Env;
 
 use crate::ports::{KeyStore, ListPage, StoreError};
 
-const BINDING: &str = "AUTH_KV";
+use crate::ports::KV_BINDING as BINDING;
 
 #[wasm_bindgen]
 extern "C" {
@@ -29,6 +31,17 @@ extern "C" {
         options: &JsValue,
     ) -> Result<js_sys::Promise, JsValue>;
 }
+
+#[wasm_bindgen(module = "/src/edge/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = probeKv)]
+    fn probe_kv_js(namespace: &JsValue, key: &str, ms: u32) -> js_sys::Promise;
+}
+
+/// The fixed key the health endpoint reads (it need not exist).
+const PROBE_KEY: &str = "health:probe";
+/// How long the health endpoint waits for that read.
+const PROBE_TIMEOUT_MS: u32 = 500;
 
 thread_local! {
     /// Read options per `cacheTtl` (`None`: uncached), built once per isolate.
@@ -115,8 +128,8 @@ impl Writer {
     }
 }
 
-/// The store a request uses: `AUTH_KV`. When it is not bound, every operation is unavailable
-/// (→ 503, never a forward).
+/// The store a request uses: `AUTH_KV`. When it is not bound, every operation is `NotBound`
+/// (→ 500, never a forward).
 pub struct Store {
     env: Env,
     /// KV `cacheTtl` for hot-path reads. KV refuses values under its minimum (30 or 60 s
@@ -138,16 +151,50 @@ impl Store {
         self.writer
             .get_or_init(|| self.env.kv(BINDING).ok().map(|kv| Writer { kv }))
             .as_ref()
-            .ok_or(StoreError::Unavailable)
+            .ok_or_else(|| self.missing_or_unavailable())
     }
 
-    async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {
+    /// The binding itself, or `NotBound` when the environment has no `AUTH_KV`.
+    fn binding(&self) -> Result<JsValue, StoreError> {
         let env_value: &JsValue = self.env.as_ref();
         let binding = js_sys::Reflect::get(env_value, &JsValue::from_str(BINDING))
             .map_err(|_| StoreError::Unavailable)?;
         if binding.is_undefined() || binding.is_null() {
-            return Err(StoreError::Unavailable);
+            return Err(StoreError::NotBound);
         }
+        Ok(binding)
+    }
+
+    /// Why the writer could not be opened: the binding is absent, or it is not a KV namespace.
+    fn missing_or_unavailable(&self) -> StoreError {
+        match self.binding() {
+            Err(e) => e,
+            Ok(_) => StoreError::Unavailable,
+        }
+    }
+
+    /// The health endpoint's probe: is `AUTH_KV` bound, and does a read of a fixed key answer
+    /// within a short timeout (not tried when unbound)?
+    pub async fn probe(&self) -> crate::authn::KvProbe {
+        let Ok(binding) = self.binding() else {
+            return crate::authn::KvProbe {
+                bound: false,
+                answering: None,
+            };
+        };
+        let answered = JsFuture::from(probe_kv_js(&binding, PROBE_KEY, PROBE_TIMEOUT_MS))
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        crate::authn::KvProbe {
+            bound: true,
+            answering: Some(answered),
+        }
+    }
+
+    async fn read(&self, key: &str, cache_ttl: Option<u64>) -> Result<Option<String>, StoreError> {
+        let binding = self.binding()?;
         let namespace: KvNamespace = binding.unchecked_into();
         let promise = namespace
             .get_with_options(key, &read_options(cache_ttl))

@@ -39,7 +39,7 @@ thread_local! {
 }
 
 /// The version reported by `/_auth/health`.
-pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = crate::authn::VERSION;
 
 /// Read a string binding (a var or a secret).
 pub(crate) fn string_binding(env: &Env, name: &str) -> Option<String> {
@@ -371,7 +371,11 @@ async fn own_endpoint(
 ) -> web_sys::Response {
     let realm = &gateway.config.realm;
     match endpoint {
-        OwnEndpoint::Health => respond::health(&gateway.config),
+        OwnEndpoint::Health => {
+            let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
+            let kv = store.probe().await;
+            respond::health(&gateway.health(kv, now()))
+        }
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => respond::redirect(&location),
@@ -445,10 +449,19 @@ fn run_followups(
             match followup {
                 Followup::RefreshJwks(refresh) => {
                     let documents = FetchDocuments::new(fetch_timeout(&gateway));
-                    gateway
+                    let failed = gateway
                         .jwt
                         .refresh(&refresh, &documents, &WebCryptoVerifier, now())
                         .await;
+                    if let Some(reason) = failed {
+                        let policy = gateway.jwt.issuers().get(refresh.issuer());
+                        let jwks_uri =
+                            policy.and_then(|p| p.key_source.as_ref()).map(|k| match k {
+                                crate::jwt::KeySource::JwksUri(u)
+                                | crate::jwt::KeySource::Discovery(u) => u.as_str(),
+                            });
+                        respond::log_refresh_failure(refresh.issuer(), jwks_uri, reason);
+                    }
                 }
                 Followup::TouchKey(touch) => {
                     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());

@@ -100,13 +100,9 @@ pub fn log_config_error(error: &ConfigError) {
     worker::console_error!("{}", line);
 }
 
-pub fn health(config: &Config) -> web_sys::Response {
-    let body = serde_json::json!({
-        "status": "ok",
-        "version": super::VERSION,
-        "config_loaded": true,
-        "assertion": if config.assertion_signer.is_some() { "enabled" } else { "disabled" },
-    });
+/// The health report the core built: 200 whether `ok` or `degraded`.
+pub fn health(report: &crate::authn::HealthReport) -> web_sys::Response {
+    let body = serde_json::to_value(report).unwrap_or_else(|_| serde_json::json!({}));
     json_response(200, &body, &[])
 }
 
@@ -401,6 +397,19 @@ fn log_origin_error(request_id: &str, reason: &str, status: u16) {
     log_line_js(&crate::log::escape_line_separators(line.to_string()));
 }
 
+/// A background JWKS refresh failed (stale keys are still served): a line naming the issuer,
+/// its configured JWKS (or discovery) URL and the reason.
+pub fn log_refresh_failure(issuer: &str, jwks_uri: Option<&str>, reason: &str) {
+    let line = serde_json::json!({
+        "time": super::now_ms(),
+        "outcome": "jwks_refresh_failed",
+        "reason": reason,
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+    });
+    log_line_js(&crate::log::escape_line_separators(line.to_string()));
+}
+
 /// One JSON line per decision. Holds no credential, hash or secret.
 #[derive(Serialize)]
 pub struct LogLine {
@@ -415,6 +424,9 @@ pub struct LogLine {
     pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<usize>,
+    /// The matched route's pattern as configured (`/v1/**`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -425,6 +437,12 @@ pub struct LogLine {
     pub issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
+    /// The configured JWKS (or discovery) URL of an issuer whose keys cannot be fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The binding at fault (`AUTH_KV` for `kv_not_bound`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'static str>,
     pub duration_ms: f64,
 }
 
@@ -439,11 +457,14 @@ impl LogLine {
             status: None,
             reason: "",
             route: None,
+            route_path: None,
             kind: None,
             subject: None,
             key_id: None,
             issuer: None,
             kid: None,
+            jwks_uri: None,
+            binding: None,
             duration_ms: 0.0,
         }
     }
@@ -451,11 +472,14 @@ impl LogLine {
     pub fn facts(&mut self, facts: &LogFacts) {
         self.reason = facts.reason;
         self.route = facts.route;
+        self.route_path.clone_from(&facts.route_path);
         self.kind = facts.kind.map(|k| k.as_str());
         self.subject.clone_from(&facts.subject);
         self.key_id.clone_from(&facts.key_id);
         self.issuer.clone_from(&facts.issuer);
         self.kid.clone_from(&facts.kid);
+        self.jwks_uri.clone_from(&facts.jwks_uri);
+        self.binding = facts.binding;
     }
 
     pub fn finish(&mut self, now_ms: f64) {

@@ -88,6 +88,19 @@ export function logLine(line) {
 }
 
 /**
+ * The health endpoint's KV probe: resolves to true when `namespace.get(key)` answers (found or
+ * not) within `ms`, false when it rejects or takes longer. Never rejects.
+ */
+export function probeKv(namespace, key, ms) {
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const read = Promise.resolve()
+    .then(() => namespace.get(key))
+    .then(() => true, () => false);
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Reads at most `limit` bytes of `message`'s body (a `Request` or a `Response`) as a
  * `Uint8Array`, or `null` once it is longer. Bytes are counted as the reader yields them, so a
  * compressed response body is counted after decoding. Past the limit nothing more is kept; up

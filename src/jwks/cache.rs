@@ -33,6 +33,32 @@ use crate::jwt::config::{IssuerPolicy, JwksSettings, KeySource};
 use crate::ports::{DocumentSource, FetchError};
 use crate::time::UnixTime;
 
+/// What the health endpoint reports about one issuer's keys in this isolate (read-only).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IssuerHealth {
+    pub issuer: String,
+    /// `fresh`, `stale` (served while a refresh is due), `empty` (not fetched yet in this
+    /// isolate: the first token fetches), `failing` (the last fetch failed and no usable keys
+    /// are left), or `secret` (HS256 only: no JWKS).
+    pub state: &'static str,
+    /// Usable keys held (0 when none are usable).
+    pub keys: usize,
+    /// Unix seconds of the last fetch (or kid-miss refetch decision) in this isolate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_fetch_at: Option<u64>,
+    /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …), while failing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<&'static str>,
+}
+
+impl IssuerHealth {
+    /// True unless the issuer's keys cannot be had (`failing`).
+    #[must_use]
+    pub fn usable(&self) -> bool {
+        self.state != "failing"
+    }
+}
+
 /// Longest backoff after repeated failures.
 pub const MAX_BACKOFF_SECONDS: u64 = 60;
 
@@ -171,6 +197,45 @@ impl<K: Clone> JwksCache<K> {
     #[must_use]
     pub fn settings(&self) -> &JwksSettings {
         &self.settings
+    }
+
+    /// A read-only snapshot of `issuer`'s keys at `now`, for the health endpoint: no fetch, no
+    /// change to the state.
+    #[must_use]
+    pub fn snapshot(&self, issuer: &str, now: UnixTime) -> IssuerHealth {
+        let mut health = IssuerHealth {
+            issuer: issuer.to_owned(),
+            state: "empty",
+            keys: 0,
+            last_fetch_at: None,
+            last_error: None,
+        };
+        let Ok(issuers) = self.issuers.try_borrow() else {
+            return health;
+        };
+        let Some(state) = issuers.get(issuer) else {
+            return health;
+        };
+        health.last_fetch_at = state.last_fetch.map(|t| t.0);
+        health.last_error = state.last_failure;
+        let hard_limit = self.settings.stale_if_error_seconds;
+        let usable = state
+            .keys
+            .as_ref()
+            .filter(|k| now < k.fresh_until.plus(hard_limit));
+        health.state = match usable {
+            Some(keys) => {
+                health.keys = keys.set.len();
+                if now < keys.fresh_until {
+                    "fresh"
+                } else {
+                    "stale"
+                }
+            }
+            None if state.last_failure.is_some() => "failing",
+            None => "empty",
+        };
+        health
     }
 
     /// Chooses the key for (`issuer`, `kid`, `alg`) at `now`. With `may_fetch = false` (the

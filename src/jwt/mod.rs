@@ -138,6 +138,26 @@ impl JwtFailure {
     }
 }
 
+/// Longest `iss` or `kid` taken from a refused token into a log line (characters).
+const MAX_LOGGED_HINT_CHARS: usize = 256;
+
+/// The unverified `iss` and header `kid` of a token that parses (phase 1), for the log line of
+/// a rejection; each cut to 256 characters. Never used for a decision.
+#[must_use]
+pub fn unverified_hints(token: &str) -> (Option<String>, Option<String>) {
+    let Ok(parsed) = token::parse(token) else {
+        return (None, None);
+    };
+    let cut = |s: &str| s.chars().take(MAX_LOGGED_HINT_CHARS).collect::<String>();
+    let iss = parsed
+        .claims()
+        .get("iss")
+        .and_then(serde_json::Value::as_str)
+        .map(cut);
+    let kid = parsed.header().kid.as_deref().map(cut);
+    (iss, kid)
+}
+
 fn invalid(reason: &'static str) -> JwtFailure {
     JwtFailure::Invalid { reason }
 }
@@ -192,6 +212,28 @@ impl<K: Clone> JwtAuthenticator<K> {
     #[must_use]
     pub fn issuers(&self) -> &Issuers {
         &self.issuers
+    }
+
+    /// Every configured issuer's key state in this isolate, in configuration order: read-only,
+    /// no I/O (the health endpoint).
+    #[must_use]
+    pub fn health(&self, now: UnixTime) -> Vec<crate::jwks::cache::IssuerHealth> {
+        self.issuers
+            .iter()
+            .map(|policy| {
+                if policy.key_source.is_none() {
+                    crate::jwks::cache::IssuerHealth {
+                        issuer: policy.issuer.clone(),
+                        state: "secret",
+                        keys: 0,
+                        last_fetch_at: None,
+                        last_error: None,
+                    }
+                } else {
+                    self.jwks.snapshot(&policy.issuer, now)
+                }
+            })
+            .collect()
     }
 
     /// The JWKS cache, for diagnostics and tests.

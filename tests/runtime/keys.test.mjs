@@ -235,7 +235,9 @@ test("PAT self-service: a user creates, lists and revokes only their own PATs", 
 });
 
 test("a KV outage is 503 with Retry-After, never a forward", async () => {
-  const e = await startEdge({ config: { origin: origin.url, routes: [{ path: "/v1/**" }] }, kvBinding: false });
+  // AUTH_KV is bound, but to something whose reads fail (an unbound AUTH_KV is a configuration
+  // fault, 500 kv_not_bound: see health.test.mjs).
+  const e = await startEdge({ config: { origin: origin.url, routes: [{ path: "/v1/**" }] }, kvBinding: false, bindings: { AUTH_KV: { broken: true } } });
   try {
     const body = "eak_" + "Q".repeat(30);
     const token = body + base62(crc32(Buffer.from(body)));
