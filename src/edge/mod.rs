@@ -373,6 +373,7 @@ async fn own_endpoint(
     match endpoint {
         OwnEndpoint::Health => respond::health(&gateway.config),
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
+        OwnEndpoint::OpenApi => respond::openapi(),
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => respond::redirect(&location),
         OwnEndpoint::Api(path) => {
