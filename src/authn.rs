@@ -57,6 +57,8 @@ pub enum OwnEndpoint {
     Health,
     /// `GET {admin_path}/jwks.json`
     Jwks,
+    /// `GET {admin_path}/openapi.json`: the OpenAPI 3.1 document of these endpoints.
+    OpenApi,
     /// `{admin_path}/console/…`: the static console; the rest of the path (`/` for the index).
     Console(String),
     /// A permanent redirect to this path (`{admin_path}/console` → `{admin_path}/console/`,
@@ -897,6 +899,7 @@ fn own_endpoint(rest: &[String], canonical_path: &str, admin_path: &str) -> OwnE
         None => OwnEndpoint::NotFound,
         Some("health") if rest.len() == 1 => OwnEndpoint::Health,
         Some("jwks.json") if rest.len() == 1 => OwnEndpoint::Jwks,
+        Some("openapi.json") if rest.len() == 1 => OwnEndpoint::OpenApi,
         Some("console") => {
             // `{admin_path}/console` without the slash: empty, so the adapter redirects (the
             // page's relative asset URLs need the trailing slash).

@@ -436,6 +436,17 @@ async fn own_endpoints_live_under_admin_path() {
         OwnEndpoint::Jwks
     );
     assert_eq!(
+        own(&w.run(&g, "GET", "/_auth/openapi.json", &[]).await.decision),
+        OwnEndpoint::OpenApi
+    );
+    assert_eq!(
+        own(&w
+            .run(&g, "GET", "/_auth/openapi.json/x", &[])
+            .await
+            .decision),
+        OwnEndpoint::NotFound
+    );
+    assert_eq!(
         own(&w.run(&g, "GET", "/_auth/console/", &[]).await.decision),
         OwnEndpoint::Console("/".into())
     );

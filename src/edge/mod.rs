@@ -377,6 +377,7 @@ async fn own_endpoint(
             respond::health(&gateway.health(kv, now()))
         }
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
+        OwnEndpoint::OpenApi => respond::openapi(),
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => respond::redirect(&location),
         OwnEndpoint::Api(path) => {

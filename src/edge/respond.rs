@@ -115,6 +115,23 @@ pub fn assertion_jwks(config: &Config) -> web_sys::Response {
     json_response(200, &body, &[("cache-control", "public, max-age=300")])
 }
 
+/// The OpenAPI 3.1 document of the admin and self-service API, as committed.
+const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
+/// `GET {admin_path}/openapi.json`: the document, as is (its server URL is the default
+/// `/_auth`; a custom `admin_path` changes the prefix, as the document says).
+pub fn openapi() -> web_sys::Response {
+    response(
+        200,
+        Some(OPENAPI_JSON),
+        &[
+            ("content-type", "application/json"),
+            ("cache-control", "public, max-age=300"),
+            ("x-content-type-options", "nosniff"),
+        ],
+    )
+}
+
 /// A permanent redirect to a path the core built (never from the request's own text).
 pub fn redirect(location: &str) -> web_sys::Response {
     response(308, None, &[("location", location)])

@@ -1,0 +1,415 @@
+// The OpenAPI document against the real Worker: the document is fetched from the Worker itself
+// (`/_auth/openapi.json`), then every operation is exercised (successes and errors) and every
+// real answer is checked against the document: its status must be documented for that operation,
+// its content type listed, its body valid against that schema (JSON Schema 2020-12, Ajv), its
+// required headers present. Request bodies are checked too: one the document refuses must be
+// refused (400), one the Worker accepts must be one the document accepts. So the document cannot
+// drift from the code.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import Ajv2020 from "ajv/dist/2020.js";
+import { startOrigin, startEdge, deadPort, ROOT } from "../support/harness.mjs";
+import { makeKey, mint, claims, startJwks } from "../support/tokens.mjs";
+
+const ADMIN = "openapi-test-admin-token-0123456789abcdef";
+const AUD = "https://api.test";
+const BASE = "/_auth";
+const SCHEMA_BASE = "https://edge-auth.invalid/openapi/";
+
+let origin, jwks, edge, disabledEdge, brokenEdge, userKey, doc, ajv;
+let deadIssuer;
+/** `METHOD template` → statuses seen. */
+const seen = new Map();
+
+before(async () => {
+  origin = await startOrigin();
+  userKey = makeKey("EdDSA");
+  jwks = await startJwks([userKey]);
+  // A second issuer whose JWKS endpoint refuses connections: its JWTs meet 503.
+  deadIssuer = `http://127.0.0.1:${await deadPort()}`;
+  const issuers = [
+    { issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] },
+    { issuer: deadIssuer, jwks_uri: `${deadIssuer}/jwks.json`, audiences: [AUD], algorithms: ["EdDSA"] },
+  ];
+  edge = await startEdge({
+    config: {
+      origin: origin.url,
+      issuers,
+      admin_scope: { issuer: jwks.url, scope: "edge-admin" },
+      routes: [{ path: "/v1/**" }],
+      keys: { cache_ttl_seconds: 0, pat_max_active: 2 },
+    },
+    bindings: { ADMIN_TOKEN: ADMIN },
+  });
+  // No ADMIN_TOKEN and no admin_scope: /keys answers 404.
+  disabledEdge = await startEdge({
+    config: { origin: origin.url, issuers: issuers.slice(0, 1), routes: [{ path: "/v1/**" }] },
+  });
+  // An invalid configuration: every request is 500.
+  brokenEdge = await startEdge({ config: { origin: origin.url, routes: [{ path: "no-slash" }] } });
+
+  const res = await edge.fetch(`${BASE}/openapi.json`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(res.headers.get("cache-control"), "public, max-age=300");
+  doc = await res.json();
+  const committed = JSON.parse(await readFile(path.join(ROOT, "docs/openapi.json"), "utf8"));
+  assert.deepEqual(doc, committed, "the Worker serves docs/openapi.json as committed");
+
+  ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
+  for (const [name, schema] of Object.entries(doc.components.schemas)) {
+    ajv.addSchema(rebase(schema), `${SCHEMA_BASE}${name}`);
+  }
+  record({ status: 200 }, "GET", "/openapi.json");
+});
+
+after(async () => {
+  await edge?.close();
+  await disabledEdge?.close();
+  await brokenEdge?.close();
+  await jwks?.close();
+  await origin?.close();
+});
+
+/** `#/components/schemas/X` → an absolute id Ajv knows (the document itself is not a schema). */
+function rebase(value) {
+  if (Array.isArray(value)) return value.map(rebase);
+  if (value && typeof value === "object") {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "$ref" && typeof v === "string" && v.startsWith("#/components/schemas/")) {
+        out[k] = SCHEMA_BASE + v.slice("#/components/schemas/".length);
+      } else {
+        out[k] = rebase(v);
+      }
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Follow a `$ref` into the document (responses, headers, parameters). */
+function deref(node) {
+  let n = node;
+  while (n && n.$ref) {
+    assert.ok(n.$ref.startsWith("#/"), n.$ref);
+    n = n.$ref.slice(2).split("/").reduce((o, k) => o?.[k.replaceAll("~1", "/").replaceAll("~0", "~")], doc);
+    assert.ok(n, `${node.$ref} resolves`);
+  }
+  return n;
+}
+
+const compiled = new Map();
+function validator(schema) {
+  const key = JSON.stringify(schema);
+  if (!compiled.has(key)) compiled.set(key, ajv.compile(rebase(schema)));
+  return compiled.get(key);
+}
+
+function assertValid(schema, value, what) {
+  const validate = validator(schema);
+  assert.ok(validate(value), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`);
+}
+
+function record(res, method, template) {
+  const k = `${method} ${template}`;
+  if (!seen.has(k)) seen.set(k, new Set());
+  seen.get(k).add(res.status);
+}
+
+/**
+ * Send a request to `edgeInstance` and check the answer against the document. `template` is the
+ * documented path (`/keys/{id}`), `url` the real one (after BASE). Returns the parsed body.
+ */
+async function call(method, template, url, { auth, body, rawBody, headers = {}, on = edge, expect, refusedByDoc } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (auth !== undefined) init.headers.authorization = auth;
+  const item = doc.paths[template];
+  assert.ok(item, `${template} is documented`);
+  const op = item[method.toLowerCase()];
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["content-type"] = "application/json";
+  } else if (rawBody !== undefined) {
+    init.body = rawBody;
+  }
+  const res = await on.fetch(`${BASE}${url}`, init);
+  const what = `${method} ${url} → ${res.status}`;
+  if (expect !== undefined) assert.equal(res.status, expect, `${what}: ${await res.clone().text()}`);
+
+  let response;
+  if (op) {
+    response = op.responses[String(res.status)];
+    assert.ok(response, `${what}: status ${res.status} is not documented for ${method} ${template}`);
+    record(res, method, template);
+  } else {
+    assert.equal(res.status, 405, `${what}: an undocumented method must be 405 (or 401/403 before it)`);
+    response = doc.components.responses.MethodNotAllowed;
+  }
+  response = deref(response);
+
+  for (const [name, h] of Object.entries(response.headers ?? {})) {
+    const header = deref(h);
+    const value = res.headers.get(name);
+    if (header.required) assert.ok(value !== null, `${what}: header ${name} is required`);
+    if (value !== null) assertValid(header.schema, value, `${what}: header ${name}`);
+  }
+
+  const text = await res.text();
+  const contentType = (res.headers.get("content-type") ?? "").split(";")[0].trim();
+  let parsed;
+  if (!response.content) {
+    assert.equal(text, "", `${what}: no body documented`);
+  } else {
+    const media = response.content[contentType];
+    assert.ok(media, `${what}: content type "${contentType}" is not documented (${Object.keys(response.content)})`);
+    parsed = JSON.parse(text);
+    assertValid(media.schema, parsed, `${what}: body`);
+    if (contentType === "application/problem+json") assert.equal(parsed.status, res.status, `${what}: problem status`);
+  }
+
+  // The request body against the documented request schema.
+  if (op?.requestBody && (body !== undefined || rawBody !== undefined)) {
+    const schema = deref(op.requestBody).content["application/json"].schema;
+    let candidate;
+    let isJson = true;
+    try {
+      candidate = body !== undefined ? body : JSON.parse(rawBody);
+    } catch {
+      isJson = false;
+    }
+    const ok = isJson && validator(schema)(candidate);
+    if (refusedByDoc) assert.ok(!ok, `${what}: the document should refuse this body too: ${JSON.stringify(candidate)}`);
+    if (!ok && ![401, 403, 404, 413].includes(res.status)) {
+      assert.equal(res.status, 400, `${what}: the document refuses this body, the Worker must too: ${JSON.stringify(candidate)}`);
+    }
+    if (res.status >= 200 && res.status < 300) {
+      assert.ok(ok, `${what}: the Worker accepted a body the document refuses: ${ajv.errorsText(validator(schema).errors)}`);
+    }
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+const adminAuth = `Bearer ${ADMIN}`;
+const now = () => Math.floor(Date.now() / 1000);
+function userJwt(sub = "user-1", extra = {}) {
+  return `Bearer ${mint(userKey, claims(jwks.url, AUD, { sub, scope: "read write", ...extra }))}`;
+}
+const adminJwt = () => userJwt("ops", { scope: "edge-admin" });
+
+test("the edge's public endpoints: health, jwks, openapi (and 500 while the config is invalid)", async () => {
+  const health = await call("GET", "/health", "/health", { expect: 200 });
+  assert.equal(health.body.config_loaded, true);
+  const keys = await call("GET", "/jwks.json", "/jwks.json", { expect: 200 });
+  assert.equal(keys.headers.get("cache-control"), "public, max-age=300");
+  await call("GET", "/openapi.json", "/openapi.json", { expect: 200 });
+
+  const broken = await call("GET", "/health", "/health", { on: brokenEdge, expect: 500 });
+  assert.equal(broken.body.config_loaded, false);
+  await call("GET", "/jwks.json", "/jwks.json", { on: brokenEdge, expect: 500 });
+  await call("GET", "/openapi.json", "/openapi.json", { on: brokenEdge, expect: 500 });
+});
+
+test("POST /keys: API keys and PATs, and every refusal", async () => {
+  const key = await call("POST", "/keys", "/keys", {
+    auth: adminAuth,
+    body: { kind: "api_key", subject: "svc@openapi", name: "CI caf\u00e9 \u{1f600}", scopes: ["read", "read", "write", "keys:read/all!~"] },
+    expect: 201,
+  });
+  assert.equal(key.body.issuer, null);
+  assert.equal(key.body.expires_at, null);
+  assert.deepEqual(key.body.scopes, ["read", "write", "keys:read/all!~"]);
+  const pat = await call("POST", "/keys", "/keys", {
+    auth: adminAuth,
+    body: { kind: "pat", subject: "pat-owner", issuer: jwks.url, name: "laptop", scopes: ["read"], expires_in: 3600, expires_at: null },
+    expect: 201,
+  });
+  assert.equal(pat.body.issuer, jwks.url);
+  // An admin-scoped JWT is an admin too.
+  await call("POST", "/keys", "/keys", {
+    auth: adminJwt(),
+    body: { kind: "api_key", subject: "svc-openapi", name: "by-jwt", expires_at: now() + 600 },
+    expect: 201,
+  });
+
+  const bad = [
+    { kind: "api_key", subject: "s", name: "n", admin: true }, // unknown field
+    { kind: "cookie", subject: "s", name: "n" },
+    { kind: "api_key", subject: "", name: "n" },
+    { kind: "api_key", subject: "s" }, // no name
+    { kind: "api_key", subject: "s", name: "n", scopes: ["a b"] },
+    { kind: "api_key", subject: "s", name: "n", issuer: jwks.url },
+    { kind: "api_key", subject: "s", name: "n", expires_in: 10 },
+    { kind: "api_key", subject: "s", name: "n", expires_in: 600, expires_at: now() + 600 },
+    { kind: "pat", subject: "s", name: "n", issuer: jwks.url }, // a PAT needs an expiry
+    { kind: "api_key", subject: "s", name: "n", scopes: "read" },
+    { kind: "pat", subject: "s", name: "n", expires_in: 600 }, // several issuers: name one
+    { kind: "pat", subject: "s", name: "n", issuer: "https://unknown.example", expires_in: 600 },
+  ];
+  for (const [i, body] of bad.entries()) {
+    // The last two depend on the configured issuers: the document cannot refuse them.
+    await call("POST", "/keys", "/keys", { auth: adminAuth, body, expect: 400, refusedByDoc: i < bad.length - 2 });
+  }
+  await call("POST", "/keys", "/keys", { auth: adminAuth, rawBody: "not json", expect: 400 });
+  await call("POST", "/keys", "/keys", { auth: "Bearer", body: { kind: "api_key", subject: "s", name: "n" }, expect: 400 });
+  await call("POST", "/keys", "/keys", { body: { kind: "api_key", subject: "s", name: "n" }, expect: 401 });
+  await call("POST", "/keys", "/keys", { auth: "Bearer not-the-admin-token", body: { kind: "api_key", subject: "s", name: "n" }, expect: 401 });
+  await call("POST", "/keys", "/keys", { auth: userJwt(), body: { kind: "api_key", subject: "s", name: "n" }, expect: 403 });
+  await call("POST", "/keys", "/keys", { auth: adminAuth, rawBody: "x".repeat(20000), expect: 413 });
+  await call("POST", "/keys", "/keys", { on: disabledEdge, auth: adminAuth, body: { kind: "api_key", subject: "s", name: "n" }, expect: 404 });
+
+  // The PAT cap (2 per principal) through the admin API.
+  await call("POST", "/keys", "/keys", {
+    auth: adminAuth,
+    body: { kind: "pat", subject: "pat-owner", issuer: jwks.url, name: "second", expires_in: 3600 },
+    expect: 201,
+  });
+  await call("POST", "/keys", "/keys", {
+    auth: adminAuth,
+    body: { kind: "pat", subject: "pat-owner", issuer: jwks.url, name: "third", expires_in: 3600 },
+    expect: 409,
+  });
+  // A JWT whose issuer's keys cannot be fetched, with nothing cached.
+  const stranger = `Bearer ${mint(userKey, claims(deadIssuer, AUD))}`;
+  const unavailable = await call("POST", "/keys", "/keys", { auth: stranger, body: { kind: "api_key", subject: "s", name: "n" }, expect: 503 });
+  assert.ok(unavailable.headers.get("retry-after"));
+});
+
+test("GET /keys: by subject, everything, filters and pages", async () => {
+  for (const name of ["a", "b", "c"]) {
+    await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "lister", name }, expect: 201 });
+  }
+  const bySubject = await call("GET", "/keys", "/keys?subject=lister", { auth: adminAuth, expect: 200 });
+  assert.equal(bySubject.body.subject, "lister");
+  assert.equal(bySubject.body.keys.length, 3);
+  assert.equal(bySubject.body.cursor, undefined);
+  const all = await call("GET", "/keys", "/keys?kind=api_key&status=active", { auth: adminAuth, expect: 200 });
+  assert.equal(all.body.subject, undefined);
+  assert.ok(all.body.keys.length >= 3);
+  const pats = await call("GET", "/keys", `/keys?kind=pat&issuer=${encodeURIComponent(jwks.url)}`, { auth: adminAuth, expect: 200 });
+  assert.ok(pats.body.keys.every((k) => k.kind === "pat" && k.issuer === jwks.url));
+  // Page by page.
+  let cursor;
+  const ids = [];
+  for (let i = 0; i < 10; i++) {
+    const q = `/keys?subject=lister&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const page = await call("GET", "/keys", q, { auth: adminAuth, expect: 200 });
+    ids.push(...page.body.keys.map((k) => k.id));
+    cursor = page.body.cursor;
+    if (!cursor) break;
+  }
+  assert.equal(new Set(ids).size, 3);
+
+  for (const q of ["limit=0", "limit=1001", "limit=x", "kind=cookie", "status=gone", "subject=", `cursor=${"c".repeat(1025)}`]) {
+    await call("GET", "/keys", `/keys?${q}`, { auth: adminAuth, expect: 400 });
+  }
+  await call("GET", "/keys", "/keys", { expect: 401 });
+  await call("GET", "/keys", "/keys", { auth: userJwt(), expect: 403 });
+  await call("GET", "/keys", "/keys", { on: disabledEdge, auth: adminAuth, expect: 404 });
+});
+
+test("GET and DELETE /keys/{id}, POST /keys/{id}/roll", async () => {
+  const key = (await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "svc-roll", name: "r", scopes: ["read"], expires_in: 86400 }, expect: 201 })).body;
+  const meta = await call("GET", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 200 });
+  assert.equal(meta.body.status, "active");
+  assert.equal(meta.body.last_used_at, null);
+  // Used once, so last_used_at may be set (it is written after the response).
+  await edge.fetch("/v1/x", { headers: { "x-api-key": key.token } });
+  await call("GET", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 200 });
+
+  const rolled = await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: adminAuth, body: { grace_seconds: 600 }, expect: 201 });
+  assert.equal(rolled.body.subject, "svc-roll");
+  await call("POST", "/keys/{id}/roll", `/keys/${rolled.body.id}/roll`, { auth: adminAuth, expect: 201 }); // empty body
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: adminAuth, body: { grace_seconds: 30 * 86400 + 1 }, expect: 400, refusedByDoc: true });
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: adminAuth, body: { grace_seconds: 1, extra: 1 }, expect: 400, refusedByDoc: true });
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: adminAuth, body: { grace_seconds: -1 }, expect: 400, refusedByDoc: true });
+  await call("POST", "/keys/{id}/roll", "/keys/key_nope/roll", { auth: adminAuth, body: {}, expect: 404 });
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: userJwt(), expect: 403 });
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { expect: 401 });
+
+  await call("DELETE", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 204 });
+  await call("DELETE", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 204 }); // again
+  const revoked = await call("GET", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 200 });
+  assert.equal(revoked.body.status, "revoked");
+  assert.equal(typeof revoked.body.revoked_at, "number");
+  await call("POST", "/keys/{id}/roll", `/keys/${key.id}/roll`, { auth: adminAuth, expect: 409 });
+
+  for (const id of ["key_doesnotexist00", "not!an-id", "x".repeat(65)]) {
+    await call("GET", "/keys/{id}", `/keys/${id}`, { auth: adminAuth, expect: 404 });
+    await call("DELETE", "/keys/{id}", `/keys/${id}`, { auth: adminAuth, expect: 404 });
+  }
+  await call("GET", "/keys/{id}", `/keys/${key.id}`, { expect: 401 });
+  await call("DELETE", "/keys/{id}", `/keys/${key.id}`, { auth: userJwt(), expect: 403 });
+  await call("GET", "/keys/{id}", `/keys/${key.id}`, { on: disabledEdge, auth: adminAuth, expect: 404 });
+});
+
+test("PATs: create, list, read and revoke one's own; never another principal's", async () => {
+  const alice = userJwt("alice");
+  const pat = await call("POST", "/pats", "/pats", { auth: alice, body: { name: "cli", scopes: ["read"], expires_in: 3600 }, expect: 201 });
+  assert.equal(pat.body.kind, "pat");
+  assert.equal(pat.body.subject, "alice");
+  assert.equal(pat.body.issuer, jwks.url);
+  await call("POST", "/pats", "/pats", { auth: alice, body: { name: "ci", expires_at: now() + 3600 }, expect: 201 });
+  await call("POST", "/pats", "/pats", { auth: alice, body: { name: "third", expires_in: 3600 }, expect: 409 });
+
+  for (const [body, refusedByDoc] of [
+    [{ name: "x" }, true], // no expiry
+    [{ name: "x", expires_in: null }, true],
+    [{ name: "x", expires_in: 3600, subject: "bob" }, true], // unknown field
+    [{ name: "x", expires_in: 100 * 86400 }, false], // beyond pat_max_lifetime_seconds (configured)
+    [{ name: "x", expires_in: 3600, scopes: "read" }, true],
+    [{ name: "x", expires_in: 30 }, true],
+  ]) {
+    await call("POST", "/pats", "/pats", { auth: userJwt("carol"), body, expect: 400, refusedByDoc });
+  }
+  await call("POST", "/pats", "/pats", { auth: userJwt("carol"), body: { name: "x", expires_in: 3600, scopes: ["admin"] }, expect: 403 });
+  await call("POST", "/pats", "/pats", { auth: adminAuth, body: { name: "x", expires_in: 3600 }, expect: 403 });
+  await call("POST", "/pats", "/pats", { auth: adminJwt(), body: { name: "x", expires_in: 3600 }, expect: 403 });
+  await call("POST", "/pats", "/pats", { body: { name: "x", expires_in: 3600 }, expect: 401 });
+  await call("POST", "/pats", "/pats", { auth: `Bearer ${mint(userKey, claims(jwks.url, "https://other.aud"))}`, body: { name: "x", expires_in: 3600 }, expect: 401 });
+  await call("POST", "/pats", "/pats", { auth: userJwt("carol"), rawBody: "x".repeat(20000), expect: 413 });
+  await call("POST", "/pats", "/pats", { auth: `Bearer ${mint(userKey, claims(deadIssuer, AUD))}`, body: { name: "x", expires_in: 3600 }, expect: 503 });
+
+  const list = await call("GET", "/pats", "/pats", { auth: alice, expect: 200 });
+  assert.equal(list.body.subject, "alice");
+  assert.equal(list.body.keys.length, 2);
+  const page = await call("GET", "/pats", "/pats?limit=1&status=active&subject=ignored&kind=api_key", { auth: alice, expect: 200 });
+  assert.equal(page.body.subject, "alice");
+  const empty = await call("GET", "/pats", "/pats", { auth: userJwt("nobody"), expect: 200 });
+  assert.deepEqual(empty.body.keys, []);
+  await call("GET", "/pats", "/pats?limit=abc", { auth: alice, expect: 400 });
+  await call("GET", "/pats", "/pats", { expect: 401 });
+  await call("GET", "/pats", "/pats", { auth: adminAuth, expect: 403 });
+
+  await call("GET", "/pats/{id}", `/pats/${pat.body.id}`, { auth: alice, expect: 200 });
+  await call("GET", "/pats/{id}", `/pats/${pat.body.id}`, { auth: userJwt("bob"), expect: 404 });
+  await call("GET", "/pats/{id}", `/pats/${pat.body.id}`, { auth: adminAuth, expect: 403 });
+  await call("GET", "/pats/{id}", `/pats/${pat.body.id}`, { expect: 401 });
+  await call("DELETE", "/pats/{id}", `/pats/${pat.body.id}`, { auth: userJwt("bob"), expect: 404 });
+  await call("DELETE", "/pats/{id}", `/pats/${pat.body.id}`, { auth: alice, expect: 204 });
+  const gone = await call("GET", "/pats/{id}", `/pats/${pat.body.id}`, { auth: alice, expect: 200 });
+  assert.equal(gone.body.status, "revoked");
+  await call("DELETE", "/pats/{id}", "/pats/key_nope", { auth: alice, expect: 404 });
+  await call("DELETE", "/pats/{id}", `/pats/${pat.body.id}`, { auth: adminAuth, expect: 403 });
+});
+
+test("methods a path does not document are 405 for an allowed caller", async () => {
+  await call("PUT", "/keys", "/keys", { auth: adminAuth, expect: 405 });
+  await call("PATCH", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
+  await call("GET", "/keys/{id}/roll", "/keys/key_x/roll", { auth: adminAuth, expect: 405 });
+  await call("PUT", "/pats", "/pats", { auth: userJwt(), expect: 405 });
+  await call("POST", "/pats/{id}", "/pats/key_x", { auth: userJwt(), expect: 405 });
+});
+
+test("every operation was exercised with a success and an error", () => {
+  for (const [template, item] of Object.entries(doc.paths)) {
+    for (const method of ["get", "put", "post", "delete", "patch"]) {
+      if (!item[method]) continue;
+      const statuses = [...(seen.get(`${method.toUpperCase()} ${template}`) ?? [])];
+      assert.ok(statuses.some((s) => s < 300), `${method} ${template}: no success seen (${statuses})`);
+      assert.ok(statuses.some((s) => s >= 400), `${method} ${template}: no error seen (${statuses})`);
+    }
+  }
+});
