@@ -160,7 +160,7 @@ test("errors: the problem's detail and exit 1; unreachable is 3; no token or bad
 
   r = await cli(["keys", "create", "--kind", "api_key", "--subject", "s", "--name", "n", "--expires-in", "5"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /400 Invalid request: .*expires/);
+  assert.match(r.stderr, /400 Invalid request: .*expiry/);
 
   r = await cli(["keys", "list"], { EDGE_AUTH_URL: `http://127.0.0.1:${await deadPort()}` });
   assert.equal(r.code, 3, r.stderr);
