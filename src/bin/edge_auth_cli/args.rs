@@ -19,7 +19,13 @@ pub const TOKEN_ENV: &str = "EDGE_AUTH_ADMIN_TOKEN";
 )]
 pub struct Cli {
     /// Base URL of the Worker, e.g. http://127.0.0.1:8787 or https://api.example.
-    #[arg(long, env = "EDGE_AUTH_URL", global = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "EDGE_AUTH_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
     pub url: Option<String>,
     /// The configured `admin_path`.
     #[arg(long, default_value = "/_auth", global = true, value_name = "PATH")]
@@ -142,6 +148,7 @@ pub enum Keys {
         \"expires_at\"?}."
     )]
     Import {
+        /// The records: a file, or - for stdin.
         file: PathBuf,
         /// Records sent per request.
         #[arg(long, default_value_t = 100, value_name = "N",
