@@ -33,8 +33,10 @@ lint:
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features fault-injection -- -D warnings
 
+## test-native: also builds the CLI, target/debug/edge-auth, which tests/runtime/cli.test.mjs runs
 test-native:
 	cargo test
+	cargo build --bin edge-auth
 
 test-runtime:
 	node --test --test-concurrency=1 tests/runtime/

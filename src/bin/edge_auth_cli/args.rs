@@ -1,0 +1,161 @@
+//! The command line, parsed by clap's derive.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The admin token is read from this variable only: never a flag, so it stays out of shell
+/// history and `ps`.
+pub const TOKEN_ENV: &str = "EDGE_AUTH_ADMIN_TOKEN";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "edge-auth",
+    version,
+    about = "Manage edge-auth API keys and PATs through the Worker's admin API.",
+    after_help = "The admin token is read from EDGE_AUTH_ADMIN_TOKEN (never a flag, never printed).\n\
+                  Exit codes: 0 success, 1 the API refused (problem shown), 2 usage or input error, \
+                  3 network error."
+)]
+pub struct Cli {
+    /// Base URL of the Worker, e.g. http://127.0.0.1:8787 or https://api.example.
+    #[arg(
+        long,
+        env = "EDGE_AUTH_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+    /// The configured `admin_path`.
+    #[arg(long, default_value = "/_auth", global = true, value_name = "PATH")]
+    pub admin_path: String,
+    /// Print the API's JSON as is instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Allow plain http to a host that is not loopback (the admin token would travel in clear).
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
+    /// Seconds before a request is abandoned.
+    #[arg(long, default_value_t = 30, global = true, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// API keys and PATs (`{admin_path}/keys`).
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    #[value(name = "api_key")]
+    ApiKey,
+    #[value(name = "pat")]
+    Pat,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ApiKey => "api_key",
+            Kind::Pat => "pat",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Status {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Create an API key or PAT; its token is printed once.
+    Create {
+        #[arg(long, value_enum)]
+        kind: Kind,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        name: String,
+        /// A scope the key carries (repeat for several).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds (at least 60; required for PATs).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
+        /// For PATs: the issuer of the principal (optional when exactly one is configured).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+    /// List keys, following pages until done (or until --limit keys).
+    List {
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        /// Stop after this many keys (the output then carries a `cursor` to go on from).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Keys asked for per request (1-1000).
+        #[arg(long, default_value_t = 100, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
+        /// Start from this cursor (from an earlier, limited listing).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one key's metadata.
+    Get { id: String },
+    /// Revoke a key: it is refused from then on.
+    Revoke { id: String },
+    /// Issue a new key with the same subject and scopes; the old one expires after the grace.
+    Roll {
+        id: String,
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        grace_seconds: u64,
+    },
+    /// Bulk-import existing keys by hash. NEEDS THE IMPORT ENDPOINT
+    /// (`POST {admin_path}/keys/import`), WHICH THE WORKER DOES NOT HAVE YET.
+    #[command(
+        long_about = "Bulk-import existing keys by the SHA-256 of their tokens.\n\n\
+        NOTE: this needs the import endpoint, POST {admin_path}/keys/import with body \
+        {\"keys\":[...]}, which the Worker does not have yet; until it does, the command \
+        fails (exit 1) after validating the file. --dry-run only validates.\n\n\
+        FILE (or - for stdin) holds a JSON array of records or one JSON record per line: \
+        {\"hash\": \"<64 lowercase hex sha256 of the token>\", \"id\"?, \"kind\": \
+        \"api_key\"|\"pat\", \"subject\", \"name\", \"scopes\": [...], \"issuer\"?, \
+        \"expires_at\"?}."
+    )]
+    Import {
+        /// The records: a file, or - for stdin.
+        file: PathBuf,
+        /// Records sent per request.
+        #[arg(long, default_value_t = 100, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        batch_size: u32,
+        /// Validate the file and report; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}

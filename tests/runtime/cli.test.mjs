@@ -1,0 +1,205 @@
+// The operators' command-line client (src/bin/edge-auth.rs) against the built Worker: create,
+// list across pages, get, roll, revoke, and its errors and exit codes (1 API, 2 usage, 3
+// network). It runs target/debug/edge-auth, which `make test-native` builds; it builds nothing.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ROOT, startOrigin, startEdge, deadPort } from "../support/harness.mjs";
+import { makeKey, startJwks } from "../support/tokens.mjs";
+
+const BIN = path.join(ROOT, "target", "debug", "edge-auth");
+const ADMIN = "runtime-test-admin-token-cli-0123456789";
+const AUD = "https://api.test";
+let origin, edge, jwks, scratch;
+
+/** Run the CLI; never throws on a non-zero exit. `env` replaces the EDGE_AUTH_* variables. */
+function cli(args, env = {}) {
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith("EDGE_AUTH_")) delete base[k];
+  const vars = { EDGE_AUTH_URL: edge.url, EDGE_AUTH_ADMIN_TOKEN: ADMIN, ...env };
+  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete vars[k];
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...base, ...vars }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function ok(args, env) {
+  const r = await cli(args, env);
+  assert.equal(r.code, 0, `edge-auth ${args.join(" ")}\n${r.stderr}`);
+  return r;
+}
+
+const works = async (token) => (await edge.fetch("/v1/x", { headers: { "x-api-key": token } })).status;
+
+before(async () => {
+  assert.ok(existsSync(BIN), `${BIN} is missing: run \`cargo build --bin edge-auth\` (make test-native does)`);
+  origin = await startOrigin();
+  jwks = await startJwks([makeKey("EdDSA")]);
+  edge = await startEdge({
+    config: {
+      origin: origin.url,
+      issuers: [{ issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
+      routes: [{ path: "/v1/**" }],
+      keys: { cache_ttl_seconds: 0 },
+    },
+    bindings: { ADMIN_TOKEN: ADMIN },
+  });
+  scratch = mkdtempSync(path.join(tmpdir(), "edge-auth-cli-"));
+});
+after(async () => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await edge?.close();
+  await jwks?.close();
+  await origin?.close();
+});
+
+test("create prints the details and the token once, with a warning to store it", async () => {
+  const r = await ok(["keys", "create", "--kind", "api_key", "--subject", "svc-cli", "--name", "ci", "--scope", "read", "--scope", "write"]);
+  const token = r.stdout.match(/^token:\s+(eak_[0-9A-Za-z]{36})$/m)?.[1];
+  assert.ok(token, r.stdout);
+  assert.equal(r.stdout.split(token).length, 2, "the token appears exactly once");
+  assert.match(r.stdout, /^subject:\s+svc-cli$/m);
+  assert.match(r.stdout, /^scopes:\s+read write$/m);
+  assert.match(r.stderr, /shown only once/);
+  assert.ok(!r.stderr.includes(token));
+  assert.ok(!r.stdout.includes(ADMIN) && !r.stderr.includes(ADMIN), "the admin token is never printed");
+  assert.equal(await works(token), 200);
+});
+
+test("create --json prints the API's answer as is (a PAT of the configured issuer)", async () => {
+  const r = await ok(["keys", "create", "--json", "--kind", "pat", "--subject", "alice", "--name", "laptop", "--scope", "read", "--expires-in", "3600"]);
+  const key = JSON.parse(r.stdout);
+  assert.match(key.token, /^eap_/);
+  assert.equal(key.kind, "pat");
+  assert.equal(key.issuer, jwks.url);
+  assert.deepEqual(key.scopes, ["read"]);
+  assert.equal(key.expires_at - key.created_at, 3600);
+  assert.match(r.stderr, /shown only once/);
+  assert.equal(await works(key.token), 200);
+});
+
+test("list follows the cursor across pages, and --limit/--cursor page by hand", async () => {
+  const ids = [];
+  for (const name of ["a", "b", "c"]) {
+    const r = await ok(["keys", "create", "--json", "--kind", "api_key", "--subject", "pager", "--name", name]);
+    ids.push(JSON.parse(r.stdout).id);
+  }
+  // One key per request: three keys need at least three pages.
+  const all = JSON.parse((await ok(["keys", "list", "--json", "--subject", "pager", "--page-size", "1"])).stdout);
+  assert.deepEqual(all.keys.map((k) => k.id).sort(), [...ids].sort());
+  assert.equal(all.cursor, undefined, "done: no cursor");
+  assert.equal(all.subject, "pager");
+  for (const k of all.keys) assert.equal(k.token, undefined);
+
+  const first = JSON.parse((await ok(["keys", "list", "--json", "--subject", "pager", "--page-size", "1", "--limit", "2"])).stdout);
+  assert.equal(first.keys.length, 2);
+  assert.ok(first.cursor, "keys were left, so a cursor is given");
+  const rest = JSON.parse((await ok(["keys", "list", "--json", "--subject", "pager", "--page-size", "1", "--cursor", first.cursor])).stdout);
+  assert.deepEqual([...first.keys, ...rest.keys].map((k) => k.id).sort(), [...ids].sort());
+
+  const table = (await ok(["keys", "list", "--subject", "pager", "--page-size", "1"])).stdout;
+  const lines = table.trimEnd().split("\n");
+  assert.match(lines[0], /^ID\s+KIND\s+SUBJECT\s+NAME\s+STATUS\s+SCOPES\s+EXPIRES\s+START$/);
+  for (const id of ids) assert.match(table, new RegExp(`^${id}\\s+api_key\\s+pager\\s`, "m"));
+  assert.equal(lines.at(-1), "3 key(s)");
+
+  // Filters go to the API: every key, only PATs.
+  const pats = JSON.parse((await ok(["keys", "list", "--json", "--kind", "pat", "--page-size", "2"])).stdout);
+  assert.ok(pats.keys.length >= 1);
+  for (const k of pats.keys) assert.equal(k.kind, "pat");
+});
+
+test("get, roll and revoke", async () => {
+  const key = JSON.parse((await ok(["keys", "create", "--json", "--kind", "api_key", "--subject", "svc-roll", "--name", "r", "--scope", "read"])).stdout);
+  const shown = (await ok(["keys", "get", key.id])).stdout;
+  assert.match(shown, new RegExp(`^id:\\s+${key.id}$`, "m"));
+  assert.match(shown, /^status:\s+active$/m);
+  assert.ok(!shown.includes(key.token));
+  assert.equal(JSON.parse((await ok(["keys", "get", "--json", key.id])).stdout).subject, "svc-roll");
+
+  const rolled = await ok(["keys", "roll", key.id, "--grace-seconds", "0", "--json"]);
+  const fresh = JSON.parse(rolled.stdout);
+  assert.notEqual(fresh.id, key.id);
+  assert.deepEqual(fresh.scopes, ["read"]);
+  assert.match(rolled.stderr, /shown only once/);
+  assert.equal(await works(fresh.token), 200);
+  assert.equal(await works(key.token), 401, "past a zero grace");
+
+  const human = await ok(["keys", "roll", fresh.id, "--grace-seconds", "600"]);
+  const third = human.stdout.match(/^token:\s+(eak_\S+)$/m)?.[1];
+  assert.ok(third, human.stdout);
+  assert.equal(await works(fresh.token), 200, "within the grace");
+
+  const revoked = await ok(["keys", "revoke", fresh.id]);
+  assert.match(revoked.stdout, new RegExp(`Revoked ${fresh.id}`));
+  assert.equal(await works(fresh.token), 401);
+  assert.equal(JSON.parse((await ok(["keys", "get", "--json", fresh.id])).stdout).status, "revoked");
+  assert.equal((await ok(["keys", "revoke", "--json", fresh.id])).stdout, "", "--json prints nothing for a 204");
+});
+
+test("errors: the problem's detail and exit 1; unreachable is 3; no token or bad usage is 2", async () => {
+  const direct = await edge.fetch("/_auth/keys", { headers: { authorization: "Bearer wrong-admin-token-0123456789abcdef" } });
+  const problem = await direct.json();
+  assert.equal(direct.status, 401);
+  assert.ok(problem.detail);
+  let r = await cli(["keys", "list"], { EDGE_AUTH_ADMIN_TOKEN: "wrong-admin-token-0123456789abcdef" });
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.stderr.includes(problem.detail), r.stderr);
+  assert.ok(r.stderr.includes("401"), r.stderr);
+  assert.ok(!r.stderr.includes("wrong-admin-token"), "the token is never printed");
+  assert.equal(r.stdout, "");
+
+  r = await cli(["keys", "get", "key_doesNotExist0000"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /404 Not found: No such key\./);
+
+  r = await cli(["keys", "create", "--kind", "api_key", "--subject", "s", "--name", "n", "--expires-in", "5"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /400 Invalid request: .*expiry/);
+
+  r = await cli(["keys", "list"], { EDGE_AUTH_URL: `http://127.0.0.1:${await deadPort()}` });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /cannot reach the Worker/);
+
+  r = await cli(["keys", "list"], { EDGE_AUTH_ADMIN_TOKEN: undefined });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /EDGE_AUTH_ADMIN_TOKEN is not set/);
+
+  r = await cli(["keys", "list"], { EDGE_AUTH_URL: undefined });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--url/);
+
+  r = await cli(["keys", "create", "--kind", "jwt", "--subject", "s", "--name", "n"]);
+  assert.equal(r.code, 2);
+  r = await cli(["keys", "get", "../jwks.json"]);
+  assert.equal(r.code, 2);
+
+  r = await cli(["keys", "list"], { EDGE_AUTH_URL: "http://edge.example" });
+  assert.equal(r.code, 2, "plain http off loopback is refused");
+  assert.match(r.stderr, /in clear/);
+});
+
+test("import validates the file and reports that the Worker has no import endpoint yet", async () => {
+  const file = path.join(scratch, "keys.jsonl");
+  const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  writeFileSync(file, `${JSON.stringify({ hash, kind: "api_key", subject: "old", name: "legacy", scopes: ["read"] })}\n`);
+  let r = await cli(["keys", "import", file, "--dry-run"], { EDGE_AUTH_ADMIN_TOKEN: undefined });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1 record\(s\) .* valid/);
+
+  r = await cli(["keys", "import", file]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /no import endpoint/);
+  assert.match(r.stderr, /nothing was imported/);
+
+  const bad = path.join(scratch, "bad.jsonl");
+  writeFileSync(bad, `${JSON.stringify({ hash: "ABC", kind: "api_key", subject: "old", name: "legacy" })}\n`);
+  r = await cli(["keys", "import", bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /record 1: "hash"/);
+});
