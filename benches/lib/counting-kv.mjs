@@ -1,7 +1,8 @@
-// A wrapped KV binding for the counting pass only (never in timed runs): every call is reported
+// A counting KV wrapper for the counting pass only (never in timed runs): every call is reported
 // to the driver through the COUNTER service binding (a Node function), then forwarded to the
-// real namespace INNER. Both Workers under test see it as their AUTH_KV: the Rust `worker` crate
-// and the reference Worker only call these methods on it.
+// real namespace INNER. An entry module made by benches/lib/workers.mjs (withCountingKv) hands
+// it to the Worker under test as its AUTH_KV: the Rust `worker` crate and the reference Worker
+// only call these methods on it.
 class CountingKv {
   constructor(env) {
     this.inner = env.INNER;

@@ -165,7 +165,7 @@ export function renderReport(r) {
     L.push("");
     L.push(
       "Measured in a separate, untimed counting pass on twin Workers (fresh isolates, same code and config) whose `AUTH_KV` " +
-        "is a counting wrapper (a Miniflare wrapped binding around the same namespace that reports every `get`/`getWithMetadata`); " +
+        "is a counting wrapper (an object around the same namespace, handed to the Worker by an entry module, that reports every `get`/`getWithMetadata`); " +
         "JWKS fetches are counted at the loopback JWKS server, which serves each Worker under its own path. " +
         "Steady state: 5 untimed requests precede each count. The floor has no KV binding and no JWKS.",
     );

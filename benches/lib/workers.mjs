@@ -7,24 +7,60 @@
 //   edge-auth-last-used  edge-auth with `keys.record_last_used` on (its default), for one scenario
 //   edge-auth-assertion, jose-assertion  both with ASSERTION_KEY bound: signed assertions
 //   edge-auth-counted  }  the same Workers, but AUTH_KV is a counting wrapper
-//   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs); used only by the counting pass
-//   jose-counted       }
+//   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs) around the namespace, put in
+//   jose-counted       }  place by a small entry module; used only by the counting pass
 //
-// The three timed Workers and the counting wrapper all bind the same KV namespace, so one seed
-// serves them all.
+// The three timed Workers and the counting wrappers all bind the same KV namespace, so one seed
+// serves them all. (Miniflare 5 has no `wrappedBindings`: the wrapper now runs in the Worker's own
+// isolate, as the wrapped binding's module did in its own.)
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { Miniflare, Response } from "miniflare";
+import { Miniflare, Response, convertV4MiniflareOptions } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KV_ID = "edge-auth-bench-kv";
 /** The build under test: `build/` unless BENCH_BUILD_DIR names another scripts/build.sh output. */
 export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR || "build");
-const COMPAT_DATE = "2026-04-01";
+// As in wrangler.jsonc, scripts/dev.mjs and tests/support/harness.mjs.
+const COMPAT_DATE = "2026-11-17";
+const COUNTING_KV_SOURCE = readFileSync(path.join(ROOT, "benches/lib/counting-kv.mjs"), "utf8");
+
+/**
+ * `worker` with a counting AUTH_KV: a new entry module hands the Worker's own entry (`main`, a
+ * module of `worker.modules`) an env whose AUTH_KV is benches/lib/counting-kv.mjs around the
+ * real namespace (INNER), reporting to `counter` as `who`.
+ */
+function withCountingKv(worker, main, who, counter) {
+  const entry = path.join(worker.modulesRoot, "counted-entry.mjs");
+  const source = `import worker from "./${main}";
+import countingKv from "./counting-kv.mjs";
+let seen, wrapped;
+export default {
+  fetch(request, env, ctx) {
+    if (env !== seen) {
+      seen = env;
+      wrapped = { ...env, AUTH_KV: countingKv({ INNER: env.INNER, COUNTER: env.COUNTER, WHO: env.WHO }) };
+    }
+    return worker.fetch(request, wrapped, ctx);
+  },
+};
+`;
+  return {
+    ...worker,
+    modules: [
+      { type: "ESModule", path: entry, contents: source },
+      ...worker.modules,
+      { type: "ESModule", path: path.join(worker.modulesRoot, "counting-kv.mjs"), contents: COUNTING_KV_SOURCE },
+    ],
+    bindings: { ...worker.bindings, WHO: who },
+    kvNamespaces: { INNER: KV_ID },
+    serviceBindings: { COUNTER: counter },
+  };
+}
 
 /** Bundles the reference Worker (it imports `jose`) into a temp dir; returns its source. */
 async function bundleReference() {
@@ -95,15 +131,19 @@ export async function startWorkers(s) {
   const edgeWorker = (name, jwksPath, recordLastUsed = false) => ({
     name,
     modules: true,
-    scriptPath: path.join(BUILD_DIR, "index.js"),
+    // The built modules as wrangler.jsonc ships them (Miniflare 5 has no `modulesRules`).
     modulesRoot: BUILD_DIR,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    modules: [
+      { type: "ESModule", path: path.join(BUILD_DIR, "index.js") },
+      { type: "CompiledWasm", path: path.join(BUILD_DIR, "index_bg.wasm") },
+    ],
     compatibilityDate: COMPAT_DATE,
     bindings: { AUTH_CONFIG: edgeConfig(jwksPath, recordLastUsed), BENCH_HS256_SECRET: s.hsSecret },
     unsafeDirectSockets: socket(),
   });
   const joseWorker = (name, jwksPath) => ({
     name,
+    modulesRoot: path.join(ROOT, "benches"),
     modules: [{ type: "ESModule", path: path.join(ROOT, "benches/reference-jose-worker.bundle.mjs"), contents: joseSource }],
     compatibilityDate: COMPAT_DATE,
     bindings: joseBindings(jwksPath),
@@ -114,17 +154,18 @@ export async function startWorkers(s) {
     ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
     kid: "bench-assertion",
   });
-  const counted = (who) => ({ AUTH_KV: { scriptName: "counting-kv", bindings: { WHO: who } } });
-
   // KV operations seen by the counting wrapper, per Worker.
   const kvCounts = {};
+  const counter = (request) => {
+    const [, who, op] = new URL(request.url).pathname.split("/");
+    kvCounts[who] ??= {};
+    kvCounts[who][op] = (kvCounts[who][op] ?? 0) + 1;
+    return new Response(null, { status: 204 });
+  };
   // The tail of workerd's output, for diagnosing a failed check (edge-auth logs one line per
   // request; the rest is drained and dropped).
   const chunks = { stdout: [], stderr: [] };
-  const tail = () => ({
-    stdout: Buffer.concat(chunks.stdout).toString("utf8"),
-    stderr: Buffer.concat(chunks.stderr).toString("utf8"),
-  });
+  const tail = () => ({ stdout: chunks.stdout.join("\n"), stderr: chunks.stderr.join("\n") });
   const workers = [
     { ...edgeWorker("edge-auth", "edge"), kvNamespaces: { AUTH_KV: KV_ID } },
     { ...joseWorker("jose", "jose"), kvNamespaces: { AUTH_KV: KV_ID } },
@@ -145,12 +186,9 @@ export async function startWorkers(s) {
       const w = joseWorker("jose-assertion", "jose");
       return { ...w, bindings: { ...w.bindings, ASSERTION_KEY: assertionKey }, kvNamespaces: { AUTH_KV: KV_ID } };
     })(),
-    { ...edgeWorker("edge-auth-counted", "edge-counted"), wrappedBindings: counted("edge-auth") },
-    {
-      ...edgeWorker("edge-auth-last-used-counted", "edge-counted", true),
-      wrappedBindings: counted("edge-auth-last-used"),
-    },
-    { ...joseWorker("jose-counted", "jose-counted"), wrappedBindings: counted("jose") },
+    withCountingKv(edgeWorker("edge-auth-counted", "edge-counted"), "index.js", "edge-auth", counter),
+    withCountingKv(edgeWorker("edge-auth-last-used-counted", "edge-counted", true), "index.js", "edge-auth-last-used", counter),
+    withCountingKv(joseWorker("jose-counted", "jose-counted"), "reference-jose-worker.bundle.mjs", "jose", counter),
     {
       // Seeds KV from inside workerd: much faster than one Node → workerd round trip per put.
       name: "kv-seeder",
@@ -165,35 +203,20 @@ export async function startWorkers(s) {
       compatibilityDate: COMPAT_DATE,
       kvNamespaces: { KV: KV_ID },
     },
-    {
-      name: "counting-kv",
-      modules: true,
-      scriptPath: path.join(ROOT, "benches/lib/counting-kv.mjs"),
-      kvNamespaces: { INNER: KV_ID },
-      serviceBindings: {
-        COUNTER(request) {
-          const [, who, op] = new URL(request.url).pathname.split("/");
-          kvCounts[who] ??= {};
-          kvCounts[who][op] = (kvCounts[who][op] ?? 0) + 1;
-          return new Response(null, { status: 204 });
-        },
-      },
-    },
   ];
 
-  const mf = new Miniflare({
+  // Miniflare 5 takes a new options format: these v4-style options go through its own adapter.
+  // KV is ephemeral (a temp dir removed on dispose). workerd's output arrives as structured logs.
+  const mf = new Miniflare(convertV4MiniflareOptions({
     workers,
-    kvPersist: false,
-    cachePersist: false,
-    handleRuntimeStdio(stdout, stderr) {
-      for (const [name, stream] of [["stdout", stdout], ["stderr", stderr]]) {
-        stream.on("data", (d) => {
-          chunks[name].push(d);
-          if (chunks[name].length > 40) chunks[name].shift();
-        });
-      }
+    cf: false,
+    telemetry: { enabled: false },
+    handleStructuredLogs({ level, message }) {
+      const name = level === "error" || level === "warn" ? "stderr" : "stdout";
+      chunks[name].push(message);
+      if (chunks[name].length > 40) chunks[name].shift();
     },
-  });
+  }));
   try {
     await mf.ready;
   } catch (e) {

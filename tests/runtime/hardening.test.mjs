@@ -126,14 +126,23 @@ test("#12.2 the origin receives the canonical path, no overrides and the edge's 
   assert.notEqual(seen.headers["x-forwarded-for"], "10.9.9.9");
   assert.equal(seen.headers["x-forwarded-host"], "edge.test");
 
-  // A header name the runtime cannot send (a Cyrillic "А") is dropped, not a 502.
+  // A header name the runtime cannot send (a Cyrillic "А") is dropped, not a 502. workerd up to
+  // 1.20260426 handed such a request to the Worker, which must drop the name (200); workerd
+  // 1.20261117 (wrangler 4.164 / Miniflare 5) refuses it in its HTTP parser, before the Worker
+  // runs (400 "invalid HTTP header parsed"). Either way nothing of it reaches the origin.
+  const beforeLookalike = origin.requests.length;
   const lookalike = await raw(
     Buffer.concat([Buffer.from("GET /public/x HTTP/1.1\r\nHost: edge.test\r\nX-"), Buffer.from("А", "utf8"), Buffer.from("uth-Subject: root\r\nX-Auth-Subject: spoof\r\n")]),
   );
-  assert.equal(lookalike.status, 200, lookalike.text);
-  const forwarded = origin.requests.at(-1).headers;
-  assert.equal(forwarded["x-auth-subject"], undefined);
-  assert.ok(Object.keys(forwarded).every((n) => /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(n)), JSON.stringify(forwarded));
+  if (lookalike.status === 400) {
+    assert.match(lookalike.text, /invalid HTTP header parsed/, "refused by the runtime's parser, not by the edge");
+    assert.equal(origin.requests.length, beforeLookalike, "nothing forwarded");
+  } else {
+    assert.equal(lookalike.status, 200, lookalike.text);
+    const forwarded = origin.requests.at(-1).headers;
+    assert.equal(forwarded["x-auth-subject"], undefined);
+    assert.ok(Object.keys(forwarded).every((n) => /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(n)), JSON.stringify(forwarded));
+  }
 });
 
 test("#12.3 the assertion names the method, the forwarded URL, the request id and the body length", async () => {

@@ -4,9 +4,25 @@ import { createServer } from "node:http";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { Miniflare } from "miniflare";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The compatibility date of wrangler.jsonc, scripts/dev.mjs and the benches (workerd must support it). */
+export const COMPATIBILITY_DATE = "2026-11-17";
+
+/**
+ * The built Worker's modules (scripts/build.sh output), as wrangler.jsonc ships them: the JS entry
+ * and its wasm as a compiled module. Miniflare 5 has no `modulesRules`, so they are listed.
+ */
+export function builtModules(dir) {
+  return {
+    modulesRoot: dir,
+    modules: [
+      { type: "ESModule", path: path.join(dir, "index.js") },
+      { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
+    ],
+  };
+}
 
 /** A loopback origin that records each request and echoes it back as JSON. */
 export async function startOrigin(handler) {
@@ -53,15 +69,13 @@ export async function deadPort() {
 export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true, buildDir = "build" } = {}) {
   const allBindings = { ...bindings };
   if (config !== undefined) allBindings.AUTH_CONFIG = config;
+  // Miniflare 5 takes a new options format; these are the v4-style worker options, converted
+  // by Miniflare's own adapter. KV and the cache are ephemeral (a temp dir, removed on dispose).
   const options = {
-    modules: true,
-    scriptPath: path.join(ROOT, buildDir, "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2026-04-01",
+    ...builtModules(path.join(ROOT, buildDir)),
+    compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: kvBinding ? ["AUTH_KV"] : [],
     bindings: allBindings,
-    kvPersist: false,
-    cachePersist: false,
   };
   if (assets) {
     options.assets = {
@@ -70,13 +84,12 @@ export async function startEdge({ config, bindings = {}, kv = {}, assets = false
       routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true },
     };
   }
+  // workerd's output arrives as structured logs; `message` is one console line of the Worker.
   const logs = [];
-  options.handleRuntimeStdio = (stdout, stderr) => {
-    for (const stream of [stdout, stderr]) {
-      stream.on("data", (d) => logs.push(...d.toString().split("\n").filter(Boolean)));
-    }
-  };
-  const mf = new Miniflare(options);
+  options.handleStructuredLogs = ({ message }) => logs.push(...message.split("\n").filter(Boolean));
+  options.cf = false;
+  options.telemetry = { enabled: false };
+  const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = await mf.ready;
   const store = kvBinding ? await mf.getKVNamespace("AUTH_KV") : null;
   for (const [k, v] of Object.entries(kv)) await store.put(k, typeof v === "string" ? v : JSON.stringify(v));
