@@ -818,3 +818,80 @@ fn an_http_origin_is_refused_except_on_loopback_or_when_allowed() {
     local["origin"] = json!("http://127.0.0.1:9000");
     assert!(parse(local).is_ok());
 }
+
+// ---- Import (the CLI's `keys import`, #16; #14 item 7 for records made elsewhere) ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
+    let mut w = World::new(two_issuer_config());
+    let format = edge_auth::apikey::KeyFormat::default();
+    let mut n = 77u8;
+    let mut token = |kind| {
+        format.generate(kind, &mut |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(29).wrapping_add(3);
+                *b = n;
+            }
+        })
+    };
+    let api = token(edge_auth::apikey::KeyKind::ApiKey);
+    let pat = token(edge_auth::apikey::KeyKind::Pat);
+    let hash = |t: &str| edge_auth::hash::TokenDigest::of(t).to_hex();
+    let body = json!({ "keys": [
+        { "hash": hash(&api), "id": "key_legacy1", "kind": "api_key", "subject": "svc", "name": "old", "scopes": ["read"] },
+        { "hash": hash(&pat), "kind": "pat", "subject": "alice", "issuer": ISS_B, "name": "old pat", "scopes": [], "expires_at": NOW + 600 }
+    ]});
+    let reply = json_body(
+        w.admin(ADMIN, "POST", "/keys/import", None, body.clone())
+            .await,
+    );
+    assert_eq!(reply["imported"], 2, "{reply}");
+    assert_eq!(reply["ids"][0], "key_legacy1");
+    assert!(
+        !reply.to_string().contains(&hash(&api)),
+        "the reply never echoes a hash"
+    );
+
+    let out = w.decide("GET", "/v1/x", &[("x-api-key", &api)]).await;
+    let (_, headers, _) = forward(&out);
+    assert_eq!(header(headers, "X-Auth-Key-Id"), Some("key_legacy1"));
+    let out = w.decide("GET", "/v1/x", &[("x-api-key", &pat)]).await;
+    assert_eq!(header(forward(&out).1, "X-Auth-Issuer"), Some(ISS_B));
+    // The PAT belongs to (B, alice): she lists it, A's alice does not.
+    let b_alice = w.jwt(ISS_B, "alice", "read");
+    let listed = json_body(w.admin(&b_alice, "GET", "/pats", None, Value::Null).await);
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
+
+    // Re-running skips what is there; an id taken by another key refuses the whole batch.
+    let again = json_body(w.admin(ADMIN, "POST", "/keys/import", None, body).await);
+    assert_eq!(
+        (again["imported"].clone(), again["skipped"].clone()),
+        (json!(0), json!(2))
+    );
+    let other = token(edge_auth::apikey::KeyKind::ApiKey);
+    let writes_before = w.store.writes.get();
+    let clash = json!({ "keys": [
+        { "hash": hash(&token(edge_auth::apikey::KeyKind::ApiKey)), "kind": "api_key", "subject": "x", "name": "" },
+        { "hash": hash(&other), "id": "key_legacy1", "kind": "api_key", "subject": "x", "name": "" }
+    ]});
+    assert_eq!(
+        status(&w.admin(ADMIN, "POST", "/keys/import", None, clash).await),
+        409
+    );
+    assert_eq!(w.store.writes.get(), writes_before, "nothing written");
+    let bad = json!({ "keys": [{ "hash": "ABC", "kind": "api_key", "subject": "x", "name": "" }] });
+    let reply = w.admin(ADMIN, "POST", "/keys/import", None, bad).await;
+    let AdminReply::Problem(p) = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(p.detail.contains("keys[0].hash"), "{}", p.detail);
+    // Only the admin imports.
+    let user = w.jwt(ISS_A, "alice", "read");
+    assert_eq!(
+        status(
+            &w.admin(&user, "POST", "/keys/import", None, json!({ "keys": [] }))
+                .await
+        ),
+        403
+    );
+}

@@ -32,6 +32,7 @@ fn every_endpoint_and_method_is_listed() {
         ("/jwks.json", &["get"]),
         ("/openapi.json", &["get"]),
         ("/keys", &["get", "post"]),
+        ("/keys/import", &["post"]),
         ("/keys/{id}", &["delete", "get"]),
         ("/keys/{id}/roll", &["post"]),
         ("/pats", &["get", "post"]),

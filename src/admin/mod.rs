@@ -18,7 +18,7 @@ use crate::ports::{KeyStore, StoreError, KV_BINDING};
 use crate::problem::Problem;
 use crate::time::UnixTime;
 
-pub use validate::{CreateKey, CreatePat, Roll};
+pub use validate::{CreateKey, CreatePat, Import, Roll};
 
 /// Largest request body the admin API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -144,6 +144,10 @@ pub async fn handle<S: KeyStore>(
                 Ok(q) => list(&q, None, ctx, store).await,
                 Err(detail) => bad_request(detail),
             },
+            _ => method_not_allowed(),
+        },
+        (["keys", "import"], _) => match req.method {
+            "POST" => import(req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
         (["keys", id], _) => match req.method {
@@ -330,23 +334,7 @@ async fn issue<S: KeyStore>(
         start: Some(format.start(&token)),
         issuer: issuer.map(str::to_string),
     };
-    let index = IdRecord {
-        hash: digest.to_hex(),
-        kind,
-        subject: subject.to_string(),
-        issuer: issuer.map(str::to_string),
-    };
-    let index_json = serde_json::to_string(&index).map_err(|_| StoreError::Unavailable)?;
-    let record_json = serde_json::to_string(&record).map_err(|_| StoreError::Unavailable)?;
-    store.put(&id_key(&id), &index_json, None).await?;
-    store
-        .put(
-            &format!("{}{id}", principal_prefix(issuer, subject)),
-            "",
-            None,
-        )
-        .await?;
-    store.put(&digest.kv_key(), &record_json, None).await?;
+    write_key(&digest, &record, store).await?;
     ctx.cache.invalidate(&digest);
     Ok(Issued { token, record })
 }
@@ -504,6 +492,123 @@ async fn pat_cap_reached<S: KeyStore>(
         cursor = page.cursor;
         cursor.as_ref()?;
     }
+}
+
+/// `POST /keys/import`: existing keys, known by the SHA-256 of their tokens (migrating from
+/// another system without reissuing keys; the token is never sent). Every record is validated
+/// before anything is written; a hash already stored is skipped (so an import can be re-run), an
+/// `id` already taken by another key is a 409 before anything is written. The reply lists the ids
+/// in input order, never the hashes.
+async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S) -> AdminReply {
+    let cmd = match Import::parse(body, ctx.now) {
+        Ok(c) => c,
+        Err(detail) => return bad_request(detail),
+    };
+    // Resolve each PAT's issuer and check every id before the first write.
+    let mut plan = Vec::with_capacity(cmd.keys.len());
+    for (i, key) in cmd.keys.into_iter().enumerate() {
+        let issuer = match (key.kind, key.issuer.as_deref(), ctx.sole_issuer) {
+            (KeyKind::ApiKey, _, _) => None,
+            (KeyKind::Pat, Some(iss), _) if (ctx.is_issuer)(iss) => Some(iss.to_string()),
+            (KeyKind::Pat, Some(_), _) => {
+                return bad_request(format!(
+                    "\"keys[{i}].issuer\" must be one of the configured issuers."
+                ))
+            }
+            (KeyKind::Pat, None, Some(only)) => Some(only.to_string()),
+            (KeyKind::Pat, None, None) => {
+                return bad_request(format!(
+                    "\"keys[{i}].issuer\" is required: several issuers are configured."
+                ))
+            }
+        };
+        let Some(digest) = TokenDigest::from_hex(&key.hash) else {
+            return bad_request(format!("\"keys[{i}].hash\" is not a SHA-256."));
+        };
+        let existing = match store.get(&digest.kv_key()).await {
+            Ok(found) => found.and_then(|text| KeyRecord::parse(&text).ok()),
+            Err(e) => return unavailable(e),
+        };
+        if let Some(record) = existing {
+            plan.push((None, record.id));
+            continue;
+        }
+        if let Some(id) = &key.id {
+            match store.get(&id_key(id)).await {
+                Ok(Some(_)) => {
+                    return AdminReply::Problem(Problem::new(
+                        409,
+                        "Conflict",
+                        "id_taken",
+                        format!(
+                        "\"keys[{i}].id\" is already the id of another key; nothing was imported."
+                    ),
+                    ))
+                }
+                Ok(None) => {}
+                Err(e) => return unavailable(e),
+            }
+        }
+        let id = key
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("key_{}", random_base62(16, ctx.fill)));
+        plan.push((Some((digest, key, issuer)), id));
+    }
+    let mut imported = 0usize;
+    let mut ids = Vec::with_capacity(plan.len());
+    for (write, id) in plan {
+        if let Some((digest, key, issuer)) = write {
+            let record = KeyRecord {
+                id: id.clone(),
+                kind: key.kind,
+                subject: key.subject.clone(),
+                name: key.name,
+                scopes: key.scopes,
+                created_at: ctx.now.0,
+                expires_at: key.expires_at,
+                revoked_at: None,
+                start: None,
+                issuer: issuer.clone(),
+            };
+            if let Err(e) = write_key(&digest, &record, store).await {
+                return unavailable(e);
+            }
+            ctx.cache.invalidate(&digest);
+            imported += 1;
+        }
+        ids.push(id);
+    }
+    let skipped = ids.len() - imported;
+    AdminReply::Json {
+        status: 200,
+        body: json!({ "imported": imported, "skipped": skipped, "ids": ids }),
+    }
+}
+
+/// Write a key's three records: id and subject index first, so a key that works is always one
+/// the admin API can find and revoke.
+async fn write_key<S: KeyStore>(
+    digest: &TokenDigest,
+    record: &KeyRecord,
+    store: &S,
+) -> Result<(), StoreError> {
+    let index = IdRecord {
+        hash: digest.to_hex(),
+        kind: record.kind,
+        subject: record.subject.clone(),
+        issuer: record.issuer.clone(),
+    };
+    let index_json = serde_json::to_string(&index).map_err(|_| StoreError::Unavailable)?;
+    let record_json = serde_json::to_string(record).map_err(|_| StoreError::Unavailable)?;
+    store.put(&id_key(&record.id), &index_json, None).await?;
+    let entry = format!(
+        "{}{}",
+        principal_prefix(record.issuer.as_deref(), &record.subject),
+        record.id
+    );
+    store.put(&entry, "", None).await?;
+    store.put(&digest.kv_key(), &record_json, None).await
 }
 
 /// The id record and key record for `id`, if `owner` (when given) owns it.

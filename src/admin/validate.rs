@@ -41,6 +41,128 @@ struct RawCreatePat {
     expires_at: Option<u64>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImportKey {
+    hash: String,
+    #[serde(default)]
+    id: Option<String>,
+    kind: String,
+    subject: String,
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    expires_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    keys: Vec<RawImportKey>,
+}
+
+/// Most keys one `POST /keys/import` takes (the 16 KiB body cap allows about this many).
+pub const MAX_IMPORT: usize = 100;
+
+/// One key of `POST /keys/import`: an existing key known only by the SHA-256 of its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportKey {
+    /// Lowercase hex SHA-256 of the token.
+    pub hash: String,
+    pub id: Option<String>,
+    pub kind: KeyKind,
+    pub subject: String,
+    /// PATs: `issuer`, or the only configured issuer (resolved by the handler).
+    pub issuer: Option<String>,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<u64>,
+}
+
+/// `POST /keys/import`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub keys: Vec<ImportKey>,
+}
+
+impl Import {
+    /// Every key valid or none: an error names `keys[i].field`.
+    pub fn parse(body: &[u8], now: UnixTime) -> Result<Self, String> {
+        let raw: RawImport = json(body)?;
+        if raw.keys.is_empty() || raw.keys.len() > MAX_IMPORT {
+            return Err(format!("\"keys\" must hold 1 to {MAX_IMPORT} keys."));
+        }
+        let mut keys: Vec<ImportKey> = Vec::with_capacity(raw.keys.len());
+        for (i, k) in raw.keys.into_iter().enumerate() {
+            let at = |field: &str| format!("keys[{i}].{field}");
+            let hex = k.hash.len() == 64
+                && k.hash
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !hex {
+                return Err(format!(
+                    "\"{}\" must be 64 lowercase hex digits: the SHA-256 of the whole token.",
+                    at("hash")
+                ));
+            }
+            if keys.iter().any(|other| other.hash == k.hash) {
+                return Err(format!("\"{}\" appears twice in this import.", at("hash")));
+            }
+            let kind = match k.kind.as_str() {
+                "api_key" => KeyKind::ApiKey,
+                "pat" => KeyKind::Pat,
+                _ => {
+                    return Err(format!(
+                        "\"{}\" must be \"api_key\" or \"pat\".",
+                        at("kind")
+                    ))
+                }
+            };
+            if let Some(id) = &k.id {
+                let ok = !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !ok {
+                    return Err(format!(
+                        "\"{}\" must be 1-64 letters, digits or \"_\".",
+                        at("id")
+                    ));
+                }
+            }
+            subject(&at("subject"), &k.subject)?;
+            if kind == KeyKind::ApiKey && k.issuer.is_some() {
+                return Err(format!(
+                    "\"{}\" is for PATs: API keys have no issuer.",
+                    at("issuer")
+                ));
+            }
+            if k.expires_at.is_some_and(|t| t <= now.0) {
+                return Err(format!("\"{}\" is in the past.", at("expires_at")));
+            }
+            if kind == KeyKind::Pat && k.expires_at.is_none() {
+                return Err(format!(
+                    "\"{}\" is required: PATs always expire.",
+                    at("expires_at")
+                ));
+            }
+            keys.push(ImportKey {
+                hash: k.hash,
+                id: k.id,
+                kind,
+                subject: k.subject,
+                issuer: k.issuer,
+                name: text(&at("name"), k.name, true)?,
+                scopes: scopes(k.scopes)?,
+                expires_at: k.expires_at,
+            });
+        }
+        Ok(Import { keys })
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawRoll {

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT, startOrigin, startEdge, deadPort } from "../support/harness.mjs";
 import { makeKey, startJwks } from "../support/tokens.mjs";
+import { makeKeyToken } from "../../benches/lib/credentials.mjs";
+import { createHash } from "node:crypto";
 
 const BIN = path.join(ROOT, "target", "debug", "edge-auth");
 const ADMIN = "runtime-test-admin-token-cli-0123456789";
@@ -184,18 +186,25 @@ test("errors: the problem's detail and exit 1; unreachable is 3; no token or bad
   assert.match(r.stderr, /in clear/);
 });
 
-test("import validates the file and reports that the Worker has no import endpoint yet", async () => {
+test("import sends existing keys by hash: they work without being reissued, and a re-run skips them", async () => {
   const file = path.join(scratch, "keys.jsonl");
-  const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-  writeFileSync(file, `${JSON.stringify({ hash, kind: "api_key", subject: "old", name: "legacy", scopes: ["read"] })}\n`);
+  const token = makeKeyToken("eak_");
+  const hash = createHash("sha256").update(token).digest("hex");
+  writeFileSync(file, `${JSON.stringify({ hash, id: "key_imported1", kind: "api_key", subject: "old", name: "legacy", scopes: ["read"] })}\n`);
   let r = await cli(["keys", "import", file, "--dry-run"], { EDGE_AUTH_ADMIN_TOKEN: undefined });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /1 record\(s\) .* valid/);
 
   r = await cli(["keys", "import", file]);
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /no import endpoint/);
-  assert.match(r.stderr, /nothing was imported/);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Imported 1 key\(s\) .*\(0 already there/);
+  assert.ok(!r.stdout.includes(hash) && !r.stderr.includes(hash), "never prints the hash");
+  const res = await edge.fetch("/v1/things", { headers: { "x-api-key": token } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).headers["x-auth-key-id"], "key_imported1");
+  r = await cli(["keys", "import", file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Imported 0 key\(s\) .*\(1 already there/);
 
   const bad = path.join(scratch, "bad.jsonl");
   writeFileSync(bad, `${JSON.stringify({ hash: "ABC", kind: "api_key", subject: "old", name: "legacy" })}\n`);

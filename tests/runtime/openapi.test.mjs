@@ -7,6 +7,7 @@
 // drift from the code.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
@@ -308,6 +309,22 @@ test("GET /keys: by subject, everything, filters and pages", async () => {
   await call("GET", "/keys", "/keys", { expect: 401 });
   await call("GET", "/keys", "/keys", { auth: userJwt(), expect: 403 });
   await call("GET", "/keys", "/keys", { on: disabledEdge, auth: adminAuth, expect: 404 });
+});
+
+test("POST /keys/import: existing keys by hash, re-runs skip, a taken id refuses all", async () => {
+  const hash = (n) => createHash("sha256").update(`openapi-import-${n}-${Date.now()}`).digest("hex");
+  const keys = [
+    { hash: hash(1), id: "key_openapi_import", kind: "api_key", subject: "imported", name: "old", scopes: ["read"] },
+    { hash: hash(2), kind: "pat", subject: "user-1", issuer: jwks.url, name: "old pat", scopes: [], expires_at: now() + 600 },
+  ];
+  const first = await call("POST", "/keys/import", "/keys/import", { auth: adminAuth, body: { keys }, expect: 200 });
+  assert.equal(first.body.imported, 2);
+  const again = await call("POST", "/keys/import", "/keys/import", { auth: adminAuth, body: { keys }, expect: 200 });
+  assert.equal(again.body.skipped, 2);
+  await call("POST", "/keys/import", "/keys/import", { auth: adminAuth, body: { keys: [{ ...keys[0], hash: hash(3) }] }, expect: 409 });
+  await call("POST", "/keys/import", "/keys/import", { auth: adminAuth, body: { keys: [{ hash: "ABC", kind: "api_key", subject: "x", name: "" }] }, expect: 400, refusedByDoc: true });
+  await call("POST", "/keys/import", "/keys/import", { body: { keys }, expect: 401 });
+  await call("POST", "/keys/import", "/keys/import", { auth: userJwt(), body: { keys }, expect: 403 });
 });
 
 test("GET and DELETE /keys/{id}, POST /keys/{id}/roll", async () => {

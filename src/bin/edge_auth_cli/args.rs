@@ -135,13 +135,11 @@ pub enum Keys {
         #[arg(long, default_value_t = 0, value_name = "SECONDS")]
         grace_seconds: u64,
     },
-    /// Bulk-import existing keys by hash. NEEDS THE IMPORT ENDPOINT
-    /// (`POST {admin_path}/keys/import`), WHICH THE WORKER DOES NOT HAVE YET.
+    /// Bulk-import existing keys by the SHA-256 of their tokens (`POST {admin_path}/keys/import`).
     #[command(
         long_about = "Bulk-import existing keys by the SHA-256 of their tokens.\n\n\
-        NOTE: this needs the import endpoint, POST {admin_path}/keys/import with body \
-        {\"keys\":[...]}, which the Worker does not have yet; until it does, the command \
-        fails (exit 1) after validating the file. --dry-run only validates.\n\n\
+        Sent in batches to POST {admin_path}/keys/import with body {\"keys\":[...]}; a hash \
+        already stored is skipped, so an import can be re-run. --dry-run only validates.\n\n\
         FILE (or - for stdin) holds a JSON array of records or one JSON record per line: \
         {\"hash\": \"<64 lowercase hex sha256 of the token>\", \"id\"?, \"kind\": \
         \"api_key\"|\"pat\", \"subject\", \"name\", \"scopes\": [...], \"issuer\"?, \

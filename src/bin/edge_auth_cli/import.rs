@@ -1,7 +1,7 @@
 //! `keys import`: existing keys by the SHA-256 of their tokens, sent in batches to
-//! `POST {admin_path}/keys/import` with `{"keys":[…]}`. The Worker has no such endpoint yet: the
-//! command validates the file, tries, and reports the refusal; it never claims a success it did
-//! not get.
+//! `POST {admin_path}/keys/import` with `{"keys":[…]}` (the Worker answers
+//! `{"imported","skipped","ids"}`). It never claims a success it did not get: the counts are the
+//! Worker's. A Worker too old to have the endpoint is reported as such.
 
 use std::io::Read;
 use std::path::Path;
@@ -158,7 +158,18 @@ pub fn run(api: &Client, path: &Path, batch_size: u32, json_out: bool) -> Result
                 .map_err(|e| CliError::Usage(format!("cannot print the answer: {e}")))?;
         println!("{text}");
     } else {
-        println!("Imported {imported} key(s) from {}.", path.display());
+        let count = |field: &str| -> u64 {
+            replies
+                .iter()
+                .filter_map(|r| r.get(field).and_then(Value::as_u64))
+                .sum()
+        };
+        println!(
+            "Imported {} key(s) from {} ({} already there, skipped).",
+            count("imported"),
+            path.display(),
+            count("skipped")
+        );
     }
     Ok(())
 }
