@@ -364,16 +364,9 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
         Err(detail) => return bad_request(detail),
     };
     // A PAT belongs to a principal (issuer, subject): named, or the only configured issuer.
-    let issuer = match (cmd.kind, cmd.issuer.as_deref(), ctx.sole_issuer) {
-        (KeyKind::ApiKey, _, _) => None,
-        (KeyKind::Pat, Some(iss), _) if (ctx.is_issuer)(iss) => Some(iss.to_string()),
-        (KeyKind::Pat, Some(_), _) => {
-            return bad_request("\"issuer\" must be one of the configured issuers.")
-        }
-        (KeyKind::Pat, None, Some(only)) => Some(only.to_string()),
-        (KeyKind::Pat, None, None) => return bad_request(
-            "A PAT belongs to (issuer, subject): give \"issuer\" (several issuers are configured).",
-        ),
+    let issuer = match pat_issuer_of(cmd.kind, cmd.issuer.as_deref(), ctx, "issuer") {
+        Ok(i) => i,
+        Err(detail) => return bad_request(detail),
     };
     if let Some(iss) = issuer.as_deref() {
         if let Some(reply) = pat_cap_reached(
@@ -494,6 +487,27 @@ async fn pat_cap_reached<S: KeyStore>(
     }
 }
 
+/// The issuer a key made by the admin belongs to: none for an API key; for a PAT the `given`
+/// one (a configured issuer), or the only configured issuer. `field` names it in the error.
+fn pat_issuer_of(
+    kind: KeyKind,
+    given: Option<&str>,
+    ctx: &AdminContext<'_>,
+    field: &str,
+) -> Result<Option<String>, String> {
+    match (kind, given, ctx.sole_issuer) {
+        (KeyKind::ApiKey, _, _) => Ok(None),
+        (KeyKind::Pat, Some(iss), _) if (ctx.is_issuer)(iss) => Ok(Some(iss.to_string())),
+        (KeyKind::Pat, Some(_), _) => Err(format!(
+            "\"{field}\" must be one of the configured issuers."
+        )),
+        (KeyKind::Pat, None, Some(only)) => Ok(Some(only.to_string())),
+        (KeyKind::Pat, None, None) => Err(format!(
+            "\"{field}\" is required: a PAT belongs to (issuer, subject) and several issuers are configured."
+        )),
+    }
+}
+
 /// `POST /keys/import`: existing keys, known by the SHA-256 of their tokens (migrating from
 /// another system without reissuing keys; the token is never sent). Every record is validated
 /// before anything is written; a hash already stored is skipped (so an import can be re-run), an
@@ -507,20 +521,10 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
     // Resolve each PAT's issuer and check every id before the first write.
     let mut plan = Vec::with_capacity(cmd.keys.len());
     for (i, key) in cmd.keys.into_iter().enumerate() {
-        let issuer = match (key.kind, key.issuer.as_deref(), ctx.sole_issuer) {
-            (KeyKind::ApiKey, _, _) => None,
-            (KeyKind::Pat, Some(iss), _) if (ctx.is_issuer)(iss) => Some(iss.to_string()),
-            (KeyKind::Pat, Some(_), _) => {
-                return bad_request(format!(
-                    "\"keys[{i}].issuer\" must be one of the configured issuers."
-                ))
-            }
-            (KeyKind::Pat, None, Some(only)) => Some(only.to_string()),
-            (KeyKind::Pat, None, None) => {
-                return bad_request(format!(
-                    "\"keys[{i}].issuer\" is required: several issuers are configured."
-                ))
-            }
+        let field = format!("keys[{i}].issuer");
+        let issuer = match pat_issuer_of(key.kind, key.issuer.as_deref(), ctx, &field) {
+            Ok(i) => i,
+            Err(detail) => return bad_request(detail),
         };
         let Some(digest) = TokenDigest::from_hex(&key.hash) else {
             return bad_request(format!("\"keys[{i}].hash\" is not a SHA-256."));
@@ -618,8 +622,7 @@ async fn load<S: KeyStore>(
     sole_issuer: Option<&str>,
     store: &S,
 ) -> Result<Option<(TokenDigest, KeyRecord)>, StoreError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if !validate::is_key_id(id) {
         return Ok(None);
     }
     let Some(text) = store.get(&id_key(id)).await? else {

@@ -64,6 +64,12 @@ struct RawImport {
     keys: Vec<RawImportKey>,
 }
 
+/// A key's public id as the admin API accepts it: 1-64 letters, digits or `_`.
+#[must_use]
+pub fn is_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Most keys one `POST /keys/import` takes (the 16 KiB body cap allows about this many).
 pub const MAX_IMPORT: usize = 100;
 
@@ -122,10 +128,7 @@ impl Import {
                 }
             };
             if let Some(id) = &k.id {
-                let ok = !id.is_empty()
-                    && id.len() <= 64
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                if !ok {
+                if !is_key_id(id) {
                     return Err(format!(
                         "\"{}\" must be 1-64 letters, digits or \"_\".",
                         at("id")
