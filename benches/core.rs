@@ -345,6 +345,8 @@ fn bench_pipeline(c: &mut Criterion, tokens: &Value, config: &Value, key: &str) 
             store: &store,
             documents: &documents,
             verifier: &NativeVerifier,
+            authority: None::<&edge_auth::ports::NoAuthority>,
+            now_ms: 0,
         };
         matches!(
             run_now(gateway.decide(req, ports, now)).decision,
@@ -493,6 +495,7 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
             &settings.format,
             cache,
             &store,
+            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
             token,
             None,
             None,

@@ -14,10 +14,12 @@ use crate::headers::{
 };
 use crate::identity::{CredentialKind, Identity};
 use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, SignatureVerifier};
-use crate::keycache::{authenticate_key, KeyCache, KeyFailure, Touch};
-use crate::ports::{DocumentSource, KeyStore, KV_BINDING};
+use crate::keycache::{authenticate_key, KeyCache, KeyFailure, Recent, Touch};
+use crate::ports::{Authority, DocumentSource, KeyStore, NoAuthority, KV_BINDING};
 use crate::problem::Problem;
 use crate::route::{AuthMode, NormalizedPath, Requirement};
+use crate::state::feed::ViewRefusal;
+use crate::state::{Actor, RevocationView};
 use crate::time::UnixTime;
 
 /// The parts of a request the core looks at.
@@ -199,10 +201,28 @@ impl Outcome {
 }
 
 /// The ports one request needs.
-pub struct Ports<'a, S, D, V> {
+pub struct Ports<'a, S, D, V, A = NoAuthority> {
     pub store: &'a S,
     pub documents: &'a D,
     pub verifier: &'a V,
+    /// The state tier, when `AUTH_STATE` is bound: every positive verdict is then checked
+    /// against the isolate's revocation view, and keys created moments ago are read from it.
+    pub authority: Option<&'a A>,
+    /// Unix milliseconds (the view's freshness is judged in them).
+    pub now_ms: u64,
+}
+
+impl<'a, S, D, V> Ports<'a, S, D, V, NoAuthority> {
+    /// The ports without a state tier.
+    pub fn without_state(store: &'a S, documents: &'a D, verifier: &'a V, now_ms: u64) -> Self {
+        Ports {
+            store,
+            documents,
+            verifier,
+            authority: None,
+            now_ms,
+        }
+    }
 }
 
 /// Per-isolate state: the validated config and the caches that outlive a request.
@@ -210,6 +230,8 @@ pub struct Gateway<K> {
     pub config: Config,
     pub keys: KeyCache,
     pub jwt: JwtAuthenticator<K>,
+    /// Recent revocations, as the authority's feed last said (used when `AUTH_STATE` is bound).
+    pub view: RevocationView,
 }
 
 impl<K: Clone> Gateway<K> {
@@ -217,20 +239,27 @@ impl<K: Clone> Gateway<K> {
     pub fn new(config: Config) -> Self {
         let keys = KeyCache::new(&config.keys);
         let jwt = JwtAuthenticator::new(config.issuers.clone(), config.jwks.clone());
-        Gateway { config, keys, jwt }
+        let view = RevocationView::new(config.revocation);
+        Gateway {
+            config,
+            keys,
+            jwt,
+            view,
+        }
     }
 
     /// Decide what to do with one request.
-    pub async fn decide<S, D, V>(
+    pub async fn decide<S, D, V, A>(
         &self,
         req: RequestParts<'_>,
-        ports: Ports<'_, S, D, V>,
+        ports: Ports<'_, S, D, V, A>,
         now: UnixTime,
     ) -> Outcome
     where
         S: KeyStore,
         D: DocumentSource,
         V: SignatureVerifier<Key = K>,
+        A: Authority,
     {
         let mut outcome = self.decide_plain(req, ports, now).await;
         if self.config.debug.explain_rejections {
@@ -241,16 +270,17 @@ impl<K: Clone> Gateway<K> {
         outcome
     }
 
-    async fn decide_plain<S, D, V>(
+    async fn decide_plain<S, D, V, A>(
         &self,
         req: RequestParts<'_>,
-        ports: Ports<'_, S, D, V>,
+        ports: Ports<'_, S, D, V, A>,
         now: UnixTime,
     ) -> Outcome
     where
         S: KeyStore,
         D: DocumentSource,
         V: SignatureVerifier<Key = K>,
+        A: Authority,
     {
         let mut log = LogFacts::default();
         let path = match NormalizedPath::parse_with(req.path, self.config.forward.path_rules) {
@@ -399,11 +429,11 @@ impl<K: Clone> Gateway<K> {
     }
 
     /// Verify one presented credential against what the route accepts.
-    async fn verify<S, D, V>(
+    async fn verify<S, D, V, A>(
         &self,
         presented: Presented<'_>,
         route: &Requirement,
-        ports: &Ports<'_, S, D, V>,
+        ports: &Ports<'_, S, D, V, A>,
         now: UnixTime,
         log: &mut LogFacts,
     ) -> Result<(Identity, Vec<Followup>), Problem>
@@ -411,6 +441,7 @@ impl<K: Clone> Gateway<K> {
         S: KeyStore,
         D: DocumentSource,
         V: SignatureVerifier<Key = K>,
+        A: Authority,
     {
         let token = presented.token;
         if token.len() > crate::extract::MAX_CREDENTIAL_LEN {
@@ -455,6 +486,7 @@ impl<K: Clone> Gateway<K> {
                     .await
                 {
                     Ok(success) => {
+                        self.confirm(&success.identity, None, ports, now)?;
                         let followups = success
                             .refresh
                             .into_iter()
@@ -511,10 +543,15 @@ impl<K: Clone> Gateway<K> {
                 } else {
                     KeyKind::ApiKey
                 };
+                let recent = ports.authority.map(|authority| Recent {
+                    view: &self.view,
+                    authority,
+                });
                 match authenticate_key(
                     &self.config.keys.format,
                     &self.keys,
                     ports.store,
+                    recent,
                     token,
                     Some(expected),
                     self.config.sole_issuer(),
@@ -523,6 +560,7 @@ impl<K: Clone> Gateway<K> {
                 .await
                 {
                     Ok(success) => {
+                        self.confirm(&success.identity, Some(success.created_at), ports, now)?;
                         let followups = success.touch.into_iter().map(Followup::TouchKey).collect();
                         Ok((success.identity, followups))
                     }
@@ -543,6 +581,32 @@ impl<K: Clone> Gateway<K> {
                     )),
                 }
             }
+        }
+    }
+
+    /// With the state tier: a positive verdict (from KV, a cache, or a signature) stands only if
+    /// the revocation view, fresh within the bound, does not overturn it.
+    fn confirm<S, D, V, A>(
+        &self,
+        identity: &Identity,
+        created_at: Option<u64>,
+        ports: &Ports<'_, S, D, V, A>,
+        now: UnixTime,
+    ) -> Result<(), Problem> {
+        if ports.authority.is_none() {
+            return Ok(());
+        }
+        match self.view.check(identity, created_at, now.0, ports.now_ms) {
+            Ok(()) => Ok(()),
+            Err(ViewRefusal::Revoked(reason)) => Err(Problem::invalid_token(
+                reason,
+                "The credential has been revoked.",
+            )),
+            Err(ViewRefusal::Stale) => Err(Problem::unavailable(
+                "revocations_unconfirmed",
+                1,
+                "The edge cannot confirm recent revocations right now; try again.",
+            )),
         }
     }
 
@@ -687,11 +751,110 @@ fn has_no_origin_behind(host: &str) -> bool {
 impl<K: Clone> Gateway<K> {
     /// Serve the admin API (`{admin_path}/keys…`, `/pats…`): decide who the caller is, then hand
     /// over to [`crate::admin`]. The admin token is the config's `ADMIN_TOKEN`.
-    pub async fn admin<S, D, V>(
+    /// Who is calling the admin API: the admin (by `ADMIN_TOKEN` or an admin-scoped JWT), a
+    /// user (a verified JWT), or nobody; with the audit log's [`Actor`]. A refusal is the reply.
+    pub async fn admin_caller<S, D, V, A>(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        ports: &Ports<'_, S, D, V, A>,
+        now: UnixTime,
+    ) -> Result<(AdminCaller, Actor), AdminReply>
+    where
+        S: KeyStore,
+        D: DocumentSource,
+        V: SignatureVerifier<Key = K>,
+    {
+        let admin_only = ["/keys", "/principals", "/tokens", "/audit"]
+            .iter()
+            .any(|p| path.starts_with(p));
+        let admin_token = self.config.admin_token.as_ref();
+        if admin_only && admin_token.is_none() && self.config.admin_scope.is_none() {
+            return Err(AdminReply::Problem(Problem::new(
+                404,
+                "Not found",
+                "admin_disabled",
+                "The admin API is not enabled (no ADMIN_TOKEN).",
+            )));
+        }
+        let authorization = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.as_str());
+        match extract(authorization, None) {
+            Err(m) => Err(AdminReply::Problem(Problem::invalid_request(
+                m.reason(),
+                m.detail(),
+            ))),
+            Ok(Extracted::None | Extracted::UnsupportedScheme) => {
+                Ok((AdminCaller::Anonymous, Actor::Anonymous))
+            }
+            Ok(Extracted::One(p)) => {
+                if admin_token.is_some_and(|t| t.matches(p.token)) {
+                    return Ok((AdminCaller::Admin, Actor::AdminToken));
+                }
+                if !looks_like_jwt(p.token) {
+                    return Err(AdminReply::Problem(Problem::invalid_token(
+                        "bad_admin_token",
+                        "The admin token is not valid.",
+                    )));
+                }
+                match self
+                    .jwt
+                    .authenticate(p.token, ports.documents, ports.verifier, now)
+                    .await
+                {
+                    Ok(success) => {
+                        let id = success.identity;
+                        // A scope is only as trusted as its issuer.
+                        let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
+                            id.issuer.as_deref() == Some(a.issuer.as_str())
+                                && id.scopes.contains(&a.scope)
+                        });
+                        match (is_admin, id.issuer) {
+                            (true, Some(issuer)) => Ok((
+                                AdminCaller::Admin,
+                                Actor::AdminJwt {
+                                    issuer,
+                                    subject: id.subject,
+                                },
+                            )),
+                            (false, Some(issuer)) => Ok((
+                                AdminCaller::User {
+                                    issuer: issuer.clone(),
+                                    subject: id.subject.clone(),
+                                    scopes: id.scopes,
+                                },
+                                Actor::User {
+                                    issuer,
+                                    subject: id.subject,
+                                },
+                            )),
+                            // Verified JWTs always carry their issuer.
+                            (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
+                        }
+                    }
+                    Err(JwtFailure::Invalid { reason }) => Err(AdminReply::Problem(
+                        Problem::invalid_token(reason, "The token is not valid."),
+                    )),
+                    Err(JwtFailure::Unavailable {
+                        reason,
+                        retry_after,
+                    }) => Err(AdminReply::Problem(Problem::unavailable(
+                        reason,
+                        retry_after,
+                        "The token issuer's keys cannot be fetched right now.",
+                    ))),
+                }
+            }
+        }
+    }
+
+    pub async fn admin<S, D, V, A>(
         &self,
         req: AdminRequest<'_>,
         headers: &[(String, String)],
-        ports: Ports<'_, S, D, V>,
+        ports: Ports<'_, S, D, V, A>,
         now: UnixTime,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> AdminReply
@@ -700,75 +863,13 @@ impl<K: Clone> Gateway<K> {
         D: DocumentSource,
         V: SignatureVerifier<Key = K>,
     {
-        let is_keys = req.path.starts_with("/keys");
-        let admin_token = self.config.admin_token.as_ref();
-        if is_keys && admin_token.is_none() && self.config.admin_scope.is_none() {
-            return AdminReply::Problem(Problem::new(
-                404,
-                "Not found",
-                "admin_disabled",
-                "The admin API is not enabled (no ADMIN_TOKEN).",
-            ));
-        }
-        let authorization = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.as_str());
-        let caller = match extract(authorization, None) {
-            Err(m) => return AdminReply::Problem(Problem::invalid_request(m.reason(), m.detail())),
-            Ok(Extracted::None | Extracted::UnsupportedScheme) => AdminCaller::Anonymous,
-            Ok(Extracted::One(p)) => {
-                if admin_token.is_some_and(|t| t.matches(p.token)) {
-                    AdminCaller::Admin
-                } else if looks_like_jwt(p.token) {
-                    match self
-                        .jwt
-                        .authenticate(p.token, ports.documents, ports.verifier, now)
-                        .await
-                    {
-                        Ok(success) => {
-                            let id = success.identity;
-                            // A scope is only as trusted as its issuer.
-                            let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
-                                id.issuer.as_deref() == Some(a.issuer.as_str())
-                                    && id.scopes.contains(&a.scope)
-                            });
-                            match (is_admin, id.issuer) {
-                                (true, _) => AdminCaller::Admin,
-                                (false, Some(issuer)) => AdminCaller::User {
-                                    issuer,
-                                    subject: id.subject,
-                                    scopes: id.scopes,
-                                },
-                                // Verified JWTs always carry their issuer.
-                                (false, None) => AdminCaller::Anonymous,
-                            }
-                        }
-                        Err(JwtFailure::Invalid { reason }) => {
-                            return AdminReply::Problem(Problem::invalid_token(
-                                reason,
-                                "The token is not valid.",
-                            ))
-                        }
-                        Err(JwtFailure::Unavailable {
-                            reason,
-                            retry_after,
-                        }) => {
-                            return AdminReply::Problem(Problem::unavailable(
-                                reason,
-                                retry_after,
-                                "The token issuer's keys cannot be fetched right now.",
-                            ))
-                        }
-                    }
-                } else {
-                    return AdminReply::Problem(Problem::invalid_token(
-                        "bad_admin_token",
-                        "The admin token is not valid.",
-                    ));
-                }
-            }
+        let caller = match self.admin_caller(req.path, headers, &ports, now).await {
+            Ok((caller, _)) => caller,
+            Err(reply) => return reply,
         };
+        if req.path.trim_end_matches('/') == "/audit" {
+            return AdminReply::Problem(Problem::state_not_bound());
+        }
         let is_issuer = |iss: &str| self.config.issuers.get(iss).is_some();
         let mut ctx = AdminContext {
             settings: &self.config.keys,
@@ -777,6 +878,8 @@ impl<K: Clone> Gateway<K> {
             cache: &self.keys,
             now,
             fill,
+            changes: Vec::new(),
+            state_tier: false,
         };
         admin::handle(req, &caller, &mut ctx, ports.store).await
     }

@@ -59,9 +59,41 @@ pub struct RawConfig {
     pub forward: Option<RawForward>,
     #[serde(default)]
     pub assertion: Option<RawAssertion>,
+    /// The state tier's revocation view (used when `AUTH_STATE` is bound).
+    #[serde(default)]
+    pub revocation: Option<RawRevocation>,
+    /// The authority's audit log.
+    #[serde(default)]
+    pub audit: Option<RawAudit>,
     /// Dev-only settings; must be off in deployed configs.
     #[serde(default)]
     pub debug: Option<DebugSettings>,
+}
+
+/// `revocation` (docs/state.md): how fresh each isolate's view of revocations must be.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevocation {
+    /// No positive verdict rests on a view older than this (1-60, default 5).
+    #[serde(default)]
+    pub max_staleness_seconds: Option<u64>,
+    /// `refuse` (default: 503 while the view is too old) or `serve` (keep serving; revocation
+    /// then takes KV's ~150 s).
+    #[serde(default)]
+    pub on_stale: Option<crate::state::OnStale>,
+    /// How long a principal cut-off is kept (default 86,400: the longest token lifetime you
+    /// accept; 300 to 31,622,400).
+    #[serde(default)]
+    pub principal_retention_seconds: Option<u64>,
+}
+
+/// `audit`: the authority's audit log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Days an audit row is kept (1-3650, default 90).
+    #[serde(default)]
+    pub retention_days: Option<u64>,
 }
 
 /// `debug`: settings for development, all off by default. They must be off in deployed configs.
@@ -199,6 +231,10 @@ pub struct Config {
     pub assertion_signer: Option<AssertionSigner>,
     /// Dev-only settings (`debug`).
     pub debug: DebugSettings,
+    /// `revocation`: the state tier's view rules.
+    pub revocation: crate::state::RevocationSettings,
+    /// `audit.retention_days`.
+    pub audit_retention_days: u64,
 }
 
 impl Config {
@@ -355,7 +391,15 @@ impl Config {
             ),
         };
 
+        let revocation = revocation_settings(raw.revocation.unwrap_or_default())?;
+        let audit_retention_days = raw.audit.unwrap_or_default().retention_days.unwrap_or(90);
+        if !(1..=3650).contains(&audit_retention_days) {
+            return Err(error("audit.retention_days", "must be between 1 and 3650"));
+        }
+
         Ok(Config {
+            revocation,
+            audit_retention_days,
             assertion_signer,
             origin,
             realm,
@@ -373,6 +417,36 @@ impl Config {
             debug,
         })
     }
+}
+
+fn revocation_settings(
+    raw: RawRevocation,
+) -> Result<crate::state::RevocationSettings, ConfigError> {
+    let defaults = crate::state::RevocationSettings::default();
+    let staleness = raw
+        .max_staleness_seconds
+        .unwrap_or(defaults.max_staleness_ms / 1000);
+    if !(1..=60).contains(&staleness) {
+        return Err(error(
+            "revocation.max_staleness_seconds",
+            "must be between 1 and 60",
+        ));
+    }
+    let retention = raw
+        .principal_retention_seconds
+        .unwrap_or(defaults.principal_retention_seconds);
+    if !(300..=31_622_400).contains(&retention) {
+        return Err(error(
+            "revocation.principal_retention_seconds",
+            "must be between 300 and 31622400 (366 days)",
+        ));
+    }
+    Ok(crate::state::RevocationSettings {
+        max_staleness_ms: staleness * 1000,
+        on_stale: raw.on_stale.unwrap_or(defaults.on_stale),
+        principal_retention_seconds: retention,
+        max_entries: defaults.max_entries,
+    })
 }
 
 /// An upstream origin, `scheme://host[:port]` as its ASCII serialisation (no trailing slash):

@@ -11,7 +11,7 @@ use crate::bounded::SieveMap;
 use crate::hash::TokenDigest;
 use crate::identity::Identity;
 use crate::keyrecord::{used_key, KeyRecord};
-use crate::ports::{KeyStore, StoreError};
+use crate::ports::{Authority, KeyStore, StoreError};
 use crate::time::UnixTime;
 
 /// `keys` in `AUTH_CONFIG`.
@@ -280,6 +280,15 @@ pub struct Touch {
 pub struct KeySuccess {
     pub identity: Identity,
     pub touch: Option<Touch>,
+    /// The record's `created_at` (checked against principal cut-offs).
+    pub created_at: u64,
+}
+
+/// The state tier as key authentication sees it: a miss for a key the view lists as recently
+/// created is asked of the authority instead of believed.
+pub struct Recent<'a, A> {
+    pub view: &'a crate::state::RevocationView,
+    pub authority: &'a A,
 }
 
 /// A refused key, or a store that cannot answer.
@@ -301,10 +310,12 @@ const KV_RETRY_AFTER: u64 = 5;
 
 /// Authenticate an API key or PAT. `expected` is the kind the route context wants checked
 /// against the record (the prefix's kind when `None`).
-pub async fn authenticate_key<S: KeyStore>(
+#[allow(clippy::too_many_arguments)]
+pub async fn authenticate_key<S: KeyStore, A: Authority>(
     format: &KeyFormat,
     cache: &KeyCache,
     store: &S,
+    recent: Option<Recent<'_, A>>,
     token: &str,
     expected: Option<KeyKind>,
     sole_issuer: Option<&str>,
@@ -319,7 +330,30 @@ pub async fn authenticate_key<S: KeyStore>(
         });
     }
     let digest = TokenDigest::of(token);
-    let record = match cache.get(&digest, now) {
+    let cached = cache.get(&digest, now);
+    // A key created moments ago may be missing from KV (or cached missing here): the view lists
+    // the digests of keys created within its window, and only for those is the authority asked.
+    if let Some(r) = recent
+        .filter(|r| !matches!(cached, Some(Cached::Found(_))) && r.view.recently_created(&digest))
+    {
+        let unavailable = |_| KeyFailure::Unavailable {
+            reason: "state_unavailable",
+            retry_after: KV_RETRY_AFTER,
+        };
+        let stored = r
+            .authority
+            .record(&digest.kv_key())
+            .await
+            .map_err(unavailable)?;
+        if let Some(text) = stored {
+            let record = KeyRecord::parse(&text).map_err(|_| KeyFailure::Invalid {
+                reason: "bad_record",
+            })?;
+            cache.insert(digest, Cached::Found(record.clone()), now);
+            return finish(&record, kind, cache, sole_issuer, now);
+        }
+    }
+    let record = match cached {
         Some(Cached::Found(r)) => r,
         Some(Cached::Missing) => {
             return Err(KeyFailure::Invalid {
@@ -354,13 +388,27 @@ pub async fn authenticate_key<S: KeyStore>(
             }
         }
     };
+    finish(&record, kind, cache, sole_issuer, now)
+}
+
+fn finish(
+    record: &KeyRecord,
+    kind: KeyKind,
+    cache: &KeyCache,
+    sole_issuer: Option<&str>,
+    now: UnixTime,
+) -> Result<KeySuccess, KeyFailure> {
     let identity = record
         .check(kind, now, sole_issuer)
         .map_err(|r| KeyFailure::Invalid { reason: r.reason() })?;
     let touch = cache.should_touch(&record.id, now).then(|| Touch {
         key_id: record.id.clone(),
     });
-    Ok(KeySuccess { identity, touch })
+    Ok(KeySuccess {
+        identity,
+        touch,
+        created_at: record.created_at,
+    })
 }
 
 /// Record a use (best effort: a failed write is not retried).

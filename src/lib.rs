@@ -49,6 +49,7 @@ pub mod apikey;
 pub mod hash;
 pub mod keycache;
 pub mod keyrecord;
+pub mod state;
 
 pub mod jwks;
 pub mod jwt;

@@ -81,3 +81,20 @@ pub struct FetchedDocument {
 pub trait DocumentSource {
     async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError>;
 }
+
+/// The authority (the `AUTH_STATE` Durable Object), as the hot path may reach it: only to read
+/// the record of a key created so recently that KV may still cache its absence (the revocation
+/// view says which; forged keys never get here).
+pub trait Authority {
+    /// The authority's record at `kv_key` (`key:<sha256>`), if it holds one.
+    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// No state tier: every record comes from the key store alone.
+pub struct NoAuthority;
+
+impl Authority for NoAuthority {
+    async fn record(&self, _kv_key: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+}

@@ -137,6 +137,27 @@ impl Problem {
         )
     }
 
+    /// `AUTH_STATE` is not bound, and the endpoint needs the authority.
+    #[must_use]
+    pub fn state_not_bound() -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "state_not_bound",
+            "AUTH_STATE is not bound: principal and token revocation and the audit log need the state tier (a Durable Object binding, see the README).",
+        )
+    }
+
+    /// The authority did not answer: nothing was written.
+    #[must_use]
+    pub fn state_unavailable() -> Self {
+        Problem::unavailable(
+            "state_unavailable",
+            2,
+            "The key authority is not answering; nothing was changed. Try again.",
+        )
+    }
+
     /// With the dev setting `debug.explain_rejections`: the reason code appended to `detail`.
     #[must_use]
     pub fn explained(mut self) -> Self {

@@ -126,6 +126,8 @@ impl World {
             store: &NoStore,
             documents: &self.source,
             verifier: &NativeVerifier,
+            authority: None::<&edge_auth::ports::NoAuthority>,
+            now_ms: 0,
         };
         g.decide(req, ports, UnixTime(NOW)).await
     }

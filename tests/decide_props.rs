@@ -179,7 +179,7 @@ proptest! {
             entropy: [1; 16],
             request_id: "rid",
         };
-        let ports = Ports { store: &w.store, documents: &w.source, verifier: &NativeVerifier };
+        let ports = Ports { store: &w.store, documents: &w.source, verifier: &NativeVerifier, authority: None::<&edge_auth::ports::NoAuthority>, now_ms: 0 };
         let outcome = run_now(w.gateway.decide(req, ports, UnixTime(NOW)));
 
         if let Decision::Forward { target, headers: out, identity, .. } = &outcome.decision {

@@ -133,6 +133,8 @@ impl World {
             store: &self.store,
             documents: &self.source,
             verifier: &NativeVerifier,
+            authority: None::<&edge_auth::ports::NoAuthority>,
+            now_ms: 0,
         };
         self.gateway.decide(req, ports, UnixTime(NOW)).await
     }
@@ -170,6 +172,8 @@ impl World {
             store: &self.store,
             documents: &self.source,
             verifier: &NativeVerifier,
+            authority: None::<&edge_auth::ports::NoAuthority>,
+            now_ms: 0,
         };
         self.gateway
             .admin(req, &headers, ports, UnixTime(NOW), &mut fill)

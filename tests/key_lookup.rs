@@ -87,6 +87,8 @@ impl Env {
             cache: &self.cache,
             now,
             fill: &mut fill,
+            changes: Vec::new(),
+            state_tier: false,
         };
         handle(req, caller, &mut ctx, &self.store).await
     }
@@ -110,6 +112,7 @@ impl Env {
             &self.settings.format,
             &self.cache,
             &self.store,
+            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
             token,
             None,
             Some(TEST_ISSUER),
@@ -218,6 +221,7 @@ async fn the_cache_is_bounded() {
             &format,
             &cache,
             &store,
+            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
             &token,
             None,
             Some(TEST_ISSUER),
@@ -609,6 +613,7 @@ async fn last_use_is_recorded_at_most_once_a_minute_and_can_be_turned_off() {
         &quiet.format,
         &cache,
         &env.store,
+        None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
         &token,
         None,
         Some(TEST_ISSUER),
@@ -624,6 +629,7 @@ async fn touches(env: &Env, token: &str, now: UnixTime) -> bool {
         &env.settings.format,
         &env.cache,
         &env.store,
+        None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
         token,
         None,
         Some(TEST_ISSUER),

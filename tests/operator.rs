@@ -155,6 +155,8 @@ impl World {
             store,
             documents: &self.source,
             verifier: &NativeVerifier,
+            authority: None::<&edge_auth::ports::NoAuthority>,
+            now_ms: 0,
         };
         g.decide(req, ports, UnixTime(NOW)).await
     }
@@ -511,6 +513,8 @@ async fn admin<S: KeyStore>(
         store,
         documents: &source,
         verifier: &NativeVerifier,
+        authority: None::<&edge_auth::ports::NoAuthority>,
+        now_ms: 0,
     };
     let mut fill = |buf: &mut [u8]| buf.fill(9);
     g.admin(req, &headers, ports, UnixTime(NOW), &mut fill)

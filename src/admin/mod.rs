@@ -16,9 +16,10 @@ use crate::keyrecord::{
 };
 use crate::ports::{KeyStore, StoreError, KV_BINDING};
 use crate::problem::Problem;
+use crate::state::Change;
 use crate::time::UnixTime;
 
-pub use validate::{CreateKey, CreatePat, Import, Roll};
+pub use validate::{CreateKey, CreatePat, Import, RevokePrincipal, RevokeToken, Roll};
 
 /// Largest request body the admin API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -26,8 +27,10 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
 
-/// Who is calling.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Who is calling (sent to the authority as JSON: the Worker authenticates, the object trusts
+/// the binding).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AdminCaller {
     /// `ADMIN_TOKEN`, or a JWT with the configured admin scope.
     Admin,
@@ -69,6 +72,11 @@ pub struct AdminContext<'a> {
     pub now: UnixTime,
     /// Writes cryptographically secure random bytes.
     pub fill: &'a mut dyn FnMut(&mut [u8]),
+    /// The mutations made, for the authority's audit log and revocation feed.
+    pub changes: Vec<Change>,
+    /// True inside the authority (the `AUTH_STATE` object): the endpoints that need its audit
+    /// log and feed (principal and token revocation) work only there.
+    pub state_tier: bool,
 }
 
 fn bad_request(detail: impl Into<String>) -> AdminReply {
@@ -159,6 +167,21 @@ pub async fn handle<S: KeyStore>(
             "POST" => roll(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
+        (["principals", "revoke"] | ["tokens", "revoke"], AdminCaller::Anonymous) => unauthorized(),
+        (["principals", "revoke"] | ["tokens", "revoke"], AdminCaller::User { .. }) => {
+            forbidden("The admin API needs the admin token or an admin-scoped token.")
+        }
+        (["principals", "revoke"] | ["tokens", "revoke"], _) if !ctx.state_tier => {
+            AdminReply::Problem(Problem::state_not_bound())
+        }
+        (["principals", "revoke"], _) => match req.method {
+            "POST" => revoke_principal(req.body, ctx, store).await,
+            _ => method_not_allowed(),
+        },
+        (["tokens", "revoke"], _) => match req.method {
+            "POST" => revoke_token(req.body, ctx),
+            _ => method_not_allowed(),
+        },
         (
             ["pats"],
             AdminCaller::User {
@@ -226,6 +249,8 @@ struct ListQuery {
     issuer: Option<String>,
     kind: Option<KeyKind>,
     status: Option<KeyStatus>,
+    /// Keys whose name starts with this.
+    name_prefix: Option<String>,
 }
 
 impl ListQuery {
@@ -271,6 +296,7 @@ impl ListQuery {
             issuer: query_param(query, "issuer"),
             kind,
             status,
+            name_prefix: query_param(query, "name_prefix").filter(|p| !p.is_empty()),
         })
     }
 }
@@ -303,6 +329,19 @@ fn metadata(record: &KeyRecord, last_used_at: Option<u64>, now: UnixTime) -> Val
 struct Issued {
     token: String,
     record: KeyRecord,
+    digest: TokenDigest,
+}
+
+impl Issued {
+    fn created(&self) -> Change {
+        Change::Created {
+            id: self.record.id.clone(),
+            kind: self.record.kind,
+            subject: self.record.subject.clone(),
+            issuer: self.record.issuer.clone(),
+            digest: self.digest,
+        }
+    }
 }
 
 /// Mint a token and write its three records (id and subject index first, so a key that works is
@@ -336,7 +375,11 @@ async fn issue<S: KeyStore>(
     };
     write_key(&digest, &record, store).await?;
     ctx.cache.invalidate(&digest);
-    Ok(Issued { token, record })
+    Ok(Issued {
+        token,
+        record,
+        digest,
+    })
 }
 
 fn issued_reply(issued: &Issued) -> AdminReply {
@@ -394,7 +437,10 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
     )
     .await
     {
-        Ok(issued) => issued_reply(&issued),
+        Ok(issued) => {
+            ctx.changes.push(issued.created());
+            issued_reply(&issued)
+        }
         Err(e) => unavailable(e),
     }
 }
@@ -440,7 +486,10 @@ async fn create_pat<S: KeyStore>(
     )
     .await
     {
-        Ok(issued) => issued_reply(&issued),
+        Ok(issued) => {
+            ctx.changes.push(issued.created());
+            issued_reply(&issued)
+        }
         Err(e) => unavailable(e),
     }
 }
@@ -579,6 +628,13 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 return unavailable(e);
             }
             ctx.cache.invalidate(&digest);
+            ctx.changes.push(Change::Imported {
+                id: record.id.clone(),
+                kind: record.kind,
+                subject: record.subject.clone(),
+                issuer: record.issuer.clone(),
+                digest,
+            });
             imported += 1;
         }
         ids.push(id);
@@ -722,7 +778,10 @@ async fn list<S: KeyStore>(
             && q.status.is_none_or(|s| s == record.status(ctx.now))
             && q.issuer
                 .as_deref()
-                .is_none_or(|i| record.issuer.as_deref() == Some(i));
+                .is_none_or(|i| record.issuer.as_deref() == Some(i))
+            && q.name_prefix
+                .as_deref()
+                .is_none_or(|p| record.name.starts_with(p));
         if wanted {
             let used = last_used(id, store).await;
             items.push(metadata(&record, used, ctx.now));
@@ -753,17 +812,34 @@ async fn revoke<S: KeyStore>(
         Ok(None) => return not_found(),
         Err(e) => return unavailable(e),
     };
+    if let Err(e) = revoke_record(&digest, &mut record, ctx, store).await {
+        return unavailable(e);
+    }
+    AdminReply::NoContent
+}
+
+/// Revoke one loaded record (sticky: a revoked record is never written back active; revoking it
+/// again changes nothing and records nothing).
+async fn revoke_record<S: KeyStore>(
+    digest: &TokenDigest,
+    record: &mut KeyRecord,
+    ctx: &mut AdminContext<'_>,
+    store: &S,
+) -> Result<(), StoreError> {
     if record.revoked_at.is_none() {
         record.revoked_at = Some(ctx.now.0);
-        let Ok(text) = serde_json::to_string(&record) else {
-            return unavailable(StoreError::Unavailable);
-        };
-        if let Err(e) = store.put(&digest.kv_key(), &text, None).await {
-            return unavailable(e);
-        }
+        let text = serde_json::to_string(&*record).map_err(|_| StoreError::Unavailable)?;
+        store.put(&digest.kv_key(), &text, None).await?;
+        ctx.changes.push(Change::Revoked {
+            id: record.id.clone(),
+            kind: record.kind,
+            subject: record.subject.clone(),
+            issuer: record.issuer.clone(),
+            at: ctx.now.0,
+        });
     }
-    ctx.cache.invalidate(&digest);
-    AdminReply::NoContent
+    ctx.cache.invalidate(digest);
+    Ok(())
 }
 
 async fn roll<S: KeyStore>(
@@ -827,7 +903,120 @@ async fn roll<S: KeyStore>(
         return unavailable(e);
     }
     ctx.cache.invalidate(&digest);
+    ctx.changes.push(Change::Rolled {
+        id: old.id.clone(),
+        new_id: issued.record.id.clone(),
+        kind: old.kind,
+        subject: old.subject.clone(),
+        issuer: old.issuer.clone(),
+        grace_end: old.expires_at.unwrap_or(grace_end),
+        new_digest: issued.digest,
+    });
     issued_reply(&issued)
+}
+
+/// `POST /principals/revoke` (authority only): revoke every key and PAT of (issuer, subject)
+/// made before `before` (default now), and publish the cut-off so every JWT of the principal
+/// issued before it is refused too ("sign out everywhere").
+async fn revoke_principal<S: KeyStore>(
+    body: &[u8],
+    ctx: &mut AdminContext<'_>,
+    store: &S,
+) -> AdminReply {
+    let cmd = match validate::RevokePrincipal::parse(body, ctx.now) {
+        Ok(c) => c,
+        Err(detail) => return bad_request(detail),
+    };
+    if let Some(iss) = cmd.issuer.as_deref() {
+        if !(ctx.is_issuer)(iss) {
+            return bad_request("\"issuer\" must be one of the configured issuers.");
+        }
+    }
+    // The principal's index, and for PATs stored before principals were issuer-qualified, the
+    // subject's untagged entries (their records say which issuer they belong to).
+    let prefix = subject_prefix(&cmd.subject);
+    let mut cursor: Option<String> = None;
+    let mut revoked = Vec::new();
+    loop {
+        let page = match store.list(&prefix, cursor.as_deref(), MAX_PAGE).await {
+            Ok(p) => p,
+            Err(e) => return unavailable(e),
+        };
+        for name in &page.keys {
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let (digest, mut record) = match load(index_entry_id(rest), None, None, store).await {
+                Ok(Some(found)) => found,
+                Ok(None) => continue,
+                Err(e) => return unavailable(e),
+            };
+            let issuer = match record.kind {
+                KeyKind::ApiKey => None,
+                KeyKind::Pat => pat_issuer(record.issuer.as_deref(), ctx.sole_issuer),
+            };
+            if record.subject != cmd.subject
+                || issuer != cmd.issuer.as_deref()
+                || record.created_at >= cmd.before
+                || record.revoked_at.is_some()
+            {
+                continue;
+            }
+            if let Err(e) = revoke_record(&digest, &mut record, ctx, store).await {
+                return unavailable(e);
+            }
+            revoked.push(record.id.clone());
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    // The per-key changes are summed up in the principal's one audit row.
+    ctx.changes.retain(|c| !matches!(c, Change::Revoked { .. }));
+    ctx.changes.push(Change::PrincipalRevoked {
+        issuer: cmd.issuer.clone(),
+        subject: cmd.subject.clone(),
+        before: cmd.before,
+        keys: revoked.clone(),
+    });
+    AdminReply::Json {
+        status: 200,
+        body: json!({
+            "issuer": cmd.issuer,
+            "subject": cmd.subject,
+            "before": cmd.before,
+            "revoked_keys": revoked,
+        }),
+    }
+}
+
+/// `POST /tokens/revoke` (authority only): one JWT, by (issuer, jti), until its `exp`.
+fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
+    let cmd = match validate::RevokeToken::parse(body, ctx.now) {
+        Ok(c) => c,
+        Err(detail) => return bad_request(detail),
+    };
+    if !(ctx.is_issuer)(&cmd.issuer) {
+        return bad_request("\"issuer\" must be one of the configured issuers.");
+    }
+    let expired = cmd.exp <= ctx.now.0;
+    if !expired {
+        ctx.changes.push(Change::TokenRevoked {
+            issuer: cmd.issuer.clone(),
+            jti: cmd.jti.clone(),
+            exp: cmd.exp,
+        });
+    }
+    AdminReply::Json {
+        status: 200,
+        body: json!({
+            "issuer": cmd.issuer,
+            "jti": cmd.jti,
+            "exp": cmd.exp,
+            "already_expired": expired,
+        }),
+    }
 }
 
 /// Compare a presented admin token with the configured one in constant time: both are hashed

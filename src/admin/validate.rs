@@ -447,10 +447,129 @@ impl Roll {
     }
 }
 
+/// `POST /principals/revoke`: `{"issuer"?, "subject", "before"?}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokePrincipal {
+    /// Absent: the principal of admin-made API keys (they carry no issuer).
+    pub issuer: Option<String>,
+    pub subject: String,
+    /// Unix seconds; credentials issued before it are revoked. Default: now.
+    pub before: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevokePrincipal {
+    #[serde(default)]
+    issuer: Option<String>,
+    subject: String,
+    #[serde(default)]
+    before: Option<u64>,
+}
+
+impl RevokePrincipal {
+    pub fn parse(body: &[u8], now: UnixTime) -> Result<Self, String> {
+        let raw: RawRevokePrincipal = json(body)?;
+        subject("subject", &raw.subject)?;
+        let issuer = match raw.issuer {
+            Some(i) => Some(text_within("issuer", i, false, MAX_TEXT)?),
+            None => None,
+        };
+        let before = raw.before.unwrap_or(now.0);
+        if before > now.0 {
+            return Err(
+                "\"before\" must not be in the future: it revokes what was issued before it."
+                    .into(),
+            );
+        }
+        Ok(RevokePrincipal {
+            issuer,
+            subject: raw.subject,
+            before,
+        })
+    }
+}
+
+/// Longest `jti` accepted for revocation.
+pub const MAX_JTI_BYTES: usize = 256;
+/// Latest `exp` accepted for a token revocation: a year from now (the feed keeps the entry
+/// until `exp`).
+const MAX_TOKEN_REVOCATION_SECONDS: u64 = 366 * 86_400;
+
+/// `POST /tokens/revoke`: `{"issuer", "jti", "exp"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokeToken {
+    pub issuer: String,
+    pub jti: String,
+    pub exp: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevokeToken {
+    issuer: String,
+    jti: String,
+    exp: u64,
+}
+
+impl RevokeToken {
+    pub fn parse(body: &[u8], now: UnixTime) -> Result<Self, String> {
+        let raw: RawRevokeToken = json(body)?;
+        let issuer = text_within("issuer", raw.issuer, false, MAX_TEXT)?;
+        let jti = text_within("jti", raw.jti, false, MAX_JTI_BYTES)?;
+        if raw.exp > now.0.saturating_add(MAX_TOKEN_REVOCATION_SECONDS) {
+            return Err("\"exp\" must be within a year from now (the token's own exp).".into());
+        }
+        Ok(RevokeToken {
+            issuer,
+            jti,
+            exp: raw.exp,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keycache::RawKeySettings;
+
+    #[test]
+    fn revocation_bodies_name_the_field() {
+        let now = UnixTime(1_000);
+        assert_eq!(
+            RevokePrincipal::parse(br#"{"subject":"alice"}"#, now).unwrap(),
+            RevokePrincipal {
+                issuer: None,
+                subject: "alice".into(),
+                before: 1_000
+            }
+        );
+        assert!(
+            RevokePrincipal::parse(br#"{"subject":"a","before":1001}"#, now)
+                .unwrap_err()
+                .contains("\"before\"")
+        );
+        assert!(RevokePrincipal::parse(br#"{"issuer":"x"}"#, now)
+            .unwrap_err()
+            .contains("\"subject\""));
+        assert!(RevokePrincipal::parse(br#"{"subject":""}"#, now)
+            .unwrap_err()
+            .contains("\"subject\""));
+        assert!(
+            RevokeToken::parse(br#"{"issuer":"i","jti":"","exp":5}"#, now)
+                .unwrap_err()
+                .contains("\"jti\"")
+        );
+        assert!(RevokeToken::parse(br#"{"issuer":"i","jti":"j"}"#, now)
+            .unwrap_err()
+            .contains("\"exp\""));
+        assert!(
+            RevokeToken::parse(br#"{"issuer":"i","jti":"j","exp":99999999999}"#, now)
+                .unwrap_err()
+                .contains("\"exp\"")
+        );
+        assert!(RevokeToken::parse(br#"{"issuer":"i","jti":"j","exp":5000}"#, now).is_ok());
+    }
 
     fn settings() -> KeySettings {
         KeySettings::from_raw(RawKeySettings::default()).unwrap()
