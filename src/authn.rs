@@ -103,7 +103,40 @@ pub struct HealthReport {
     pub issuers: Vec<crate::jwks::cache::IssuerHealth>,
     pub assertion: &'static str,
     pub admin_api: &'static str,
+    /// The state tier (`AUTH_STATE`): bound or not, and this isolate's revocation view.
+    pub state: HealthState,
     pub problems: Vec<HealthProblem>,
+}
+
+/// The `state` member of the health report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthState {
+    pub bound: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<crate::state::feed::ViewHealth>,
+}
+
+impl HealthReport {
+    /// With `AUTH_STATE` bound: the view's facts, and a problem when it is older than the bound
+    /// (requests that need it are then refused or served as `revocation.on_stale` says).
+    #[must_use]
+    pub fn with_state(mut self, view: &RevocationView, now_ms: u64) -> Self {
+        let health = view.health(now_ms);
+        let bound_ms = view.settings().max_staleness_ms;
+        if health.age_ms.is_none_or(|a| a > bound_ms) || health.overflow {
+            self.problems.push(HealthProblem {
+                dependency: "state",
+                issuer: None,
+                reason: health.last_error.unwrap_or("revocation_view_stale"),
+            });
+            self.status = "degraded";
+        }
+        self.state = HealthState {
+            bound: true,
+            view: Some(health),
+        };
+        self
+    }
 }
 
 /// The `kv` member of the health report.
@@ -232,6 +265,8 @@ pub struct Gateway<K> {
     pub jwt: JwtAuthenticator<K>,
     /// Recent revocations, as the authority's feed last said (used when `AUTH_STATE` is bound).
     pub view: RevocationView,
+    /// Failed admin authentications not yet reported to the audit log.
+    pub auth_failures: crate::state::FailureBudget,
 }
 
 impl<K: Clone> Gateway<K> {
@@ -245,6 +280,7 @@ impl<K: Clone> Gateway<K> {
             keys,
             jwt,
             view,
+            auth_failures: crate::state::FailureBudget::default(),
         }
     }
 
@@ -930,6 +966,10 @@ impl<K: Clone> Gateway<K> {
             admin_api: enabled(
                 self.config.admin_token.is_some() || self.config.admin_scope.is_some(),
             ),
+            state: HealthState {
+                bound: false,
+                view: None,
+            },
             problems,
         }
     }
@@ -1019,7 +1059,7 @@ fn own_endpoint(rest: &[String], canonical_path: &str, admin_path: &str) -> OwnE
             }
             OwnEndpoint::Console(sub)
         }
-        Some("keys" | "pats") => {
+        Some("keys" | "pats" | "principals" | "tokens" | "audit") => {
             let mut sub = String::new();
             for seg in rest {
                 sub.push('/');

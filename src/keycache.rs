@@ -237,6 +237,19 @@ impl KeyCache {
         }
     }
 
+    /// Forget every cached answer (a new authority epoch: whatever was cached may rest on a
+    /// state that no longer exists).
+    pub fn clear(&self) {
+        if let Ok(mut found) = self.found.try_borrow_mut() {
+            let capacity = found.capacity();
+            *found = SieveMap::new(capacity);
+        }
+        if let Ok(mut missing) = self.missing.try_borrow_mut() {
+            let capacity = missing.capacity();
+            *missing = SieveMap::new(capacity);
+        }
+    }
+
     /// Cached answers, found and not found.
     #[must_use]
     pub fn len(&self) -> usize {

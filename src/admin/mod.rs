@@ -916,7 +916,7 @@ async fn roll<S: KeyStore>(
 }
 
 /// `POST /principals/revoke` (authority only): revoke every key and PAT of (issuer, subject)
-/// made before `before` (default now), and publish the cut-off so every JWT of the principal
+/// made at or before `before` (default now), and publish the cut-off so every JWT of the principal
 /// issued before it is refused too ("sign out everywhere").
 async fn revoke_principal<S: KeyStore>(
     body: &[u8],
@@ -957,7 +957,7 @@ async fn revoke_principal<S: KeyStore>(
             };
             if record.subject != cmd.subject
                 || issuer != cmd.issuer.as_deref()
-                || record.created_at >= cmd.before
+                || record.created_at > cmd.before
                 || record.revoked_at.is_some()
             {
                 continue;

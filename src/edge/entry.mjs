@@ -7,6 +7,7 @@
 // (`__wbg_reset_state`) before the next request, so no request runs on corrupted state, and the
 // rebuild is logged. (wasm-bindgen's glue, built with its abort handler, would also reinitialise
 // on the next call; tests/runtime/recovery.test.mjs checks the outcome: a new instance, logged.)
+import { DurableObject } from "cloudflare:workers";
 import * as wasm from "./index.js";
 
 const state = wasm.__worker_init_state();
@@ -38,3 +39,240 @@ export default {
     }
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// The authority: the AUTH_STATE Durable Object (docs/state.md). A storage shell: SQLite tables,
+// one transaction per call, and replication of committed keys to KV. What a call writes, audits
+// and publishes is decided in Rust (src/state, via `wasm.authorityCall`).
+const SCHEMA = [
+  // The key records and their indexes, under the same names as in KV (key:, id:, sub:).
+  "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+  // Keys changed but not yet written to KV; `seq` orders and versions them.
+  "CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, issuer TEXT, subject TEXT, kind TEXT, event TEXT NOT NULL)",
+  "CREATE INDEX IF NOT EXISTS audit_owner ON audit (subject, issuer, kind, seq)",
+  "CREATE INDEX IF NOT EXISTS audit_time ON audit (time)",
+  // The revocation feed: `seq` is the head it was published at, `until` when it may go.
+  "CREATE TABLE IF NOT EXISTS feed (seq INTEGER PRIMARY KEY, until INTEGER NOT NULL, entry TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+];
+
+const ROLLBACK = Symbol("rollback");
+/** A KV write that failed is retried by the alarm after this long. */
+const RETRY_MS = 5_000;
+/** How long an admin reply waits for its keys to reach KV (the feed covers the rest). */
+const FLUSH_WAIT_MS = 3_000;
+
+/** The tables as `src/edge/state.rs` sees them: synchronous calls; any failure rolls back. */
+class SqlShell {
+  constructor(owner) {
+    this.owner = owner;
+    this.sql = owner.sql;
+    this.failed = false;
+    this.wrote = false;
+  }
+  guard(run) {
+    try {
+      return run();
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+  }
+  get(key) {
+    return this.guard(() => {
+      const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
+      return rows.length ? rows[0].value : null;
+    });
+  }
+  put(key, value) {
+    this.guard(() => {
+      this.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+      this.queue(key);
+    });
+  }
+  del(key) {
+    this.guard(() => {
+      this.sql.exec("DELETE FROM kv WHERE key = ?", key);
+      this.queue(key);
+    });
+  }
+  queue(key) {
+    const seq = this.owner.next("outbox_seq");
+    this.sql.exec("INSERT INTO outbox (key, seq) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET seq = excluded.seq", key, seq);
+    this.wrote = true;
+  }
+  list(prefix, cursor, limit) {
+    return this.guard(() => {
+      const after = cursor !== undefined && cursor > prefix ? cursor : prefix;
+      const rows = this.sql
+        .exec("SELECT key FROM kv WHERE key > ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?", after, prefix.length, prefix, limit + 1)
+        .toArray();
+      const keys = rows.slice(0, limit).map((r) => r.key);
+      const next = rows.length > limit ? keys[keys.length - 1] : null;
+      return JSON.stringify({ keys, cursor: next });
+    });
+  }
+  appendAudit(event, issuer, subject, kind) {
+    this.guard(() => {
+      const time = Math.floor(Date.now() / 1000);
+      this.sql.exec("INSERT INTO audit (time, issuer, subject, kind, event) VALUES (?, ?, ?, ?, ?)", time, issuer ?? null, subject ?? null, kind ?? null, event);
+    });
+  }
+  appendFeed(entry, until) {
+    this.guard(() => {
+      const head = this.owner.next("head");
+      this.sql.exec("INSERT INTO feed (seq, until, entry) VALUES (?, ?, ?)", head, until, entry);
+    });
+  }
+  auditPage(issuer, subject, before, limit) {
+    return this.guard(() => {
+      const where = [];
+      const args = [];
+      if (subject !== undefined) {
+        where.push("kind = 'pat' AND subject = ? AND issuer = ?");
+        args.push(subject, issuer ?? null);
+      }
+      if (before !== undefined) {
+        where.push("seq < ?");
+        args.push(before);
+      }
+      const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+      const rows = this.sql.exec(`SELECT seq, event FROM audit ${clause} ORDER BY seq DESC LIMIT ?`, ...args, limit + 1).toArray();
+      const page = rows.slice(0, limit);
+      const cursor = rows.length > limit ? page[page.length - 1].seq : null;
+      return `{"events":[${page.map((r) => r.event).join(",")}],"cursor":${cursor}}`;
+    });
+  }
+}
+
+export class AuthState extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    for (const statement of SCHEMA) this.sql.exec(statement);
+    // The epoch names this storage: a new one tells every isolate to drop what it cached.
+    if (this.meta("epoch") === null) this.setMeta("epoch", crypto.randomUUID());
+    this.flushing = null;
+    this.again = false;
+    this.prunedAt = 0;
+  }
+
+  meta(name) {
+    const rows = this.sql.exec("SELECT value FROM meta WHERE name = ?", name).toArray();
+    return rows.length ? rows[0].value : null;
+  }
+  setMeta(name, value) {
+    this.sql.exec("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", name, String(value));
+  }
+  /** The next value of a persistent counter. */
+  next(name) {
+    const value = Number(this.meta(name) ?? 0) + 1;
+    this.setMeta(name, value);
+    return value;
+  }
+
+  async fetch(request) {
+    rebuildIfBroken();
+    try {
+      const url = new URL(request.url);
+      if (url.pathname === "/call" && request.method === "POST") return await this.call(await request.text());
+      if (url.pathname === "/feed") return this.feed();
+      if (url.pathname === "/record") return this.record(url.searchParams.get("key") ?? "");
+      return new Response("no such authority endpoint", { status: 404 });
+    } catch (error) {
+      noteTrap(error);
+      throw error;
+    }
+  }
+
+  async call(text) {
+    this.prune();
+    const shell = new SqlShell(this);
+    let result;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        result = wasm.authorityCall(shell, this.env, text, Date.now());
+        if (!result.commit || shell.failed) throw ROLLBACK;
+      });
+    } catch (error) {
+      if (error !== ROLLBACK) throw error;
+      shell.wrote = false;
+    }
+    if (shell.failed && result.response.ok) {
+      return Response.json({ status: 503, error: "state_unavailable" }, { status: 503, headers: { "retry-after": "2" } });
+    }
+    if (shell.wrote) {
+      let timer;
+      const waited = new Promise((resolve) => (timer = setTimeout(resolve, FLUSH_WAIT_MS)));
+      await Promise.race([this.flush(), waited]);
+      clearTimeout(timer);
+    }
+    return result.response;
+  }
+
+  /** The revocation feed: every entry still kept, newest first, at most the core's cap. */
+  feed() {
+    const now = Math.floor(Date.now() / 1000);
+    const max = wasm.feedMaxEntries();
+    const rows = this.sql.exec("SELECT entry FROM feed WHERE until > ? ORDER BY seq DESC LIMIT ?", now, max + 1).toArray();
+    const overflow = rows.length > max;
+    const entries = rows.slice(0, max).map((r) => r.entry).join(",");
+    const body = `{"epoch":${JSON.stringify(this.meta("epoch"))},"head":${Number(this.meta("head") ?? 0)},"overflow":${overflow},"entries":[${entries}]}`;
+    return new Response(body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
+  }
+
+  record(key) {
+    const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
+    if (!key.startsWith("key:") || !rows.length) return new Response(null, { status: 404 });
+    return new Response(rows[0].value);
+  }
+
+  /** Write changed keys to KV, one flusher at a time, each key's current value (so KV ends at
+   *  the latest state whatever the order); a failure leaves the rest to the alarm. */
+  flush() {
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.again = false;
+        const rows = this.sql.exec("SELECT key, seq FROM outbox ORDER BY seq LIMIT 100").toArray();
+        for (const { key, seq } of rows) {
+          const current = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
+          try {
+            if (current.length) await this.env.AUTH_KV.put(key, current[0].value);
+            else await this.env.AUTH_KV.delete(key);
+          } catch {
+            await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+            return;
+          }
+          this.sql.exec("DELETE FROM outbox WHERE key = ? AND seq = ?", key, seq);
+        }
+        if (rows.length === 100) this.again = true;
+      } while (this.again);
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  async alarm() {
+    rebuildIfBroken();
+    this.prune();
+    await this.flush();
+  }
+
+  /** Drop feed entries past their time (only once KV has every change: until then the feed
+   *  is what makes them effective), and audit rows past the retention, at most once a minute. */
+  prune() {
+    const nowMs = Date.now();
+    if (nowMs - this.prunedAt < 60_000) return;
+    this.prunedAt = nowMs;
+    const now = Math.floor(nowMs / 1000);
+    this.sql.exec("DELETE FROM feed WHERE until <= ? AND NOT EXISTS (SELECT 1 FROM outbox)", now);
+    const keep = wasm.auditRetentionSeconds(this.env);
+    this.sql.exec("DELETE FROM audit WHERE time < ?", now - keep);
+  }
+}

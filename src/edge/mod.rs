@@ -8,6 +8,7 @@ mod documents;
 mod fault;
 mod kv;
 mod respond;
+mod state;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,6 +25,8 @@ use crate::authn::{Decision, Followup, Gateway, OwnEndpoint, Ports, RequestParts
 use crate::config::{Config, ConfigError};
 use crate::problem::Problem;
 use crate::request_url::RequestUrl;
+use crate::state::authority::AuthorityCall;
+use crate::state::ViewPlan;
 use crate::time::UnixTime;
 
 use self::crypto::{CryptoKeyHandle, WebCryptoVerifier};
@@ -275,6 +278,23 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
     let documents = FetchDocuments::new(fetch_timeout(&gateway));
     let verifier = WebCryptoVerifier;
+    // The state tier: the view of recent revocations is refreshed as the core's plan says (in
+    // the background after 1 s; first, when older than the bound).
+    let authority = state::AuthorityStub::of(&env);
+    let mut view_now_ms = state::now_ms_u64();
+    if let Some(stub) = &authority {
+        match gateway.view.plan(view_now_ms) {
+            ViewPlan::Current => {}
+            ViewPlan::RefreshInBackground => {
+                gateway.view.refresh_started(view_now_ms);
+                ctx.wait_until(state::refresh_view(Rc::clone(&gateway), stub.clone(), true));
+            }
+            ViewPlan::AwaitRefresh => {
+                state::refresh_view(Rc::clone(&gateway), stub.clone(), true).await;
+                view_now_ms = state::now_ms_u64();
+            }
+        }
+    }
     let parts = RequestParts {
         method: &method,
         path: url.path,
@@ -288,6 +308,8 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
         store: &store,
         documents: &documents,
         verifier: &verifier,
+        authority: authority.as_ref(),
+        now_ms: view_now_ms,
     };
     let outcome = gateway.decide(parts, ports, now()).await;
     line.facts(&outcome.log);
@@ -350,7 +372,8 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
         }
         Decision::Own(endpoint) => {
             line.outcome = "own";
-            let resp = own_endpoint(&gateway, &env, &req, &url, &headers, endpoint, &rid).await;
+            let resp =
+                own_endpoint(&gateway, &env, &ctx, &req, &url, &headers, endpoint, &rid).await;
             line.status = Some(resp.status());
             Step::Answer(resp)
         }
@@ -360,9 +383,11 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     step
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn own_endpoint(
     gateway: &Rc<Gateway<CryptoKeyHandle>>,
     env: &Env,
+    ctx: &Context,
     req: &web_sys::Request,
     url: &RequestUrl<'_>,
     headers: &[(String, String)],
@@ -374,7 +399,18 @@ async fn own_endpoint(
         OwnEndpoint::Health => {
             let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
             let kv = store.probe().await;
-            respond::health(&gateway.health(kv, now()))
+            let report = gateway.health(kv, now());
+            let report = match state::AuthorityStub::of(env) {
+                Some(stub) => {
+                    // Health shows a current view: refresh it when it is due.
+                    if gateway.view.plan(state::now_ms_u64()) != ViewPlan::Current {
+                        state::refresh_view(Rc::clone(gateway), stub, true).await;
+                    }
+                    report.with_state(&gateway.view, state::now_ms_u64())
+                }
+                None => report,
+            };
+            respond::health(&report)
         }
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
         OwnEndpoint::OpenApi => respond::openapi(),
@@ -405,21 +441,91 @@ async fn own_endpoint(
                 return problem_response(&p, realm, rid);
             }
             let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
-            let ports = Ports {
-                store: &store,
-                documents: &documents,
-                verifier: &WebCryptoVerifier,
+            let Some(stub) = state::AuthorityStub::of(env) else {
+                // Without the state tier the admin API writes KV directly (docs/state.md).
+                let store = state::AdminStore::Kv(&store);
+                let ports = Ports::without_state(&store, &documents, &WebCryptoVerifier, 0);
+                let reply = gateway
+                    .admin(admin_req, headers, ports, now(), &mut fill)
+                    .await;
+                return respond::admin_reply(reply, realm, rid);
             };
-            let reply = gateway
-                .admin(admin_req, headers, ports, now(), &mut fill)
-                .await;
-            respond::admin_reply(reply, realm, rid)
+            let store = state::AdminStore::Kv(&store);
+            let ports = Ports::without_state(&store, &documents, &WebCryptoVerifier, 0);
+            let ip = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+                .map(|(_, v)| v.chars().take(64).collect::<String>());
+            let (caller, actor) = match gateway.admin_caller(&path, headers, &ports, now()).await {
+                Ok(found) => found,
+                Err(reply) => {
+                    if let crate::admin::AdminReply::Problem(p) = &reply {
+                        if p.status == 401 {
+                            audit_failure(ctx, gateway, &stub, p.reason, rid, ip);
+                        }
+                    }
+                    return respond::admin_reply(reply, realm, rid);
+                }
+            };
+            let Ok(body_text) = String::from_utf8(body) else {
+                let p = Problem::new(
+                    400,
+                    "Invalid request",
+                    "invalid_admin_request",
+                    "The body must be JSON (UTF-8).",
+                );
+                return problem_response(&p, realm, rid);
+            };
+            let call = AuthorityCall::Admin {
+                method: method.clone(),
+                path: path.clone(),
+                query: url.query.map(str::to_string),
+                body: body_text,
+                caller,
+                actor,
+                request_id: rid.to_string(),
+                ip,
+            };
+            match stub.call(&call).await {
+                Some(response) => {
+                    // This isolate sees its own change at once: refresh its view from the object.
+                    if method != "GET" {
+                        ctx.wait_until(state::refresh_view(Rc::clone(gateway), stub, false));
+                    }
+                    response
+                }
+                None => problem_response(&Problem::state_unavailable(), realm, rid),
+            }
         }
         OwnEndpoint::NotFound => {
             let p = Problem::new(404, "Not found", "not_found", "No such endpoint.");
             problem_response(&p, realm, rid)
         }
     }
+}
+
+/// Report a failed admin authentication to the audit log, within the isolate's budget.
+fn audit_failure(
+    ctx: &Context,
+    gateway: &Rc<Gateway<CryptoKeyHandle>>,
+    stub: &state::AuthorityStub,
+    reason: &str,
+    rid: &str,
+    ip: Option<String>,
+) {
+    let Some(count) = gateway.auth_failures.note(now().0) else {
+        return;
+    };
+    let call = AuthorityCall::AuthFailed {
+        request_id: rid.to_string(),
+        ip,
+        reason: reason.to_string(),
+        count,
+    };
+    let stub = stub.clone();
+    ctx.wait_until(async move {
+        let _ = stub.call(&call).await;
+    });
 }
 
 fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {

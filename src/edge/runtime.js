@@ -138,3 +138,61 @@ export async function readBodyCapped(message, limit, drain) {
   }
   return body;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The state tier (src/edge/state.rs): calls on the AUTH_STATE object. Each is bounded by `ms`;
+// a call that does not answer in time rejects (the core decides what that means).
+
+function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("authority_timeout")), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The authority's stub (one object per deployment), or undefined without the binding. */
+export function authorityStub(env) {
+  const ns = env.AUTH_STATE;
+  if (!ns || typeof ns.idFromName !== "function") return undefined;
+  return ns.get(ns.idFromName("authority"));
+}
+
+/** One call (JSON text): the object's response. */
+export function authorityCall(stub, body, ms) {
+  return within(stub.fetch("https://authority/call", { method: "POST", body }), ms);
+}
+
+/** The authority's record at `key`, or null. */
+export async function authorityRecord(stub, key, ms) {
+  const response = await within(stub.fetch(`https://authority/record?key=${encodeURIComponent(key)}`), ms);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`authority record: ${response.status}`);
+  return response.text();
+}
+
+/**
+ * The feed as `[text, fetchedAtMs]`: the location's cached copy for this bucket when there is
+ * one (`useCache`), else from the object, then cached for the bucket's other isolates. The copy
+ * keeps the time it was fetched, so its age counts against the bound.
+ */
+export async function readFeed(stub, bucket, useCache, ms, maxAge) {
+  const cache = typeof caches !== "undefined" ? caches.default : undefined;
+  // Without `useCache` (after a change through this isolate) the object is asked, and its
+  // answer replaces the location's copy, so the other isolates here see the change at once.
+  if (cache && useCache) {
+    const hit = await cache.match(bucket);
+    if (hit) return [await hit.text(), Number(hit.headers.get("x-fetched-at"))];
+  }
+  const fetchedAt = Date.now();
+  const response = await within(stub.fetch("https://authority/feed"), ms);
+  if (!response.ok) throw new Error(`authority feed: ${response.status}`);
+  const text = await response.text();
+  if (cache) {
+    const copy = new Response(text, {
+      headers: { "cache-control": `max-age=${maxAge}`, "x-fetched-at": String(fetchedAt) },
+    });
+    await cache.put(bucket, copy).catch(() => {});
+  }
+  return [text, fetchedAt];
+}

@@ -27,6 +27,21 @@ pub const REFRESH_AFTER_MS: u64 = 1_000;
 /// view is bounded by it.
 pub const MAX_ENTRIES: usize = 50_000;
 
+/// How long one location's cached copy of the feed is used (Cache API `max-age`): the feed's
+/// share of the bound (2 s cache + 1 s refresh + a fetch ≈ 3.1 s, docs/state.md).
+pub const CACHE_SECONDS: u64 = 2;
+
+/// The Cache API key of the feed for the 2-second bucket holding `now_ms`: isolates of one
+/// location share one copy per bucket, so the authority sees about one feed request per location
+/// per bucket, whatever the number of isolates.
+#[must_use]
+pub fn bucket_url(now_ms: u64) -> String {
+    format!(
+        "https://edge-auth.internal/feed/{}",
+        now_ms / (CACHE_SECONDS * 1000)
+    )
+}
+
 /// The largest feed document an isolate reads: 50,000 entries of at most ~160 bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 
@@ -41,7 +56,8 @@ pub enum FeedEntry {
     Created { d: String },
     /// One JWT (`iss`, `jti`), revoked until its `exp`.
     Token { iss: String, jti: String, exp: u64 },
-    /// Every credential of (`iss`, `sub`) issued before `before` (`iss` absent: the principal of
+    /// Every credential of (`iss`, `sub`) issued at or before `before` (whole seconds: a revocation
+    /// "now" includes what was issued earlier in the same second) (`iss` absent: the principal of
     /// admin-made API keys, which carry no issuer).
     Principal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,6 +198,8 @@ struct ViewState {
     /// A refresh is running (so one request does not start another).
     refreshing_since_ms: Option<u64>,
     last_error: Option<&'static str>,
+    /// When the last refresh failed: requests do not wait on another for [`REFRESH_AFTER_MS`].
+    failed_at_ms: Option<u64>,
 }
 
 /// Health facts about the view.
@@ -238,6 +256,14 @@ impl RevocationView {
                     ViewPlan::Current
                 }
             }
+            // Past the bound: wait for a refresh, unless one just failed (then decide on the
+            // stale view, which `on_stale` governs, rather than make every request wait).
+            _ if state
+                .failed_at_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) < REFRESH_AFTER_MS) =>
+            {
+                ViewPlan::Current
+            }
             _ => ViewPlan::AwaitRefresh,
         }
     }
@@ -259,6 +285,7 @@ impl RevocationView {
         };
         state.refreshing_since_ms = None;
         state.last_error = None;
+        state.failed_at_ms = None;
         let same_epoch = state.fetched_at_ms.is_some() && state.snapshot.epoch == doc.epoch;
         if same_epoch && doc.head < state.snapshot.head {
             return false;
@@ -293,11 +320,12 @@ impl RevocationView {
         drop_cached
     }
 
-    /// A refresh failed (the view keeps its last document).
-    pub fn refresh_failed(&self, reason: &'static str) {
+    /// A refresh failed at `now_ms` (the view keeps its last document).
+    pub fn refresh_failed(&self, reason: &'static str, now_ms: u64) {
         if let Ok(mut s) = self.state.try_borrow_mut() {
             s.refreshing_since_ms = None;
             s.last_error = Some(reason);
+            s.failed_at_ms = Some(now_ms);
         }
     }
 
@@ -343,7 +371,7 @@ impl RevocationView {
         match identity.kind {
             CredentialKind::ApiKey | CredentialKind::Pat => {
                 if let (Some(before), Some(created)) = (cut_off, created_at) {
-                    if created < before {
+                    if created <= before {
                         return Err(ViewRefusal::Revoked("principal_revoked"));
                     }
                 }
@@ -362,7 +390,7 @@ impl RevocationView {
                 }
                 if let Some(before) = cut_off {
                     // A token without `iat` cannot prove it was issued after the cut-off.
-                    if iat.is_none_or(|iat| iat < before) {
+                    if iat.is_none_or(|iat| iat <= before) {
                         return Err(ViewRefusal::Revoked("principal_revoked"));
                     }
                 }
@@ -478,6 +506,15 @@ mod tests {
         assert_eq!(v.plan(11_200), ViewPlan::Current, "one refresh at a time");
         assert_eq!(v.plan(15_000), ViewPlan::Current);
         assert_eq!(v.plan(15_001), ViewPlan::AwaitRefresh, "past the bound");
+        v.refresh_failed("feed_unreachable", 15_001);
+        assert_eq!(
+            v.plan(15_500),
+            ViewPlan::Current,
+            "no wait right after a failure"
+        );
+        assert_eq!(v.plan(16_001), ViewPlan::AwaitRefresh);
+        assert_eq!(bucket_url(3_999), bucket_url(2_000));
+        assert_ne!(bucket_url(4_000), bucket_url(3_999));
     }
 
     #[test]
@@ -529,14 +566,19 @@ mod tests {
             v.check(&pat, Some(499), 600, 0),
             Err(ViewRefusal::Revoked("principal_revoked"))
         );
-        assert_eq!(v.check(&pat, Some(500), 600, 0), Ok(()), "made after");
+        assert_eq!(
+            v.check(&pat, Some(500), 600, 0),
+            Err(ViewRefusal::Revoked("principal_revoked")),
+            "the cut-off's own second is included"
+        );
+        assert_eq!(v.check(&pat, Some(501), 600, 0), Ok(()), "made after");
         let other_issuer = key("key_q", "alice", Some("https://other"));
         assert_eq!(v.check(&other_issuer, Some(1), 600, 0), Ok(()));
         let api_key = key("key_k", "alice", None);
         assert_eq!(v.check(&api_key, Some(1), 600, 0), Ok(()));
 
         let old = jwt("https://i", "alice", r#"{"iat":499}"#);
-        let new = jwt("https://i", "alice", r#"{"iat":500.5}"#);
+        let new = jwt("https://i", "alice", r#"{"iat":501}"#);
         let no_iat = jwt("https://i", "alice", r#"{}"#);
         assert_eq!(
             v.check(&old, None, 600, 0),

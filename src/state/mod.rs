@@ -22,6 +22,31 @@ pub use feed::{FeedDocument, FeedEntry, OnStale, RevocationSettings, RevocationV
 /// The binding of the authority's Durable Object namespace.
 pub const STATE_BINDING: &str = "AUTH_STATE";
 
+/// Failed admin authentications are audited, but not one authority call each: a flood of wrong
+/// admin tokens must not become load on the object. Each isolate sends at most one event per
+/// [`FailureBudget::WINDOW_SECONDS`], carrying how many failures it stands for.
+#[derive(Debug, Default)]
+pub struct FailureBudget {
+    state: std::cell::Cell<(u64, u32)>,
+}
+
+impl FailureBudget {
+    pub const WINDOW_SECONDS: u64 = 10;
+
+    /// Count one failure at `now`; `Some(n)` when an event for `n` failures is due now.
+    pub fn note(&self, now: u64) -> Option<u32> {
+        let (sent_at, pending) = self.state.get();
+        let pending = pending.saturating_add(1);
+        if sent_at == 0 || now >= sent_at.saturating_add(Self::WINDOW_SECONDS) {
+            self.state.set((now.max(1), 0));
+            Some(pending)
+        } else {
+            self.state.set((sent_at, pending));
+            None
+        }
+    }
+}
+
 /// Who did something, as the audit log records it. Never a credential.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -297,4 +322,19 @@ pub fn record_changes<L: StateLog>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_authentications_are_sent_at_most_once_per_window() {
+        let b = FailureBudget::default();
+        assert_eq!(b.note(100), Some(1));
+        assert_eq!(b.note(101), None);
+        assert_eq!(b.note(109), None);
+        assert_eq!(b.note(110), Some(3), "the event counts what it stands for");
+        assert_eq!(b.note(111), None);
+    }
 }

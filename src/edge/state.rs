@@ -1,0 +1,401 @@
+//! The state tier in the runtime (wasm32 only), both sides of the `AUTH_STATE` binding:
+//!
+//! * inside the Durable Object: [`authority_call`], called by the storage shell (`AuthState` in
+//!   entry.mjs) inside `transactionSync`, runs [`crate::state::authority::run`] against the
+//!   object's SQLite tables through [`SqlShell`] (synchronous calls, so the whole call completes
+//!   in one poll and one transaction);
+//! * in the Worker: the stub calls (admin calls, the feed through the location's Cache API, a
+//!   recently created key's record) and the view refresh.
+//!
+//! No policy lives here: what to write, what to audit, what the feed says and when the view must
+//! be refreshed are the core's (`crate::state`). Never logs a record, a digest or a token.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+use crate::authn::Gateway;
+use crate::ports::{Authority, KeyStore, ListPage, StoreError};
+use crate::problem::Problem;
+use crate::state::authority::AuthorityCall;
+use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
+use crate::state::{AuditEvent, AuditFilter, AuditPage, FeedEntry, StateLog};
+
+use super::crypto::CryptoKeyHandle;
+use super::respond::{admin_reply, problem_response};
+use super::{isolate, now_ms};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The storage shell's table access (entry.mjs `SqlShell`): synchronous SQLite calls.
+    pub type SqlShell;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &SqlShell, key: &str) -> Result<Option<String>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &SqlShell, key: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn del(this: &SqlShell, key: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn list(
+        this: &SqlShell,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<String, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = appendAudit)]
+    fn append_audit(
+        this: &SqlShell,
+        event: &str,
+        issuer: Option<String>,
+        subject: Option<String>,
+        kind: Option<String>,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = appendFeed)]
+    fn append_feed(this: &SqlShell, entry: &str, until: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = auditPage)]
+    fn audit_page(
+        this: &SqlShell,
+        issuer: Option<String>,
+        subject: Option<String>,
+        before: Option<f64>,
+        limit: u32,
+    ) -> Result<String, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/edge/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = authorityStub)]
+    fn authority_stub_js(env: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = authorityCall)]
+    fn authority_call_js(stub: &JsValue, body: &str, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = authorityRecord)]
+    fn authority_record_js(stub: &JsValue, key: &str, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = readFeed)]
+    fn read_feed_js(
+        stub: &JsValue,
+        bucket: &str,
+        use_cache: bool,
+        ms: u32,
+        max_age: u32,
+    ) -> js_sys::Promise;
+}
+
+/// How long a Worker waits for the authority (admin calls, feed, a record).
+const AUTHORITY_TIMEOUT_MS: u32 = 3_000;
+
+/// The admin API's store, whichever it is: KV (no state tier) or the object's tables. One type,
+/// so the admin handlers (large async state machines) are compiled once, not once per store:
+/// two instantiations cost 77 KiB of gzipped wasm (measured: 331 → 408 KiB).
+pub enum AdminStore<'a> {
+    Kv(&'a super::kv::Store),
+    Tables(Tables<'a>),
+}
+
+impl KeyStore for AdminStore<'_> {
+    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.get_cached(key).await,
+            AdminStore::Tables(t) => t.get_cached(key).await,
+        }
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.get(key).await,
+            AdminStore::Tables(t) => t.get(key).await,
+        }
+    }
+    async fn put(&self, key: &str, value: &str, expires: Option<u64>) -> Result<(), StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.put(key, value, expires).await,
+            AdminStore::Tables(t) => t.put(key, value, expires).await,
+        }
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.delete(key).await,
+            AdminStore::Tables(t) => t.delete(key).await,
+        }
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.list(prefix, cursor, limit).await,
+            AdminStore::Tables(t) => t.list(prefix, cursor, limit).await,
+        }
+    }
+}
+
+pub struct Tables<'a>(&'a SqlShell);
+
+impl KeyStore for Tables<'_> {
+    async fn get_cached(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).map_err(|_| StoreError::Unavailable)
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).map_err(|_| StoreError::Unavailable)
+    }
+    async fn put(&self, key: &str, value: &str, _expires: Option<u64>) -> Result<(), StoreError> {
+        self.0.put(key, value).map_err(|_| StoreError::Unavailable)
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.del(key).map_err(|_| StoreError::Unavailable)
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            keys: Vec<String>,
+            cursor: Option<String>,
+        }
+        let text = self
+            .0
+            .list(prefix, cursor.map(str::to_string), limit)
+            .map_err(|_| StoreError::Unavailable)?;
+        let page: Page = serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
+        Ok(ListPage {
+            keys: page.keys,
+            cursor: page.cursor,
+        })
+    }
+}
+
+struct Log<'a>(&'a SqlShell);
+
+impl StateLog for Log<'_> {
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+        let text = serde_json::to_string(event).map_err(|_| StoreError::Unavailable)?;
+        let kind = event.kind.map(|k| k.as_str().to_string());
+        self.0
+            .append_audit(&text, event.issuer.clone(), event.subject.clone(), kind)
+            .map_err(|_| StoreError::Unavailable)
+    }
+    fn append_feed(&mut self, entry: &FeedEntry, until: u64) -> Result<(), StoreError> {
+        let text = serde_json::to_string(entry).map_err(|_| StoreError::Unavailable)?;
+        #[allow(clippy::cast_precision_loss)]
+        let until = until as f64;
+        self.0
+            .append_feed(&text, until)
+            .map_err(|_| StoreError::Unavailable)
+    }
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            events: Vec<AuditEvent>,
+            cursor: Option<u64>,
+        }
+        let (issuer, subject) = match filter {
+            AuditFilter::All => (None, None),
+            AuditFilter::OwnPats { issuer, subject } => {
+                (Some(issuer.clone()), Some(subject.clone()))
+            }
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let before = before.map(|b| b as f64);
+        let text = self
+            .0
+            .audit_page(issuer, subject, before, limit)
+            .map_err(|_| StoreError::Unavailable)?;
+        let page: Page = serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
+        Ok(AuditPage {
+            events: page.events,
+            cursor: page.cursor,
+        })
+    }
+}
+
+fn answer(commit: bool, response: &web_sys::Response) -> JsValue {
+    let out = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&out, &"commit".into(), &JsValue::from_bool(commit));
+    let _ = js_sys::Reflect::set(&out, &"response".into(), response.as_ref());
+    out.into()
+}
+
+/// Inside the object: run one call (JSON [`AuthorityCall`]) at `now_ms` against the tables.
+/// Returns `{commit, response}`; the shell rolls the transaction back unless `commit`.
+#[wasm_bindgen(js_name = authorityCall)]
+pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> JsValue {
+    let gateway = match isolate(&env) {
+        Ok(g) => g,
+        Err(_) => {
+            let p = Problem::new(
+                500,
+                "Configuration error",
+                "config_invalid",
+                "The authority's configuration is invalid.",
+            );
+            return answer(false, &problem_response(&p, "api", "unknown"));
+        }
+    };
+    let realm = gateway.config.realm.clone();
+    let call: AuthorityCall = match serde_json::from_str(body) {
+        Ok(c) => c,
+        Err(_) => {
+            let p = Problem::new(400, "Invalid request", "bad_call", "Not an authority call.");
+            return answer(false, &problem_response(&p, &realm, "unknown"));
+        }
+    };
+    let request_id = match &call {
+        AuthorityCall::Admin { request_id, .. } | AuthorityCall::AuthFailed { request_id, .. } => {
+            request_id.clone()
+        }
+    };
+    let mut fill = |buf: &mut [u8]| {
+        // A CSPRNG failure leaves zeros: refuse rather than mint a guessable token.
+        if getrandom::getrandom(buf).is_err() {
+            buf.fill(0);
+        }
+    };
+    let mut probe = [0u8; 1];
+    if getrandom::getrandom(&mut probe).is_err() {
+        let p = super::no_entropy();
+        return answer(false, &problem_response(&p, &realm, &request_id));
+    }
+    let tables = AdminStore::Tables(Tables(shell));
+    let mut log = Log(shell);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let now = crate::time::UnixTime(if now_ms.is_finite() && now_ms > 0.0 {
+        (now_ms / 1000.0) as u64
+    } else {
+        0
+    });
+    let running = crate::state::authority::run(
+        call,
+        &gateway.config,
+        &gateway.keys,
+        &tables,
+        &mut log,
+        now,
+        &mut fill,
+    );
+    let mut running = Box::pin(running);
+    let mut poll_context = TaskContext::from_waker(Waker::noop());
+    // Every table call is synchronous, so the call completes in its first poll; anything else
+    // would leave the transaction half-done, and is refused.
+    match running.as_mut().poll(&mut poll_context) {
+        Poll::Ready(applied) => answer(
+            applied.commit,
+            &admin_reply(applied.reply, &realm, &request_id),
+        ),
+        Poll::Pending => answer(
+            false,
+            &problem_response(&Problem::state_unavailable(), &realm, &request_id),
+        ),
+    }
+}
+
+/// Inside the object: the feed's entry cap (the shell reports `overflow` past it).
+#[wasm_bindgen(js_name = feedMaxEntries)]
+pub fn feed_max_entries() -> u32 {
+    u32::try_from(MAX_ENTRIES).unwrap_or(u32::MAX)
+}
+
+/// Inside the object: how long audit rows are kept, in seconds (`audit.retention_days`).
+#[wasm_bindgen(js_name = auditRetentionSeconds)]
+pub fn audit_retention_seconds(env: Env) -> f64 {
+    let days = isolate(&env).map_or(90, |g| g.config.audit_retention_days);
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = (days * 86_400) as f64;
+    seconds
+}
+
+/// The Worker's handle on the authority; `None` when `AUTH_STATE` is not bound.
+#[derive(Clone)]
+pub struct AuthorityStub(JsValue);
+
+impl AuthorityStub {
+    pub fn of(env: &Env) -> Option<Self> {
+        let stub = authority_stub_js(env.as_ref());
+        (!stub.is_undefined() && !stub.is_null()).then_some(AuthorityStub(stub))
+    }
+
+    /// One call; the object's response, or `None` when it did not answer (nothing changed).
+    pub async fn call(&self, call: &AuthorityCall) -> Option<web_sys::Response> {
+        let body = serde_json::to_string(call).ok()?;
+        let value = JsFuture::from(authority_call_js(&self.0, &body, AUTHORITY_TIMEOUT_MS))
+            .await
+            .ok()?;
+        value.dyn_into::<web_sys::Response>().ok()
+    }
+}
+
+impl Authority for AuthorityStub {
+    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {
+        let value = JsFuture::from(authority_record_js(&self.0, kv_key, AUTHORITY_TIMEOUT_MS))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(value.as_string())
+    }
+}
+
+/// Refresh the isolate's view: from the location's cache (`use_cache`), else from the object.
+pub async fn refresh_view(
+    gateway: Rc<Gateway<CryptoKeyHandle>>,
+    stub: AuthorityStub,
+    use_cache: bool,
+) {
+    let started = now_ms_u64();
+    gateway.view.refresh_started(started);
+    let bucket = bucket_url(started);
+    let fetched = JsFuture::from(read_feed_js(
+        &stub.0,
+        &bucket,
+        use_cache,
+        AUTHORITY_TIMEOUT_MS,
+        CACHE_SECONDS as u32,
+    ))
+    .await;
+    let Ok(pair) = fetched else {
+        gateway
+            .view
+            .refresh_failed("feed_unreachable", now_ms_u64());
+        return;
+    };
+    let text = js_sys::Reflect::get(&pair, &0.into())
+        .ok()
+        .and_then(|v| v.as_string());
+    let fetched_at = js_sys::Reflect::get(&pair, &1.into())
+        .ok()
+        .and_then(|v| v.as_f64());
+    let (Some(text), Some(fetched_at)) = (text, fetched_at) else {
+        gateway.view.refresh_failed("feed_invalid", now_ms_u64());
+        return;
+    };
+    match FeedDocument::parse(text.as_bytes()) {
+        Ok(doc) => {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let at = fetched_at.max(0.0) as u64;
+            if gateway.view.install(doc, at) {
+                gateway.keys.clear();
+            }
+        }
+        Err(reason) => gateway.view.refresh_failed(reason, now_ms_u64()),
+    }
+}
+
+pub fn now_ms_u64() -> u64 {
+    let ms = now_ms();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let out = if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    };
+    out
+}
