@@ -49,6 +49,11 @@ pub struct IssuerHealth {
     /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …), while failing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<&'static str>,
+    /// Algorithms the issuer's `algorithms` allows that none of the keys held can verify
+    /// ([`KeySet::unused_algorithms`]): accepted configuration, reported. Absent when none are,
+    /// or when no keys are held.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unused_algorithms: Vec<&'static str>,
 }
 
 impl IssuerHealth {
@@ -200,15 +205,16 @@ impl<K: Clone> JwksCache<K> {
     }
 
     /// A read-only snapshot of `issuer`'s keys at `now`, for the health endpoint: no fetch, no
-    /// change to the state.
+    /// change to the state. `algorithms` is the issuer's allow-list, checked against the keys.
     #[must_use]
-    pub fn snapshot(&self, issuer: &str, now: UnixTime) -> IssuerHealth {
+    pub fn snapshot(&self, issuer: &str, algorithms: &[Algorithm], now: UnixTime) -> IssuerHealth {
         let mut health = IssuerHealth {
             issuer: issuer.to_owned(),
             state: "empty",
             keys: 0,
             last_fetch_at: None,
             last_error: None,
+            unused_algorithms: Vec::new(),
         };
         let Ok(issuers) = self.issuers.try_borrow() else {
             return health;
@@ -226,6 +232,12 @@ impl<K: Clone> JwksCache<K> {
         health.state = match usable {
             Some(keys) => {
                 health.keys = keys.set.len();
+                health.unused_algorithms = keys
+                    .set
+                    .unused_algorithms(algorithms)
+                    .into_iter()
+                    .map(Algorithm::as_str)
+                    .collect();
                 if now < keys.fresh_until {
                     "fresh"
                 } else {

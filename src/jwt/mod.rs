@@ -228,9 +228,10 @@ impl<K: Clone> JwtAuthenticator<K> {
                         keys: 0,
                         last_fetch_at: None,
                         last_error: None,
+                        unused_algorithms: Vec::new(),
                     }
                 } else {
-                    self.jwks.snapshot(&policy.issuer, now)
+                    self.jwks.snapshot(&policy.issuer, &policy.algorithms, now)
                 }
             })
             .collect()
