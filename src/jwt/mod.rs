@@ -237,6 +237,12 @@ impl<K: Clone> JwtAuthenticator<K> {
             .collect()
     }
 
+    /// Fetched key sets that left some configured algorithms without a key, since the last
+    /// call: one note per fetch, for the adapter's log.
+    pub fn take_unused_algorithms(&self) -> Vec<crate::jwks::cache::UnusedAlgorithms> {
+        self.jwks.take_unused_algorithms()
+    }
+
     /// The JWKS cache, for diagnostics and tests.
     #[must_use]
     pub fn jwks_cache(&self) -> &JwksCache<K> {

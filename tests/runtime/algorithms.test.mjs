@@ -121,3 +121,34 @@ test("psychic and DER signatures on P-384 and P-521 are 401 invalid_token", asyn
     await refused(`${h}.${p}.${b64u(der)}`, `${alg} DER`);
   }
 });
+
+test("algorithms the issuer's keys never use are reported in health and logged once per fetch", async () => {
+  // This issuer allows ES512 and PS512 but publishes one P-384 key.
+  const key = makeKey("ES384", "only-p384");
+  const lone = await startJwks([key]);
+  const e = await startEdge({
+    config: {
+      origin: origin.url,
+      realm: "api",
+      issuers: [{ issuer: lone.url, jwks_uri: lone.jwksUri, audiences: [AUD], algorithms: ["ES512", "ES384", "PS512"] }],
+      routes: [{ path: "/v1/**", accept: ["jwt"] }],
+    },
+  });
+  try {
+    for (const sub of ["a", "b"]) {
+      const res = await e.fetch("/v1/things", bearer(mint(key, claims(lone.url, AUD, { sub }))));
+      assert.equal(res.status, 200, await res.clone().text());
+    }
+    assert.equal(lone.state.fetches, 1);
+    const health = await (await e.fetch("/_auth/health")).json();
+    assert.deepEqual(health.issuers[0].unused_algorithms, ["ES512", "PS512"]);
+    assert.equal(health.status, "ok", "reported, not a problem");
+    const lines = e.logs.filter((l) => l.includes('"jwks_unused_algorithms"')).map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1, e.logs.join("\n"));
+    assert.equal(lines[0].issuer, lone.url);
+    assert.deepEqual(lines[0].unused_algorithms, ["ES512", "PS512"]);
+  } finally {
+    await e.close();
+    await lone.close();
+  }
+});
