@@ -19,7 +19,7 @@
 // Bindings: ORIGIN, REALM, ISSUER, JWKS_URI, AUDIENCE, HS_ISSUER, HS256_SECRET, AUTH_KV.
 import { SignJWT, createRemoteJWKSet, decodeJwt, importJWK, jwtVerify } from "jose";
 
-const ASYMMETRIC = ["RS256", "PS256", "ES256", "EdDSA"];
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const KEY_PREFIXES = { eak_: "api_key", eap_: "pat" };
 const KEY_BODY = 30;
 const KEY_CHECKSUM = 6;

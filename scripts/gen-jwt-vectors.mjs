@@ -45,6 +45,13 @@ const KEY_SPECS = {
   'ed-a': ['ed25519', {}],
   attacker: ['ed25519', {}],
   'attacker-rsa': ['rsa', { modulusLength: 2048 }],
+  // ES384 / ES512 and an RSA key bound to PS384 by its JWK `alg` (appended: existing keys stay).
+  'ec384-a': ['ec', { namedCurve: 'P-384' }],
+  'ec521-a': ['ec', { namedCurve: 'P-521' }],
+  'rsa-ps384': ['rsa', { modulusLength: 3072 }],
+  'ec384-as-p521': ['ec', { namedCurve: 'P-384' }],
+  'ec521-as-p384': ['ec', { namedCurve: 'P-521' }],
+  'ec384-alg-es256': ['ec', { namedCurve: 'P-384' }],
 };
 
 let stored = existsSync(keysPath) ? JSON.parse(readFileSync(keysPath, 'utf8')) : { keys: {} };
@@ -78,6 +85,13 @@ const main = {
     entry('rsa-b', { use: 'enc' }),
     { kty: 'oct', kid: 'hmac', k: Buffer.from(stored.hs256_secret).toString('base64url') },
     { kty: 'RSA', kid: 'rsa-a', n: pubJwk('rsa-b').n, e: 'AQAB' },
+    entry('ec384-a', { use: 'sig', alg: 'ES384' }),
+    entry('ec521-a', { use: 'sig' }),
+    entry('rsa-ps384', { use: 'sig', alg: 'PS384' }),
+    // Curve labels that contradict the coordinates' length, and a curve contradicting its alg.
+    { ...entry('ec384-as-p521'), crv: 'P-521' },
+    { ...entry('ec521-as-p384'), crv: 'P-384' },
+    entry('ec384-alg-es256', { alg: 'ES256' }),
   ],
 };
 const rotated = { keys: [entry('rsa-a'), entry('rsa-b'), entry('ec-a'), entry('ed-a')] };
@@ -97,7 +111,7 @@ const config = {
       issuer: ISS,
       jwks_uri: `${ISS}/.well-known/jwks.json`,
       audiences: [AUD, 'urn:second-api'],
-      algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA', 'HS256'],
+      algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256'],
       leeway_seconds: 60,
       hs256_secret: HS_SECRET_NAME,
     },
@@ -114,7 +128,7 @@ const config = {
     [`${OTHER}/jwks.json`]: 'jwks/other.json',
   },
   jwks_expectations: {
-    'jwks/main.json': { usable: ['rsa-a', 'ec-a', 'ed-a', 'ec-k1-as-p256'], skipped: 5 },
+    'jwks/main.json': { usable: ['rsa-a', 'ec-a', 'ed-a', 'ec-k1-as-p256', 'ec384-a', 'ec521-a', 'rsa-ps384'], skipped: 8 },
     'jwks/rotated.json': { usable: ['rsa-a', 'rsa-b', 'ec-a', 'ed-a'], skipped: 0 },
     'jwks/other.json': { usable: ['other-rsa'], skipped: 0 },
   },
@@ -129,7 +143,15 @@ const SIGNERS = {
   RS256: (key, data) => sign('sha256', data, key),
   PS256: (key, data) =>
     sign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
+  RS384: (key, data) => sign('sha384', data, key),
+  RS512: (key, data) => sign('sha512', data, key),
+  PS384: (key, data) =>
+    sign('sha384', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }),
+  PS512: (key, data) =>
+    sign('sha512', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }),
   ES256: (key, data) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }),
+  ES384: (key, data) => sign('sha384', data, { key, dsaEncoding: 'ieee-p1363' }),
+  ES512: (key, data) => sign('sha512', data, { key, dsaEncoding: 'ieee-p1363' }),
   EdDSA: (key, data) => sign(null, data, key),
   HS256: (secret, data) => createHmac('sha256', secret).update(data).digest(),
 };
@@ -225,7 +247,8 @@ add(
   jws({ header: { alg: 'none' }, payload: claims(), signature: Buffer.alloc(0) }),
   bad('malformed_token'),
 );
-add('alg_unsupported', 'RS512 is not supported', std('RS256', 'rsa-a', 'rsa-a', {}, { alg: 'RS512' }), bad('alg_unsupported'));
+add('alg_unsupported', 'HS512 is not supported', std('RS256', 'rsa-a', 'rsa-a', {}, { alg: 'HS512' }), bad('alg_unsupported'));
+add('alg_unsupported_es256k', 'ES256K is not supported', std('ES256', 'ec-a', 'ec-a', {}, { alg: 'ES256K' }), bad('alg_unsupported'));
 
 // RS256 → HS256 key confusion: HMAC keyed with the RSA public key (PEM and JWK n).
 const rsaPem = createPublicKey({ key: pubJwk('rsa-a'), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
@@ -234,6 +257,8 @@ const confusion = (iss, keyBytes) =>
 add('key_confusion_pem', 'HS256 keyed with the RSA public key PEM (issuer allows HS256)', confusion(ISS, rsaPem), bad('bad_signature'));
 add('key_confusion_n', 'HS256 keyed with the raw RSA modulus', confusion(ISS, Buffer.from(pubJwk('rsa-a').n, 'base64url')), bad('bad_signature'));
 add('key_confusion_other_issuer', 'HS256 against an issuer that only allows RS256', confusion(OTHER, rsaPem), bad('alg_not_allowed'));
+const confusionKid = (kid, keyBytes) =>
+  jws({ header: { alg: 'HS256', kid }, payload: claims(), alg: 'HS256', key: keyBytes });
 
 // Psychic signatures (CVE-2022-21449) and other malformed ECDSA signatures.
 const es = (sig) => jws({ header: { alg: 'ES256', kid: 'ec-a' }, payload: claims(), signature: sig });
@@ -343,6 +368,101 @@ add('secp256k1_as_p256', 'secp256k1 point labelled P-256: the backend refuses it
   header: { alg: 'ES256', kid: 'ec-k1-as-p256' }, payload: claims(), signature: Buffer.concat([Buffer.alloc(32, 1), Buffer.alloc(32, 2)]),
 }), bad('key_rejected'));
 
+// ---------------------------------------------------------------------------------------------
+// ES384 / ES512 (RFC 7518 §3.4), RS384 / RS512 (§3.3), PS384 / PS512 (§3.5): valid tokens and
+// the attacks above repeated for them.
+
+add('valid_rs384', 'RS384 with the RSA key', std('RS384', 'rsa-a'), ok(who({ kid: 'rsa-a' })));
+add('valid_rs512', 'RS512 with the RSA key', std('RS512', 'rsa-a'), ok(who({ kid: 'rsa-a' })));
+add('valid_ps384', 'PS384 (48-byte salt) with the RSA key', std('PS384', 'rsa-a'), ok(who({ kid: 'rsa-a' })));
+add('valid_ps512', 'PS512 (64-byte salt) with the RSA key', std('PS512', 'rsa-a'), ok(who({ kid: 'rsa-a' })));
+add('valid_ps384_bound_key', 'PS384 with a 3072-bit key whose JWK says PS384', std('PS384', 'rsa-ps384'), ok(who({ kid: 'rsa-ps384' })));
+add('valid_es384', 'ES384 (raw r||s, 96 bytes)', std('ES384', 'ec384-a'), ok(who({ kid: 'ec384-a' })));
+add('valid_es512', 'ES512 (raw r||s, 132 bytes)', std('ES512', 'ec521-a'), ok(who({ kid: 'ec521-a' })));
+add('valid_es512_without_kid', 'no kid: the one P-521 key in the set is used', std('ES512', null, 'ec521-a'), ok(who({ kid: null })));
+add('valid_es384_without_kid', 'no kid: the one P-384 key in the set is used', std('ES384', null, 'ec384-a'), ok(who({ kid: null })));
+
+// Curve confusion: a token signed on one curve, its header naming another curve's alg and/or kid.
+const curves = [
+  ['ES256', 'ec-a'],
+  ['ES384', 'ec384-a'],
+  ['ES512', 'ec521-a'],
+];
+for (const [signAlg, signKid] of curves) {
+  for (const [claimAlg, claimKid] of curves) {
+    if (signAlg === claimAlg) continue;
+    const signedAs = (alg, kid) => {
+      const header = { alg, kid, typ: 'JWT' };
+      const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims()))}`;
+      return `${input}.${b64u(SIGNERS[signAlg](priv(signKid), Buffer.from(input)))}`;
+    };
+    const tag = `${signAlg.toLowerCase()}_as_${claimAlg.toLowerCase()}`;
+    // Header alg of the other curve, kid of the signing key: the key refuses that alg.
+    add(`curve_confusion_${tag}_own_kid`, `${signAlg} signature by ${signKid}, header alg ${claimAlg}, kid ${signKid}`, signedAs(claimAlg, signKid), bad('malformed_signature'));
+    // Header alg of the other curve and that curve's kid: the signature has the wrong length.
+    add(`curve_confusion_${tag}_other_kid`, `${signAlg} signature by ${signKid}, header alg ${claimAlg}, kid ${claimKid}`, signedAs(claimAlg, claimKid), bad('malformed_signature'));
+    // Header alg of the signing curve, kid of the other curve's key: the key refuses the alg.
+    add(`curve_confusion_${tag}_kid_only`, `${signAlg} signature by ${signKid}, header alg ${signAlg}, kid ${claimKid}`, signedAs(signAlg, claimKid), bad('alg_key_mismatch'));
+  }
+}
+add('curve_mislabelled_p384_as_p521', 'P-384 key published as P-521 (48-byte coordinates)', std('ES384', 'ec384-as-p521'), bad('unknown_kid'));
+add('curve_mislabelled_p384_as_p521_es512', 'the same key claimed for ES512', std('ES512', 'ec384-as-p521', 'ec521-a'), bad('unknown_kid'));
+add('curve_mislabelled_p521_as_p384', 'P-521 key published as P-384 (66-byte coordinates)', std('ES512', 'ec521-as-p384'), bad('unknown_kid'));
+add('curve_key_alg_contradiction', 'P-384 key whose JWK says ES256: skipped', std('ES384', 'ec384-alg-es256'), bad('unknown_kid'));
+add('wrong_key_for_kid_es384', 'ES384 signed by another P-384 key under kid ec384-a', std('ES384', 'ec384-a', 'ec384-as-p521'), bad('bad_signature'));
+add('wrong_key_for_kid_es512', 'ES512 signed by another P-521 key under kid ec521-a', std('ES512', 'ec521-a', 'ec521-as-p384'), bad('bad_signature'));
+
+// RS <-> PS confusion and hash confusion at 384 / 512.
+const relabel = (token, header) => `${b64u(JSON.stringify(header))}.${token.split('.').slice(1).join('.')}`;
+for (const [from, to] of [['RS384', 'PS384'], ['PS384', 'RS384'], ['RS512', 'PS512'], ['PS512', 'RS512'], ['RS384', 'RS512'], ['PS512', 'PS384'], ['RS256', 'RS384'], ['PS256', 'PS512']]) {
+  add(`${from.toLowerCase()}_as_${to.toLowerCase()}`, `a ${from} signature labelled ${to}`, relabel(std(from, 'rsa-a'), { alg: to, kid: 'rsa-a' }), bad('bad_signature'));
+}
+add('ps384_key_for_rs384', 'RS384 under the kid of a key whose JWK says PS384', std('RS384', 'rsa-ps384'), bad('alg_key_mismatch'));
+add('ps384_key_for_ps512', 'PS512 under the kid of a key whose JWK says PS384', std('PS512', 'rsa-ps384'), bad('alg_key_mismatch'));
+add('ps384_key_for_ps256', 'PS256 under the kid of a key whose JWK says PS384', std('PS256', 'rsa-ps384'), bad('alg_key_mismatch'));
+add('rsa_key_for_es384', 'ES384 under the kid of an RSA key', std('ES384', 'rsa-a', 'ec384-a'), bad('alg_key_mismatch'));
+add('ec384_key_for_rs384', 'RS384 under the kid of a P-384 key', std('RS384', 'ec384-a', 'rsa-a'), bad('alg_key_mismatch'));
+add('ps384_other_issuer', 'PS384 against an issuer that only allows RS256', std('PS384', 'other-rsa', 'other-rsa', { iss: OTHER }), bad('alg_not_allowed'));
+add('rs512_wrong_key', 'RS512 signed by rsa-b under kid rsa-a', std('RS512', 'rsa-a', 'rsa-b'), bad('bad_signature'));
+add('ps384_short_signature', 'PS384 signature one byte short of the 3072-bit modulus', `${std('PS384', 'rsa-ps384').split('.').slice(0, 2).join('.')}.${b64u(Buffer.alloc(383, 1))}`, bad('malformed_signature'));
+add('rs512_signature_of_other_modulus', 'RS512 with a 384-byte signature for a 2048-bit key', `${std('RS512', 'rsa-a').split('.').slice(0, 2).join('.')}.${b64u(Buffer.alloc(384, 1))}`, bad('malformed_signature'));
+
+// HS256 keyed with the RSA (and P-384) public key of the new algorithms' keys.
+const pem = (kid) => createPublicKey({ key: pubJwk(kid), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+add('key_confusion_ps384_pem', 'HS256 keyed with the PS384 key PEM, under its kid', confusionKid('rsa-ps384', pem('rsa-ps384')), bad('bad_signature'));
+add('key_confusion_ps384_n', 'HS256 keyed with the PS384 key modulus, under its kid', confusionKid('rsa-ps384', Buffer.from(pubJwk('rsa-ps384').n, 'base64url')), bad('bad_signature'));
+add('key_confusion_ec384_pem', 'HS256 keyed with the P-384 key PEM, under its kid', confusionKid('ec384-a', pem('ec384-a')), bad('bad_signature'));
+add('key_confusion_ec521_x', 'HS256 keyed with the P-521 key x coordinate, under its kid', confusionKid('ec521-a', Buffer.from(pubJwk('ec521-a').x, 'base64url')), bad('bad_signature'));
+
+// Wrong signature lengths, psychic signatures and DER for ES384 / ES512.
+const orders = {
+  ES384: Buffer.from('ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973', 'hex'),
+  ES512: Buffer.from('01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409', 'hex'),
+};
+for (const [alg, kid] of [['ES384', 'ec384-a'], ['ES512', 'ec521-a']]) {
+  const a = alg.toLowerCase();
+  const n = orders[alg];
+  const len = n.length;
+  const withSig = (sig) => jws({ header: { alg, kid }, payload: claims(), signature: sig });
+  const real = Buffer.from(std(alg, kid).split('.')[2], 'base64url');
+  const [r, sPart] = [real.subarray(0, len), real.subarray(len)];
+  const one = Buffer.alloc(len);
+  one[len - 1] = 1;
+  add(`psychic_${a}_zero`, `${alg} with r = s = 0`, withSig(Buffer.alloc(2 * len)), bad('malformed_signature'));
+  add(`psychic_${a}_r_zero`, `${alg} with r = 0 and a real s`, withSig(Buffer.concat([Buffer.alloc(len), sPart])), bad('malformed_signature'));
+  add(`psychic_${a}_s_zero`, `${alg} with a real r and s = 0`, withSig(Buffer.concat([r, Buffer.alloc(len)])), bad('malformed_signature'));
+  add(`psychic_${a}_order`, `${alg} with r = s = n`, withSig(Buffer.concat([n, n])), bad('malformed_signature'));
+  add(`psychic_${a}_r_order`, `${alg} with r = n and a real s`, withSig(Buffer.concat([n, sPart])), bad('malformed_signature'));
+  add(`psychic_${a}_s_order`, `${alg} with a real r and s = n`, withSig(Buffer.concat([r, n])), bad('malformed_signature'));
+  add(`${a}_scalars_one`, `${alg} with r = s = 1: well-formed, and wrong`, withSig(Buffer.concat([one, one])), bad('bad_signature'));
+  const der = sign(alg === 'ES384' ? 'sha384' : 'sha512', Buffer.from('x'), { key: priv(kid), dsaEncoding: 'der' });
+  if (der.length === 2 * len) throw new Error(`${alg}: a DER signature of the raw length; run again`);
+  add(`${a}_der_signature`, `${alg} with a DER signature instead of raw r||s`, withSig(der), bad('malformed_signature'));
+  add(`${a}_signature_short`, `${alg} signature one byte short`, withSig(real.subarray(1)), bad('malformed_signature'));
+  add(`${a}_signature_long`, `${alg} signature one byte long`, withSig(Buffer.concat([real, Buffer.alloc(1)])), bad('malformed_signature'));
+}
+add('es512_trimmed_scalars', 'ES512 with 65-byte r and s (leading zero byte dropped)', jws({ header: { alg: 'ES512', kid: 'ec521-a' }, payload: claims(), signature: Buffer.alloc(130, 1) }), bad('malformed_signature'));
+
 writeFileSync(new URL('tokens.json', OUT), JSON.stringify({ now: NOW, tokens }, null, 2) + '\n');
 
 // ---------------------------------------------------------------------------------------------
@@ -378,6 +498,18 @@ const rfc = [
     key: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' },
     token: 'eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg',
   },
+  {
+    // RFC 7515 A.4: ES512 over the payload "Payload" (P-521, raw r||s of 2 x 66 bytes).
+    name: 'rfc7515_a4_es512',
+    alg: 'ES512',
+    key: {
+      kty: 'EC',
+      crv: 'P-521',
+      x: 'AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk',
+      y: 'ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2',
+    },
+    token: 'eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA.AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn',
+  },
 ];
 for (const v of rfc) {
   const [h, p, s] = v.token.split('.');
@@ -388,8 +520,8 @@ for (const v of rfc) {
     valid = createHmac('sha256', Buffer.from(v.key.k, 'base64url')).update(input).digest().equals(sig);
   } else {
     const key = createPublicKey({ key: v.key, format: 'jwk' });
-    const algo = v.alg === 'EdDSA' ? null : 'sha256';
-    const opts = v.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key;
+    const algo = v.alg === 'EdDSA' ? null : `sha${v.alg.slice(2)}`;
+    const opts = v.alg.startsWith('ES') ? { key, dsaEncoding: 'ieee-p1363' } : key;
     valid = verify(algo, input, opts, sig);
   }
   if (!valid) throw new Error(`${v.name} does not verify with node:crypto`);

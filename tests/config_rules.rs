@@ -264,3 +264,34 @@ fn the_readme_example_config_parses() {
     assert!(config.origin.is_some());
     assert_eq!(config.realm, "api");
 }
+
+#[test]
+fn every_supported_algorithm_name_is_accepted_and_unknown_ones_are_named() {
+    let all = json!([
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+    ]);
+    let config = parse(&with(&["issuers", "0", "algorithms"], all)).unwrap();
+    let issuer = config.issuers.get("https://issuer.example").unwrap();
+    let names: Vec<&str> = issuer.algorithms.iter().map(|a| a.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+            "EdDSA"
+        ]
+    );
+    for bad in ["HS384", "HS512", "es384", "ES521", "ES256K", "PS1024"] {
+        let e = parse(&with(
+            &["issuers", "0", "algorithms"],
+            json!(["ES384", bad]),
+        ))
+        .expect_err(bad);
+        assert_eq!(e.field, "issuers[0].algorithms[1]", "{bad}");
+        assert!(
+            e.reason.contains(&format!("\"{bad}\"")),
+            "{bad}: {}",
+            e.reason
+        );
+        assert!(e.reason.contains("ES512"), "{}", e.reason);
+    }
+}

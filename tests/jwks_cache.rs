@@ -573,3 +573,36 @@ async fn a_token_signed_by_the_hundredth_key_verifies() {
     assert_eq!(ok.identity.kid.as_deref(), Some("k99"));
     assert_eq!(source.fetches(), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_fetch_notes_configured_algorithms_its_keys_never_use_once() {
+    // The issuer allows EdDSA and ES256; its set holds Ed25519 keys only.
+    let (a, b) = (EdKey::new("a", 1), EdKey::new("b", 2));
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, None, jwks(&[&a]));
+    let auth = auth();
+    assert!(
+        auth.take_unused_algorithms().is_empty(),
+        "nothing fetched yet"
+    );
+
+    assert!(run(&auth, &source, &a.token(&claims(T0)), T0).await.is_ok());
+    let notes = auth.take_unused_algorithms();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].issuer, ISS);
+    assert_eq!(notes[0].algorithms, [edge_auth::jwt::Algorithm::Es256]);
+    assert!(auth.take_unused_algorithms().is_empty(), "taken once");
+
+    // Served from the cache: no fetch, no note.
+    let t = a.token(&json!({ "iss": ISS, "aud": AUD, "sub": "other", "exp": T0 + 600 }));
+    assert!(run(&auth, &source, &t, T0 + 1).await.is_ok());
+    assert!(auth.take_unused_algorithms().is_empty());
+
+    // A refetch (the kid miss after the cooldown) notes again.
+    source.serve(JWKS_URL, None, jwks(&[&a, &b]));
+    assert!(run(&auth, &source, &b.token(&claims(T0)), T0 + 30)
+        .await
+        .is_ok());
+    assert_eq!(source.fetches(), 2);
+    assert_eq!(auth.take_unused_algorithms().len(), 1);
+}

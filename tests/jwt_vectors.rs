@@ -125,9 +125,14 @@ async fn cheap_rejections_never_fetch_keys() {
     let mut checked = 0;
     for v in vectors["tokens"].as_array().unwrap() {
         let reason = v["reason"].as_str().unwrap_or("");
-        let es256_shape = v["name"].as_str().unwrap().starts_with("psychic")
-            || v["name"] == "es256_der_signature";
-        if !cheap.contains(&reason) && !es256_shape {
+        // ECDSA shapes (psychic scalars, DER, wrong lengths, another curve's length) are
+        // decided from the signature alone, for every curve.
+        let name = v["name"].as_str().unwrap();
+        let ecdsa_shape = name.starts_with("psychic")
+            || name.ends_with("_der_signature")
+            || name.starts_with("curve_confusion_") && !name.ends_with("_kid_only")
+            || (name.starts_with("es") && name.contains("_signature_"));
+        if !cheap.contains(&reason) && !ecdsa_shape {
             continue;
         }
         let auth =
@@ -275,4 +280,50 @@ async fn native_verifier_refuses_keys_for_the_wrong_algorithm() {
         .import(&bad_point, Algorithm::Es256)
         .await
         .is_err());
+    // Curve confusion is refused by the backend too, not only by key selection.
+    let p384 = PublicKey {
+        kid: None,
+        alg: None,
+        material: KeyMaterial::P384 {
+            x: [1; 48],
+            y: [2; 48],
+        },
+    };
+    let p521 = PublicKey {
+        kid: None,
+        alg: None,
+        material: KeyMaterial::P521 {
+            x: [1; 66],
+            y: [1; 66],
+        },
+    };
+    for alg in [
+        Algorithm::Es256,
+        Algorithm::Es512,
+        Algorithm::Rs384,
+        Algorithm::Es384,
+    ] {
+        // ES384 fails as well: (1…, 2…) is not a point on P-384.
+        assert!(NativeVerifier.import(&p384, alg).await.is_err(), "{alg}");
+    }
+    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::Es512] {
+        assert!(NativeVerifier.import(&p521, alg).await.is_err(), "{alg}");
+    }
+    // A real P-384 key from the vectors imports for ES384 only.
+    let doc = std::fs::read(support_jwt::vector_path("jwks/main.json")).unwrap();
+    let set = KeySet::parse(&doc).unwrap();
+    for (kid, alg) in [("ec384-a", Algorithm::Es384), ("ec521-a", Algorithm::Es512)] {
+        let key = set
+            .keys()
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .unwrap();
+        assert!(NativeVerifier.import(key, alg).await.is_ok(), "{kid}");
+        for other in Algorithm::ALL.into_iter().filter(|a| *a != alg) {
+            assert!(
+                NativeVerifier.import(key, other).await.is_err(),
+                "{kid} {other}"
+            );
+        }
+    }
 }

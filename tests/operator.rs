@@ -594,3 +594,25 @@ async fn admin_body_errors_speak_json_not_rust() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn health_reports_configured_algorithms_the_keys_never_use() {
+    let w = World::new();
+    let mut config = config_json();
+    config["issuers"][0]["algorithms"] = json!(["ES384", "EdDSA", "RS512"]);
+    let g = gateway_with(config, &[]);
+    // Nothing fetched yet: nothing to compare against, nothing reported.
+    let h = health_json(&g, KV_OK, NOW);
+    assert!(h["issuers"][0].get("unused_algorithms").is_none());
+    // The set holds one Ed25519 key: ES384 and RS512 are accepted but reported, in order.
+    let bearer = format!("Bearer {}", w.token(json!({})));
+    let out = w.run(&g, "/v1/x", &[("Authorization", &bearer)]).await;
+    assert!(matches!(out.decision, Decision::Forward { .. }));
+    let h = health_json(&g, KV_OK, NOW);
+    assert_eq!(
+        h["issuers"][0],
+        json!({ "issuer": ISS, "state": "fresh", "keys": 1, "last_fetch_at": NOW,
+                "unused_algorithms": ["ES384", "RS512"] })
+    );
+    assert_eq!(h["status"], "ok", "reported, not a problem");
+}

@@ -64,7 +64,10 @@ export function makeApiKeys(count, { subjectPrefix = "bench-user", scopes = ["re
 
 const VECTOR_KEYS = new URL("../../tests/vectors/jwt/keys.json", import.meta.url);
 
-/** The signing keys reused from the test vectors: one RSA (RS256 and PS256), P-256, Ed25519. */
+/**
+ * The signing keys reused from the test vectors: one RSA (every RS and PS algorithm), P-256,
+ * P-384, P-521, Ed25519.
+ */
 export function loadSigningKeys() {
   const stored = JSON.parse(readFileSync(VECTOR_KEYS, "utf8")).keys;
   const pick = (kid) => {
@@ -73,7 +76,7 @@ export function loadSigningKeys() {
     const { d, p, q, dp, dq, qi, ...pub } = jwk;
     return { kid, privateKey: createPrivateKey({ key: jwk, format: "jwk" }), publicJwk: pub };
   };
-  return { rsa: pick("rsa-a"), ec: pick("ec-a"), ed: pick("ed-a") };
+  return { rsa: pick("rsa-a"), ec: pick("ec-a"), ec384: pick("ec384-a"), ec521: pick("ec521-a"), ed: pick("ed-a") };
 }
 
 /** The public JWKS document the loopback JWKS server publishes. */
@@ -82,6 +85,8 @@ export function jwksDocument(keys) {
     keys: [
       { ...keys.rsa.publicJwk, kid: keys.rsa.kid, use: "sig" },
       { ...keys.ec.publicJwk, kid: keys.ec.kid, use: "sig", alg: "ES256" },
+      { ...keys.ec384.publicJwk, kid: keys.ec384.kid, use: "sig", alg: "ES384" },
+      { ...keys.ec521.publicJwk, kid: keys.ec521.kid, use: "sig", alg: "ES512" },
       { ...keys.ed.publicJwk, kid: keys.ed.kid, use: "sig", alg: "EdDSA" },
     ],
   };
@@ -91,13 +96,21 @@ const b64u = (data) => Buffer.from(data).toString("base64url");
 
 function signInput(alg, key, input) {
   const data = Buffer.from(input, "ascii");
+  const bits = alg.slice(2);
   switch (alg) {
     case "RS256":
-      return sign("sha256", data, key);
+    case "RS384":
+    case "RS512":
+      return sign(`sha${bits}`, data, key);
     case "PS256":
-      return sign("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    case "PS384":
+    case "PS512":
+      // RFC 7518 §3.5: the salt is as long as the hash.
+      return sign(`sha${bits}`, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 });
     case "ES256":
-      return sign("sha256", data, { key, dsaEncoding: "ieee-p1363" });
+    case "ES384":
+    case "ES512":
+      return sign(`sha${bits}`, data, { key, dsaEncoding: "ieee-p1363" });
     case "EdDSA":
       return sign(null, data, key);
     case "HS256":
@@ -112,7 +125,18 @@ function signInput(alg, key, input) {
  * Every token is distinct (its own `sub` and `jti`).
  */
 export function makeMinter({ keys, issuer, hsIssuer, hsSecret, audience, ttlSeconds = 3600 }) {
-  const keyFor = { RS256: keys.rsa, PS256: keys.rsa, ES256: keys.ec, EdDSA: keys.ed };
+  const keyFor = {
+    RS256: keys.rsa,
+    RS384: keys.rsa,
+    RS512: keys.rsa,
+    PS256: keys.rsa,
+    PS384: keys.rsa,
+    PS512: keys.rsa,
+    ES256: keys.ec,
+    ES384: keys.ec384,
+    ES512: keys.ec521,
+    EdDSA: keys.ed,
+  };
   let serial = 0;
   return function mint(alg, extraClaims = {}) {
     const now = Math.floor(Date.now() / 1000);

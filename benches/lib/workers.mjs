@@ -103,7 +103,7 @@ export async function startWorkers(s) {
         issuer: s.issuer,
         jwks_uri: `${s.jwksBase}/${jwksPath}/jwks.json`,
         audiences: [s.audience],
-        algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
+        algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
         leeway_seconds: 60,
       },
       {

@@ -1,6 +1,11 @@
 //! Signature verification through WebCrypto (`crypto.subtle`): native code in workerd, ~20x
 //! faster than pure-Rust RSA/ECDSA in wasm. Keys are imported once and the `CryptoKey` is cached
 //! with the JWKS entry by the core. HS256 stays in Rust (faster there).
+//!
+//! Parameters per algorithm (WebCrypto names): RS* → `RSASSA-PKCS1-v1_5`, PS* → `RSA-PSS` with
+//! `saltLength` the hash length (32/48/64, RFC 7518 §3.5), ES256/384/512 → `ECDSA` on
+//! P-256/P-384/P-521 with SHA-256/384/512 (RFC 7518 §3.4; raw `r || s` is WebCrypto's format),
+//! EdDSA → `Ed25519`. The hash is fixed at import for RSA and at verification for ECDSA.
 
 use std::cell::RefCell;
 
@@ -48,12 +53,27 @@ fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
+fn rsa(name: &str, hash: &str) -> JsValue {
+    object(&[("name", s(name)), ("hash", s(hash))])
+}
+
+fn ecdsa_curve(curve: &str) -> JsValue {
+    object(&[("name", s("ECDSA")), ("namedCurve", s(curve))])
+}
+
 /// The `importKey` algorithm parameters.
 fn import_params(alg: Algorithm) -> Option<JsValue> {
+    const PKCS1: &str = "RSASSA-PKCS1-v1_5";
     Some(match alg {
-        Algorithm::Rs256 => object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-256"))]),
-        Algorithm::Ps256 => object(&[("name", s("RSA-PSS")), ("hash", s("SHA-256"))]),
-        Algorithm::Es256 => object(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
+        Algorithm::Rs256 => rsa(PKCS1, "SHA-256"),
+        Algorithm::Rs384 => rsa(PKCS1, "SHA-384"),
+        Algorithm::Rs512 => rsa(PKCS1, "SHA-512"),
+        Algorithm::Ps256 => rsa("RSA-PSS", "SHA-256"),
+        Algorithm::Ps384 => rsa("RSA-PSS", "SHA-384"),
+        Algorithm::Ps512 => rsa("RSA-PSS", "SHA-512"),
+        Algorithm::Es256 => ecdsa_curve("P-256"),
+        Algorithm::Es384 => ecdsa_curve("P-384"),
+        Algorithm::Es512 => ecdsa_curve("P-521"),
         Algorithm::EdDsa => object(&[("name", s("Ed25519"))]),
         Algorithm::Hs256 => return None,
     })
@@ -81,14 +101,28 @@ fn verify_params(alg: Algorithm) -> Option<JsValue> {
     })
 }
 
+fn pss(salt_length: u8) -> JsValue {
+    object(&[
+        ("name", s("RSA-PSS")),
+        ("saltLength", JsValue::from_f64(f64::from(salt_length))),
+    ])
+}
+
+fn ecdsa_hash(hash: &str) -> JsValue {
+    object(&[("name", s("ECDSA")), ("hash", s(hash))])
+}
+
 fn new_verify_params(alg: Algorithm) -> Option<JsValue> {
     Some(match alg {
-        Algorithm::Rs256 => object(&[("name", s("RSASSA-PKCS1-v1_5"))]),
-        Algorithm::Ps256 => object(&[
-            ("name", s("RSA-PSS")),
-            ("saltLength", JsValue::from_f64(32.0)),
-        ]),
-        Algorithm::Es256 => object(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]),
+        Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => {
+            object(&[("name", s("RSASSA-PKCS1-v1_5"))])
+        }
+        Algorithm::Ps256 => pss(32),
+        Algorithm::Ps384 => pss(48),
+        Algorithm::Ps512 => pss(64),
+        Algorithm::Es256 => ecdsa_hash("SHA-256"),
+        Algorithm::Es384 => ecdsa_hash("SHA-384"),
+        Algorithm::Es512 => ecdsa_hash("SHA-512"),
         Algorithm::EdDsa => object(&[("name", s("Ed25519"))]),
         Algorithm::Hs256 => return None,
     })

@@ -380,7 +380,15 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     };
     line.finish(now_ms());
     log_decision(&line);
+    log_key_notes(&gateway);
     step
+}
+
+/// Log lines for what this isolate's JWKS fetches noted (once per fetch).
+fn log_key_notes(gateway: &Gateway<CryptoKeyHandle>) {
+    for note in gateway.jwt.take_unused_algorithms() {
+        respond::log_unused_algorithms(&note);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -569,6 +577,7 @@ fn run_followups(
                             });
                         respond::log_refresh_failure(refresh.issuer(), jwks_uri, reason);
                     }
+                    log_key_notes(&gateway);
                 }
                 Followup::TouchKey(touch) => {
                     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());

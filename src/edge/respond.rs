@@ -427,6 +427,18 @@ pub fn log_refresh_failure(issuer: &str, jwks_uri: Option<&str>, reason: &str) {
     log_line_js(&crate::log::escape_line_separators(line.to_string()));
 }
 
+/// A fetched JWKS leaves some of the issuer's `algorithms` without a key: once per fetch.
+pub fn log_unused_algorithms(note: &crate::jwks::cache::UnusedAlgorithms) {
+    let algorithms: Vec<&str> = note.algorithms.iter().map(|a| a.as_str()).collect();
+    let line = serde_json::json!({
+        "time": super::now_ms(),
+        "outcome": "jwks_unused_algorithms",
+        "issuer": note.issuer,
+        "unused_algorithms": algorithms,
+    });
+    log_line_js(&crate::log::escape_line_separators(line.to_string()));
+}
+
 /// One JSON line per decision. Holds no credential, hash or secret.
 #[derive(Serialize)]
 pub struct LogLine {

@@ -18,6 +18,10 @@
 //! An unknown `kid` refetches at most once per `unknown_kid_cooldown` per issuer (any fetch counts),
 //! so a flood of random `kid`s costs one fetch per cooldown, not one per request.
 //!
+//! Each successful fetch whose set leaves some of the issuer's `algorithms` without a key is
+//! noted once ([`UnusedAlgorithms`], drained by the adapter with
+//! [`JwksCache::take_unused_algorithms`] for a log line).
+//!
 //! Concurrency: in Workers a fetch started by one request cannot be awaited by another, so
 //! concurrent requests that find the cache cold (or expired) each fetch. That bounds the
 //! duplicate work to the requests already in flight at a cold start, and avoids making them fail
@@ -49,6 +53,11 @@ pub struct IssuerHealth {
     /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …), while failing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<&'static str>,
+    /// Algorithms the issuer's `algorithms` allows that none of the keys held can verify
+    /// ([`KeySet::unused_algorithms`]): accepted configuration, reported. Absent when none are,
+    /// or when no keys are held.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unused_algorithms: Vec<&'static str>,
 }
 
 impl IssuerHealth {
@@ -183,7 +192,19 @@ impl<K> IssuerState<K> {
 pub struct JwksCache<K> {
     settings: JwksSettings,
     issuers: RefCell<HashMap<String, IssuerState<K>>>,
+    unused: RefCell<Vec<UnusedAlgorithms>>,
 }
+
+/// A fetched set that leaves some of its issuer's configured algorithms without a key (noted
+/// once per fetch, for a log line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusedAlgorithms {
+    pub issuer: String,
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// Notes kept while nobody drains them (native tools never do): the oldest are dropped.
+const MAX_UNUSED_NOTES: usize = 16;
 
 impl<K: Clone> JwksCache<K> {
     #[must_use]
@@ -191,6 +212,30 @@ impl<K: Clone> JwksCache<K> {
         JwksCache {
             settings,
             issuers: RefCell::new(HashMap::new()),
+            unused: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The notes of fetches since the last call, oldest first (see [`UnusedAlgorithms`]).
+    pub fn take_unused_algorithms(&self) -> Vec<UnusedAlgorithms> {
+        self.unused
+            .try_borrow_mut()
+            .map(|mut notes| core::mem::take(&mut *notes))
+            .unwrap_or_default()
+    }
+
+    fn note_unused(&self, issuer: &str, algorithms: Vec<Algorithm>) {
+        if algorithms.is_empty() {
+            return;
+        }
+        if let Ok(mut notes) = self.unused.try_borrow_mut() {
+            if notes.len() >= MAX_UNUSED_NOTES {
+                notes.remove(0);
+            }
+            notes.push(UnusedAlgorithms {
+                issuer: issuer.to_owned(),
+                algorithms,
+            });
         }
     }
 
@@ -200,15 +245,16 @@ impl<K: Clone> JwksCache<K> {
     }
 
     /// A read-only snapshot of `issuer`'s keys at `now`, for the health endpoint: no fetch, no
-    /// change to the state.
+    /// change to the state. `algorithms` is the issuer's allow-list, checked against the keys.
     #[must_use]
-    pub fn snapshot(&self, issuer: &str, now: UnixTime) -> IssuerHealth {
+    pub fn snapshot(&self, issuer: &str, algorithms: &[Algorithm], now: UnixTime) -> IssuerHealth {
         let mut health = IssuerHealth {
             issuer: issuer.to_owned(),
             state: "empty",
             keys: 0,
             last_fetch_at: None,
             last_error: None,
+            unused_algorithms: Vec::new(),
         };
         let Ok(issuers) = self.issuers.try_borrow() else {
             return health;
@@ -226,6 +272,12 @@ impl<K: Clone> JwksCache<K> {
         health.state = match usable {
             Some(keys) => {
                 health.keys = keys.set.len();
+                health.unused_algorithms = keys
+                    .set
+                    .unused_algorithms(algorithms)
+                    .into_iter()
+                    .map(Algorithm::as_str)
+                    .collect();
                 if now < keys.fresh_until {
                     "fresh"
                 } else {
@@ -476,6 +528,7 @@ impl<K: Clone> JwksCache<K> {
         };
         match fetch_jwks(source, &jwks_uri).await {
             Ok((set, cache_control)) => {
+                self.note_unused(issuer, set.unused_algorithms(&policy.algorithms));
                 self.record_success(issuer, set, cache_control.as_deref(), now);
                 Ok(())
             }

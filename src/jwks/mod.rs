@@ -5,6 +5,12 @@
 //! Parsing is forgiving per entry and strict per key: an entry this verifier cannot use safely is
 //! skipped (and counted) without failing its neighbours, because identity providers publish keys
 //! for other consumers (encryption keys, RSA-1024 legacy keys, other curves) in the same set.
+//!
+//! Each key is bound to exactly the algorithms its type allows ([`PublicKey::allows`]): RSA →
+//! RS256/384/512 and PS256/384/512, P-256 → ES256, P-384 → ES384, P-521 → ES512 (RFC 7518
+//! §3.4), Ed25519 → EdDSA, narrowed further by the JWK's own `alg`. The curve is part of the key
+//! material's type, so a P-384 key can never verify an ES256 or ES512 token. EC coordinates must
+//! have exactly the curve's length (32, 48 or 66 bytes, RFC 7518 §6.2.1.2).
 
 pub mod cache;
 pub mod discovery;
@@ -40,6 +46,10 @@ pub enum KeyMaterial {
     Rsa { n: Vec<u8>, e: Vec<u8> },
     /// An uncompressed P-256 point.
     P256 { x: [u8; 32], y: [u8; 32] },
+    /// An uncompressed P-384 point.
+    P384 { x: [u8; 48], y: [u8; 48] },
+    /// An uncompressed P-521 point (coordinates are 66 bytes, the top 7 bits zero).
+    P521 { x: [u8; 66], y: [u8; 66] },
     /// An Ed25519 public key.
     Ed25519 { x: [u8; 32] },
 }
@@ -54,13 +64,16 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
-    /// True when this key may verify `alg`: the key type fixes the family (RSA → RS256/PS256,
-    /// P-256 → ES256, Ed25519 → EdDSA), a declared `alg` narrows it, and HS256 never qualifies.
+    /// True when this key may verify `alg`: the key type fixes the family (RSA → RS*/PS*,
+    /// P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA), a declared `alg` narrows
+    /// it, and HS256 never qualifies.
     #[must_use]
     pub fn allows(&self, alg: Algorithm) -> bool {
         let family = match self.material {
-            KeyMaterial::Rsa { .. } => matches!(alg, Algorithm::Rs256 | Algorithm::Ps256),
+            KeyMaterial::Rsa { .. } => alg.is_rsa(),
             KeyMaterial::P256 { .. } => alg == Algorithm::Es256,
+            KeyMaterial::P384 { .. } => alg == Algorithm::Es384,
+            KeyMaterial::P521 { .. } => alg == Algorithm::Es512,
             KeyMaterial::Ed25519 { .. } => alg == Algorithm::EdDsa,
         };
         family && self.alg.is_none_or(|declared| declared == alg)
@@ -84,15 +97,19 @@ impl PublicKey {
             KeyMaterial::Rsa { n, e } => {
                 json!({ "kty": "RSA", "n": Base64UrlUnpadded::encode_string(n), "e": Base64UrlUnpadded::encode_string(e) })
             }
-            KeyMaterial::P256 { x, y } => {
-                json!({ "kty": "EC", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(x), "y": Base64UrlUnpadded::encode_string(y) })
-            }
+            KeyMaterial::P256 { x, y } => ec_jwk("P-256", x, y),
+            KeyMaterial::P384 { x, y } => ec_jwk("P-384", x, y),
+            KeyMaterial::P521 { x, y } => ec_jwk("P-521", x, y),
             KeyMaterial::Ed25519 { x } => {
                 json!({ "kty": "OKP", "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(x) })
             }
         };
         jwk.to_string()
     }
+}
+
+fn ec_jwk(crv: &str, x: &[u8], y: &[u8]) -> Value {
+    json!({ "kty": "EC", "crv": crv, "x": Base64UrlUnpadded::encode_string(x), "y": Base64UrlUnpadded::encode_string(y) })
 }
 
 /// Why a whole JWKS document was refused.
@@ -192,6 +209,19 @@ impl KeySet {
         self.keys.is_empty()
     }
 
+    /// The algorithms of `configured` that no key in this set allows, in their configured order:
+    /// an issuer's allow-list naming algorithms its keys never use is accepted, but reported
+    /// (health, logs), since it widens what a token may claim for nothing. HS256 is never
+    /// listed: it is keyed by the issuer's configured secret, never by its JWKS.
+    #[must_use]
+    pub fn unused_algorithms(&self, configured: &[Algorithm]) -> Vec<Algorithm> {
+        configured
+            .iter()
+            .copied()
+            .filter(|alg| *alg != Algorithm::Hs256 && !self.keys.iter().any(|k| k.allows(*alg)))
+            .collect()
+    }
+
     /// Selects the key for a token. With a `kid`, the lookup is exact and case-sensitive. Without
     /// one, the key is used only when it is the single key in the set that allows `alg`
     /// (issuers with one key often omit `kid`; with several, guessing would multiply
@@ -236,8 +266,9 @@ fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Option<Vec<u8>> {
         .and_then(|s| Base64UrlUnpadded::decode_vec(s).ok())
 }
 
-fn coordinate(jwk: &Map<String, Value>, name: &str) -> Option<[u8; 32]> {
-    bytes_member(jwk, name).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+/// A fixed-length member: exactly `N` bytes once decoded (no leading zeros stripped or added).
+fn coordinate<const N: usize>(jwk: &Map<String, Value>, name: &str) -> Option<[u8; N]> {
+    bytes_member(jwk, name).and_then(|b| <[u8; N]>::try_from(b.as_slice()).ok())
 }
 
 fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -280,15 +311,23 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<PublicKey> {
             }
             KeyMaterial::Rsa { n, e }
         }
-        "EC" => {
-            if str_member(jwk, "crv")?? != "P-256" {
-                return None;
-            }
-            KeyMaterial::P256 {
+        // The curve decides the coordinate length and, through the variant, the one algorithm
+        // the key can verify: other curves (secp256k1, Brainpool) are skipped.
+        "EC" => match str_member(jwk, "crv")?? {
+            "P-256" => KeyMaterial::P256 {
                 x: coordinate(jwk, "x")?,
                 y: coordinate(jwk, "y")?,
-            }
-        }
+            },
+            "P-384" => KeyMaterial::P384 {
+                x: coordinate(jwk, "x")?,
+                y: coordinate(jwk, "y")?,
+            },
+            "P-521" => KeyMaterial::P521 {
+                x: coordinate(jwk, "x")?,
+                y: coordinate(jwk, "y")?,
+            },
+            _ => return None,
+        },
         "OKP" => {
             if str_member(jwk, "crv")?? != "Ed25519" {
                 return None;
@@ -341,7 +380,7 @@ mod tests {
             { "kty": "RSA", "kid": "enc", "n": rsa_n(2048), "e": "AQAB", "use": "enc" },
             { "kty": "RSA", "kid": "ops", "n": rsa_n(2048), "e": "AQAB", "key_ops": ["encrypt"] },
             { "kty": "RSA", "kid": "alg-es", "n": rsa_n(2048), "e": "AQAB", "alg": "ES256" },
-            { "kty": "RSA", "kid": "alg-rs384", "n": rsa_n(2048), "e": "AQAB", "alg": "RS384" },
+            { "kty": "RSA", "kid": "alg-hs384", "n": rsa_n(2048), "e": "AQAB", "alg": "HS384" },
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
             { "kty": "EC", "kid": "ec384", "crv": "P-384", "x": x, "y": x },
             { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[7u8; 31]), "y": x },
@@ -515,6 +554,150 @@ mod tests {
             let again = parse_jwk(jwk.as_object().unwrap()).unwrap();
             assert_eq!(again.material, key.material);
             assert!(jwk.get("kid").is_none());
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        Base64UrlUnpadded::encode_string(bytes)
+    }
+
+    #[test]
+    fn ec_keys_by_curve_with_exact_coordinate_lengths() {
+        let doc = json!({ "keys": [
+            { "kty": "EC", "kid": "p256", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[1; 32]) },
+            { "kty": "EC", "kid": "p384", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[2; 48]) },
+            { "kty": "EC", "kid": "p521", "crv": "P-521", "x": b64(&[1; 66]), "y": b64(&[1; 66]) },
+            // Wrong lengths for the named curve (including another curve's length): skipped.
+            { "kty": "EC", "kid": "p384-as-256", "crv": "P-256", "x": b64(&[2; 48]), "y": b64(&[2; 48]) },
+            { "kty": "EC", "kid": "p256-as-384", "crv": "P-384", "x": b64(&[1; 32]), "y": b64(&[1; 32]) },
+            { "kty": "EC", "kid": "p521-short", "crv": "P-521", "x": b64(&[1; 65]), "y": b64(&[1; 66]) },
+            { "kty": "EC", "kid": "p521-long", "crv": "P-521", "x": b64(&[1; 66]), "y": b64(&[1; 67]) },
+            { "kty": "EC", "kid": "p384-y-short", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[2; 47]) },
+            { "kty": "EC", "kid": "k1", "crv": "secp256k1", "x": b64(&[1; 32]), "y": b64(&[1; 32]) },
+            { "kty": "EC", "kid": "p512", "crv": "P-512", "x": b64(&[1; 64]), "y": b64(&[1; 64]) },
+            // A declared alg of another curve contradicts the key: skipped.
+            { "kty": "EC", "kid": "p384-es256", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[2; 48]), "alg": "ES256" },
+            { "kty": "EC", "kid": "p521-es384", "crv": "P-521", "x": b64(&[1; 66]), "y": b64(&[1; 66]), "alg": "ES384" },
+            { "kty": "EC", "kid": "p256-es512", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[1; 32]), "alg": "ES512" },
+        ]});
+        let set = parse(&doc);
+        let kids: Vec<_> = set
+            .keys()
+            .iter()
+            .map(|k| k.kid.as_deref().unwrap())
+            .collect();
+        assert_eq!(kids, ["p256", "p384", "p521"]);
+        assert_eq!(set.skipped(), 10);
+        assert_eq!(
+            set.keys()[1].material,
+            KeyMaterial::P384 {
+                x: [2; 48],
+                y: [2; 48]
+            }
+        );
+        assert_eq!(
+            set.keys()[2].material,
+            KeyMaterial::P521 {
+                x: [1; 66],
+                y: [1; 66]
+            }
+        );
+    }
+
+    #[test]
+    fn each_curve_verifies_exactly_its_algorithm() {
+        let doc = json!({ "keys": [
+            { "kty": "EC", "kid": "p256", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[1; 32]) },
+            { "kty": "EC", "kid": "p384", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[2; 48]) },
+            { "kty": "EC", "kid": "p521", "crv": "P-521", "x": b64(&[1; 66]), "y": b64(&[1; 66]) },
+            { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
+            { "kty": "RSA", "kid": "ps384", "n": rsa_n(3072), "e": "AQAB", "alg": "PS384" },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": b64(&[7; 32]) },
+        ]});
+        let set = parse(&doc);
+        let ecdsa = [Algorithm::Es256, Algorithm::Es384, Algorithm::Es512];
+        for (i, kid) in ["p256", "p384", "p521"].iter().enumerate() {
+            for (j, alg) in ecdsa.iter().enumerate() {
+                let want = if i == j {
+                    KeyMatch::Found(i)
+                } else {
+                    KeyMatch::AlgMismatch
+                };
+                assert_eq!(set.select(Some(kid), *alg), want, "{kid} with {alg}");
+            }
+            for alg in Algorithm::ALL.iter().filter(|a| !ecdsa.contains(a)) {
+                assert_eq!(
+                    set.select(Some(kid), *alg),
+                    KeyMatch::AlgMismatch,
+                    "{kid} {alg}"
+                );
+            }
+        }
+        for alg in Algorithm::ALL {
+            let want = if alg.is_rsa() {
+                KeyMatch::Found(3)
+            } else {
+                KeyMatch::AlgMismatch
+            };
+            assert_eq!(set.select(Some("rsa"), alg), want, "rsa with {alg}");
+            let want = if alg == Algorithm::Ps384 {
+                KeyMatch::Found(4)
+            } else {
+                KeyMatch::AlgMismatch
+            };
+            assert_eq!(set.select(Some("ps384"), alg), want, "ps384 with {alg}");
+        }
+        // Without kid, the one key of the curve is used.
+        assert_eq!(set.select(None, Algorithm::Es384), KeyMatch::Found(1));
+        assert_eq!(set.select(None, Algorithm::Es512), KeyMatch::Found(2));
+        assert_eq!(set.select(None, Algorithm::Rs512), KeyMatch::Found(3));
+        assert_eq!(set.select(None, Algorithm::Ps384), KeyMatch::Ambiguous);
+    }
+
+    #[test]
+    fn unused_algorithms_are_the_configured_ones_no_key_allows() {
+        let doc = json!({ "keys": [
+            { "kty": "EC", "kid": "p384", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[2; 48]) },
+            { "kty": "RSA", "kid": "ps512", "n": rsa_n(2048), "e": "AQAB", "alg": "PS512" },
+        ]});
+        let set = parse(&doc);
+        let configured = [
+            Algorithm::Rs256,
+            Algorithm::Es384,
+            Algorithm::Es256,
+            Algorithm::Ps512,
+            Algorithm::Hs256,
+            Algorithm::EdDsa,
+        ];
+        assert_eq!(
+            set.unused_algorithms(&configured),
+            [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa]
+        );
+        assert_eq!(
+            set.unused_algorithms(&[Algorithm::Es384, Algorithm::Ps512]),
+            []
+        );
+        assert_eq!(set.unused_algorithms(&[]), []);
+        // An empty set uses nothing (HS256 is keyed by the secret, never reported).
+        assert_eq!(
+            KeySet::default().unused_algorithms(&[Algorithm::Es512, Algorithm::Hs256]),
+            [Algorithm::Es512]
+        );
+    }
+
+    #[test]
+    fn new_curve_jwk_json_round_trips() {
+        let doc = json!({ "keys": [
+            { "kty": "EC", "crv": "P-384", "x": b64(&[2; 48]), "y": b64(&[3; 48]) },
+            { "kty": "EC", "crv": "P-521", "x": b64(&[0; 66]), "y": b64(&[1; 66]) },
+        ]});
+        let set = parse(&doc);
+        assert_eq!(set.len(), 2);
+        for (key, crv) in set.keys().iter().zip(["P-384", "P-521"]) {
+            let jwk: Value = serde_json::from_str(&key.to_jwk_json()).unwrap();
+            assert_eq!(jwk["crv"], crv);
+            let again = parse_jwk(jwk.as_object().unwrap()).unwrap();
+            assert_eq!(again.material, key.material);
         }
     }
 }

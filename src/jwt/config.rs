@@ -152,9 +152,13 @@ impl IssuerPolicy {
         }
         for (i, name) in raw.algorithms.iter().enumerate() {
             let Some(alg) = Algorithm::from_name(name) else {
+                let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
                 return Err(ConfigError::new(
                     format!("issuers[{index}].algorithms[{i}]"),
-                    "must be one of RS256, PS256, ES256, EdDSA, HS256 (exact case)",
+                    format!(
+                        "{name:?} is not an algorithm: must be one of {} (exact case)",
+                        names.join(", ")
+                    ),
                 ));
             };
             if algorithms.contains(&alg) {

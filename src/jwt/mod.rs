@@ -228,12 +228,19 @@ impl<K: Clone> JwtAuthenticator<K> {
                         keys: 0,
                         last_fetch_at: None,
                         last_error: None,
+                        unused_algorithms: Vec::new(),
                     }
                 } else {
-                    self.jwks.snapshot(&policy.issuer, now)
+                    self.jwks.snapshot(&policy.issuer, &policy.algorithms, now)
                 }
             })
             .collect()
+    }
+
+    /// Fetched key sets that left some configured algorithms without a key, since the last
+    /// call: one note per fetch, for the adapter's log.
+    pub fn take_unused_algorithms(&self) -> Vec<crate::jwks::cache::UnusedAlgorithms> {
+        self.jwks.take_unused_algorithms()
     }
 
     /// The JWKS cache, for diagnostics and tests.

@@ -5,11 +5,13 @@ import { generateKeyPairSync, createSign, sign as edSign, createHmac, randomByte
 
 const b64u = (b) => Buffer.from(b).toString("base64url");
 
+const CURVES = { ES256: "P-256", ES384: "P-384", ES512: "P-521" };
+
 /** A signing key for one algorithm, with its public JWK. */
 export function makeKey(alg, kid = `${alg.toLowerCase()}-${randomBytes(3).toString("hex")}`) {
   let pair;
-  if (alg === "RS256" || alg === "PS256") pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  else if (alg === "ES256") pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  if (/^[RP]S(256|384|512)$/.test(alg)) pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  else if (CURVES[alg]) pair = generateKeyPairSync("ec", { namedCurve: CURVES[alg] });
   else if (alg === "EdDSA") pair = generateKeyPairSync("ed25519");
   else throw new Error(`no key type for ${alg}`);
   const jwk = { ...pair.publicKey.export({ format: "jwk" }), kid, alg, use: "sig" };
@@ -20,15 +22,22 @@ export function makeKey(alg, kid = `${alg.toLowerCase()}-${randomBytes(3).toStri
 export function mint(key, payload, headerExtra = {}) {
   const header = { alg: key.alg, typ: "JWT", ...(key.kid ? { kid: key.kid } : {}), ...headerExtra };
   const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
-  let sig;
-  if (key.alg === "HS256") sig = createHmac("sha256", key.secret).update(input).digest();
-  else if (key.alg === "RS256") sig = createSign("sha256").update(input).sign(key.privateKey);
-  else if (key.alg === "PS256")
-    sig = createSign("sha256").update(input).sign({ key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
-  else if (key.alg === "ES256")
-    sig = createSign("sha256").update(input).sign({ key: key.privateKey, dsaEncoding: "ieee-p1363" });
-  else if (key.alg === "EdDSA") sig = edSign(null, Buffer.from(input), key.privateKey);
-  return `${input}.${b64u(sig)}`;
+  return `${input}.${b64u(signWith(key.signAlg ?? key.alg, key, input))}`;
+}
+
+/**
+ * The JWS signature of `input` for `alg` with `key` (RS/PS/ES at 256/384/512, EdDSA, HS256).
+ * PSS salts are the hash length and ECDSA signatures raw r||s (RFC 7518 §3.4, §3.5).
+ */
+export function signWith(alg, key, input) {
+  const hash = `sha${alg.slice(2)}`;
+  if (alg === "HS256") return createHmac("sha256", key.secret).update(input).digest();
+  if (alg.startsWith("RS")) return createSign(hash).update(input).sign(key.privateKey);
+  if (alg.startsWith("PS"))
+    return createSign(hash).update(input).sign({ key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 });
+  if (alg.startsWith("ES")) return createSign(hash).update(input).sign({ key: key.privateKey, dsaEncoding: "ieee-p1363" });
+  if (alg === "EdDSA") return edSign(null, Buffer.from(input), key.privateKey);
+  throw new Error(`cannot sign ${alg}`);
 }
 
 /** Standard claims for `issuer`/`audience`, valid for an hour. */
