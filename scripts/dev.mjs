@@ -76,6 +76,9 @@ const devConfig = {
   rules: [{ type: "CompiledWasm", globs: ["**/*.wasm"], fallthrough: false }],
   assets: { directory: path.join(ROOT, "www"), binding: "ASSETS", run_worker_first: true },
   kv_namespaces: [{ binding: "AUTH_KV", id: "edge-auth-dev-local" }],
+  // The state tier's authority, run locally by wrangler (persisted under .dev/state).
+  durable_objects: { bindings: [{ name: "AUTH_STATE", class_name: "AuthState" }] },
+  migrations: [{ tag: "v1", new_sqlite_classes: ["AuthState"] }],
   secrets: { required: ["ADMIN_TOKEN", "ASSERTION_KEY"] },
   vars: { AUTH_CONFIG: config },
 };
