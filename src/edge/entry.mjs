@@ -62,6 +62,8 @@ const ROLLBACK = Symbol("rollback");
 const RETRY_MS = 5_000;
 /** How long an admin reply waits for its keys to reach KV (the feed covers the rest). */
 const FLUSH_WAIT_MS = 3_000;
+/** How long one adoption call copies before it answers with a cursor. */
+const ADOPT_MS = 20_000;
 
 /** The tables as `src/edge/state.rs` sees them: synchronous calls; any failure rolls back. */
 class SqlShell {
@@ -179,6 +181,7 @@ export class AuthState extends DurableObject {
       if (url.pathname === "/call" && request.method === "POST") return await this.call(await request.text());
       if (url.pathname === "/feed") return this.feed();
       if (url.pathname === "/record") return this.record(url.searchParams.get("key") ?? "");
+      if (url.pathname === "/adopt" && request.method === "POST") return await this.adopt(url.searchParams.get("cursor"));
       return new Response("no such authority endpoint", { status: 404 });
     } catch (error) {
       noteTrap(error);
@@ -226,6 +229,32 @@ export class AuthState extends DurableObject {
     const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
     if (!key.startsWith("key:") || !rows.length) return new Response(null, { status: 404 });
     return new Response(rows[0].value);
+  }
+
+  /** Copy records KV holds and the tables do not (keys made before the state tier), verbatim:
+   *  `key:`, `id:` and `sub:` entries, never overwriting what the authority has. One call works
+   *  for at most ADOPT_MS and answers a cursor to continue with. (Authorised by the Worker.) */
+  async adopt(cursor) {
+    const started = Date.now();
+    let copied = 0;
+    let skipped = 0;
+    let next = cursor || undefined;
+    do {
+      const page = await this.env.AUTH_KV.list({ cursor: next, limit: 1000 });
+      for (const { name } of page.keys) {
+        if (!/^(key|id|sub):/.test(name)) continue;
+        if (this.sql.exec("SELECT 1 FROM kv WHERE key = ?", name).toArray().length) {
+          skipped++;
+          continue;
+        }
+        const value = await this.env.AUTH_KV.get(name);
+        if (value === null) continue;
+        this.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", name, value);
+        copied++;
+      }
+      next = page.list_complete ? undefined : page.cursor;
+    } while (next && Date.now() - started < ADOPT_MS);
+    return Response.json({ copied, skipped, ...(next ? { cursor: next } : {}) });
   }
 
   /** Write changed keys to KV, one flusher at a time, each key's current value (so KV ends at

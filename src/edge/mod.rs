@@ -475,6 +475,43 @@ async fn own_endpoint(
                     return respond::admin_reply(reply, realm, rid);
                 }
             };
+            // Keys made before the state tier: copied from KV into the authority, admin only.
+            if path.trim_end_matches('/') == "/keys/adopt" {
+                return match (&caller, method.as_str()) {
+                    (crate::admin::AdminCaller::Admin, "POST") => {
+                        let cursor = url.query.and_then(|q| {
+                            url::form_urlencoded::parse(q.as_bytes())
+                                .find(|(k, _)| k == "cursor")
+                                .map(|(_, v)| v.into_owned())
+                        });
+                        match stub.adopt(cursor).await {
+                            Some(response) => response,
+                            None => problem_response(&Problem::state_unavailable(), realm, rid),
+                        }
+                    }
+                    (crate::admin::AdminCaller::Admin, _) => {
+                        let p = Problem::new(
+                            405,
+                            "Method not allowed",
+                            "method_not_allowed",
+                            "Use POST.",
+                        );
+                        problem_response(&p, realm, rid)
+                    }
+                    (crate::admin::AdminCaller::Anonymous, _) => {
+                        problem_response(&Problem::missing_credential(), realm, rid)
+                    }
+                    (crate::admin::AdminCaller::User { .. }, _) => {
+                        let p = Problem::new(
+                            403,
+                            "Forbidden",
+                            "forbidden",
+                            "The admin API needs the admin token or an admin-scoped token.",
+                        );
+                        problem_response(&p, realm, rid)
+                    }
+                };
+            }
             let Ok(body_text) = String::from_utf8(body) else {
                 let p = Problem::new(
                     400,

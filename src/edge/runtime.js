@@ -196,3 +196,9 @@ export async function readFeed(stub, bucket, useCache, ms, maxAge) {
   }
   return [text, fetchedAt];
 }
+
+/** Copy KV's records into the authority's tables (one bounded step; `cursor` continues). */
+export function authorityAdopt(stub, cursor, ms) {
+  const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+  return within(stub.fetch(`https://authority/adopt${query}`, { method: "POST" }), ms);
+}

@@ -74,6 +74,8 @@ extern "C" {
     fn authority_call_js(stub: &JsValue, body: &str, ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = authorityRecord)]
     fn authority_record_js(stub: &JsValue, key: &str, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = authorityAdopt)]
+    fn authority_adopt_js(stub: &JsValue, cursor: Option<String>, ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = readFeed)]
     fn read_feed_js(
         stub: &JsValue,
@@ -334,6 +336,19 @@ impl AuthorityStub {
         value.dyn_into::<web_sys::Response>().ok()
     }
 }
+
+impl AuthorityStub {
+    /// One step of copying KV's records into the authority (`POST {admin_path}/keys/adopt`).
+    pub async fn adopt(&self, cursor: Option<String>) -> Option<web_sys::Response> {
+        let value = JsFuture::from(authority_adopt_js(&self.0, cursor, ADOPT_TIMEOUT_MS))
+            .await
+            .ok()?;
+        value.dyn_into::<web_sys::Response>().ok()
+    }
+}
+
+/// An adoption step works for 20 s in the object; the Worker waits a little longer.
+const ADOPT_TIMEOUT_MS: u32 = 25_000;
 
 impl Authority for AuthorityStub {
     async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {

@@ -200,6 +200,52 @@ test("listings come from the authority: every key, with filters, paginated", asy
   assert.deepEqual(named.keys.map((k) => k.name), ["svc-3"]);
 });
 
+test("keys made before the state tier are adopted from KV with one admin call, then managed", async () => {
+  const token = "eak_" + "Z".repeat(30);
+  const { createHash } = await import("node:crypto");
+  // A well-formed key: the contract's checksum (CRC-32 of the text, base62, 6 chars).
+  const crc = (buf) => {
+    let c = ~0;
+    for (const b of buf) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+    }
+    return ~c >>> 0;
+  };
+  const A62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  let n = crc(Buffer.from(token));
+  let sum = "";
+  for (let i = 0; i < 6; i++) {
+    sum = A62[n % 62] + sum;
+    n = Math.floor(n / 62);
+  }
+  const full = token + sum;
+  const hash = createHash("sha256").update(full).digest("hex");
+  const id = "key_legacy0000000001";
+  const now = Math.floor(Date.now() / 1000);
+  await cluster.kv.put(`key:${hash}`, { id, kind: "api_key", subject: "legacy", name: "old", scopes: [], created_at: now - 86400, expires_at: null });
+  await cluster.kv.put(`id:${id}`, { hash, kind: "api_key", subject: "legacy" });
+  await cluster.kv.put(`sub:${Buffer.from("legacy").toString("hex")}:0:${id}`, "");
+  assert.equal(await status(B, full), 200, "it works from KV as before");
+  assert.equal((await A.fetch(`/_auth/keys/${id}`, admin())).status, 404, "the authority does not know it yet");
+
+  const denied = await A.fetch("/_auth/keys/adopt", { method: "POST" });
+  assert.equal(denied.status, 401);
+  const res = await A.fetch("/_auth/keys/adopt", admin({ method: "POST" }));
+  assert.equal(res.status, 200);
+  const step = await res.json();
+  assert.ok(step.copied >= 3, JSON.stringify(step));
+  assert.equal(step.cursor, undefined, "one call was enough");
+  const again = await (await A.fetch("/_auth/keys/adopt", admin({ method: "POST" }))).json();
+  assert.equal(again.copied, 0, "re-running copies nothing");
+
+  assert.equal((await A.fetch(`/_auth/keys/${id}`, admin())).status, 200);
+  const t0 = Date.now();
+  assert.equal((await A.fetch(`/_auth/keys/${id}`, admin({ method: "DELETE" }))).status, 204);
+  const elapsed = await until(B, full, 401, t0);
+  assert.ok(elapsed <= BOUND_MS + MARGIN_MS, `refused after ${elapsed} ms`);
+});
+
 test("health reports the state tier and its view", async () => {
   const health = await (await B.fetch("/_auth/health")).json();
   assert.equal(health.state.bound, true);
