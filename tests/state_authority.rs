@@ -1,0 +1,532 @@
+//! The authority's runner over in-memory tables (issue #14): what each call writes, audits and
+//! publishes; sticky terminal states in every order of roll and revoke; a failing table rolls
+//! the whole call back; principal and token revocation end up in the feed; the view built from
+//! that feed refuses what was revoked.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod support_store;
+
+use std::cell::Cell;
+
+use edge_auth::admin::{AdminCaller, AdminReply};
+use edge_auth::config::Config;
+use edge_auth::identity::{CredentialKind, Identity};
+use edge_auth::keycache::KeyCache;
+use edge_auth::ports::StoreError;
+use edge_auth::state::authority::{run, Applied, AuthorityCall};
+use edge_auth::state::feed::ViewRefusal;
+use edge_auth::state::{
+    Actor, AuditEvent, AuditFilter, AuditPage, FeedDocument, FeedEntry, RevocationSettings,
+    RevocationView, StateLog,
+};
+use edge_auth::time::UnixTime;
+use serde_json::{json, Value};
+use support_store::MemoryStore;
+
+const NOW: u64 = 1_800_000_000;
+const ISSUER: &str = "https://issuer.test";
+
+/// The audit and feed tables, in memory; `fail_audit` makes appends fail.
+#[derive(Default)]
+struct MemoryLog {
+    audit: Vec<AuditEvent>,
+    feed: Vec<(FeedEntry, u64)>,
+    fail_audit: Cell<bool>,
+}
+
+impl StateLog for MemoryLog {
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+        if self.fail_audit.get() {
+            return Err(StoreError::Unavailable);
+        }
+        self.audit.push(event.clone());
+        Ok(())
+    }
+    fn append_feed(&mut self, entry: &FeedEntry, until: u64) -> Result<(), StoreError> {
+        self.feed.push((entry.clone(), until));
+        Ok(())
+    }
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
+        let mut rows: Vec<(u64, &AuditEvent)> = self
+            .audit
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as u64 + 1, e))
+            .filter(|(seq, e)| {
+                before.is_none_or(|b| *seq < b)
+                    && match filter {
+                        AuditFilter::All => true,
+                        AuditFilter::OwnPats { issuer, subject } => {
+                            e.kind.map(|k| k.as_str()) == Some("pat")
+                                && e.subject.as_deref() == Some(subject)
+                                && e.issuer.as_deref() == Some(issuer)
+                        }
+                    }
+            })
+            .collect();
+        rows.reverse();
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok(AuditPage {
+            cursor: if more { rows.last().map(|r| r.0) } else { None },
+            events: rows.into_iter().map(|r| r.1.clone()).collect(),
+        })
+    }
+}
+
+struct Authority {
+    config: Config,
+    cache: KeyCache,
+    store: MemoryStore,
+    log: MemoryLog,
+    seed: u8,
+}
+
+impl Authority {
+    fn new() -> Self {
+        let config = Config::from_json(
+            &json!({
+                "issuers": [{ "issuer": ISSUER, "jwks_uri": "https://issuer.test/jwks", "audiences": ["api"], "algorithms": ["ES256"] }],
+                "routes": [{ "path": "/**" }]
+            })
+            .to_string(),
+            &|_| None,
+        )
+        .unwrap();
+        let cache = KeyCache::new(&config.keys);
+        Authority {
+            config,
+            cache,
+            store: MemoryStore::new(),
+            log: MemoryLog::default(),
+            seed: 0,
+        }
+    }
+
+    fn call(
+        &mut self,
+        caller: AdminCaller,
+        method: &str,
+        path: &str,
+        body: Value,
+        now: u64,
+    ) -> Applied {
+        self.seed = self.seed.wrapping_add(1);
+        let seed = self.seed;
+        // A small xorshift per call: distinct tokens and ids, reproducibly.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(seed);
+        let mut fill = |buf: &mut [u8]| {
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = (x >> 24) as u8;
+            }
+        };
+        let actor = match &caller {
+            AdminCaller::Admin => Actor::AdminToken,
+            AdminCaller::User {
+                issuer, subject, ..
+            } => Actor::User {
+                issuer: issuer.clone(),
+                subject: subject.clone(),
+            },
+            AdminCaller::Anonymous => Actor::Anonymous,
+        };
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (path.to_string(), None),
+        };
+        let call = AuthorityCall::Admin {
+            method: method.into(),
+            path,
+            query,
+            body: if body.is_null() {
+                String::new()
+            } else {
+                body.to_string()
+            },
+            caller,
+            actor,
+            request_id: format!("rid-{seed}"),
+            ip: Some("203.0.113.1".into()),
+        };
+        futures_now(run(
+            call,
+            &self.config,
+            &self.cache,
+            &self.store,
+            &mut self.log,
+            UnixTime(now),
+            &mut fill,
+        ))
+    }
+
+    fn admin(&mut self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let applied = self.call(AdminCaller::Admin, method, path, body, NOW);
+        assert!(applied.commit, "{:?}", applied.reply);
+        reply(applied.reply)
+    }
+
+    fn create(&mut self, subject: &str) -> Value {
+        let (status, body) = self.admin(
+            "POST",
+            "/keys",
+            json!({"kind": "api_key", "subject": subject, "name": "k", "scopes": []}),
+        );
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    fn status_of(&mut self, id: &str) -> String {
+        let (_, body) = self.admin("GET", &format!("/keys/{id}"), Value::Null);
+        body["status"].as_str().unwrap().to_string()
+    }
+
+    fn view(&self) -> RevocationView {
+        let view = RevocationView::new(RevocationSettings::default());
+        let entries = self
+            .log
+            .feed
+            .iter()
+            .filter(|(_, until)| *until > NOW)
+            .map(|(e, _)| e.clone())
+            .collect();
+        view.install(
+            FeedDocument {
+                epoch: "e".into(),
+                head: self.log.feed.len() as u64,
+                overflow: false,
+                entries,
+            },
+            0,
+        );
+        view
+    }
+}
+
+fn reply(r: AdminReply) -> (u16, Value) {
+    match r {
+        AdminReply::Json { status, body } => (status, body),
+        AdminReply::NoContent => (204, Value::Null),
+        AdminReply::Problem(p) => (p.status, json!({"reason": p.reason, "detail": p.detail})),
+    }
+}
+
+/// Every table call is synchronous: the runner completes in one poll, as in the object.
+fn futures_now<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the runner waited: it would break the transaction"),
+    }
+}
+
+fn key_identity(id: &str, subject: &str) -> Identity {
+    Identity {
+        kind: CredentialKind::ApiKey,
+        subject: subject.into(),
+        scopes: vec![],
+        issuer: None,
+        client_id: None,
+        key_id: Some(id.into()),
+        kid: None,
+        expires_at: None,
+        claims_json: None,
+    }
+}
+
+#[test]
+fn every_mutation_is_audited_with_its_actor_and_published_in_the_feed() {
+    let mut a = Authority::new();
+    let key = a.create("svc");
+    let id = key["id"].as_str().unwrap();
+    let (status, rolled) = a.admin(
+        "POST",
+        &format!("/keys/{id}/roll"),
+        json!({"grace_seconds": 60}),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = a.admin("DELETE", &format!("/keys/{id}"), Value::Null);
+    assert_eq!(status, 204);
+
+    let actions: Vec<&str> = a.log.audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["key.create", "key.roll", "key.revoke"]);
+    let roll = &a.log.audit[1];
+    assert_eq!(roll.actor, Actor::AdminToken);
+    assert_eq!(roll.key_id.as_deref(), Some(id));
+    assert_eq!(roll.detail.as_ref().unwrap()["new_key_id"], rolled["id"]);
+    assert_eq!(roll.ip.as_deref(), Some("203.0.113.1"));
+    // Created keys are announced by a digest prefix; the revoked id takes effect at once.
+    assert!(a
+        .log
+        .feed
+        .iter()
+        .any(|(e, _)| matches!(e, FeedEntry::Created { .. })));
+    let view = a.view();
+    assert_eq!(
+        view.check(&key_identity(id, "svc"), Some(NOW), NOW, 0),
+        Err(ViewRefusal::Revoked("key_revoked"))
+    );
+    let text = serde_json::to_string(&a.log.audit).unwrap();
+    assert!(
+        !text.contains(key["token"].as_str().unwrap()),
+        "never the token"
+    );
+}
+
+#[test]
+fn revoked_is_sticky_in_both_orders_of_roll_and_revoke() {
+    let mut a = Authority::new();
+    // revoke, then roll: the roll is refused and writes nothing.
+    let key = a.create("s1");
+    let id = key["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        a.admin("DELETE", &format!("/keys/{id}"), Value::Null).0,
+        204
+    );
+    let writes = a.store.writes.get();
+    let (status, body) = a.admin(
+        "POST",
+        &format!("/keys/{id}/roll"),
+        json!({"grace_seconds": 600}),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(a.store.writes.get(), writes, "nothing written");
+    assert_eq!(a.status_of(&id), "revoked");
+
+    // roll, then revoke: the old key is revoked whatever its grace.
+    let key = a.create("s2");
+    let id = key["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        a.admin(
+            "POST",
+            &format!("/keys/{id}/roll"),
+            json!({"grace_seconds": 600})
+        )
+        .0,
+        201
+    );
+    assert_eq!(a.status_of(&id), "active", "within its grace");
+    assert_eq!(
+        a.admin("DELETE", &format!("/keys/{id}"), Value::Null).0,
+        204
+    );
+    assert_eq!(a.status_of(&id), "revoked");
+    // Revoking again changes and records nothing.
+    let audited = a.log.audit.len();
+    assert_eq!(
+        a.admin("DELETE", &format!("/keys/{id}"), Value::Null).0,
+        204
+    );
+    assert_eq!(a.log.audit.len(), audited);
+}
+
+#[test]
+fn a_failure_anywhere_rolls_the_call_back() {
+    let mut a = Authority::new();
+    a.log.fail_audit.set(true);
+    let applied = a.call(
+        AdminCaller::Admin,
+        "POST",
+        "/keys",
+        json!({"kind": "api_key", "subject": "x", "name": "k", "scopes": []}),
+        NOW,
+    );
+    assert!(
+        !applied.commit,
+        "the shell must roll back what the handler wrote"
+    );
+    assert_eq!(reply(applied.reply).0, 503);
+    a.log.fail_audit.set(false);
+    a.store.failing.set(true);
+    let applied = a.call(AdminCaller::Admin, "GET", "/keys", Value::Null, NOW);
+    assert!(!applied.commit);
+    assert_eq!(reply(applied.reply).0, 503);
+}
+
+#[test]
+fn principal_revocation_revokes_the_principals_keys_and_publishes_a_cut_off() {
+    let mut a = Authority::new();
+    let k1 = a.create("alice");
+    let k2 = a.create("alice");
+    let other = a.create("bob");
+    let (status, body) = a.admin("POST", "/principals/revoke", json!({"subject": "alice"}));
+    assert_eq!(status, 200, "{body}");
+    let mut revoked: Vec<String> = body["revoked_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    revoked.sort();
+    let mut want = vec![
+        k1["id"].as_str().unwrap().to_string(),
+        k2["id"].as_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(revoked, want);
+    assert_eq!(a.status_of(other["id"].as_str().unwrap()), "active");
+    let audit: Vec<&str> = a.log.audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        audit.last(),
+        Some(&"principal.revoke"),
+        "one row for the principal"
+    );
+    assert!(a.log.feed.iter().any(
+        |(e, until)| matches!(e, FeedEntry::Principal { sub, iss: None, .. } if sub == "alice")
+            && *until >= NOW + 86_400
+    ));
+
+    // A JWT principal: every JWT of (issuer, subject) issued at or before the cut-off.
+    let (status, _) = a.admin(
+        "POST",
+        "/principals/revoke",
+        json!({"issuer": ISSUER, "subject": "carol"}),
+    );
+    assert_eq!(status, 200);
+    let view = a.view();
+    let jwt = |iat: u64| Identity {
+        kind: CredentialKind::Jwt,
+        subject: "carol".into(),
+        scopes: vec![],
+        issuer: Some(ISSUER.into()),
+        client_id: None,
+        key_id: None,
+        kid: None,
+        expires_at: None,
+        claims_json: Some(format!(r#"{{"iat":{iat}}}"#)),
+    };
+    assert_eq!(
+        view.check(&jwt(NOW), None, NOW, 0),
+        Err(ViewRefusal::Revoked("principal_revoked"))
+    );
+    assert_eq!(view.check(&jwt(NOW + 1), None, NOW + 1, 0), Ok(()));
+
+    let (status, body) = a.admin(
+        "POST",
+        "/principals/revoke",
+        json!({"issuer": "https://unknown", "subject": "x"}),
+    );
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events() {
+    let mut a = Authority::new();
+    let (status, _) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t1", "exp": NOW + 100}),
+    );
+    assert_eq!(status, 200);
+    assert!(a.log.feed.iter().any(
+        |(e, until)| matches!(e, FeedEntry::Token { jti, .. } if jti == "t1")
+            && *until == NOW + 100
+    ));
+    let (_, expired) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t0", "exp": NOW - 1}),
+    );
+    assert_eq!(expired["already_expired"], true);
+
+    let user = |sub: &str| AdminCaller::User {
+        issuer: ISSUER.into(),
+        subject: sub.into(),
+        scopes: vec!["read".into()],
+    };
+    let body = json!({"name": "mine", "scopes": ["read"], "expires_in": 3600});
+    assert!(
+        a.call(user("dana"), "POST", "/pats", body.clone(), NOW)
+            .commit
+    );
+    assert!(a.call(user("erin"), "POST", "/pats", body, NOW).commit);
+    let (status, page) = reply(
+        a.call(user("dana"), "GET", "/audit", Value::Null, NOW)
+            .reply,
+    );
+    assert_eq!(status, 200);
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["action"], "pat.create");
+    assert_eq!(
+        events[0]["actor"],
+        json!({"type": "user", "issuer": ISSUER, "subject": "dana"})
+    );
+    // An anonymous caller gets nothing; a user cannot revoke principals.
+    assert_eq!(
+        reply(
+            a.call(AdminCaller::Anonymous, "GET", "/audit", Value::Null, NOW)
+                .reply
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        reply(
+            a.call(
+                user("dana"),
+                "POST",
+                "/principals/revoke",
+                json!({"subject": "x"}),
+                NOW
+            )
+            .reply
+        )
+        .0,
+        403
+    );
+
+    // Pages: newest first, cursor until the end.
+    let (_, first) = a.admin("GET", "/audit?limit=2", Value::Null);
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    let cursor = first["cursor"].as_str().unwrap();
+    let (_, rest) = a.admin(
+        "GET",
+        &format!("/audit?limit=10&cursor={cursor}"),
+        Value::Null,
+    );
+    // token.revoke (t1; the expired t0 records nothing) and two pat.create: 2 + 1.
+    assert_eq!(rest["events"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["events"][0]["action"], "token.revoke");
+    assert!(rest.get("cursor").is_none());
+    assert_eq!(a.admin("GET", "/audit?cursor=abc", Value::Null).0, 400);
+}
+
+#[test]
+fn failed_admin_authentication_is_one_audit_row_for_many() {
+    let mut a = Authority::new();
+    let call = AuthorityCall::AuthFailed {
+        request_id: "r".into(),
+        ip: Some("198.51.100.2".into()),
+        reason: "bad_admin_token".into(),
+        count: 7,
+    };
+    let mut fill = |b: &mut [u8]| b.fill(1);
+    let applied = futures_now(run(
+        call,
+        &a.config,
+        &a.cache,
+        &a.store,
+        &mut a.log,
+        UnixTime(NOW),
+        &mut fill,
+    ));
+    assert!(applied.commit);
+    let e = a.log.audit.last().unwrap();
+    assert_eq!(e.action, "admin.auth_failed");
+    assert_eq!(e.actor, Actor::Anonymous);
+    assert_eq!(e.detail.as_ref().unwrap()["count"], 7);
+}
