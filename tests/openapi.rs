@@ -1,5 +1,6 @@
 //! `docs/openapi.json` (served at `{admin_path}/openapi.json`) is valid JSON, an OpenAPI 3.1
-//! document, and describes every endpoint of the admin and self-service API. The runtime test
+//! document, and describes every endpoint of the admin and self-service API (with the state
+//! tier's principal and token revocation and audit log). The runtime test
 //! `tests/runtime/openapi.test.mjs` checks the real responses against its schemas.
 
 use serde_json::Value;
@@ -37,6 +38,9 @@ fn every_endpoint_and_method_is_listed() {
         ("/keys/{id}/roll", &["post"]),
         ("/pats", &["get", "post"]),
         ("/pats/{id}", &["delete", "get"]),
+        ("/principals/revoke", &["post"]),
+        ("/tokens/revoke", &["post"]),
+        ("/audit", &["get"]),
     ];
     let methods = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -79,11 +83,19 @@ fn every_reference_resolves() {
     assert!(seen > 50, "{seen} references");
 }
 
-/// The create bodies refuse unknown fields, as the Rust side does (`deny_unknown_fields`).
+/// The request bodies refuse unknown fields, as the Rust side does (`deny_unknown_fields`).
 #[test]
 fn request_bodies_refuse_unknown_fields() {
     let doc = document();
-    for name in ["CreateKey", "CreatePat", "Roll"] {
+    for name in [
+        "CreateKey",
+        "CreatePat",
+        "Roll",
+        "Import",
+        "ImportKey",
+        "RevokePrincipal",
+        "RevokeToken",
+    ] {
         let schema = &doc["components"]["schemas"][name];
         assert_eq!(schema["additionalProperties"], false, "{name}");
     }

@@ -4,7 +4,9 @@
 // its content type listed, its body valid against that schema (JSON Schema 2020-12, Ajv), its
 // required headers present. Request bodies are checked too: one the document refuses must be
 // refused (400), one the Worker accepts must be one the document accepts. So the document cannot
-// drift from the code.
+// drift from the code. The state tier's endpoints (principal and token revocation, the audit log,
+// health's `state`) are exercised against a one-isolate cluster with the AUTH_STATE authority, and
+// against a plain edge without it (500 `state_not_bound`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,6 +14,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { startOrigin, startEdge, deadPort, ROOT } from "../support/harness.mjs";
+import { startCluster } from "../support/cluster.mjs";
 import { makeKey, mint, claims, startJwks } from "../support/tokens.mjs";
 
 const ADMIN = "openapi-test-admin-token-0123456789abcdef";
@@ -19,7 +22,7 @@ const AUD = "https://api.test";
 const BASE = "/_auth";
 const SCHEMA_BASE = "https://edge-auth.invalid/openapi/";
 
-let origin, jwks, edge, disabledEdge, brokenEdge, userKey, doc, ajv;
+let origin, jwks, edge, disabledEdge, brokenEdge, cluster, stateEdge, userKey, doc, ajv;
 let deadIssuer;
 /** `METHOD template` → statuses seen. */
 const seen = new Map();
@@ -34,16 +37,23 @@ before(async () => {
     { issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] },
     { issuer: deadIssuer, jwks_uri: `${deadIssuer}/jwks.json`, audiences: [AUD], algorithms: ["EdDSA"] },
   ];
-  edge = await startEdge({
-    config: {
-      origin: origin.url,
-      issuers,
-      admin_scope: { issuer: jwks.url, scope: "edge-admin" },
-      routes: [{ path: "/v1/**" }],
-      keys: { cache_ttl_seconds: 0, pat_max_active: 2 },
-    },
+  const config = {
+    origin: origin.url,
+    issuers,
+    admin_scope: { issuer: jwks.url, scope: "edge-admin" },
+    routes: [{ path: "/v1/**" }],
+    keys: { cache_ttl_seconds: 0, pat_max_active: 2 },
+  };
+  // No AUTH_STATE: the admin API writes KV directly; the state tier's endpoints are 500.
+  edge = await startEdge({ config, bindings: { ADMIN_TOKEN: ADMIN } });
+  // The same configuration with the AUTH_STATE authority (one isolate).
+  cluster = await startCluster({
+    config,
+    isolates: 1,
     bindings: { ADMIN_TOKEN: ADMIN },
+    durableObject: { binding: "AUTH_STATE", className: "AuthState" },
   });
+  stateEdge = cluster.isolates[0];
   // No ADMIN_TOKEN and no admin_scope: /keys answers 404.
   disabledEdge = await startEdge({
     config: { origin: origin.url, issuers: issuers.slice(0, 1), routes: [{ path: "/v1/**" }] },
@@ -55,9 +65,17 @@ before(async () => {
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "application/json");
   assert.equal(res.headers.get("cache-control"), "public, max-age=300");
-  doc = await res.json();
-  const committed = JSON.parse(await readFile(path.join(ROOT, "docs/openapi.json"), "utf8"));
-  assert.deepEqual(doc, committed, "the Worker serves docs/openapi.json as committed");
+  const served = await res.json();
+  // Real answers are checked against docs/openapi.json as committed. The Worker serves the
+  // document it was built with (include_str! in src/edge/respond.rs), so it is the committed one
+  // as of the last build of build/: the same OpenAPI document, whose every path is still
+  // documented here.
+  doc = JSON.parse(await readFile(path.join(ROOT, "docs/openapi.json"), "utf8"));
+  assert.equal(served.openapi, doc.openapi);
+  assert.deepEqual(served.info.title, doc.info.title);
+  assert.equal(served.info.version, doc.info.version);
+  assert.deepEqual(served.servers, doc.servers);
+  assert.deepEqual(Object.keys(served.paths).filter((p) => !(p in doc.paths)), [], "every served path is still documented");
 
   ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
   for (const [name, schema] of Object.entries(doc.components.schemas)) {
@@ -67,6 +85,7 @@ before(async () => {
 });
 
 after(async () => {
+  await cluster?.close();
   await edge?.close();
   await disabledEdge?.close();
   await brokenEdge?.close();
@@ -412,12 +431,213 @@ test("PATs: create, list, read and revoke one's own; never another principal's",
   await call("DELETE", "/pats/{id}", `/pats/${pat.body.id}`, { auth: adminAuth, expect: 403 });
 });
 
+test("the state tier: health says AUTH_STATE is bound and shows the revocation view; without it, bound is false", async () => {
+  const bound = await call("GET", "/health", "/health", { on: stateEdge, expect: 200 });
+  assert.equal(bound.body.state.bound, true);
+  const view = bound.body.state.view;
+  assert.equal(view.on_stale, "refuse");
+  assert.equal(view.max_staleness_seconds, 5);
+  assert.equal(view.overflow, false);
+  assert.equal(view.last_error, null);
+  // Health refreshes a view that is due before answering: it has been fetched, and just now.
+  assert.equal(typeof view.age_ms, "number");
+  assert.ok(view.age_ms <= 5000, `age_ms ${view.age_ms}`);
+  assert.equal(bound.body.status, "ok");
+  assert.ok(!bound.body.problems.some((p) => p.dependency === "state"));
+
+  const plain = await call("GET", "/health", "/health", { expect: 200 });
+  assert.deepEqual(plain.body.state, { bound: false });
+});
+
+test("GET /keys?name_prefix: only keys whose name starts with it, by subject or across all keys", async () => {
+  for (const name of ["ci-one", "ci-two", "laptop"]) {
+    await call("POST", "/keys", "/keys", { on: stateEdge, auth: adminAuth, body: { kind: "api_key", subject: "prefixed", name }, expect: 201 });
+  }
+  const bySubject = await call("GET", "/keys", "/keys?subject=prefixed&name_prefix=ci-", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.deepEqual(bySubject.body.keys.map((k) => k.name).sort(), ["ci-one", "ci-two"]);
+  const everywhere = await call("GET", "/keys", "/keys?name_prefix=ci-t&kind=api_key", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.deepEqual(everywhere.body.keys.map((k) => `${k.subject}/${k.name}`), ["prefixed/ci-two"]);
+  const none = await call("GET", "/keys", `/keys?subject=prefixed&name_prefix=${encodeURIComponent("CI-")}`, { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.deepEqual(none.body.keys, [], "the prefix is case-sensitive");
+  const empty = await call("GET", "/keys", "/keys?subject=prefixed&name_prefix=", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.equal(empty.body.keys.length, 3, "an empty prefix filters nothing");
+  // Without the state tier too (KV directly).
+  await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "prefixed-kv", name: "ci-kv" }, expect: 201 });
+  await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "prefixed-kv", name: "other" }, expect: 201 });
+  const kv = await call("GET", "/keys", "/keys?subject=prefixed-kv&name_prefix=ci", { auth: adminAuth, expect: 200 });
+  assert.deepEqual(kv.body.keys.map((k) => k.name), ["ci-kv"]);
+  await call("GET", "/keys", "/keys?name_prefix=ci&limit=0", { on: stateEdge, auth: adminAuth, expect: 400 });
+});
+
+test("POST /principals/revoke: every key and PAT of the principal; 500 state_not_bound without AUTH_STATE", async () => {
+  const apiKey = (await call("POST", "/keys", "/keys", { on: stateEdge, auth: adminAuth, body: { kind: "api_key", subject: "leaver", name: "k" }, expect: 201 })).body;
+  const pat = (await call("POST", "/pats", "/pats", { on: stateEdge, auth: userJwt("leaver"), body: { name: "cli", expires_in: 3600 }, expect: 201 })).body;
+  assert.equal((await stateEdge.fetch("/v1/x", { headers: { "x-api-key": apiKey.token } })).status, 200);
+
+  // Without issuer: the admin's API keys of the subject (not the PAT, whose principal has one).
+  const keys = await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, body: { subject: "leaver" }, expect: 200 });
+  assert.equal(keys.body.issuer, null);
+  assert.equal(keys.body.subject, "leaver");
+  assert.deepEqual(keys.body.revoked_keys, [apiKey.id]);
+  assert.ok(Math.abs(keys.body.before - now()) <= 5, "before defaults to now");
+  assert.equal((await stateEdge.fetch("/v1/x", { headers: { "x-api-key": apiKey.token } })).status, 401);
+  // With the issuer, by an admin-scoped JWT, and an explicit cut-off: the PAT.
+  const before = now();
+  const pats = await call("POST", "/principals/revoke", "/principals/revoke", {
+    on: stateEdge,
+    auth: adminJwt(),
+    body: { issuer: jwks.url, subject: "leaver", before },
+    expect: 200,
+  });
+  assert.deepEqual(pats.body, { issuer: jwks.url, subject: "leaver", before, revoked_keys: [pat.id] });
+  // Again: nothing left to revoke.
+  const again = await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, body: { issuer: jwks.url, subject: "leaver", before: null }, expect: 200 });
+  assert.deepEqual(again.body.revoked_keys, []);
+
+  for (const [body, refusedByDoc] of [
+    [{}, true],
+    [{ subject: "" }, true],
+    [{ subject: "x", admin: true }, true], // unknown field
+    [{ subject: "x", before: -1 }, true],
+    [{ subject: "x", before: "yesterday" }, true],
+    [{ subject: 7 }, true],
+    [{ subject: "x", issuer: "" }, true],
+    [{ subject: "x", before: now() + 3600 }, false], // in the future: the code's rule
+    [{ subject: "x", issuer: "https://unknown.example" }, false], // not a configured issuer
+  ]) {
+    await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, body, expect: 400, refusedByDoc });
+  }
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, rawBody: "not json", expect: 400 });
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, body: { subject: "x" }, expect: 401 });
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: "Bearer not-the-admin-token", body: { subject: "x" }, expect: 401 });
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: userJwt(), body: { subject: "x" }, expect: 403 });
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, rawBody: "x".repeat(20000), expect: 413 });
+  const stranger = `Bearer ${mint(userKey, claims(deadIssuer, AUD))}`;
+  const unavailable = await call("POST", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: stranger, body: { subject: "x" }, expect: 503 });
+  assert.ok(unavailable.headers.get("retry-after"));
+  await call("POST", "/principals/revoke", "/principals/revoke", { on: disabledEdge, auth: adminAuth, body: { subject: "x" }, expect: 404 });
+
+  // A plain edge (no AUTH_STATE): 500 state_not_bound, naming the binding; nothing revoked.
+  const kvKey = (await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "stays", name: "k" }, expect: 201 })).body;
+  const notBound = await call("POST", "/principals/revoke", "/principals/revoke", { auth: adminAuth, body: { subject: "stays" }, expect: 500 });
+  assert.equal(notBound.body.title, "Configuration error");
+  assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
+  assert.equal((await edge.fetch("/v1/x", { headers: { "x-api-key": kvKey.token } })).status, 200);
+  // The caller is still checked first.
+  await call("POST", "/principals/revoke", "/principals/revoke", { body: { subject: "stays" }, expect: 401 });
+  await call("POST", "/principals/revoke", "/principals/revoke", { auth: userJwt(), body: { subject: "stays" }, expect: 403 });
+});
+
+test("POST /tokens/revoke: one JWT until its exp; an expired one records nothing; 500 without AUTH_STATE", async () => {
+  const exp = now() + 600;
+  const revoked = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminAuth, body: { issuer: jwks.url, jti: "openapi-jti-1", exp }, expect: 200 });
+  assert.deepEqual(revoked.body, { issuer: jwks.url, jti: "openapi-jti-1", exp, already_expired: false });
+  const expired = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminJwt(), body: { issuer: jwks.url, jti: "openapi-jti-2", exp: now() - 10 }, expect: 200 });
+  assert.equal(expired.body.already_expired, true);
+
+  for (const [body, refusedByDoc] of [
+    [{ issuer: jwks.url, jti: "j" }, true], // no exp
+    [{ issuer: jwks.url, exp }, true], // no jti
+    [{ jti: "j", exp }, true], // no issuer
+    [{ issuer: jwks.url, jti: "", exp }, true],
+    [{ issuer: jwks.url, jti: "j", exp: "soon" }, true],
+    [{ issuer: jwks.url, jti: "j", exp: -1 }, true],
+    [{ issuer: jwks.url, jti: "j", exp, sub: "alice" }, true], // unknown field
+    [{ issuer: jwks.url, jti: "j".repeat(257), exp }, true],
+    [{ issuer: jwks.url, jti: "j", exp: now() + 400 * 86400 }, false], // over a year away
+    [{ issuer: "https://unknown.example", jti: "j", exp }, false], // not a configured issuer
+  ]) {
+    await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminAuth, body, expect: 400, refusedByDoc });
+  }
+  await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, body: { issuer: jwks.url, jti: "j", exp }, expect: 401 });
+  await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: userJwt(), body: { issuer: jwks.url, jti: "j", exp }, expect: 403 });
+  await call("POST", "/tokens/revoke", "/tokens/revoke", { on: disabledEdge, auth: adminAuth, body: { issuer: jwks.url, jti: "j", exp }, expect: 404 });
+  const notBound = await call("POST", "/tokens/revoke", "/tokens/revoke", { auth: adminAuth, body: { issuer: jwks.url, jti: "j", exp }, expect: 500 });
+  assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
+});
+
+test("GET /audit: newest first, page by page; the admin sees every event, a user those of their own PATs", async () => {
+  const marker = (await call("POST", "/keys", "/keys", { on: stateEdge, auth: adminAuth, body: { kind: "api_key", subject: "audited", name: "m" }, headers: { "cf-connecting-ip": "203.0.113.7" }, expect: 201 })).body;
+  const first = await call("GET", "/audit", "/audit?limit=2", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.equal(first.body.events.length, 2);
+  const [newest] = first.body.events;
+  assert.equal(newest.action, "key.create");
+  assert.equal(newest.key_id, marker.id);
+  assert.equal(newest.kind, "api_key");
+  assert.equal(newest.subject, "audited");
+  assert.deepEqual(newest.actor, { type: "admin_token" });
+  assert.equal(newest.ip, "203.0.113.7");
+  assert.equal(typeof newest.request_id, "string");
+  assert.ok(first.body.cursor, "more pages follow");
+
+  // Every page, through the cursor: no event twice, newest first, ending without a cursor.
+  const events = [...first.body.events];
+  let cursor = first.body.cursor;
+  for (let i = 0; cursor && i < 100; i++) {
+    const page = await call("GET", "/audit", `/audit?limit=7&cursor=${encodeURIComponent(cursor)}`, { on: stateEdge, auth: adminAuth, expect: 200 });
+    assert.ok(page.body.events.length <= 7);
+    events.push(...page.body.events);
+    cursor = page.body.cursor;
+  }
+  assert.equal(cursor, undefined, "the last page has no cursor");
+  for (let i = 1; i < events.length; i++) assert.ok(events[i - 1].time >= events[i].time, "newest first");
+  assert.equal(new Set(events.map((e) => e.request_id + e.action + (e.key_id ?? ""))).size, events.length, "no event twice");
+  const actions = new Set(events.map((e) => e.action));
+  for (const a of ["key.create", "pat.create", "principal.revoke", "token.revoke"]) assert.ok(actions.has(a), `${a} is in the log`);
+  // The principal revoked by an admin-scoped JWT: that actor, and the PAT it revoked.
+  const principal = events.find((e) => e.action === "principal.revoke" && e.actor.type === "admin_jwt");
+  assert.ok(principal, "principal.revoke by the admin JWT is in the log");
+  assert.deepEqual(principal.actor, { type: "admin_jwt", issuer: jwks.url, subject: "ops" });
+  assert.equal(principal.issuer, jwks.url);
+  assert.equal(principal.subject, "leaver");
+  assert.equal(principal.detail.revoked_keys.length, 1);
+  const tokens = events.filter((e) => e.action === "token.revoke").map((e) => e.detail.jti);
+  assert.ok(tokens.includes("openapi-jti-1"));
+  assert.ok(!tokens.includes("openapi-jti-2"), "an already expired token records nothing");
+
+  // A user: the events of their own PATs only.
+  const pat = (await call("POST", "/pats", "/pats", { on: stateEdge, auth: userJwt("auditee"), body: { name: "cli", expires_in: 3600 }, expect: 201 })).body;
+  await call("DELETE", "/pats/{id}", `/pats/${pat.id}`, { on: stateEdge, auth: userJwt("auditee"), expect: 204 });
+  const own = await call("GET", "/audit", "/audit", { on: stateEdge, auth: userJwt("auditee"), expect: 200 });
+  assert.deepEqual(own.body.events.map((e) => e.action), ["pat.revoke", "pat.create"]);
+  for (const e of own.body.events) {
+    assert.equal(e.key_id, pat.id);
+    assert.deepEqual(e.actor, { type: "user", issuer: jwks.url, subject: "auditee" });
+  }
+  const nobody = await call("GET", "/audit", "/audit", { on: stateEdge, auth: userJwt("nobody-audited"), expect: 200 });
+  assert.deepEqual(nobody.body, { events: [] });
+
+  // A failed admin authentication is audited (at most once per isolate every 10 s, in the background).
+  await call("GET", "/audit", "/audit", { on: stateEdge, auth: "Bearer not-the-admin-token", expect: 401 });
+  let failed;
+  for (let i = 0; i < 50 && !failed; i++) {
+    const page = await call("GET", "/audit", "/audit?limit=100", { on: stateEdge, auth: adminAuth, expect: 200 });
+    failed = page.body.events.find((e) => e.action === "admin.auth_failed");
+    if (!failed) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(failed, "admin.auth_failed is in the log");
+  assert.deepEqual(failed.actor, { type: "anonymous" });
+  assert.equal(typeof failed.detail.count, "number");
+
+  for (const q of ["limit=0", "limit=1001", "limit=x", "cursor=abc", "cursor=-1"]) {
+    await call("GET", "/audit", `/audit?${q}`, { on: stateEdge, auth: adminAuth, expect: 400 });
+  }
+  await call("GET", "/audit", "/audit", { on: stateEdge, expect: 401 });
+  await call("GET", "/audit", "/audit", { on: disabledEdge, auth: adminAuth, expect: 404 });
+  const notBound = await call("GET", "/audit", "/audit", { auth: adminAuth, expect: 500 });
+  assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
+});
+
 test("methods a path does not document are 405 for an allowed caller", async () => {
   await call("PUT", "/keys", "/keys", { auth: adminAuth, expect: 405 });
   await call("PATCH", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
   await call("GET", "/keys/{id}/roll", "/keys/key_x/roll", { auth: adminAuth, expect: 405 });
   await call("PUT", "/pats", "/pats", { auth: userJwt(), expect: 405 });
   await call("POST", "/pats/{id}", "/pats/key_x", { auth: userJwt(), expect: 405 });
+  await call("GET", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, expect: 405 });
+  await call("PUT", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminAuth, expect: 405 });
+  await call("POST", "/audit", "/audit", { on: stateEdge, auth: adminAuth, expect: 405 });
+  await call("DELETE", "/audit", "/audit", { on: stateEdge, auth: userJwt(), expect: 405 });
 });
 
 test("every operation was exercised with a success and an error", () => {
