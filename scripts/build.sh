@@ -74,7 +74,14 @@ ls -l "$OUT/"
 # headers), health reporting (+10), the embedded OpenAPI document (+6) and key import (+9). Most
 # of it is the admin API's async handlers and serde derives, off the hot path; getting back under
 # 300 (and to the 250 #13 aims for) is open work. Raise it only with the measured reason here.
-BUDGET_BYTES=$((340 * 1024))
+# Session 5: 331 → 399 KiB, so 410. The state tier (+64): the authority's runner, table access
+# and call protocol are compiled into the same wasm as the edge, because the Durable Object runs
+# in this script (twiggy: `authorityCall` alone retains 89 KB raw, `refresh_view` with the feed's
+# serde 39 KB raw; a second instantiation of the admin handlers cost 77 KiB until they shared
+# one store type, see src/edge/state.rs `AdminStore`); the larger OpenAPI document (+3); the new
+# algorithms (+1). The fix is structural: the authority as its own Worker script with its own
+# wasm, bound by `script_name`, so the edge sheds it (open work, #13/#14 notes).
+BUDGET_BYTES=$((410 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

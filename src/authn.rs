@@ -904,7 +904,10 @@ impl<K: Clone> Gateway<K> {
             Err(reply) => return reply,
         };
         if req.path.trim_end_matches('/') == "/audit" {
-            return AdminReply::Problem(Problem::state_not_bound());
+            return AdminReply::Problem(match caller {
+                AdminCaller::Anonymous => Problem::missing_credential(),
+                _ => Problem::state_not_bound(),
+            });
         }
         let is_issuer = |iss: &str| self.config.issuers.get(iss).is_some();
         let mut ctx = AdminContext {
