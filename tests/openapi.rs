@@ -34,6 +34,7 @@ fn every_endpoint_and_method_is_listed() {
         ("/openapi.json", &["get"]),
         ("/keys", &["get", "post"]),
         ("/keys/import", &["post"]),
+        ("/keys/adopt", &["post"]),
         ("/keys/{id}", &["delete", "get"]),
         ("/keys/{id}/roll", &["post"]),
         ("/pats", &["get", "post"]),

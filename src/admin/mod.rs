@@ -154,6 +154,9 @@ pub async fn handle<S: KeyStore>(
             },
             _ => method_not_allowed(),
         },
+        // Copying KV's records into the authority is carried out by the object itself (the
+        // Worker sends it there); without the state tier there is nothing to copy into.
+        (["keys", "adopt"], _) if !ctx.state_tier => AdminReply::Problem(Problem::state_not_bound()),
         (["keys", "import"], _) => match req.method {
             "POST" => import(req.body, ctx, store).await,
             _ => method_not_allowed(),

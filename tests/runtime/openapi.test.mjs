@@ -622,6 +622,18 @@ test("GET /audit: newest first, page by page; the admin sees every event, a user
   assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
 });
 
+test("keys/adopt copies KV's records into the authority in steps; 500 without the state tier", async () => {
+  const first = await call("POST", "/keys/adopt", "/keys/adopt", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.equal(typeof first.body.copied, "number");
+  const again = await call("POST", "/keys/adopt", "/keys/adopt", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.equal(again.body.copied, 0, "a second run copies nothing");
+  await call("POST", "/keys/adopt", "/keys/adopt", { on: stateEdge, expect: 401 });
+  await call("POST", "/keys/adopt", "/keys/adopt", { on: stateEdge, auth: userJwt(), expect: 403 });
+  const notBound = await call("POST", "/keys/adopt", "/keys/adopt", { auth: adminAuth, expect: 500 });
+  assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
+  await call("POST", "/keys/adopt", "/keys/adopt", { on: disabledEdge, auth: adminAuth, expect: 404 });
+});
+
 test("methods a path does not document are 405 for an allowed caller", async () => {
   await call("PUT", "/keys", "/keys", { auth: adminAuth, expect: 405 });
   await call("PATCH", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
