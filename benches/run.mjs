@@ -555,6 +555,11 @@ async function main() {
         const ws = workersOf(sc);
         const order = ws.map((_, k) => ws[(k + round + i) % ws.length]);
         for (const w of order) {
+          // One untimed request first, every Worker alike: an isolate idle while the others ran
+          // is back in steady state before timing starts (for the state tier: its view, past the
+          // bound after the gap, is refreshed by this one request, not by every connection's
+          // first request at once; the stale-view burst is measured on its own, below).
+          await fetch(workers.urls[workerName(sc, w)] + sc.path, { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
           const startedMs = Date.now();
           const cpuBefore = cpuMs(pid);
           const r = await runLoad({
@@ -661,6 +666,8 @@ async function main() {
     // each gap the view is past its bound and the first request awaits a refresh).
     const stateScenario = list.find((sc) => sc.state);
     if (stateFeed && stateScenario && settings.feedWindow > 0) {
+      // Lead-in: untimed traffic so the window starts with a current view.
+      await runLoad({ url: workers.urls[STATE], path: stateScenario.path, connections: settings.connections, duration: 1, headers: stateScenario.headers });
       const before = await workers.objectCalls();
       const r = await runLoad({
         url: workers.urls[STATE],
@@ -680,6 +687,20 @@ async function main() {
         perMinute: minutes > 0 ? (o["/feed"] ?? 0) / minutes : NaN,
       };
       log(`state tier, feed window: ${JSON.stringify(stateFeed.window)}`);
+      // Stale-view burst: after an idle gap longer than the bound (revocation.max_staleness_seconds,
+      // default 5 s), `connections` requests arrive at once; each finds the view past the bound.
+      const idleMs = 6500;
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      const b0 = await workers.objectCalls();
+      const burst = await Promise.all(
+        Array.from({ length: settings.connections }, () =>
+          fetch(workers.urls[STATE] + stateScenario.path, { headers: stateScenario.headers() }).then(async (res) => (await res.arrayBuffer(), res.status)),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ob = delta(b0, await workers.objectCalls());
+      stateFeed.burst = { idleMs, requests: burst.length, statuses: burst, feedFetches: ob["/feed"] ?? 0 };
+      log(`state tier, stale-view burst: ${JSON.stringify(stateFeed.burst)}`);
     }
     const finalJwks = (await loop.counts()).jwks;
 

@@ -118,7 +118,9 @@ function renderState(r) {
       "in the background about once a second from the Cache API, else from the object, and checks every positive verdict " +
       "against it. It runs in the same rounds as the other three Workers, in the rotating order. " +
       `CPU is workerd's CPU per request as above; \"on − off\" is paired per round, then the median (target ≤ ${STATE_CPU_BUDGET_US} µs). ` +
-      "workerd's CPU includes the Cache API reads of the refreshes (Miniflare serves the Cache API from an object in the same process).",
+"workerd's CPU includes the refreshes: the Cache API reads and puts (Miniflare serves the Cache API from an object in the same process) " +
+      "and the authority's answers to the misses (the object runs in the same workerd). Every timed run is preceded by one untimed request " +
+      "(all Workers alike), so the state Worker starts each run with a current view.",
   );
   L.push("");
   L.push(
@@ -132,7 +134,7 @@ function renderState(r) {
     const warn = on.unexpected ? ` ⚠ on: ${JSON.stringify(on.statuses)}` : "";
     L.push(
       `| ${x.label}${warn} | ${int(off.rps)} | ${int(on.rps)} | ${f(off.p50)} / ${f(on.p50)} | ${int(off.cpuUs)} / ${int(on.cpuUs)} | ` +
-        `**${signed(x.state.cpuDeltaUs)}** | ${v.length ? `${v.filter((d) => d <= STATE_CPU_BUDGET_US).length} of ${v.length}` : "n/a"} | ` +
+        `**${signed(x.state.cpuDeltaUs)}**${v.length > 1 ? ` (rounds ${signed(Math.min(...v), 0)} … ${signed(Math.max(...v), 0)})` : ""} | ${v.length ? `${v.filter((d) => d <= STATE_CPU_BUDGET_US).length} of ${v.length}` : "n/a"} | ` +
         `${ratio(x.state.costVsOff)} | ${ratio(x.state.costVsJose)} | ${ratio(x.state.costVsFloor)} |`,
     );
   }
@@ -178,6 +180,17 @@ function renderState(r) {
         `Feed window (${f(w.seconds, 1)} s of continuous traffic on the state Worker, \`${w.scenario}\`, ${int(w.requests)} requests, ` +
           `after the counting pass): ${w.feedFetches} feed fetches reached the object (${w.otherCalls} other object calls): ` +
           `**${f(w.perMinute, 1)} per isolate per minute** in steady traffic.`,
+      );
+      L.push("");
+    }
+    const b = sf.burst;
+    if (b) {
+      L.push(
+        `Stale-view burst: after ${f(b.idleMs / 1000, 1)} s idle (past the 5 s bound), ${b.requests} requests at once ` +
+          `(statuses ${[...new Set(b.statuses)].join(", ")}) made **${b.feedFetches} feed fetch${b.feedFetches === 1 ? "" : "es"}** reach the object` +
+          (b.feedFetches > 1
+            ? ": each request that finds the view past the bound awaits a refresh of its own (no single flight), and all miss the location's cache before the first answer is put there."
+            : "."),
       );
       L.push("");
     }
