@@ -4,7 +4,7 @@
 //   make bench                 # build, then this script with the defaults
 //   node benches/run.mjs       # on an existing build/
 //
-// Settings (environment; a full run with the defaults takes about 12 minutes on 2 cores):
+// Settings (environment; a full run with the defaults takes about 13-14 minutes on 2 cores):
 //   BENCH_ROUNDS=5            rounds; every round runs every (scenario, Worker) pair once,
 //                             interleaved so drift hits all three Workers alike; medians reported
 //   BENCH_DURATION=2          seconds per timed run
@@ -14,6 +14,8 @@
 //   BENCH_WARMUP=0.3          untimed seconds per (scenario, Worker) before round 1
 //   BENCH_COUNT_REQUESTS=1000 requests per scenario in the counting pass (0: skip it)
 //   BENCH_SCENARIOS=a,b       run only these scenario ids
+//   BENCH_FEED_WINDOW=10      seconds of continuous traffic on the state-tier Worker after the
+//                             counting pass, counting the feed fetches reaching the object (0: skip)
 //   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
 //   BENCH_BUILD_DIR=build     the scripts/build.sh output to measure
 //   BENCH_RESULTS=$TMPDIR/edge-auth-bench-results.json   raw results of the run
@@ -51,10 +53,16 @@ const settings = {
   coldKeys: Math.max(1, Math.floor(num("BENCH_COLD_KEYS", 10000))),
   warmup: num("BENCH_WARMUP", 0.3),
   countRequests: Math.floor(num("BENCH_COUNT_REQUESTS", 1000)),
+  feedWindow: num("BENCH_FEED_WINDOW", 10),
   only: (process.env.BENCH_SCENARIOS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
   out: process.env.BENCH_OUT ?? "docs/benchmarks.md",
 };
 const WORKERS = ["edge-auth", "jose", "bare"];
+// The state tier (issue #14): edge-auth with AUTH_STATE bound, a fourth Worker in the scenarios
+// marked `state` (a hot API key, the repeated-token ones), side by side with the three above.
+const STATE = "edge-auth-state";
+/** The Workers timed in scenario `sc`. */
+const workersOf = (sc) => (sc.state ? [...WORKERS, STATE] : WORKERS);
 // Every algorithm gets a "fresh token per request" scenario (a verification per request); the
 // "one repeated token" scenarios measure the verified-token cache, which does not depend on the
 // algorithm, so the 384/512 variants have none.
@@ -126,7 +134,7 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
   const fixed = (h) => () => h;
   const list = [
     { id: "public", label: "public route (no credential)", path: "/public/ping", headers: fixed({}), status: 200, type: "" },
-    { id: "apikey-hot", label: "API key, hot (same key)", path: "/v1/items", headers: fixed(bearer(hotKey.token)), status: 200, type: "api_key" },
+    { id: "apikey-hot", label: "API key, hot (same key)", path: "/v1/items", headers: fixed(bearer(hotKey.token)), status: 200, type: "api_key", state: true },
     {
       id: "apikey-cold",
       label: `API key, cold (${coldKeys.length} distinct keys)`,
@@ -176,6 +184,7 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
       status: 200,
       type: "jwt",
       alg,
+      state: true,
     });
   }
   list.push({
@@ -200,7 +209,7 @@ const expected = (sc, worker) => (worker === "bare" ? { status: 200, type: "" } 
 async function validate(list, urls, tail) {
   const problems = [];
   for (const sc of list) {
-    for (const w of WORKERS) {
+    for (const w of workersOf(sc)) {
       const want = expected(sc, w);
       const headers = { ...sc.headers(), "X-Auth-Spoofed": "1", "X-Auth-Subject": "spoofed-admin" };
       let res;
@@ -282,7 +291,7 @@ export const median = (xs) => {
 function summarise(list, runs) {
   return list.map((sc) => {
     const per = {};
-    for (const w of WORKERS) {
+    for (const w of workersOf(sc)) {
       const rs = runs.filter((r) => r.scenario === sc.id && r.worker === w);
       const statuses = {};
       for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
@@ -332,9 +341,27 @@ function summarise(list, runs) {
         return e && j && b && j.costMs > b.costMs ? (e.costMs - b.costMs) / (j.costMs - b.costMs) : NaN;
       }),
     );
+    // With the state tier (AUTH_STATE bound) against the same Worker without it, per round.
+    let state;
+    if (sc.state) {
+      const cpuDeltaRounds = rounds.map((round) => {
+        const x = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === STATE);
+        const y = runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === "edge-auth");
+        return x && y ? x.cpuUs - y.cpuUs : NaN;
+      });
+      state = {
+        cpuDeltaUs: median(cpuDeltaRounds),
+        costVsOff: paired(STATE, "edge-auth", "costMs"),
+        costVsJose: paired(STATE, "jose", "costMs"),
+        costVsFloor: paired(STATE, "bare", "costMs"),
+        p50VsOff: paired(STATE, "edge-auth", "p50"),
+        rounds: { cpuDeltaUs: cpuDeltaRounds },
+      };
+    }
     return {
       ...sc,
       per,
+      state,
       overheadVsJose,
       costVsJose: paired("edge-auth", "jose", "costMs"),
       costVsFloor: paired("edge-auth", "bare", "costMs"),
@@ -505,7 +532,7 @@ async function main() {
     // Warm-up: untimed, every pair once.
     if (settings.warmup > 0) {
       for (const sc of list) {
-        for (const w of WORKERS) {
+        for (const w of workersOf(sc)) {
           await runLoad({ url: workers.urls[workerName(sc, w)], path: sc.path, connections: settings.connections, duration: settings.warmup, headers: sc.headers });
         }
       }
@@ -518,10 +545,22 @@ async function main() {
     const pid = workerdPid();
     if (!pid) log("workerd's pid not found: no CPU figures");
     const jwksBefore = (await loop.counts()).jwks;
+    // Requests the AuthState object receives while timing: only the state Worker's background
+    // feed refreshes that missed the location's cache (nothing else has AUTH_STATE traffic now).
+    const objectBefore = await workers.objectCalls();
+    const timedStartedMs = Date.now();
+    let stateTrafficMs = 0;
     for (let round = 0; round < settings.rounds; round++) {
       for (const [i, sc] of list.entries()) {
-        const order = WORKERS.map((_, k) => WORKERS[(k + round + i) % WORKERS.length]);
+        const ws = workersOf(sc);
+        const order = ws.map((_, k) => ws[(k + round + i) % ws.length]);
         for (const w of order) {
+          // One untimed request first, every Worker alike: an isolate idle while the others ran
+          // is back in steady state before timing starts (for the state tier: its view, past the
+          // bound after the gap, is refreshed by this one request, not by every connection's
+          // first request at once; the stale-view burst is measured on its own, below).
+          await fetch(workers.urls[workerName(sc, w)] + sc.path, { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
+          const startedMs = Date.now();
           const cpuBefore = cpuMs(pid);
           const r = await runLoad({
             url: workers.urls[workerName(sc, w)],
@@ -531,22 +570,42 @@ async function main() {
             headers: sc.headers,
           });
           const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.requests);
+          if (w === STATE) stateTrafficMs += Date.now() - startedMs;
           runs.push({ round, scenario: sc.id, worker: w, ...r, cpuUs });
         }
-        const last = runs.slice(-3);
+        const last = runs.slice(-ws.length);
         log(
           `round ${round + 1}/${settings.rounds} ${sc.id}: ` +
             last.map((r) => `${r.worker} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms`).join(" | "),
         );
       }
     }
+    const objectAfter = await workers.objectCalls();
+    const timedMs = Date.now() - timedStartedMs;
+    const delta = (a, b) => Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
+    const timedObject = delta(objectBefore, objectAfter);
+    // One isolate per Worker in workerd, so per Worker = per isolate. Two rates: over the whole
+    // timed phase (the state Worker idles while the others run, and an idle isolate does not
+    // refresh) and over the time it had traffic.
+    const stateFeed = list.some((sc) => sc.state)
+      ? {
+          feedFetches: timedObject["/feed"] ?? 0,
+          otherCalls: Object.entries(timedObject).filter(([k]) => k !== "/feed").reduce((a, [, n]) => a + n, 0),
+          timedMinutes: timedMs / 60000,
+          trafficMinutes: stateTrafficMs / 60000,
+          perMinuteOverRun: (timedObject["/feed"] ?? 0) / (timedMs / 60000),
+          perMinuteOfTraffic: stateTrafficMs > 0 ? (timedObject["/feed"] ?? 0) / (stateTrafficMs / 60000) : NaN,
+          isolates: 1,
+        }
+      : null;
+    if (stateFeed) log(`state tier, timed phase: ${JSON.stringify(stateFeed)}`);
     const jwksAfter = (await loop.counts()).jwks;
     const timedJwks = {};
     for (const [w, p] of [["edge-auth", "/edge/jwks.json"], ["jose", "/jose/jwks.json"]]) {
       timedJwks[w] = (jwksAfter[p] ?? 0) - (jwksBefore[p] ?? 0);
     }
     const timedRequests = {};
-    for (const w of WORKERS) timedRequests[w] = runs.filter((r) => r.worker === w).reduce((a, r) => a + r.requests, 0);
+    for (const w of [...WORKERS, ...(stateFeed ? [STATE] : [])]) timedRequests[w] = runs.filter((r) => r.worker === w).reduce((a, r) => a + r.requests, 0);
 
     // Counting pass: the counted twins (fresh isolates, KV through the counting wrapper).
     const counts = {};
@@ -558,12 +617,14 @@ async function main() {
             ? ["edge-auth", `${sc.edgeWorker}-counted`, "/edge-counted/jwks.json", sc.edgeWorker]
             : ["edge-auth", "edge-auth-counted", "/edge-counted/jwks.json", "edge-auth"],
           ["jose", "jose-counted", "/jose-counted/jwks.json", "jose"],
+          ...(sc.state ? [[STATE, "edge-auth-state-counted", "/edge-counted/jwks.json", STATE]] : []),
         ]) {
           // A few untimed requests first, so the counts are steady state (the first JWKS fetch
           // of an isolate is reported separately).
           await runLoad({ url: workers.urls[twin], path: sc.path, connections: 1, amount: 5, headers: sc.headers });
           const kvBefore = { ...(workers.kvCounts[counter] ?? {}) };
           const jBefore = (await loop.counts()).jwks[jwksPath] ?? 0;
+          const oBefore = w === STATE ? await workers.objectCalls() : {};
           const r = await runLoad({
             url: workers.urls[twin],
             path: sc.path,
@@ -573,19 +634,73 @@ async function main() {
           });
           const kvAfter = workers.kvCounts[counter] ?? {};
           const jAfter = (await loop.counts()).jwks[jwksPath] ?? 0;
+          const o = w === STATE ? delta(oBefore, await workers.objectCalls()) : {};
           const per1000 = (x) => (x * 1000) / Math.max(1, r.requests);
+          // Calls a request itself waits on (/call, /record), apart from the background feed
+          // refreshes (waitUntil) that missed the location's cache.
+          const objectCalls =
+            w === STATE
+              ? {
+                  onRequest: per1000(Object.entries(o).filter(([k]) => k !== "/feed").reduce((a, [, n]) => a + n, 0)),
+                  feed: o["/feed"] ?? 0,
+                  byPath: o,
+                  seconds: r.seconds,
+                }
+              : undefined;
           counts[sc.id][w] = {
             kvReads: per1000((kvAfter.get ?? 0) - (kvBefore.get ?? 0)),
             kvOther: per1000(
               ["put", "delete", "list"].reduce((a, op) => a + (kvAfter[op] ?? 0) - (kvBefore[op] ?? 0), 0),
             ),
             jwksFetches: per1000(jAfter - jBefore),
+            ...(objectCalls ? { objectCalls } : {}),
             requests: r.requests,
             statuses: r.statuses,
           };
         }
         log(`counted ${sc.id}: ${JSON.stringify(counts[sc.id])}`);
       }
+    }
+    // Feed window: continuous traffic on the state Worker (one isolate), so the rate of feed
+    // fetches reaching the object is the steady one, without the timed phase's idle gaps (after
+    // each gap the view is past its bound and the first request awaits a refresh).
+    const stateScenario = list.find((sc) => sc.state);
+    if (stateFeed && stateScenario && settings.feedWindow > 0) {
+      // Lead-in: untimed traffic so the window starts with a current view.
+      await runLoad({ url: workers.urls[STATE], path: stateScenario.path, connections: settings.connections, duration: 1, headers: stateScenario.headers });
+      const before = await workers.objectCalls();
+      const r = await runLoad({
+        url: workers.urls[STATE],
+        path: stateScenario.path,
+        connections: settings.connections,
+        duration: settings.feedWindow,
+        headers: stateScenario.headers,
+      });
+      const o = delta(before, await workers.objectCalls());
+      const minutes = r.seconds / 60;
+      stateFeed.window = {
+        scenario: stateScenario.id,
+        seconds: r.seconds,
+        requests: r.requests,
+        feedFetches: o["/feed"] ?? 0,
+        otherCalls: Object.entries(o).filter(([k]) => k !== "/feed").reduce((a, [, n]) => a + n, 0),
+        perMinute: minutes > 0 ? (o["/feed"] ?? 0) / minutes : NaN,
+      };
+      log(`state tier, feed window: ${JSON.stringify(stateFeed.window)}`);
+      // Stale-view burst: after an idle gap longer than the bound (revocation.max_staleness_seconds,
+      // default 5 s), `connections` requests arrive at once; each finds the view past the bound.
+      const idleMs = 6500;
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      const b0 = await workers.objectCalls();
+      const burst = await Promise.all(
+        Array.from({ length: settings.connections }, () =>
+          fetch(workers.urls[STATE] + stateScenario.path, { headers: stateScenario.headers() }).then(async (res) => (await res.arrayBuffer(), res.status)),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ob = delta(b0, await workers.objectCalls());
+      stateFeed.burst = { idleMs, requests: burst.length, statuses: burst, feedFetches: ob["/feed"] ?? 0 };
+      log(`state tier, stale-view burst: ${JSON.stringify(stateFeed.burst)}`);
     }
     const finalJwks = (await loop.counts()).jwks;
 
@@ -602,6 +717,7 @@ async function main() {
       validation,
       timedJwks,
       timedRequests,
+      stateFeed,
       jwksTotals: finalJwks,
       criterion: criterionResults(),
     };

@@ -6,9 +6,16 @@
 //   bare               benches/bare-worker.mjs, the floor
 //   edge-auth-last-used  edge-auth with `keys.record_last_used` on (its default), for one scenario
 //   edge-auth-assertion, jose-assertion  both with ASSERTION_KEY bound: signed assertions
+//   edge-auth-state    edge-auth with the state tier: AUTH_STATE bound (issue #14), the object
+//                      defined by "authority" and bound by scriptName, SQLite-backed
+//   authority          the same build, defines the AuthState class (not served on a socket); its
+//                      entry module subclasses AuthState only to count the requests the object
+//                      receives, per path (/feed, /call, /record), in the isolate's memory
+//                      (read through GET /__bench/object-calls on the worker itself)
 //   edge-auth-counted  }  the same Workers, but AUTH_KV is a counting wrapper
 //   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs) around the namespace, put in
-//   jose-counted       }  place by a small entry module; used only by the counting pass
+//   edge-auth-state-counted }  place by a small entry module; used only by the counting pass
+//   jose-counted       }  (edge-auth-state-counted binds the same authority)
 //
 // The three timed Workers and the counting wrappers all bind the same KV namespace, so one seed
 // serves them all. (Miniflare 5 has no `wrappedBindings`: the wrapper now runs in the Worker's own
@@ -62,6 +69,48 @@ export default {
   };
 }
 
+const ALL_ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+/**
+ * The asymmetric algorithms the build accepts in `issuers[].algorithms`, read from its config
+ * error message ("must be one of RS256, ..."). A build older than the 384/512 algorithms (issue
+ * #17) refuses a config that lists them, and would refuse every request: the bench then
+ * configures what the build knows, and the 384/512 scenarios fail validation for edge-auth only.
+ */
+export function buildAlgorithms(dir = BUILD_DIR) {
+  try {
+    const text = readFileSync(path.join(dir, "index_bg.wasm")).toString("latin1");
+    const m = /must be one of ((?:[A-Za-z0-9]+, )*[A-Za-z0-9]+) \(exact case\)/.exec(text);
+    if (m) {
+      const known = new Set(m[1].split(", "));
+      const algs = ALL_ASYMMETRIC.filter((a) => known.has(a));
+      if (algs.length) return algs;
+    }
+  } catch {}
+  return ALL_ASYMMETRIC;
+}
+
+/**
+ * The authority's entry: the build's AuthState, subclassed to count each request the object
+ * receives by path. A Cache API hit of an isolate's feed refresh never reaches the object, so
+ * these are the object's real load. Counting is a map update in the object's isolate (no I/O).
+ */
+const AUTHORITY_ENTRY = `import worker, { AuthState as Base } from "./index.js";
+const calls = {};
+export class AuthState extends Base {
+  fetch(request) {
+    const p = new URL(request.url).pathname;
+    calls[p] = (calls[p] ?? 0) + 1;
+    return super.fetch(request);
+  }
+}
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === "/__bench/object-calls") return Response.json({ ...calls });
+    return worker.fetch(request, env, ctx);
+  },
+};
+`;
+
 /** Bundles the reference Worker (it imports `jose`) into a temp dir; returns its source. */
 async function bundleReference() {
   const dir = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
@@ -85,7 +134,7 @@ async function bundleReference() {
 
 /**
  * Starts every Worker. `s` holds the shared settings: origin, jwksBase, issuer, hsIssuer,
- * audience, hsSecret. Returns { mf, urls, kv, kvCounts, close }.
+ * audience, hsSecret. Returns { mf, urls, kv, seed, kvCounts, objectCalls, tail, close }.
  */
 export async function startWorkers(s) {
   const joseSource = await bundleReference();
@@ -94,6 +143,13 @@ export async function startWorkers(s) {
   // `recordLastUsed`: edge-auth's default writes `last_used_at` for each key it sees (a KV write
   // per key and cache lifetime). The reference does not, so the timed comparison turns it off
   // (same job) and one extra scenario measures what it costs.
+  const edgeAlgorithms = buildAlgorithms();
+  if (edgeAlgorithms.length < ALL_ASYMMETRIC.length) {
+    console.error(
+      `[bench] ${path.relative(ROOT, BUILD_DIR)} accepts only ${edgeAlgorithms.join(", ")} (+ HS256): it predates the other algorithms; ` +
+        "edge-auth is configured with those only (rebuild with `make build` to measure the rest)",
+    );
+  }
   const edgeConfig = (jwksPath, recordLastUsed = false) => ({
     origin: s.origin,
     keys: { record_last_used: recordLastUsed },
@@ -103,7 +159,7 @@ export async function startWorkers(s) {
         issuer: s.issuer,
         jwks_uri: `${s.jwksBase}/${jwksPath}/jwks.json`,
         audiences: [s.audience],
-        algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
+        algorithms: edgeAlgorithms,
         leeway_seconds: 60,
       },
       {
@@ -166,6 +222,8 @@ export async function startWorkers(s) {
   // request; the rest is drained and dropped).
   const chunks = { stdout: [], stderr: [] };
   const tail = () => ({ stdout: chunks.stdout.join("\n"), stderr: chunks.stderr.join("\n") });
+  // The state tier's binding: one authority for the deployment, as in tests/support/cluster.mjs.
+  const stateBinding = { AUTH_STATE: { className: "AuthState", scriptName: "authority", useSQLite: true } };
   const workers = [
     { ...edgeWorker("edge-auth", "edge"), kvNamespaces: { AUTH_KV: KV_ID } },
     { ...joseWorker("jose", "jose"), kvNamespaces: { AUTH_KV: KV_ID } },
@@ -178,6 +236,17 @@ export async function startWorkers(s) {
       unsafeDirectSockets: socket(),
     },
     { ...edgeWorker("edge-auth-last-used", "edge", true), kvNamespaces: { AUTH_KV: KV_ID } },
+    { ...edgeWorker("edge-auth-state", "edge"), kvNamespaces: { AUTH_KV: KV_ID }, durableObjects: stateBinding },
+    (() => {
+      const w = edgeWorker("authority", "edge");
+      const { unsafeDirectSockets, ...rest } = w;
+      return {
+        ...rest,
+        modules: [{ type: "ESModule", path: path.join(BUILD_DIR, "authority-entry.mjs"), contents: AUTHORITY_ENTRY }, ...w.modules],
+        kvNamespaces: { AUTH_KV: KV_ID },
+        durableObjects: { AUTH_STATE: { className: "AuthState", useSQLite: true } },
+      };
+    })(),
     (() => {
       const w = edgeWorker("edge-auth-assertion", "edge");
       return { ...w, bindings: { ...w.bindings, ASSERTION_KEY: assertionKey }, kvNamespaces: { AUTH_KV: KV_ID } };
@@ -188,6 +257,10 @@ export async function startWorkers(s) {
     })(),
     withCountingKv(edgeWorker("edge-auth-counted", "edge-counted"), "index.js", "edge-auth", counter),
     withCountingKv(edgeWorker("edge-auth-last-used-counted", "edge-counted", true), "index.js", "edge-auth-last-used", counter),
+    {
+      ...withCountingKv(edgeWorker("edge-auth-state-counted", "edge-counted"), "index.js", "edge-auth-state", counter),
+      durableObjects: stateBinding,
+    },
     withCountingKv(joseWorker("jose-counted", "jose-counted"), "reference-jose-worker.bundle.mjs", "jose", counter),
     {
       // Seeds KV from inside workerd: much faster than one Node → workerd round trip per put.
@@ -230,10 +303,12 @@ export async function startWorkers(s) {
     "jose",
     "bare",
     "edge-auth-last-used",
+    "edge-auth-state",
     "edge-auth-assertion",
     "jose-assertion",
     "edge-auth-counted",
     "edge-auth-last-used-counted",
+    "edge-auth-state-counted",
     "jose-counted",
   ]) {
     urls[name] = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
@@ -248,5 +323,8 @@ export async function startWorkers(s) {
     }
   };
   const kv = await mf.getKVNamespace("AUTH_KV", "edge-auth");
-  return { mf, urls, kv, seed, kvCounts, tail, close: () => mf.dispose() };
+  const authority = await mf.getWorker("authority");
+  /** Requests the AuthState object has received so far, per path ({ "/feed": n, ... }). */
+  const objectCalls = async () => (await authority.fetch("http://authority/__bench/object-calls")).json();
+  return { mf, urls, kv, seed, kvCounts, objectCalls, tail, close: () => mf.dispose() };
 }

@@ -30,6 +30,7 @@ test("a short benchmark run validates every Worker, renders the report and count
       BENCH_POOL: "4",
       BENCH_COLD_KEYS: "10",
       BENCH_COUNT_REQUESTS: "20",
+      BENCH_FEED_WINDOW: "1",
       BENCH_OUT: "-",
       BENCH_RESULTS: results,
       BENCH_BUILD_DIR: "build",
@@ -58,9 +59,21 @@ test("a short benchmark run validates every Worker, renders the report and count
     assert.equal(hot["edge-auth"].kvReads, 0, "edge-auth answers a hot key from the isolate's cache");
     assert.equal(hot.jose.kvReads, 1000, "the reference reads KV on every request");
 
+    // The state tier (issue #14): edge-auth with AUTH_STATE bound runs in the hot-key scenario
+    // too; a hot request neither calls the object nor reads KV.
+    const hotRun = run.summary.find((s) => s.id === "apikey-hot");
+    assert.ok(hotRun.per["edge-auth-state"].requests > 0, "the state-tier Worker was timed");
+    assert.equal(hotRun.per["edge-auth-state"].unexpected, 0);
+    assert.equal(hot["edge-auth-state"].requests, 20);
+    assert.equal(hot["edge-auth-state"].kvReads, 0, "with the state tier, a hot key costs no KV read");
+    assert.equal(hot["edge-auth-state"].objectCalls.onRequest, 0, "nor an object call");
+    assert.equal(run.stateFeed.otherCalls, 0, "the only object calls while timing are feed refreshes");
+
     assert.match(stdout, /### Targets from the issue/);
     assert.match(stdout, /\| hot API key within 0\.1 ms\/request of the floor \| `apikey-hot` \|/);
     assert.match(stdout, /Budget: ≤ 340\.0 KiB gzip/);
+    assert.match(stdout, /### State tier: edge-auth with `AUTH_STATE` bound/);
+    assert.match(stdout, /\| state tier on: CPU within 10 µs\/request of off \| `apikey-hot` \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
