@@ -287,10 +287,21 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
             ViewPlan::Current => {}
             ViewPlan::RefreshInBackground => {
                 gateway.view.refresh_started(view_now_ms);
-                ctx.wait_until(state::refresh_view(Rc::clone(&gateway), stub.clone(), true));
+                ctx.wait_until(state::refresh_view(
+                    Rc::clone(&gateway),
+                    stub.clone(),
+                    true,
+                    state::AUTHORITY_TIMEOUT_MS,
+                ));
             }
             ViewPlan::AwaitRefresh => {
-                state::refresh_view(Rc::clone(&gateway), stub.clone(), true).await;
+                state::refresh_view(
+                    Rc::clone(&gateway),
+                    stub.clone(),
+                    true,
+                    state::AWAITED_REFRESH_MS,
+                )
+                .await;
                 view_now_ms = state::now_ms_u64();
             }
         }
@@ -412,7 +423,13 @@ async fn own_endpoint(
                 Some(stub) => {
                     // Health shows a current view: refresh it when it is due.
                     if gateway.view.plan(state::now_ms_u64()) != ViewPlan::Current {
-                        state::refresh_view(Rc::clone(gateway), stub, true).await;
+                        state::refresh_view(
+                            Rc::clone(gateway),
+                            stub,
+                            true,
+                            state::AWAITED_REFRESH_MS,
+                        )
+                        .await;
                     }
                     report.with_state(&gateway.view, state::now_ms_u64())
                 }
@@ -535,7 +552,12 @@ async fn own_endpoint(
                 Some(response) => {
                     // This isolate sees its own change at once: refresh its view from the object.
                     if method != "GET" {
-                        ctx.wait_until(state::refresh_view(Rc::clone(gateway), stub, false));
+                        ctx.wait_until(state::refresh_view(
+                            Rc::clone(gateway),
+                            stub,
+                            false,
+                            state::AUTHORITY_TIMEOUT_MS,
+                        ));
                     }
                     response
                 }

@@ -151,12 +151,20 @@ function within(promise, ms) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The authority's stub (one object per deployment), or undefined without the binding. */
+/** The authority's stub (one object per deployment), or undefined without the binding. The
+ *  id (a hash of the name) is computed once per isolate; the stub, an I/O object of the
+ *  request, is made per request. */
 export function authorityStub(env) {
   const ns = env.AUTH_STATE;
   if (!ns || typeof ns.idFromName !== "function") return undefined;
-  return ns.get(ns.idFromName("authority"));
+  if (authorityIds.namespace !== ns) {
+    authorityIds.namespace = ns;
+    authorityIds.id = ns.idFromName("authority");
+  }
+  return ns.get(authorityIds.id);
 }
+
+const authorityIds = { namespace: null, id: null };
 
 /** One call (JSON text): the object's response. */
 export function authorityCall(stub, body, ms) {
@@ -176,7 +184,20 @@ export async function authorityRecord(stub, key, ms) {
  * one (`useCache`), else from the object, then cached for the bucket's other isolates. The copy
  * keeps the time it was fetched, so its age counts against the bound.
  */
-export async function readFeed(stub, bucket, useCache, ms, maxAge) {
+export function readFeed(stub, bucket, useCache, ms, maxAge) {
+  // One read at a time per isolate and kind: concurrent requests that need a fresh view share it.
+  const kind = useCache ? "cached" : "direct";
+  if (!feedReads[kind]) {
+    feedReads[kind] = readFeedOnce(stub, bucket, useCache, ms, maxAge).finally(() => {
+      feedReads[kind] = null;
+    });
+  }
+  return feedReads[kind];
+}
+
+const feedReads = { cached: null, direct: null };
+
+async function readFeedOnce(stub, bucket, useCache, ms, maxAge) {
   const cache = typeof caches !== "undefined" ? caches.default : undefined;
   // Without `useCache` (after a change through this isolate) the object is asked, and its
   // answer replaces the location's copy, so the other isolates here see the change at once.

@@ -86,8 +86,8 @@ extern "C" {
     ) -> js_sys::Promise;
 }
 
-/// How long a Worker waits for the authority (admin calls, feed, a record).
-const AUTHORITY_TIMEOUT_MS: u32 = 3_000;
+/// How long a Worker waits for the authority (admin calls, a record, a background refresh).
+pub const AUTHORITY_TIMEOUT_MS: u32 = 3_000;
 
 /// The admin API's store, whichever it is: KV (no state tier) or the object's tables. One type,
 /// so the admin handlers (large async state machines) are compiled once, not once per store:
@@ -322,6 +322,9 @@ pub fn audit_retention_seconds(env: Env) -> f64 {
 pub struct AuthorityStub(JsValue);
 
 impl AuthorityStub {
+    /// The stub of `env`'s `AUTH_STATE`, or `None` when it is not bound. A stub is an I/O object
+    /// of the request that made it (workerd refuses it in another), so each request makes its
+    /// own; the object's id is kept per isolate (runtime.js).
     pub fn of(env: &Env) -> Option<Self> {
         let stub = authority_stub_js(env.as_ref());
         (!stub.is_undefined() && !stub.is_null()).then_some(AuthorityStub(stub))
@@ -359,11 +362,19 @@ impl Authority for AuthorityStub {
     }
 }
 
-/// Refresh the isolate's view: from the location's cache (`use_cache`), else from the object.
+/// How long a request waits for a view it needs (older than the bound) before it is decided on
+/// the stale view (`on_stale`): a slow authority must not hold every request for the full
+/// authority timeout.
+pub const AWAITED_REFRESH_MS: u32 = 1_000;
+
+/// Refresh the isolate's view: from the location's cache (`use_cache`), else from the object,
+/// waiting at most `timeout_ms`. Concurrent refreshes of one isolate share one read
+/// (`readFeed` in runtime.js), so a burst after an idle spell costs one feed read, not one each.
 pub async fn refresh_view(
     gateway: Rc<Gateway<CryptoKeyHandle>>,
     stub: AuthorityStub,
     use_cache: bool,
+    timeout_ms: u32,
 ) {
     let started = now_ms_u64();
     gateway.view.refresh_started(started);
@@ -372,7 +383,7 @@ pub async fn refresh_view(
         &stub.0,
         &bucket,
         use_cache,
-        AUTHORITY_TIMEOUT_MS,
+        timeout_ms,
         CACHE_SECONDS as u32,
     ))
     .await;
