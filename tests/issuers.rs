@@ -194,3 +194,27 @@ fn snippets_refuse_their_own_near_miss_configs() {
     let e = Issuers::from_raw(vec![raw], &|_| None).unwrap_err();
     assert_eq!(e.field, "issuers[0].scope_claims[2]");
 }
+
+#[test]
+fn placeholder_paths_are_accepted_and_reported_in_health() {
+    let mut kc = vectors("keycloak")["config"].clone();
+    kc["scope_claims"][2] = serde_json::json!("resource_access.<client>.roles");
+    let auth = JwtAuthenticator::<NativeKey>::new(issuers(&kc), JwksSettings::default());
+    let health = auth.health(UnixTime(0));
+    assert_eq!(health.len(), 1);
+    assert_eq!(health[0].warnings.len(), 1);
+    assert!(
+        health[0].warnings[0].starts_with("scope_claims[2]: "),
+        "{:?}",
+        health[0].warnings
+    );
+    let json = serde_json::to_value(&health[0]).unwrap();
+    assert!(json["warnings"].is_array());
+    // The snippet as shipped has none, and then the member is absent.
+    let auth = JwtAuthenticator::<NativeKey>::new(
+        issuers(&vectors("keycloak")["config"]),
+        JwksSettings::default(),
+    );
+    let json = serde_json::to_value(&auth.health(UnixTime(0))[0]).unwrap();
+    assert!(json.get("warnings").is_none());
+}

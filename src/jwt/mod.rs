@@ -225,7 +225,7 @@ impl<K: Clone> JwtAuthenticator<K> {
         self.issuers
             .iter()
             .map(|policy| {
-                if policy.key_source.is_none() {
+                let mut health = if policy.key_source.is_none() {
                     crate::jwks::cache::IssuerHealth {
                         issuer: policy.issuer.clone(),
                         state: "secret",
@@ -233,10 +233,13 @@ impl<K: Clone> JwtAuthenticator<K> {
                         last_fetch_at: None,
                         last_error: None,
                         unused_algorithms: Vec::new(),
+                        warnings: Vec::new(),
                     }
                 } else {
                     self.jwks.snapshot(&policy.issuer, &policy.algorithms, now)
-                }
+                };
+                health.warnings = policy.mapping.warnings();
+                health
             })
             .collect()
     }
