@@ -10,8 +10,7 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use super::alg::Algorithm;
-use super::mapping::{ClaimMapping, RawClaimPath, RawWithoutAudience, TokenType};
-use std::collections::BTreeMap;
+use super::mapping::ClaimMapping;
 
 /// One entry of `issuers[]`, as written in the configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -30,21 +29,22 @@ pub struct RawIssuer {
     pub leeway_seconds: Option<u64>,
     #[serde(default)]
     pub hs256_secret: Option<String>,
-    /// Where scopes come from (see [`super::mapping`]); default `scope`, else `scp`.
+    // The mapping fields are read from JSON by [`super::mapping`] (see there for their shapes).
+    /// Where scopes come from: claim paths; default `scope`, else `scp`.
     #[serde(default)]
-    pub scope_claims: Option<Vec<RawClaimPath>>,
+    pub scope_claims: Option<Vec<serde_json::Value>>,
     /// Where the client id comes from, first present wins; default `client_id`, then `azp`.
     #[serde(default)]
-    pub client_id_claims: Option<Vec<RawClaimPath>>,
+    pub client_id_claims: Option<Vec<serde_json::Value>>,
     /// `"any"` (default) or `"at+jwt"` (RFC 9068).
     #[serde(default)]
-    pub token_type: Option<TokenType>,
+    pub token_type: Option<String>,
     /// Claims that must hold exactly these strings (`{"token_use": "access"}`).
     #[serde(default)]
-    pub required_claims: Option<BTreeMap<String, String>>,
-    /// Tokens without `aud` are accepted iff their client id is listed here.
+    pub required_claims: Option<serde_json::Value>,
+    /// `{"client_ids": [...]}`: tokens without `aud` are accepted iff their client id is listed.
     #[serde(default)]
-    pub accept_without_audience: Option<RawWithoutAudience>,
+    pub accept_without_audience: Option<serde_json::Value>,
 }
 
 /// JWKS cache tuning, as written in the configuration; every field is optional.
@@ -226,7 +226,7 @@ impl IssuerPolicy {
         let mapping = ClaimMapping::from_raw(
             raw.scope_claims.as_deref(),
             raw.client_id_claims.as_deref(),
-            raw.token_type,
+            raw.token_type.as_deref(),
             raw.required_claims.as_ref(),
             raw.accept_without_audience.as_ref(),
         )
@@ -914,9 +914,8 @@ mod tests {
         let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"audiences":["a"],"scope_claims":["a..b"]}"#)
             .unwrap_err();
         assert_eq!(e.field, "issuers[0].scope_claims[0]");
-        assert!(serde_json::from_str::<RawIssuer>(
-            r#"{"issuer":"x","audiences":["a"],"algorithms":["RS256"],"token_type":"id"}"#
-        )
-        .is_err());
+        let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"audiences":["a"],"token_type":"id"}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "issuers[0].token_type");
     }
 }

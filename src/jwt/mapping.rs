@@ -9,11 +9,6 @@
 //! path has 1 to [`MAX_PATH_SEGMENTS`] non-empty segments and at most [`MAX_PATH_BYTES`] bytes,
 //! without control characters. A path that the tokens never carry is accepted (it is absent).
 
-use core::fmt;
-use std::collections::BTreeMap;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Most segments a claim path may have (`resource_access.<client>.roles` has three).
@@ -30,46 +25,29 @@ const SCALAR_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti
 /// Registered claims that are NumericDates: never scopes, never a client id.
 const DATE_CLAIMS: [&str; 3] = ["exp", "nbf", "iat"];
 
-/// A claim path as written: `"a.b"` or `["a", "b"]`.
+/// A claim path as written: `"a.b"` or `["a", "b"]`. (Config fields stay `serde_json::Value`
+/// and are read here: a dedicated serde shape per field costs wasm size for no better errors.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RawClaimPath {
     Dotted(String),
     Segments(Vec<String>),
 }
 
-impl<'de> Deserialize<'de> for RawClaimPath {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PathVisitor;
-        impl<'de> Visitor<'de> for PathVisitor {
-            type Value = RawClaimPath;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a claim path: a dotted string or an array of segment strings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawClaimPath, E> {
-                Ok(RawClaimPath::Dotted(v.to_owned()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawClaimPath, A::Error> {
-                let mut segments = Vec::new();
-                while let Some(s) = seq.next_element::<String>()? {
-                    if segments.len() >= MAX_PATH_SEGMENTS {
-                        return Err(de::Error::custom(format!(
-                            "a claim path has at most {MAX_PATH_SEGMENTS} segments"
-                        )));
-                    }
-                    segments.push(s);
-                }
-                Ok(RawClaimPath::Segments(segments))
-            }
+impl RawClaimPath {
+    /// Reads a path from its JSON form.
+    pub fn from_json(value: &Value) -> Result<RawClaimPath, &'static str> {
+        match value {
+            Value::String(s) => Ok(RawClaimPath::Dotted(s.clone())),
+            Value::Array(items) if items.len() <= MAX_PATH_SEGMENTS => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(RawClaimPath::Segments)
+                .ok_or("must be a dotted string or an array of segment strings"),
+            Value::Array(_) => Err("a claim path has at most 8 segments"),
+            _ => Err("must be a dotted string or an array of segment strings"),
         }
-        deserializer.deserialize_any(PathVisitor)
     }
-}
-
-/// The `accept_without_audience` block as written.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct RawWithoutAudience {
-    pub client_ids: Vec<String>,
 }
 
 /// A validated claim path, split into segments.
@@ -175,16 +153,15 @@ pub enum ScopeClaims {
     Paths(Vec<ClaimPath>),
 }
 
-/// Which `typ` header values a token of this issuer may carry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+/// Which `typ` header values a token of this issuer may carry (`token_type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TokenType {
-    /// `typ` absent or a JWT type (`JWT`, `at+jwt`, `application/jwt`, `application/at+jwt`).
+    /// `"any"`: `typ` absent or a JWT type (`JWT`, `at+jwt`, `application/jwt`,
+    /// `application/at+jwt`).
     #[default]
-    #[serde(rename = "any")]
     Any,
-    /// RFC 9068 §2.1 / §4: `typ` must be `at+jwt` or `application/at+jwt` (case-insensitive,
-    /// RFC 7515 §4.1.9), so an ID token is never accepted as a bearer token.
-    #[serde(rename = "at+jwt")]
+    /// `"at+jwt"`: RFC 9068 §2.1 / §4: `typ` must be `at+jwt` or `application/at+jwt`
+    /// (case-insensitive, RFC 7515 §4.1.9), so an ID token is never accepted as a bearer token.
     AccessToken,
 }
 
@@ -239,7 +216,7 @@ fn err(field: impl Into<String>, reason: impl Into<String>) -> MappingError {
     }
 }
 
-fn paths(raw: &[RawClaimPath], name: &str, what: &str) -> Result<Vec<ClaimPath>, MappingError> {
+fn paths(raw: &[Value], name: &str, what: &str) -> Result<Vec<ClaimPath>, MappingError> {
     if raw.is_empty() {
         return Err(err(
             name,
@@ -247,12 +224,14 @@ fn paths(raw: &[RawClaimPath], name: &str, what: &str) -> Result<Vec<ClaimPath>,
         ));
     }
     if raw.len() > MAX_PATHS {
-        return Err(err(name, format!("at most {MAX_PATHS} claim paths")));
+        return Err(err(name, "at most 16 claim paths"));
     }
     let mut out: Vec<ClaimPath> = Vec::with_capacity(raw.len());
     for (i, r) in raw.iter().enumerate() {
         let field = format!("{name}[{i}]");
-        let path = ClaimPath::from_raw(r).map_err(|reason| err(&field, reason))?;
+        let path = RawClaimPath::from_json(r)
+            .and_then(|r| ClaimPath::from_raw(&r))
+            .map_err(|reason| err(&field, reason))?;
         if path.is_date() {
             return Err(err(
                 field,
@@ -267,15 +246,60 @@ fn paths(raw: &[RawClaimPath], name: &str, what: &str) -> Result<Vec<ClaimPath>,
     Ok(out)
 }
 
+/// A non-empty string without control characters.
+fn plain(value: &Value) -> Option<&str> {
+    value
+        .as_str()
+        .filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
+}
+
+/// `accept_without_audience`: exactly `{"client_ids": [...]}`, non-empty, unique strings.
+fn client_ids(raw: &Value) -> Result<Vec<String>, MappingError> {
+    let base = "accept_without_audience";
+    let Some(map) = raw.as_object() else {
+        return Err(err(base, "must be an object: {\"client_ids\": [...]}"));
+    };
+    if let Some(unknown) = map.keys().find(|k| *k != "client_ids") {
+        return Err(err(format!("{base}.{unknown}"), "unknown field"));
+    }
+    let field = "accept_without_audience.client_ids";
+    let Some(items) = map.get("client_ids").and_then(Value::as_array) else {
+        return Err(err(field, "is required: an array of client ids"));
+    };
+    if items.is_empty() {
+        return Err(err(
+            field,
+            "must list the client ids whose tokens may lack aud",
+        ));
+    }
+    if items.len() > MAX_CLIENT_IDS {
+        return Err(err(field, "at most 64 client ids"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = plain(item) else {
+            return Err(err(
+                format!("{field}[{i}]"),
+                "must be a non-empty string without control characters",
+            ));
+        };
+        if out.iter().any(|o| o == id) {
+            return Err(err(format!("{field}[{i}]"), "duplicate client id"));
+        }
+        out.push(id.to_owned());
+    }
+    Ok(out)
+}
+
 impl ClaimMapping {
-    /// Validates the mapping fields of one `issuers[]` entry. Field names in errors are relative
-    /// to the issuer (`scope_claims[0]`).
+    /// Validates the mapping fields of one `issuers[]` entry, as JSON. Field names in errors are
+    /// relative to the issuer (`scope_claims[0]`).
     pub fn from_raw(
-        scope_claims: Option<&[RawClaimPath]>,
-        client_id_claims: Option<&[RawClaimPath]>,
-        token_type: Option<TokenType>,
-        required_claims: Option<&BTreeMap<String, String>>,
-        without_audience: Option<&RawWithoutAudience>,
+        scope_claims: Option<&[Value]>,
+        client_id_claims: Option<&[Value]>,
+        token_type: Option<&str>,
+        required_claims: Option<&Value>,
+        without_audience: Option<&Value>,
     ) -> Result<ClaimMapping, MappingError> {
         let scopes = match scope_claims {
             None => ScopeClaims::Default,
@@ -285,61 +309,46 @@ impl ClaimMapping {
             None => default_client_id_claims(),
             Some(raw) => paths(raw, "client_id_claims", "client_id, else azp")?,
         };
+        let token_type = match token_type {
+            None | Some("any") => TokenType::Any,
+            Some("at+jwt") => TokenType::AccessToken,
+            Some(_) => return Err(err("token_type", "must be \"any\" or \"at+jwt\"")),
+        };
         let mut required = Vec::new();
         if let Some(raw) = required_claims {
-            if raw.len() > MAX_PATHS {
+            let Some(map) = raw.as_object() else {
                 return Err(err(
                     "required_claims",
-                    format!("at most {MAX_PATHS} claims"),
+                    "must be an object of claim paths to strings",
                 ));
+            };
+            if map.len() > MAX_PATHS {
+                return Err(err("required_claims", "at most 16 claims"));
             }
-            for (name, value) in raw {
+            for (name, value) in map {
                 let field = format!("required_claims.{name}");
                 let path = ClaimPath::from_raw(&RawClaimPath::Dotted(name.clone()))
                     .map_err(|reason| err(&field, reason))?;
-                if value.is_empty() || value.chars().any(char::is_control) {
+                let Some(value) = plain(value) else {
                     return Err(err(
                         field,
                         "must be a non-empty string without control characters",
                     ));
-                }
+                };
                 required.push(RequiredClaim {
                     path,
-                    value: value.clone(),
+                    value: value.to_owned(),
                 });
             }
         }
         let without_audience = match without_audience {
             None => None,
-            Some(raw) => {
-                let field = "accept_without_audience.client_ids";
-                if raw.client_ids.is_empty() {
-                    return Err(err(
-                        field,
-                        "must list the client ids whose tokens may lack aud",
-                    ));
-                }
-                if raw.client_ids.len() > MAX_CLIENT_IDS {
-                    return Err(err(field, format!("at most {MAX_CLIENT_IDS} client ids")));
-                }
-                for (i, id) in raw.client_ids.iter().enumerate() {
-                    if id.is_empty() || id.chars().any(char::is_control) {
-                        return Err(err(
-                            format!("{field}[{i}]"),
-                            "must be a non-empty string without control characters",
-                        ));
-                    }
-                    if raw.client_ids.iter().take(i).any(|o| o == id) {
-                        return Err(err(format!("{field}[{i}]"), "duplicate client id"));
-                    }
-                }
-                Some(raw.client_ids.clone())
-            }
+            Some(raw) => Some(client_ids(raw)?),
         };
         Ok(ClaimMapping {
             scopes,
             client_id,
-            token_type: token_type.unwrap_or_default(),
+            token_type,
             required,
             without_audience,
         })
@@ -430,71 +439,41 @@ mod tests {
     }
 
     #[test]
-    fn raw_paths_deserialize_from_strings_or_arrays() {
-        let v: Vec<RawClaimPath> = serde_json::from_str(r#"["a.b", ["c.d", "e"]]"#).unwrap();
+    fn raw_paths_read_strings_or_arrays() {
         assert_eq!(
-            v,
-            vec![
-                RawClaimPath::Dotted("a.b".into()),
-                RawClaimPath::Segments(vec!["c.d".into(), "e".into()])
-            ]
+            RawClaimPath::from_json(&json!("a.b")),
+            Ok(RawClaimPath::Dotted("a.b".into()))
         );
-        assert!(serde_json::from_str::<RawClaimPath>("5").is_err());
-        assert!(serde_json::from_str::<RawClaimPath>("[1]").is_err());
+        assert_eq!(
+            RawClaimPath::from_json(&json!(["c.d", "e"])),
+            Ok(RawClaimPath::Segments(vec!["c.d".into(), "e".into()]))
+        );
+        assert!(RawClaimPath::from_json(&json!(5)).is_err());
+        assert!(RawClaimPath::from_json(&json!([1])).is_err());
         assert!(
-            serde_json::from_str::<RawClaimPath>(r#"["a","b","c","d","e","f","g","h","i"]"#)
-                .is_err()
+            RawClaimPath::from_json(&json!(["a", "b", "c", "d", "e", "f", "g", "h", "i"])).is_err()
         );
-        assert!(serde_json::from_str::<RawWithoutAudience>(r#"{"client_ids":[],"x":1}"#).is_err());
-        assert_eq!(
-            serde_json::from_str::<TokenType>(r#""at+jwt""#).unwrap(),
-            TokenType::AccessToken
-        );
-        assert!(serde_json::from_str::<TokenType>(r#""AT+JWT""#).is_err());
     }
 
     #[test]
     fn mapping_rules_name_the_field() {
-        let p = |s: &[&str]| -> Vec<RawClaimPath> {
-            s.iter()
-                .map(|x| RawClaimPath::Dotted((*x).into()))
-                .collect()
-        };
+        let p = |s: &[&str]| -> Vec<Value> { s.iter().map(|x| json!(x)).collect() };
         let e = |r: Result<ClaimMapping, MappingError>| r.unwrap_err().field;
         assert_eq!(
             e(ClaimMapping::from_raw(Some(&[]), None, None, None, None)),
             "scope_claims"
         );
-        assert_eq!(
-            e(ClaimMapping::from_raw(
-                Some(&p(&["scope", "a..b"])),
-                None,
-                None,
-                None,
-                None
-            )),
-            "scope_claims[1]"
-        );
-        assert_eq!(
-            e(ClaimMapping::from_raw(
-                Some(&p(&["scp", "scp"])),
-                None,
-                None,
-                None,
-                None
-            )),
-            "scope_claims[1]"
-        );
-        assert_eq!(
-            e(ClaimMapping::from_raw(
-                Some(&p(&["exp"])),
-                None,
-                None,
-                None,
-                None
-            )),
-            "scope_claims[0]"
-        );
+        for (paths, field) in [
+            (p(&["scope", "a..b"]), "scope_claims[1]"),
+            (vec![json!("scope"), json!(3)], "scope_claims[1]"),
+            (p(&["scp", "scp"]), "scope_claims[1]"),
+            (p(&["exp"]), "scope_claims[0]"),
+        ] {
+            assert_eq!(
+                e(ClaimMapping::from_raw(Some(&paths), None, None, None, None)),
+                field
+            );
+        }
         assert_eq!(
             e(ClaimMapping::from_raw(
                 None,
@@ -505,38 +484,67 @@ mod tests {
             )),
             "client_id_claims[0]"
         );
-        let many = vec![RawClaimPath::Dotted("a".into()); MAX_PATHS + 1];
+        let many = vec![json!("a"); MAX_PATHS + 1];
         assert_eq!(
             e(ClaimMapping::from_raw(None, Some(&many), None, None, None)),
             "client_id_claims"
         );
-        let req = BTreeMap::from([("token_use".to_string(), String::new())]);
+        for bad in ["AT+JWT", "jwt", ""] {
+            assert_eq!(
+                e(ClaimMapping::from_raw(None, None, Some(bad), None, None)),
+                "token_type"
+            );
+        }
         assert_eq!(
-            e(ClaimMapping::from_raw(None, None, None, Some(&req), None)),
-            "required_claims.token_use"
+            ClaimMapping::from_raw(None, None, Some("at+jwt"), None, None)
+                .unwrap()
+                .token_type,
+            TokenType::AccessToken
         );
-        let empty = RawWithoutAudience { client_ids: vec![] };
-        assert_eq!(
-            e(ClaimMapping::from_raw(None, None, None, None, Some(&empty))),
-            "accept_without_audience.client_ids"
-        );
-        let dup = RawWithoutAudience {
-            client_ids: vec!["a".into(), "a".into()],
-        };
-        assert_eq!(
-            e(ClaimMapping::from_raw(None, None, None, None, Some(&dup))),
-            "accept_without_audience.client_ids[1]"
-        );
+        for (raw, field) in [
+            (json!({"token_use": ""}), "required_claims.token_use"),
+            (json!({"token_use": 1}), "required_claims.token_use"),
+            (json!({"a..b": "x"}), "required_claims.a..b"),
+            (json!(["x"]), "required_claims"),
+        ] {
+            assert_eq!(
+                e(ClaimMapping::from_raw(None, None, None, Some(&raw), None)),
+                field
+            );
+        }
+        for (raw, field) in [
+            (
+                json!({"client_ids": []}),
+                "accept_without_audience.client_ids",
+            ),
+            (json!({}), "accept_without_audience.client_ids"),
+            (
+                json!({"client_ids": ["a"], "x": 1}),
+                "accept_without_audience.x",
+            ),
+            (json!(["a"]), "accept_without_audience"),
+            (
+                json!({"client_ids": ["a", "a"]}),
+                "accept_without_audience.client_ids[1]",
+            ),
+            (
+                json!({"client_ids": ["a", 2]}),
+                "accept_without_audience.client_ids[1]",
+            ),
+        ] {
+            assert_eq!(
+                e(ClaimMapping::from_raw(None, None, None, None, Some(&raw))),
+                field,
+                "{raw}"
+            );
+        }
         let d = ClaimMapping::from_raw(None, None, None, None, None).unwrap();
         assert_eq!(d, ClaimMapping::default());
     }
 
     #[test]
     fn placeholder_segments_are_reported_not_refused() {
-        let raw = vec![
-            RawClaimPath::Dotted("scope".into()),
-            RawClaimPath::Dotted("resource_access.<client>.roles".into()),
-        ];
+        let raw = vec![json!("scope"), json!("resource_access.<client>.roles")];
         let m = ClaimMapping::from_raw(Some(&raw), None, None, None, None).unwrap();
         let w = m.warnings();
         assert_eq!(w.len(), 1);
