@@ -74,14 +74,14 @@ async fn run(provider: &str, config: &Value, select: &dyn Fn(&str) -> bool) -> u
         checked += 1;
         // A fresh authenticator per token: nothing cached carries over.
         let auth = JwtAuthenticator::<NativeKey>::new(issuers(config), JwksSettings::default());
+        let source = source(&v);
         let result = auth
-            .authenticate(
-                t["token"].as_str().unwrap(),
-                &source(&v),
-                &NativeVerifier,
-                now,
-            )
+            .authenticate(t["token"].as_str().unwrap(), &source, &NativeVerifier, now)
             .await;
+        // Every near-miss here is decided by phase 2 (claims and token type): no key fetch.
+        if t["expect"]["outcome"] == "invalid" && source.fetches() != 0 {
+            failures.push(format!("{name}: refused only after fetching keys"));
+        }
         let want = &t["expect"];
         match (want["outcome"].as_str().unwrap(), result) {
             ("valid", Ok(success)) => {
