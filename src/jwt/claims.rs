@@ -314,15 +314,18 @@ pub fn check_claims(
         }
     };
 
-    let mut client_id = None;
-    for path in &policy.mapping.client_id {
-        match path.find(claims) {
-            Found::Absent => continue,
-            Found::Value(Value::String(s)) if header_safe(s) => client_id = Some(s.clone()),
-            Found::Value(_) | Found::NotAnObject => return Err(PolicyError::InvalidClientId),
-        }
-        break;
-    }
+    // The first configured path that is present decides, whatever it holds.
+    let first_present = policy
+        .mapping
+        .client_id
+        .iter()
+        .map(|path| path.find(claims))
+        .find(|found| !matches!(found, Found::Absent));
+    let client_id = match first_present {
+        None => None,
+        Some(Found::Value(Value::String(s))) if header_safe(s) => Some(s.clone()),
+        Some(_) => return Err(PolicyError::InvalidClientId),
+    };
 
     if !has_aud {
         // Reached only with `accept_without_audience`: the client id is the audience check.
