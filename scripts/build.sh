@@ -81,7 +81,12 @@ ls -l "$OUT/"
 # one store type, see src/edge/state.rs `AdminStore`); the larger OpenAPI document (+3); the new
 # algorithms (+1). The fix is structural: the authority as its own Worker script with its own
 # wasm, bound by `script_name`, so the edge sheds it (open work, #13/#14 notes).
-BUDGET_BYTES=$((410 * 1024))
+# 410 → 413 KiB (h-iss, issue #17 items 2-4): per-issuer claim mapping, +10.4 KiB measured
+# (422,069 vs 411,468 bytes against main 0d2884c): claim-path validation and its errors,
+# scope/client-id mapping, token_type, required_claims, accept_without_audience, health
+# warnings (the config_warning log line alone is 0.7 KiB). The mapping fields already parse
+# as serde_json::Value rather than their own serde shapes, which saved 3.4 KiB.
+BUDGET_BYTES=$((413 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

@@ -570,3 +570,46 @@ async fn claims_forwarding_is_off_by_default_and_capped() {
     .clone();
     assert_eq!(header(&h, "X-Auth-Claims"), None, "over the cap: omitted");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn mapped_scopes_and_client_id_reach_headers_routes_and_the_assertion() {
+    let w = World::new();
+    let d = base64ct::Base64UrlUnpadded::encode_string(&[3u8; 32]);
+    let secret = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"edge-1"}}"#);
+    let mut config = config_json();
+    config["issuers"][0]["scope_claims"] = json!(["scope", "realm_access.roles"]);
+    config["issuers"][0]["client_id_claims"] = json!(["cid"]);
+    let g = gateway_with(config, &[("ASSERTION_KEY", &secret)]);
+    let token = w.token(json!({
+        "scope": "read", "realm_access": {"roles": ["admin", "read"]}, "cid": "svc", "client_id": "ignored"
+    }));
+    let auth = format!("Bearer {token}");
+    // The route's `scopes: ["admin"]` is met by the realm role.
+    let decision = w
+        .run(&g, "POST", "/v1/admin/x", &[("Authorization", &auth)])
+        .await
+        .decision;
+    let headers = forwarded(&decision);
+    assert_eq!(header(&headers, "X-Auth-Scopes"), Some("read admin"));
+    assert_eq!(header(&headers, "X-Auth-Client-Id"), Some("svc"));
+    let input = pending_assertion(&decision).unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64ct::Base64UrlUnpadded::decode_vec(input.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["scope"], "read admin");
+    assert_eq!(payload["client_id"], "svc");
+
+    // A configured scope claim of the wrong type refuses the token; nothing is forwarded.
+    let bad = format!(
+        "Bearer {}",
+        w.token(json!({ "realm_access": {"roles": [1]} }))
+    );
+    let decision = w
+        .run(&g, "GET", "/v1/x", &[("Authorization", &bad)])
+        .await
+        .decision;
+    let p = rejected(&decision);
+    assert_eq!((p.status, p.reason), (401, "invalid_scope"));
+    assert_eq!(p.error_code(), Some("invalid_token"));
+}

@@ -229,10 +229,11 @@ async fn rfc7515_a1_token_passes_structure_but_lacks_required_claims() {
         issuer: "joe".into(),
         jwks_uri: None,
         discovery: None,
-        audiences: vec!["api".into()],
+        audiences: Some(vec!["api".into()]),
         algorithms: vec!["HS256".into()],
         leeway_seconds: None,
         hs256_secret: Some("RFC".into()),
+        ..RawIssuer::default()
     };
     let secret = format!(r#"{{"kty":"oct","k":"{k}"}}"#);
     let issuers = Issuers::from_raw(vec![raw], &|_| Some(secret.clone())).unwrap();

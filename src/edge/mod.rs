@@ -87,8 +87,9 @@ fn isolate(env: &Env) -> Isolate {
             }
         }
         let built = build_isolate(env);
-        if let Err(e) = &built {
-            respond::log_config_error(e);
+        match &built {
+            Err(e) => respond::log_config_error(e),
+            Ok(gateway) => respond::log_config_warnings(&gateway.config),
         }
         if let Ok(mut slot) = cell.try_borrow_mut() {
             *slot = Some(built.clone());

@@ -100,6 +100,21 @@ pub fn log_config_error(error: &ConfigError) {
     worker::console_error!("{}", line);
 }
 
+/// Log the config's warnings (valid but suspicious claim paths), once per isolate.
+pub fn log_config_warnings(config: &Config) {
+    for (index, policy) in config.issuers.iter().enumerate() {
+        for warning in policy.mapping.warnings() {
+            let line = serde_json::json!({
+                "level": "warn",
+                "event": "config_warning",
+                "warning": format!("issuers[{index}].{warning}"),
+                "issuer": policy.issuer,
+            });
+            worker::console_warn!("{}", line);
+        }
+    }
+}
+
 /// The health report the core built: 200 whether `ok` or `degraded`.
 pub fn health(report: &crate::authn::HealthReport) -> web_sys::Response {
     let body = serde_json::to_value(report).unwrap_or_else(|_| serde_json::json!({}));

@@ -58,6 +58,10 @@ pub struct IssuerHealth {
     /// or when no keys are held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unused_algorithms: Vec<&'static str>,
+    /// Config paths of this issuer that are valid but look wrong (an unreplaced placeholder
+    /// segment such as `<client>`): accepted, reported here and logged once per isolate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl IssuerHealth {
@@ -255,6 +259,7 @@ impl<K: Clone> JwksCache<K> {
             last_fetch_at: None,
             last_error: None,
             unused_algorithms: Vec::new(),
+            warnings: Vec::new(),
         };
         let Ok(issuers) = self.issuers.try_borrow() else {
             return health;

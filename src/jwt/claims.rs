@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::alg::Algorithm;
 use super::config::{IssuerPolicy, Issuers};
+use super::mapping::{Found, ScopeClaims, TokenType};
 use super::token::ParsedToken;
 use crate::time::UnixTime;
 
@@ -40,6 +41,12 @@ pub enum PolicyError {
     InvalidSub,
     InvalidScope,
     InvalidClientId,
+    /// The issuer requires RFC 9068 access tokens and `typ` is not `at+jwt`.
+    TokenTypeNotAccessToken,
+    /// No `aud`, and the client id is not one `accept_without_audience` lists.
+    ClientIdNotAllowed,
+    RequiredClaimMissing,
+    RequiredClaimMismatch,
 }
 
 impl PolicyError {
@@ -66,6 +73,10 @@ impl PolicyError {
             PolicyError::InvalidSub => "invalid_sub",
             PolicyError::InvalidScope => "invalid_scope",
             PolicyError::InvalidClientId => "invalid_client_id",
+            PolicyError::TokenTypeNotAccessToken => "token_type_not_access_token",
+            PolicyError::ClientIdNotAllowed => "client_id_not_allowed",
+            PolicyError::RequiredClaimMissing => "required_claim_missing",
+            PolicyError::RequiredClaimMismatch => "required_claim_mismatch",
         }
     }
 }
@@ -166,6 +177,11 @@ pub fn check<'t, 'p>(
     if !policy.allows(header.alg) {
         return Err(PolicyError::AlgNotAllowed);
     }
+    // RFC 9068 §4: a resource server that expects access tokens checks `typ`; an ID token
+    // (`typ: JWT`) must not be usable as a bearer token.
+    if policy.mapping.token_type == TokenType::AccessToken && !header.typ_at_jwt {
+        return Err(PolicyError::TokenTypeNotAccessToken);
+    }
     if !super::verifier::signature_shape_ok(header.alg, &signature, None) {
         return Err(PolicyError::MalformedSignature);
     }
@@ -211,11 +227,16 @@ fn scope_token_ok(s: &str) -> bool {
 /// * `nbf`, when present: valid once `now + leeway >= nbf`.
 /// * `iat`, when present, must be a NumericDate no later than `now + leeway`: a token issued in
 ///   the future means a skewed or forging issuer.
-/// * `aud` (string or array of strings) must contain one configured audience, exactly.
+/// * `aud` (string or array of strings) must contain one configured audience, exactly. A token
+///   without `aud` is refused, unless the issuer sets `accept_without_audience` and the token's
+///   client id is one it lists.
 /// * `sub` is required: a non-empty string.
-/// * Scopes come from `scope` (space-separated) or, when absent, `scp` (array of strings, or a
-///   space-separated string as some providers send); each must be an RFC 6749 scope-token.
-/// * The client id is `client_id`, or else `azp`.
+/// * Every `required_claims` entry must be present and equal its string.
+/// * Scopes: by default from `scope` (space-separated) or, when absent, `scp` (array of
+///   strings, or a space-separated string as some providers send); with `scope_claims`, the
+///   union of every listed claim present (string or array of strings). Each must be an
+///   RFC 6749 scope-token; a present claim of another type refuses the token.
+/// * The client id is the first present of `client_id_claims` (default `client_id`, `azp`).
 pub fn check_claims(
     claims: &Map<String, Value>,
     policy: &IssuerPolicy,
@@ -239,12 +260,14 @@ pub fn check_claims(
     }
 
     let audience_ok = |aud: &str| policy.audiences.iter().any(|a| a == aud);
-    match claims.get("aud") {
+    let has_aud = match claims.get("aud") {
+        None if policy.mapping.without_audience.is_some() => false,
         None => return Err(PolicyError::MissingAud),
         Some(Value::String(aud)) => {
             if !audience_ok(aud) {
                 return Err(PolicyError::AudienceMismatch);
             }
+            true
         }
         Some(Value::Array(items)) => {
             let mut matched = false;
@@ -257,9 +280,10 @@ pub fn check_claims(
             if !matched {
                 return Err(PolicyError::AudienceMismatch);
             }
+            true
         }
         Some(_) => return Err(PolicyError::InvalidAud),
-    }
+    };
 
     let subject = match claims.get("sub") {
         None => return Err(PolicyError::MissingSub),
@@ -267,13 +291,52 @@ pub fn check_claims(
         Some(_) => return Err(PolicyError::InvalidSub),
     };
 
-    let scopes = scopes(claims)?;
+    for required in &policy.mapping.required {
+        match required.path.find(claims) {
+            Found::Absent => return Err(PolicyError::RequiredClaimMissing),
+            Found::Value(Value::String(s)) if *s == required.value => {}
+            Found::Value(_) | Found::NotAnObject => return Err(PolicyError::RequiredClaimMismatch),
+        }
+    }
 
-    let client_id = match claims.get("client_id").or_else(|| claims.get("azp")) {
+    let scopes = match &policy.mapping.scopes {
+        ScopeClaims::Default => default_scopes(claims)?,
+        ScopeClaims::Paths(paths) => {
+            let mut out = Vec::new();
+            for path in paths {
+                match path.find(claims) {
+                    Found::Absent => {}
+                    Found::Value(value) => add_scopes(&mut out, value)?,
+                    Found::NotAnObject => return Err(PolicyError::InvalidScope),
+                }
+            }
+            out
+        }
+    };
+
+    // The first configured path that is present decides, whatever it holds.
+    let first_present = policy
+        .mapping
+        .client_id
+        .iter()
+        .map(|path| path.find(claims))
+        .find(|found| !matches!(found, Found::Absent));
+    let client_id = match first_present {
         None => None,
-        Some(Value::String(s)) if header_safe(s) => Some(s.clone()),
+        Some(Found::Value(Value::String(s))) if header_safe(s) => Some(s.clone()),
         Some(_) => return Err(PolicyError::InvalidClientId),
     };
+
+    if !has_aud {
+        // Reached only with `accept_without_audience`: the client id is the audience check.
+        let listed = policy.mapping.without_audience.as_deref().unwrap_or(&[]);
+        if !client_id
+            .as_deref()
+            .is_some_and(|c| listed.iter().any(|l| l == c))
+        {
+            return Err(PolicyError::ClientIdNotAllowed);
+        }
+    }
 
     Ok(CheckedClaims {
         subject,
@@ -283,29 +346,45 @@ pub fn check_claims(
     })
 }
 
-fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, PolicyError> {
+/// Adds one scope, refusing a non-scope-token and more than [`MAX_SCOPES`].
+fn add_scope(out: &mut Vec<String>, s: &str) -> Result<(), PolicyError> {
+    if !scope_token_ok(s) || out.len() >= MAX_SCOPES {
+        return Err(PolicyError::InvalidScope);
+    }
+    if !out.iter().any(|o| o == s) {
+        out.push(s.to_owned());
+    }
+    Ok(())
+}
+
+/// A configured scope claim's value: a space-separated string or an array of strings; any
+/// other type (number, boolean, null, object, an array holding a non-string) is refused.
+fn add_scopes(out: &mut Vec<String>, value: &Value) -> Result<(), PolicyError> {
+    match value {
+        Value::String(s) => {
+            for part in s.split(' ').filter(|p| !p.is_empty()) {
+                add_scope(out, part)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                add_scope(out, item.as_str().ok_or(PolicyError::InvalidScope)?)?;
+            }
+        }
+        _ => return Err(PolicyError::InvalidScope),
+    }
+    Ok(())
+}
+
+/// The default rule: `scope` (a string), or when absent `scp` (string or array).
+fn default_scopes(claims: &Map<String, Value>) -> Result<Vec<String>, PolicyError> {
     let mut out: Vec<String> = Vec::new();
-    let mut add = |s: &str| -> Result<(), PolicyError> {
-        if !scope_token_ok(s) || out.len() >= MAX_SCOPES {
-            return Err(PolicyError::InvalidScope);
-        }
-        if !out.iter().any(|o| o == s) {
-            out.push(s.to_owned());
-        }
-        Ok(())
-    };
     match (claims.get("scope"), claims.get("scp")) {
         (None, None) => {}
         // `scope` is a space-separated string (RFC 8693 §4.2, RFC 9068 §2.2.3).
-        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
-            for part in s.split(' ').filter(|p| !p.is_empty()) {
-                add(part)?;
-            }
-        }
-        (None, Some(Value::Array(items))) => {
-            for item in items {
-                add(item.as_str().ok_or(PolicyError::InvalidScope)?)?;
-            }
+        (Some(v @ Value::String(_)), _)
+        | (None, Some(v @ (Value::String(_) | Value::Array(_)))) => {
+            add_scopes(&mut out, v)?;
         }
         _ => return Err(PolicyError::InvalidScope),
     }
@@ -324,10 +403,11 @@ mod tests {
                 issuer: "https://issuer.example".into(),
                 jwks_uri: Some("https://issuer.example/jwks".into()),
                 discovery: None,
-                audiences: vec!["https://api.example".into(), "api2".into()],
+                audiences: Some(vec!["https://api.example".into(), "api2".into()]),
                 algorithms: vec!["ES256".into()],
                 leeway_seconds: Some(60),
                 hs256_secret: None,
+                ..RawIssuer::default()
             },
             0,
             &|_| None,
@@ -488,6 +568,179 @@ mod tests {
         assert_eq!(
             err(with("client_id", json!(1))),
             PolicyError::InvalidClientId
+        );
+    }
+
+    fn mapped(extra: serde_json::Value) -> IssuerPolicy {
+        let mut doc = json!({
+            "issuer": "https://issuer.example",
+            "jwks_uri": "https://issuer.example/jwks",
+            "audiences": ["https://api.example"],
+            "algorithms": ["RS256"],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                doc.as_object_mut().unwrap().remove(k);
+            } else {
+                doc[k] = v.clone();
+            }
+        }
+        let raw: RawIssuer = serde_json::from_value(doc).unwrap();
+        IssuerPolicy::from_raw(raw, 0, &|_| None).unwrap()
+    }
+
+    fn run(p: &IssuerPolicy, extra: Value) -> Result<CheckedClaims, PolicyError> {
+        let mut c = base();
+        for (k, v) in extra.as_object().unwrap() {
+            if v == "-" {
+                c.remove(k);
+            } else {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        check_claims(&c, p, NOW)
+    }
+
+    #[test]
+    fn default_mapping_keeps_the_first_present_rule() {
+        // `scope` wins over `scp` without looking at it.
+        let c = run(&policy(), json!({"scope": "a", "scp": 5})).unwrap();
+        assert_eq!(c.scopes, ["a"]);
+        assert_eq!(
+            run(&policy(), json!({"scope": "-", "scp": 5})).unwrap_err(),
+            PolicyError::InvalidScope
+        );
+        assert_eq!(
+            run(&policy(), json!({"scope": null})).unwrap_err(),
+            PolicyError::InvalidScope
+        );
+    }
+
+    #[test]
+    fn scope_claims_union_in_order_without_duplicates() {
+        let p = mapped(
+            json!({"scope_claims": ["scope", "permissions", "realm_access.roles", ["resource_access", "my-api", "roles"]]}),
+        );
+        let c = run(
+            &p,
+            json!({
+                "scope": "read write",
+                "permissions": ["write", "delete"],
+                "realm_access": {"roles": ["admin"]},
+                "resource_access": {"my-api": {"roles": ["read", "ops"]}, "other": {"roles": ["x"]}},
+            }),
+        )
+        .unwrap();
+        assert_eq!(c.scopes, ["read", "write", "delete", "admin", "ops"]);
+        // Absent paths are fine, so is an absent parent.
+        assert_eq!(
+            run(&p, json!({"permissions": ["p"]})).unwrap().scopes,
+            ["p"]
+        );
+        assert!(run(&p, json!({})).unwrap().scopes.is_empty());
+        // `scp` is not listed, so it is not read (even with a bad type).
+        assert!(run(&p, json!({"scp": 1})).unwrap().scopes.is_empty());
+        for bad in [
+            json!({"permissions": 5}),
+            json!({"permissions": {"a": 1}}),
+            json!({"permissions": ["a", 1]}),
+            json!({"permissions": [["a"]]}),
+            json!({"permissions": null}),
+            json!({"permissions": true}),
+            json!({"scope": "a\u{7}b"}),
+            json!({"scope": "a\nb"}),
+            json!({"permissions": ["a b"]}),
+            json!({"realm_access": "admin"}),
+            json!({"realm_access": {"roles": "a\tb"}}),
+            json!({"resource_access": {"my-api": []}}),
+        ] {
+            assert_eq!(
+                run(&p, bad.clone()).unwrap_err(),
+                PolicyError::InvalidScope,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_id_claims_first_present_wins() {
+        let p = mapped(json!({"client_id_claims": ["cid", "appid", "azp"]}));
+        assert_eq!(
+            run(&p, json!({"azp": "a", "appid": "b"}))
+                .unwrap()
+                .client_id
+                .as_deref(),
+            Some("b")
+        );
+        assert_eq!(run(&p, json!({"client_id": "x"})).unwrap().client_id, None);
+        assert_eq!(
+            run(&p, json!({"cid": 3, "azp": "a"})).unwrap_err(),
+            PolicyError::InvalidClientId
+        );
+        assert_eq!(
+            run(&p, json!({"cid": "a\r\nb"})).unwrap_err(),
+            PolicyError::InvalidClientId
+        );
+    }
+
+    #[test]
+    fn tokens_without_aud_need_a_listed_client_id() {
+        let p = mapped(json!({
+            "audiences": null,
+            "accept_without_audience": {"client_ids": ["app-1"]},
+            "required_claims": {"token_use": "access"},
+        }));
+        let ok = json!({"aud": "-", "client_id": "app-1", "token_use": "access"});
+        assert_eq!(run(&p, ok).unwrap().client_id.as_deref(), Some("app-1"));
+        assert_eq!(
+            run(
+                &p,
+                json!({"aud": "-", "client_id": "app-2", "token_use": "access"})
+            )
+            .unwrap_err(),
+            PolicyError::ClientIdNotAllowed
+        );
+        assert_eq!(
+            run(&p, json!({"aud": "-", "token_use": "access"})).unwrap_err(),
+            PolicyError::ClientIdNotAllowed
+        );
+        // With aud and no audiences configured, nothing matches (a Cognito ID token).
+        assert_eq!(
+            run(&p, json!({"aud": "app-1", "token_use": "access"})).unwrap_err(),
+            PolicyError::AudienceMismatch
+        );
+        assert_eq!(
+            run(
+                &p,
+                json!({"aud": "-", "client_id": "app-1", "token_use": "id"})
+            )
+            .unwrap_err(),
+            PolicyError::RequiredClaimMismatch
+        );
+        assert_eq!(
+            run(&p, json!({"aud": "-", "client_id": "app-1"})).unwrap_err(),
+            PolicyError::RequiredClaimMissing
+        );
+        assert_eq!(
+            run(
+                &p,
+                json!({"aud": "-", "client_id": "app-1", "token_use": ["access"]})
+            )
+            .unwrap_err(),
+            PolicyError::RequiredClaimMismatch
+        );
+        // With audiences as well, a token with aud must match them.
+        let both = mapped(json!({"accept_without_audience": {"client_ids": ["app-1"]}}));
+        assert!(run(&both, json!({})).is_ok());
+        assert_eq!(
+            run(&both, json!({"aud": "other"})).unwrap_err(),
+            PolicyError::AudienceMismatch
+        );
+        assert!(run(&both, json!({"aud": "-", "client_id": "app-1"})).is_ok());
+        // Without the option, a missing aud stays missing_aud.
+        assert_eq!(
+            run(&policy(), json!({"aud": "-", "client_id": "app-1"})).unwrap_err(),
+            PolicyError::MissingAud
         );
     }
 }

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use super::alg::Algorithm;
+use super::mapping::ClaimMapping;
 
 /// One entry of `issuers[]`, as written in the configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RawIssuer {
     pub issuer: String,
@@ -20,12 +21,30 @@ pub struct RawIssuer {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub discovery: Option<bool>,
-    pub audiences: Vec<String>,
+    /// Required and non-empty, unless `accept_without_audience` is set (then it may be omitted).
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
     pub algorithms: Vec<String>,
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
     #[serde(default)]
     pub hs256_secret: Option<String>,
+    // The mapping fields are read from JSON by [`super::mapping`] (see there for their shapes).
+    /// Where scopes come from: claim paths; default `scope`, else `scp`.
+    #[serde(default)]
+    pub scope_claims: Option<Vec<serde_json::Value>>,
+    /// Where the client id comes from, first present wins; default `client_id`, then `azp`.
+    #[serde(default)]
+    pub client_id_claims: Option<Vec<serde_json::Value>>,
+    /// `"any"` (default) or `"at+jwt"` (RFC 9068).
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Claims that must hold exactly these strings (`{"token_use": "access"}`).
+    #[serde(default)]
+    pub required_claims: Option<serde_json::Value>,
+    /// `{"client_ids": [...]}`: tokens without `aud` are accepted iff their client id is listed.
+    #[serde(default)]
+    pub accept_without_audience: Option<serde_json::Value>,
 }
 
 /// JWKS cache tuning, as written in the configuration; every field is optional.
@@ -122,12 +141,16 @@ pub struct IssuerPolicy {
     pub issuer: String,
     /// `None` only for an issuer whose sole algorithm is HS256 (it needs no JWKS).
     pub key_source: Option<KeySource>,
+    /// Empty only when `audiences` was omitted with `accept_without_audience` (then every token
+    /// that carries `aud` is refused).
     pub audiences: Vec<String>,
     /// The allow-list, in configuration order, without duplicates.
     pub algorithms: Vec<Algorithm>,
     pub leeway_seconds: u64,
     /// Present exactly when HS256 is allowed.
     pub hs256_secret: Option<Hs256Secret>,
+    /// Scopes, client id, token type, required claims, tokens without `aud`.
+    pub mapping: ClaimMapping,
 }
 
 impl IssuerPolicy {
@@ -200,10 +223,29 @@ impl IssuerPolicy {
             (None, _) => None,
         };
 
-        if raw.audiences.is_empty() {
-            return Err(ConfigError::new(field("audiences"), "must not be empty"));
-        }
-        if let Some(i) = raw.audiences.iter().position(String::is_empty) {
+        let mapping = ClaimMapping::from_raw(
+            raw.scope_claims.as_deref(),
+            raw.client_id_claims.as_deref(),
+            raw.token_type.as_deref(),
+            raw.required_claims.as_ref(),
+            raw.accept_without_audience.as_ref(),
+        )
+        .map_err(|e| ConfigError::new(field(&e.field), e.reason))?;
+
+        let audiences = match (raw.audiences, &mapping.without_audience) {
+            (Some(a), _) if a.is_empty() => {
+                return Err(ConfigError::new(field("audiences"), "must not be empty"))
+            }
+            (Some(a), _) => a,
+            (None, Some(_)) => Vec::new(),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    field("audiences"),
+                    "is required (tokens without aud need an explicit accept_without_audience)",
+                ))
+            }
+        };
+        if let Some(i) = audiences.iter().position(String::is_empty) {
             return Err(ConfigError::new(
                 format!("issuers[{index}].audiences[{i}]"),
                 "must not be empty",
@@ -250,10 +292,11 @@ impl IssuerPolicy {
         Ok(IssuerPolicy {
             issuer: raw.issuer,
             key_source,
-            audiences: raw.audiences,
+            audiences,
             algorithms,
             leeway_seconds,
             hs256_secret,
+            mapping,
         })
     }
 
@@ -492,10 +535,11 @@ mod tests {
             issuer: "https://issuer.example".into(),
             jwks_uri: Some("https://issuer.example/jwks.json".into()),
             discovery: None,
-            audiences: vec!["https://api.example".into()],
+            audiences: Some(vec!["https://api.example".into()]),
             algorithms: vec!["RS256".into()],
             leeway_seconds: None,
             hs256_secret: None,
+            ..RawIssuer::default()
         }
     }
 
@@ -627,14 +671,14 @@ mod tests {
     fn audiences_must_be_non_empty() {
         assert_eq!(
             field_of(RawIssuer {
-                audiences: vec![],
+                audiences: Some(vec![]),
                 ..raw()
             }),
             "issuers[0].audiences"
         );
         assert_eq!(
             field_of(RawIssuer {
-                audiences: vec!["a".into(), String::new()],
+                audiences: Some(vec!["a".into(), String::new()]),
                 ..raw()
             }),
             "issuers[0].audiences[1]"
@@ -849,5 +893,29 @@ mod tests {
             }),
             "jwks.unknown_kid_cooldown_seconds"
         );
+    }
+
+    #[test]
+    fn audiences_may_be_omitted_only_with_accept_without_audience() {
+        let parse = |doc: &str| {
+            let raw: RawIssuer = serde_json::from_str(doc).unwrap();
+            check(raw)
+        };
+        let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"]}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "issuers[0].audiences");
+        let p = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"accept_without_audience":{"client_ids":["c"]}}"#)
+            .unwrap();
+        assert!(p.audiences.is_empty());
+        assert_eq!(p.mapping.without_audience, Some(vec!["c".to_string()]));
+        let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"audiences":[],"accept_without_audience":{"client_ids":["c"]}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "issuers[0].audiences");
+        let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"audiences":["a"],"scope_claims":["a..b"]}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "issuers[0].scope_claims[0]");
+        let e = parse(r#"{"issuer":"https://i.example","jwks_uri":"https://i.example/j","algorithms":["RS256"],"audiences":["a"],"token_type":"id"}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "issuers[0].token_type");
     }
 }

@@ -11,8 +11,10 @@
 //!    (`jwk`, `jku`, `x5u`, `x5c` are refused, never used), no nesting (`cty`);
 //! 2. **→ [`claims::CheckedToken`]** ([`claims::PolicyError`]): the issuer is resolved from the
 //!    unverified `iss` (exact match) *before* any key lookup, then the `alg` allow-list, the
-//!    signature's encoding, and the claims (`exp`, `nbf`, `iat`, `aud`, `sub`, scopes). All of it
-//!    is cheap and local: garbage never triggers a JWKS fetch;
+//!    signature's encoding, the issuer's token type (`token_type`, RFC 9068), and the claims
+//!    (`exp`, `nbf`, `iat`, `aud`, `sub`, required claims, then scopes and client id as the
+//!    issuer's [`mapping`] says). All of it is cheap and local: garbage never triggers a JWKS
+//!    fetch;
 //! 3. **→ [`VerifiedToken`]** ([`KeyFailure`]): the key is chosen (by exact `kid` within the
 //!    issuer's JWKS, bound to the algorithm its type allows; HS256 only with the configured
 //!    secret) and the signature verified. Only then is an [`Identity`] built.
@@ -24,6 +26,7 @@ pub mod alg;
 pub mod claims;
 pub mod config;
 pub mod json;
+pub mod mapping;
 pub mod token;
 pub mod token_cache;
 pub mod verifier;
@@ -33,6 +36,7 @@ pub use config::{
     is_loopback_url, ConfigError, IssuerPolicy, Issuers, JwksSettings, KeySource, RawIssuer,
     RawJwksSettings,
 };
+pub use mapping::{ClaimMapping, TokenType};
 #[cfg(not(target_arch = "wasm32"))]
 pub use verifier::{NativeKey, NativeVerifier};
 pub use verifier::{SignatureVerifier, VerifyError};
@@ -221,7 +225,7 @@ impl<K: Clone> JwtAuthenticator<K> {
         self.issuers
             .iter()
             .map(|policy| {
-                if policy.key_source.is_none() {
+                let mut health = if policy.key_source.is_none() {
                     crate::jwks::cache::IssuerHealth {
                         issuer: policy.issuer.clone(),
                         state: "secret",
@@ -229,10 +233,13 @@ impl<K: Clone> JwtAuthenticator<K> {
                         last_fetch_at: None,
                         last_error: None,
                         unused_algorithms: Vec::new(),
+                        warnings: Vec::new(),
                     }
                 } else {
                     self.jwks.snapshot(&policy.issuer, &policy.algorithms, now)
-                }
+                };
+                health.warnings = policy.mapping.warnings();
+                health
             })
             .collect()
     }

@@ -20,6 +20,9 @@ const EMBEDDED_KEY_PARAMETERS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 /// `typ` values accepted (compared case-insensitively, RFC 7515 §4.1.9). Other explicit types
 /// (`dpop+jwt`, `logout+jwt`, `secevent+jwt` …) are tokens for other purposes (RFC 8725 §3.11).
 const ACCEPTED_TYPES: [&str; 4] = ["JWT", "at+jwt", "application/jwt", "application/at+jwt"];
+/// The RFC 9068 §2.1 access-token types (RFC 9068 §4: a resource server checks for them). A
+/// `typ` is compared case-insensitively (RFC 7515 §4.1.9, `application/` may be omitted).
+const ACCESS_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
 /// Why a token is not a structurally valid compact JWS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +78,9 @@ impl ParseError {
 pub struct Header {
     pub alg: Algorithm,
     pub kid: Option<String>,
+    /// `typ` is `at+jwt` or `application/at+jwt` (any case): an RFC 9068 access token. Issuers
+    /// with `"token_type": "at+jwt"` require it (phase 2).
+    pub typ_at_jwt: bool,
 }
 
 /// A structurally valid, still unverified compact JWS with a JSON-object payload.
@@ -195,17 +201,23 @@ fn check_header(header: &Map<String, Value>) -> Result<Header, ParseError> {
     if header.contains_key("cty") {
         return Err(ParseError::Nested);
     }
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(t)) if ACCEPTED_TYPES.iter().any(|a| a.eq_ignore_ascii_case(t)) => {}
+    let typ_at_jwt = match header.get("typ") {
+        None => false,
+        Some(Value::String(t)) if ACCEPTED_TYPES.iter().any(|a| a.eq_ignore_ascii_case(t)) => {
+            ACCESS_TOKEN_TYPES.iter().any(|a| a.eq_ignore_ascii_case(t))
+        }
         Some(_) => return Err(ParseError::TypNotAllowed),
-    }
+    };
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k.clone()),
         Some(_) => return Err(ParseError::InvalidKid),
     };
-    Ok(Header { alg, kid })
+    Ok(Header {
+        alg,
+        kid,
+        typ_at_jwt,
+    })
 }
 
 #[cfg(test)]
@@ -240,7 +252,8 @@ mod tests {
             p.header(),
             &Header {
                 alg: Algorithm::Es256,
-                kid: Some("k1".into())
+                kid: Some("k1".into()),
+                typ_at_jwt: false,
             }
         );
         assert_eq!(p.payload_json(), r#"{"sub":"a"}"#);
@@ -288,7 +301,26 @@ mod tests {
             ParseError::TypNotAllowed
         );
         assert_eq!(err(r#"{"alg":"RS256","typ":1}"#), ParseError::TypNotAllowed);
-        assert!(parse(&token(r#"{"alg":"RS256","typ":"AT+JWT"}"#, "{}")).is_ok());
+        for (typ, at) in [
+            ("AT+JWT", true),
+            ("at+jwt", true),
+            ("Application/AT+JWT", true),
+            ("JWT", false),
+            ("application/jwt", false),
+        ] {
+            let header = format!(r#"{{"alg":"RS256","typ":"{typ}"}}"#);
+            assert_eq!(
+                parse(&token(&header, "{}")).unwrap().header().typ_at_jwt,
+                at,
+                "{typ}"
+            );
+        }
+        assert!(
+            !parse(&token(r#"{"alg":"RS256"}"#, "{}"))
+                .unwrap()
+                .header()
+                .typ_at_jwt
+        );
         assert_eq!(err(r#"{"alg":"RS256","kid":""}"#), ParseError::InvalidKid);
         assert_eq!(err(r#"{"alg":"RS256","kid":7}"#), ParseError::InvalidKid);
         let long = format!(

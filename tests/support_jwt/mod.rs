@@ -184,10 +184,11 @@ pub fn raw_issuer() -> RawIssuer {
         issuer: ISS.into(),
         jwks_uri: Some(JWKS_URL.into()),
         discovery: None,
-        audiences: vec![AUD.into()],
+        audiences: Some(vec![AUD.into()]),
         algorithms: vec!["EdDSA".into(), "ES256".into()],
         leeway_seconds: Some(0),
         hs256_secret: None,
+        ..RawIssuer::default()
     }
 }
 
