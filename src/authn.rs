@@ -9,6 +9,7 @@ use crate::apikey::KeyKind;
 use crate::assertion::AssertionClaims;
 use crate::config::Config;
 use crate::extract::{extract, CredentialSource, Extracted, Presented};
+use crate::failures::{FailureBudget as FailureLimit, FailureClass};
 use crate::headers::{
     edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts, Forwarding,
 };
@@ -267,6 +268,8 @@ pub struct Gateway<K> {
     pub view: RevocationView,
     /// Failed admin authentications not yet reported to the audit log.
     pub auth_failures: crate::state::FailureBudget,
+    /// Failed authentications per client address: spent before any lookup (`src/failures.rs`).
+    pub failures: FailureLimit,
 }
 
 impl<K: Clone> Gateway<K> {
@@ -275,12 +278,14 @@ impl<K: Clone> Gateway<K> {
         let keys = KeyCache::new(&config.keys);
         let jwt = JwtAuthenticator::new(config.issuers.clone(), config.jwks.clone());
         let view = RevocationView::new(config.revocation);
+        let config_failed_auth = config.failed_auth;
         Gateway {
             config,
             keys,
             jwt,
             view,
             auth_failures: crate::state::FailureBudget::default(),
+            failures: FailureLimit::new(config_failed_auth),
         }
     }
 
@@ -424,7 +429,10 @@ impl<K: Clone> Gateway<K> {
             }
         };
 
-        let verified = self.verify(presented, route, &ports, now, &mut log).await;
+        let ip = req.header("cf-connecting-ip");
+        let verified = self
+            .verify(presented, route, &ports, now, ip, &mut log)
+            .await;
         let (identity, followups) = match verified {
             Ok(v) => v,
             Err(problem) => return Outcome::reject(problem, log),
@@ -471,6 +479,7 @@ impl<K: Clone> Gateway<K> {
         route: &Requirement,
         ports: &Ports<'_, S, D, V, A>,
         now: UnixTime,
+        ip: Option<&str>,
         log: &mut LogFacts,
     ) -> Result<(Identity, Vec<Followup>), Problem>
     where
@@ -514,6 +523,44 @@ impl<K: Clone> Gateway<K> {
                 ),
             ));
         }
+        // The failed-auth budget, before any lookup: an address that has failed too often is
+        // refused without a KV read or a signature check, except for a key this isolate already
+        // holds as valid.
+        let class = if kind == CredentialKind::Jwt {
+            FailureClass::Jwt
+        } else {
+            FailureClass::Key
+        };
+        if let Some(ip) = ip {
+            if let Err(retry) = self.failures.check(ip, class, now.0) {
+                if class == FailureClass::Jwt || !self.keys.holds_found(token, now) {
+                    return Err(Problem::too_many_failures(retry));
+                }
+            }
+        }
+        let result = self.verify_kind(kind, token, ports, now, log).await;
+        if let (Err(p), Some(ip)) = (&result, ip) {
+            if p.status == 401 {
+                self.failures.failed(ip, class, now.0);
+            }
+        }
+        result
+    }
+
+    async fn verify_kind<S, D, V, A>(
+        &self,
+        kind: CredentialKind,
+        token: &str,
+        ports: &Ports<'_, S, D, V, A>,
+        now: UnixTime,
+        log: &mut LogFacts,
+    ) -> Result<(Identity, Vec<Followup>), Problem>
+    where
+        S: KeyStore,
+        D: DocumentSource,
+        V: SignatureVerifier<Key = K>,
+        A: Authority,
+    {
         match kind {
             CredentialKind::Jwt => {
                 match self
@@ -826,10 +873,30 @@ impl<K: Clone> Gateway<K> {
                 Ok((AdminCaller::Anonymous, Actor::Anonymous))
             }
             Ok(Extracted::One(p)) => {
+                let ip = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+                    .map(|(_, v)| v.as_str());
+                let jwt = looks_like_jwt(p.token);
+                // The right admin token always works (comparing it is one hash); only a wrong
+                // one is subject to the failed-auth budget, as is a JWT before its check.
                 if admin_token.is_some_and(|t| t.matches(p.token)) {
                     return Ok((AdminCaller::Admin, Actor::AdminToken));
                 }
-                if !looks_like_jwt(p.token) {
+                let class = if jwt {
+                    FailureClass::Jwt
+                } else {
+                    FailureClass::Admin
+                };
+                if let Some(ip) = ip {
+                    if let Err(retry) = self.failures.check(ip, class, now.0) {
+                        return Err(AdminReply::Problem(Problem::too_many_failures(retry)));
+                    }
+                }
+                if !jwt {
+                    if let Some(ip) = ip {
+                        self.failures.failed(ip, FailureClass::Admin, now.0);
+                    }
                     return Err(AdminReply::Problem(Problem::invalid_token(
                         "bad_admin_token",
                         "The admin token is not valid.",
@@ -870,9 +937,15 @@ impl<K: Clone> Gateway<K> {
                             (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
                         }
                     }
-                    Err(JwtFailure::Invalid { reason }) => Err(AdminReply::Problem(
-                        Problem::invalid_token(reason, "The token is not valid."),
-                    )),
+                    Err(JwtFailure::Invalid { reason }) => {
+                        if let Some(ip) = ip {
+                            self.failures.failed(ip, FailureClass::Jwt, now.0);
+                        }
+                        Err(AdminReply::Problem(Problem::invalid_token(
+                            reason,
+                            "The token is not valid.",
+                        )))
+                    }
                     Err(JwtFailure::Unavailable {
                         reason,
                         retry_after,

@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// The authority's audit log.
     #[serde(default)]
     pub audit: Option<RawAudit>,
+    /// The failed-authentication budget per client address (`src/failures.rs`).
+    #[serde(default)]
+    pub failed_auth: Option<crate::failures::RawFailureSettings>,
     /// Dev-only settings; must be off in deployed configs.
     #[serde(default)]
     pub debug: Option<DebugSettings>,
@@ -235,6 +238,8 @@ pub struct Config {
     pub revocation: crate::state::RevocationSettings,
     /// `audit.retention_days`.
     pub audit_retention_days: u64,
+    /// `failed_auth`.
+    pub failed_auth: crate::failures::FailureSettings,
 }
 
 impl Config {
@@ -397,7 +402,12 @@ impl Config {
             return Err(error("audit.retention_days", "must be between 1 and 3650"));
         }
 
+        let failed_auth =
+            crate::failures::FailureSettings::from_raw(raw.failed_auth.unwrap_or_default())
+                .map_err(|(field, reason)| error(field, reason))?;
+
         Ok(Config {
+            failed_auth,
             revocation,
             audit_retention_days,
             assertion_signer,

@@ -237,6 +237,16 @@ impl KeyCache {
         }
     }
 
+    /// True when this isolate holds `token`'s record as found and fresh: the failed-auth budget
+    /// never refuses such a key (its owner keeps working behind an address that floods).
+    #[must_use]
+    pub fn holds_found(&self, token: &str, now: UnixTime) -> bool {
+        matches!(
+            self.get(&TokenDigest::of(token), now),
+            Some(Cached::Found(_))
+        )
+    }
+
     /// Forget every cached answer (a new authority epoch: whatever was cached may rest on a
     /// state that no longer exists).
     pub fn clear(&self) {

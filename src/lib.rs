@@ -35,6 +35,7 @@ pub mod authn;
 pub mod bounded;
 pub mod config;
 pub mod extract;
+pub mod failures;
 pub mod headers;
 pub mod identity;
 pub mod log;

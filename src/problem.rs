@@ -48,6 +48,8 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     /// Machine-readable reason code for logs (`missing_credential`, `bad_checksum`, …).
     pub reason: &'static str,
+    /// The `error` member where no RFC 6750 code applies (429 `rate_limited`).
+    pub error: Option<&'static str>,
 }
 
 /// What the missing-credential 401 tells the client to send.
@@ -82,6 +84,23 @@ impl Problem {
             scope: None,
             retry_after: None,
             reason,
+            error: None,
+        }
+    }
+
+    /// 429: this client address has failed to authenticate too often (the failed-auth budget,
+    /// `src/failures.rs`); nothing was looked up.
+    #[must_use]
+    pub fn too_many_failures(retry_after: u64) -> Self {
+        Problem {
+            retry_after: Some(retry_after),
+            error: Some("rate_limited"),
+            ..Problem::new(
+                429,
+                "Too many failed attempts",
+                "too_many_failures",
+                "Too many failed authentication attempts from this address; retry later.",
+            )
         }
     }
 
@@ -203,7 +222,7 @@ impl Problem {
     pub fn error_code(&self) -> Option<&'static str> {
         match self.challenge {
             Challenge::BearerError(e) => Some(e.as_str()),
-            _ => None,
+            _ => self.error,
         }
     }
 

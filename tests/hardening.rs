@@ -899,3 +899,158 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
         403
     );
 }
+
+/// #15 item 5: failures are limited per client address before any lookup; a key's owner is never
+/// locked out by someone failing with it, and the right admin token always works.
+#[tokio::test(flavor = "current_thread")]
+async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_locks_out_the_owner() {
+    let mut w = World::new(json!({
+        "origin": "https://origin.example",
+        "routes": [{ "path": "/v1/**", "accept": ["api_key"] }],
+        "keys": { "record_last_used": false },
+        "failed_auth": { "burst": 5, "per_minute": 1 }
+    }));
+    let created = json_body(
+        w.admin(
+            ADMIN,
+            "POST",
+            "/keys",
+            None,
+            json!({"kind": "api_key", "subject": "owner", "name": "k", "scopes": []}),
+        )
+        .await,
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let ip = ("cf-connecting-ip", "198.51.100.66");
+    let valid = |t: &str| format!("Bearer {t}");
+    let owner = valid(&token);
+    assert!(matches!(
+        w.decide("GET", "/v1/x", &[("authorization", &owner), ip])
+            .await
+            .decision,
+        Decision::Forward { .. }
+    ));
+
+    let mut n = 7u8;
+    let mut fill = |buf: &mut [u8]| {
+        for b in buf {
+            n = n.wrapping_mul(29).wrapping_add(3);
+            *b = n;
+        }
+    };
+    let reads_before = w.store.reads.get();
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let forged = w
+            .gateway
+            .config
+            .keys
+            .format
+            .generate(edge_auth::apikey::KeyKind::ApiKey, &mut fill);
+        let outcome = w
+            .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
+            .await;
+        statuses.push(rejection(&outcome).0);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "the burst"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 45);
+    assert!(
+        w.store.reads.get() - reads_before <= 5,
+        "no KV read once the budget is spent"
+    );
+    let Decision::Reject(p) = w
+        .decide("GET", "/v1/x", &[("authorization", "Bearer eak_x"), ip])
+        .await
+        .decision
+    else {
+        panic!("refused");
+    };
+    assert!(p.status == 401 || p.status == 429);
+    let forged = w
+        .gateway
+        .config
+        .keys
+        .format
+        .generate(edge_auth::apikey::KeyKind::ApiKey, &mut fill);
+    let outcome = w
+        .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
+        .await;
+    let Decision::Reject(p) = outcome.decision else {
+        panic!("refused")
+    };
+    assert_eq!(
+        (p.status, p.reason, p.error_code()),
+        (429, "too_many_failures", Some("rate_limited"))
+    );
+    assert!(p.retry_after.is_some_and(|r| r >= 1));
+
+    // The owner's key, which this isolate holds as valid, still works from the same address.
+    assert!(matches!(
+        w.decide("GET", "/v1/x", &[("authorization", &owner), ip])
+            .await
+            .decision,
+        Decision::Forward { .. }
+    ));
+    // Another address has its own budget.
+    let other = w
+        .decide(
+            "GET",
+            "/v1/x",
+            &[
+                ("authorization", &valid(&forged)),
+                ("cf-connecting-ip", "203.0.113.5"),
+            ],
+        )
+        .await;
+    assert_eq!(rejection(&other).0, 401);
+
+    // Admin token guesses: the budget, then 429; the right token still works.
+    for _ in 0..5 {
+        let headers_ip = [
+            (
+                "authorization".to_string(),
+                "Bearer wrong-admin-token-guess".to_string(),
+            ),
+            ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
+        ];
+        let r = admin_with(&w, &headers_ip).await;
+        assert_eq!(status(&r), 401);
+    }
+    let guess = [
+        (
+            "authorization".to_string(),
+            "Bearer wrong-admin-token-guess".to_string(),
+        ),
+        ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
+    ];
+    assert_eq!(status(&admin_with(&w, &guess).await), 429);
+    let right = [
+        ("authorization".to_string(), format!("Bearer {ADMIN}")),
+        ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
+    ];
+    assert_eq!(status(&admin_with(&w, &right).await), 200);
+}
+
+async fn admin_with(w: &World, headers: &[(String, String)]) -> AdminReply {
+    let mut fill = |buf: &mut [u8]| buf.fill(5);
+    let req = AdminRequest {
+        method: "GET",
+        path: "/keys",
+        query: None,
+        body: &[],
+    };
+    let ports = Ports {
+        store: &w.store,
+        documents: &w.source,
+        verifier: &NativeVerifier,
+        authority: None::<&edge_auth::ports::NoAuthority>,
+        now_ms: 0,
+    };
+    w.gateway
+        .admin(req, headers, ports, UnixTime(NOW), &mut fill)
+        .await
+}
