@@ -86,7 +86,10 @@ ls -l "$OUT/"
 # scope/client-id mapping, token_type, required_claims, accept_without_audience, health
 # warnings (the config_warning log line alone is 0.7 KiB). The mapping fields already parse
 # as serde_json::Value rather than their own serde shapes, which saved 3.4 KiB.
-BUDGET_BYTES=$((413 * 1024))
+# 413 → 418 KiB (issue #15 item 5): the failed-authentication budget, +5 KiB measured (its
+# bucket table is a new SieveMap instantiation keyed by (address, class), and the verify step
+# was split in two around it).
+BUDGET_BYTES=$((418 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

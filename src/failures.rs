@@ -231,6 +231,6 @@ mod tests {
                 0,
             );
         }
-        assert!(b.buckets.borrow().len() <= 16);
+        assert!(b.buckets.try_borrow().unwrap().len() <= 16);
     }
 }

@@ -29,7 +29,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { Miniflare, convertV4MiniflareOptions, KV_PLUGIN } from "miniflare";
-import { ROOT, COMPATIBILITY_DATE, builtModules } from "./harness.mjs";
+import { ROOT, COMPATIBILITY_DATE, builtModules, withoutFailureBudget } from "./harness.mjs";
 import { LAG_KEY, MAX_LAG_MS, parseEnvelope } from "./kv-lag.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -125,7 +125,9 @@ export async function startCluster({
 } = {}) {
   const modules = workerModules ?? modulesOverride ?? builtModules(path.join(ROOT, buildDir));
   const vars = { ...bindings };
-  if (config !== undefined) vars.AUTH_CONFIG = config;
+  // Every request of a test comes from one address (127.0.0.1), so the failed-auth budget is
+  // off unless a test configures it (tests of the budget do).
+  if (config !== undefined) vars.AUTH_CONFIG = withoutFailureBudget(config);
   const common = { ...modules, compatibilityDate: COMPATIBILITY_DATE, bindings: vars };
 
   const workers = [

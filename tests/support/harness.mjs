@@ -68,7 +68,9 @@ export async function deadPort() {
  */
 export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true, buildDir = "build" } = {}) {
   const allBindings = { ...bindings };
-  if (config !== undefined) allBindings.AUTH_CONFIG = config;
+  // Every request of a test comes from one address (127.0.0.1), so the failed-auth budget is
+  // off unless a test configures it (tests of the budget do).
+  if (config !== undefined) allBindings.AUTH_CONFIG = withoutFailureBudget(config);
   // Miniflare 5 takes a new options format; these are the v4-style worker options, converted
   // by Miniflare's own adapter. KV and the cache are ephemeral (a temp dir, removed on dispose).
   const options = {
@@ -101,6 +103,12 @@ export async function startEdge({ config, bindings = {}, kv = {}, assets = false
     fetch: (p, init) => mf.dispatchFetch(new URL(p, "http://edge.test").toString(), init),
     close: () => mf.dispose(),
   };
+}
+
+/** `config` with `failed_auth: {burst: 0}` unless it sets `failed_auth` (objects only). */
+export function withoutFailureBudget(config) {
+  if (config === null || typeof config !== "object" || "failed_auth" in config) return config;
+  return { ...config, failed_auth: { burst: 0 } };
 }
 
 /** The demo routes most tests use. */
