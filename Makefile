@@ -9,7 +9,7 @@ export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/esbuild/bin/esbuild
 
-.PHONY: setup setup-test build build-fault dev test test-native test-runtime test-browser lint bench deploy clean
+.PHONY: setup setup-test build build-fault check dev test test-native test-runtime test-browser lint bench deploy clean
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,12 @@ build: setup
 ## After build: both share target/, so they must never run at once (make -j).
 build-fault: setup build
 	FEATURES=fault-injection OUT=build-fault scripts/build.sh
+
+## check: validate wrangler.jsonc offline (every environment's AUTH_CONFIG in the built Worker, and the
+## secrets it names), problems as file:line:column. CONFIG=path checks another file.
+CONFIG ?= wrangler.jsonc
+check: build
+	node scripts/check.mjs $(CONFIG)
 
 ## dev: wrangler dev on 127.0.0.1 with local KV, a demo config, demo secrets and a demo origin
 dev: build
@@ -57,7 +63,7 @@ bench: build
 ## deploy: build and `wrangler deploy` of wrangler.jsonc (README: Deploying; secrets first).
 ## ENV=staging|production deploys that environment; without it, the top level (`--env=`).
 ENV ?=
-deploy: build
+deploy: build check
 	wrangler deploy --env="$(ENV)"
 
 clean:

@@ -272,7 +272,14 @@ impl Config {
             } else {
                 path
             };
-            error(field, e.into_inner().to_string())
+            // serde_json appends " at line L column C" of the text it read, which is not the
+            // user's file (wrangler re-serialises the var): the field already says where.
+            let message = e.into_inner().to_string();
+            let message = match message.rfind(" at line ") {
+                Some(i) => message.get(..i).unwrap_or(&message).to_string(),
+                None => message,
+            };
+            error(field, message)
         })?;
         Config::from_raw(raw, secret)
     }
