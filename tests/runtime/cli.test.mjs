@@ -212,3 +212,54 @@ test("import sends existing keys by hash: they work without being reissued, and 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /record 1: "hash"/);
 });
+
+test("with the state tier: principals revoke, tokens revoke, audit across pages, keys adopt", async () => {
+  const stateEdge = await startEdge({
+    config: {
+      origin: origin.url,
+      issuers: [{ issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
+      routes: [{ path: "/v1/**" }],
+    },
+    bindings: { ADMIN_TOKEN: ADMIN },
+    state: true,
+  });
+  try {
+    const env = { EDGE_AUTH_URL: stateEdge.url };
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await ok(["--json", "keys", "create", "--kind", "api_key", "--subject", "carol", "--name", `k${i}`], env);
+      made.push(JSON.parse(r.stdout));
+    }
+    const revoked = JSON.parse((await ok(["--json", "principals", "revoke", "--subject", "carol"], env)).stdout);
+    assert.deepEqual(revoked.revoked_keys.sort(), made.map((k) => k.id).sort());
+    for (const k of made) assert.equal((await stateEdge.fetch("/v1/x", { headers: { "x-api-key": k.token } })).status, 401);
+    const human = await ok(["principals", "revoke", "--subject", "nobody"], env);
+    assert.match(human.stdout, /Revoked nobody: 0 key\(s\)/);
+
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const tok = JSON.parse((await ok(["--json", "tokens", "revoke", "--issuer", jwks.url, "--jti", "j-1", "--exp", String(exp)], env)).stdout);
+    assert.equal(tok.jti, "j-1");
+    const bad = await cli(["tokens", "revoke", "--issuer", "https://unknown.test", "--jti", "j", "--exp", String(exp)], env);
+    assert.equal(bad.code, 1, "an API refusal is exit 1");
+
+    const all = JSON.parse((await ok(["--json", "audit"], env)).stdout);
+    const actions = all.events.map((e) => e.action);
+    assert.deepEqual(actions.slice(0, 3), ["token.revoke", "principal.revoke", "principal.revoke"], "newest first");
+    assert.equal(actions.filter((a) => a === "key.create").length, 3);
+    const two = JSON.parse((await ok(["--json", "audit", "--limit", "2"], env)).stdout);
+    assert.equal(two.events.length, 2);
+    const text = await ok(["audit", "--limit", "1"], env);
+    assert.match(text.stdout, /token\.revoke\s+admin_token/);
+
+    const adopted = JSON.parse((await ok(["--json", "keys", "adopt"], env)).stdout);
+    assert.equal(adopted.copied, 0, "everything was made through the authority");
+    assert.ok(adopted.skipped >= 3);
+
+    // Without the state tier the same commands say so (500 state_not_bound, exit 1).
+    const plain = await cli(["audit"]);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /AUTH_STATE is not bound/);
+  } finally {
+    await stateEdge.close();
+  }
+});

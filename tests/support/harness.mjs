@@ -64,9 +64,9 @@ export async function deadPort() {
 
 /**
  * Start the built Worker in workerd. `config` is AUTH_CONFIG (object, or string to bind it as
- * text); `bindings` adds secrets/vars; `kv` seeds AUTH_KV.
+ * text); `bindings` adds secrets/vars; `kv` seeds AUTH_KV; `state` binds AUTH_STATE.
  */
-export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true, buildDir = "build" } = {}) {
+export async function startEdge({ config, bindings = {}, kv = {}, assets = false, kvBinding = true, buildDir = "build", state = false } = {}) {
   const allBindings = { ...bindings };
   // Every request of a test comes from one address (127.0.0.1), so the failed-auth budget is
   // off unless a test configures it (tests of the budget do).
@@ -79,6 +79,9 @@ export async function startEdge({ config, bindings = {}, kv = {}, assets = false
     kvNamespaces: kvBinding ? ["AUTH_KV"] : [],
     bindings: allBindings,
   };
+  // `state`: the AUTH_STATE authority, defined and bound by this one Worker (as wrangler.jsonc
+  // deploys it); tests/support/cluster.mjs runs several isolates around one.
+  if (state) options.durableObjects = { AUTH_STATE: { className: "AuthState", useSQLite: true } };
   if (assets) {
     options.assets = {
       directory: path.join(ROOT, "www"),

@@ -48,6 +48,52 @@ pub enum Command {
     /// API keys and PATs (`{admin_path}/keys`).
     #[command(subcommand)]
     Keys(Keys),
+    /// Principals (issuer, subject): sign one out everywhere (state tier).
+    #[command(subcommand)]
+    Principals(Principals),
+    /// Single JWTs: revoke one by its `jti` (state tier).
+    #[command(subcommand)]
+    Tokens(Tokens),
+    /// The audit log, newest first, following pages until done or until --limit events
+    /// (`{admin_path}/audit`, state tier).
+    Audit {
+        /// Stop after this many events (the output then carries a `cursor` to go on from).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Start from this cursor (from an earlier, limited listing).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Principals {
+    /// Revoke every key and PAT of (issuer, subject) and every JWT of it issued at or before
+    /// --before (default now).
+    Revoke {
+        #[arg(long)]
+        subject: String,
+        /// Absent: the principal of admin-made API keys (they carry no issuer).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        before: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// Refuse one JWT, by its issuer and `jti`, until its `exp`.
+    Revoke {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        jti: String,
+        /// The token's `exp` (Unix seconds): the revocation lasts until then.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        exp: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -129,6 +175,8 @@ pub enum Keys {
     Get { id: String },
     /// Revoke a key: it is refused from then on.
     Revoke { id: String },
+    /// Copy keys made before the state tier from KV into the authority (repeats until done).
+    Adopt,
     /// Issue a new key with the same subject and scopes; the old one expires after the grace.
     Roll {
         id: String,

@@ -15,7 +15,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use args::{Cli, Command, Keys, TOKEN_ENV};
+use args::{Cli, Command, Keys, Principals, Tokens, TOKEN_ENV};
 use client::{check_id, Client};
 
 /// Why a command failed; each kind has its own exit code.
@@ -73,13 +73,12 @@ fn execute(cli: &Cli, token: Option<&str>) -> Result<(), CliError> {
         ));
     };
     let base = client::base_url(url, &cli.admin_path, cli.allow_insecure_http)?;
-    let Command::Keys(keys) = &cli.command;
     // Validate the input file before asking for the token, so --dry-run works without one.
-    if let Keys::Import {
+    if let Command::Keys(Keys::Import {
         file,
         dry_run: true,
         ..
-    } = keys
+    }) = &cli.command
     {
         let records = import::read_records(file)?;
         return say(&format!(
@@ -97,7 +96,71 @@ fn execute(cli: &Cli, token: Option<&str>) -> Result<(), CliError> {
         }
     };
     let api = Client::new(base, token, Duration::from_secs(cli.timeout.max(1)));
+    let keys = match &cli.command {
+        Command::Keys(keys) => keys,
+        Command::Principals(Principals::Revoke {
+            subject,
+            issuer,
+            before,
+        }) => {
+            let mut body = json!({ "subject": subject });
+            if let Some(obj) = body.as_object_mut() {
+                if let Some(iss) = issuer {
+                    obj.insert("issuer".into(), json!(iss));
+                }
+                if let Some(b) = before {
+                    obj.insert("before".into(), json!(b));
+                }
+            }
+            let reply = api.post("/principals/revoke", &body)?;
+            let body = reply.body.unwrap_or(Value::Null);
+            if cli.json {
+                return print_json(&body);
+            }
+            let n = field(&body, "revoked_keys").as_array().map_or(0, Vec::len);
+            return say(&format!(
+                "Revoked {subject}: {n} key(s) and PAT(s), and every token issued at or before {}; refused everywhere within revocation.max_staleness_seconds.",
+                field(&body, "before")
+            ));
+        }
+        Command::Tokens(Tokens::Revoke { issuer, jti, exp }) => {
+            let reply = api.post(
+                "/tokens/revoke",
+                &json!({ "issuer": issuer, "jti": jti, "exp": exp }),
+            )?;
+            let body = reply.body.unwrap_or(Value::Null);
+            if cli.json {
+                return print_json(&body);
+            }
+            return say(&format!("Revoked token {jti} of {issuer} until {exp}."));
+        }
+        Command::Audit { limit, cursor } => return audit(&api, cli.json, *limit, cursor.clone()),
+    };
     match keys {
+        Keys::Adopt => {
+            let mut cursor: Option<String> = None;
+            let (mut copied, mut skipped) = (0u64, 0u64);
+            loop {
+                let path = match &cursor {
+                    Some(c) => format!("/keys/adopt?cursor={}", encode(c)),
+                    None => "/keys/adopt".to_string(),
+                };
+                let body = api.post(&path, &Value::Null)?.body.unwrap_or(Value::Null);
+                copied += field(&body, "copied").as_u64().unwrap_or(0);
+                skipped += field(&body, "skipped").as_u64().unwrap_or(0);
+                cursor = field(&body, "cursor").as_str().map(str::to_string);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            if cli.json {
+                print_json(&json!({ "copied": copied, "skipped": skipped }))
+            } else {
+                say(&format!(
+                    "Adopted {copied} record(s) from KV into the authority ({skipped} it already held)."
+                ))
+            }
+        }
         Keys::Create {
             kind,
             subject,
@@ -305,6 +368,79 @@ fn issued(json_out: bool, body: Option<Value>) -> Result<(), CliError> {
     let mut text = output::key_details(&body);
     text.push_str(&format!("token:       {}", output::clean(token)));
     say(&text)
+}
+
+/// `audit`: every page (or up to `limit` events), newest first.
+fn audit(
+    api: &Client,
+    json_out: bool,
+    limit: Option<usize>,
+    mut cursor: Option<String>,
+) -> Result<(), CliError> {
+    let mut events: Vec<Value> = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/audit?limit=1000&cursor={}", encode(c)),
+            None => "/audit?limit=1000".to_string(),
+        };
+        let body = api.get(&path)?.body.unwrap_or(Value::Null);
+        if let Some(page) = field(&body, "events").as_array() {
+            events.extend(page.iter().cloned());
+        }
+        cursor = field(&body, "cursor").as_str().map(str::to_string);
+        if let Some(n) = limit {
+            if events.len() >= n {
+                events.truncate(n);
+                break;
+            }
+        }
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if json_out {
+        let mut out = json!({ "events": events });
+        if let (Some(c), Some(obj)) = (&cursor, out.as_object_mut()) {
+            obj.insert("cursor".into(), json!(c));
+        }
+        return print_json(&out);
+    }
+    for e in &events {
+        let actor = match field(field(e, "actor"), "type").as_str() {
+            Some("admin_jwt" | "user") => format!(
+                "{} {}/{}",
+                field(field(e, "actor"), "type").as_str().unwrap_or(""),
+                field(field(e, "actor"), "issuer").as_str().unwrap_or(""),
+                field(field(e, "actor"), "subject").as_str().unwrap_or("")
+            ),
+            Some(t) => t.to_string(),
+            None => "?".to_string(),
+        };
+        say(&format!(
+            "{}  {:<18} {:<28} {}",
+            field(e, "time"),
+            field(e, "action").as_str().unwrap_or(""),
+            actor,
+            field(e, "key_id")
+                .as_str()
+                .or(field(e, "subject").as_str())
+                .unwrap_or("")
+        ))?;
+    }
+    if let Some(c) = cursor {
+        say(&format!("(more: --cursor {c})"))?;
+    }
+    Ok(())
+}
+
+/// `v[key]`, or null (never panics).
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&Value::Null)
+}
+
+/// A query value, percent-encoded.
+fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 fn print_json(v: &Value) -> Result<(), CliError> {
