@@ -89,7 +89,11 @@ ls -l "$OUT/"
 # 413 → 418 KiB (issue #15 item 5): the failed-authentication budget, +5 KiB measured (its
 # bucket table is a new SieveMap instantiation keyed by (address, class), and the verify step
 # was split in two around it).
-BUDGET_BYTES=$((418 * 1024))
+# 418 → 425 KiB (issue #15 item 6, part): PATCH {admin_path}/keys/{id}, +7 KiB measured (one more
+# async handler in the admin state machine, its body's serde, the feed's Changed entry and the
+# keys' confirmed-change path). twiggy, this build: the embedded OpenAPI document is the largest
+# single item (.rodata, 102 KB raw, ~12 KiB gzip): serving it from ASSETS is the cheapest cut.
+BUDGET_BYTES=$((425 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

@@ -126,6 +126,9 @@ enum Cached {
 struct Entry {
     record: KeyRecord,
     stored_at: UnixTime,
+    /// Read from the authority because of a change published at this time (state tier): the
+    /// record reflects every change up to it. `None`: read from KV, which may lag a change.
+    confirmed: Option<u64>,
 }
 
 /// The fewest negative entries a cache keeps (when `max_entries` allows), so that small caches
@@ -209,6 +212,7 @@ impl KeyCache {
                         Entry {
                             record,
                             stored_at: now,
+                            confirmed: None,
                         },
                     );
                 }
@@ -234,6 +238,34 @@ impl KeyCache {
         }
         if let Ok(mut missing) = self.missing.try_borrow_mut() {
             missing.remove(digest);
+        }
+    }
+
+    /// The change time a cached found record reflects (see `Entry::confirmed`).
+    fn confirmed(&self, digest: &TokenDigest) -> Option<u64> {
+        self.found
+            .try_borrow()
+            .ok()
+            .and_then(|f| f.peek(digest).and_then(|e| e.confirmed))
+    }
+
+    /// Cache a record the authority answered after a change published at `at`.
+    fn insert_confirmed(&self, digest: TokenDigest, record: KeyRecord, at: u64, now: UnixTime) {
+        if self.ttl == 0 {
+            return;
+        }
+        if let Ok(mut missing) = self.missing.try_borrow_mut() {
+            missing.remove(&digest);
+        }
+        if let Ok(mut found) = self.found.try_borrow_mut() {
+            found.insert(
+                digest,
+                Entry {
+                    record,
+                    stored_at: now,
+                    confirmed: Some(at),
+                },
+            );
         }
     }
 
@@ -357,6 +389,7 @@ pub async fn authenticate_key<S: KeyStore, A: Authority>(
     // A key created moments ago may be missing from KV (or cached missing here): the view lists
     // the digests of keys created within its window, and only for those is the authority asked.
     if let Some(r) = recent
+        .as_ref()
         .filter(|r| !matches!(cached, Some(Cached::Found(_))) && r.view.recently_created(&digest))
     {
         let unavailable = |_| KeyFailure::Unavailable {
@@ -411,6 +444,30 @@ pub async fn authenticate_key<S: KeyStore, A: Authority>(
             }
         }
     };
+    // A record whose scopes changed after this copy was read (the feed says when) is read again
+    // from the authority: KV and this cache may both hold the copy from before the change.
+    if let Some(r) = &recent {
+        if let Some(at) = r.view.changed_at(&record.id) {
+            if cache.confirmed(&digest).is_none_or(|c| c < at) {
+                let text = r
+                    .authority
+                    .record(&digest.kv_key())
+                    .await
+                    .map_err(|_| KeyFailure::Unavailable {
+                        reason: "state_unavailable",
+                        retry_after: KV_RETRY_AFTER,
+                    })?
+                    .ok_or(KeyFailure::Invalid {
+                        reason: "unknown_key",
+                    })?;
+                let current = KeyRecord::parse(&text).map_err(|_| KeyFailure::Invalid {
+                    reason: "bad_record",
+                })?;
+                cache.insert_confirmed(digest, current.clone(), at, now);
+                return finish(&current, kind, cache, sole_issuer, now);
+            }
+        }
+    }
     finish(&record, kind, cache, sole_issuer, now)
 }
 

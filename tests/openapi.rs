@@ -35,7 +35,7 @@ fn every_endpoint_and_method_is_listed() {
         ("/keys", &["get", "post"]),
         ("/keys/import", &["post"]),
         ("/keys/adopt", &["post"]),
-        ("/keys/{id}", &["delete", "get"]),
+        ("/keys/{id}", &["delete", "get", "patch"]),
         ("/keys/{id}/roll", &["post"]),
         ("/pats", &["get", "post"]),
         ("/pats/{id}", &["delete", "get"]),

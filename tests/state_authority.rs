@@ -530,3 +530,114 @@ fn failed_admin_authentication_is_one_audit_row_for_many() {
     assert_eq!(e.actor, Actor::Anonymous);
     assert_eq!(e.detail.as_ref().unwrap()["count"], 7);
 }
+
+/// An authority that answers records from the authority's tables and counts the calls.
+struct CountingAuthority<'a> {
+    store: &'a MemoryStore,
+    calls: Cell<usize>,
+}
+
+impl edge_auth::ports::Authority for CountingAuthority<'_> {
+    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {
+        self.calls.set(self.calls.get() + 1);
+        Ok(self.store.data.borrow().get(kv_key).cloned())
+    }
+}
+
+#[test]
+fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read() {
+    use edge_auth::keycache::{authenticate_key, Recent};
+    let mut a = Authority::new();
+    let key = a.create("svc");
+    let id = key["id"].as_str().unwrap().to_string();
+    let token = key["token"].as_str().unwrap().to_string();
+    let (status, _) = a.admin(
+        "PATCH",
+        &format!("/keys/{id}"),
+        json!({"scopes": ["read", "write"]}),
+    );
+    assert_eq!(status, 200);
+
+    // An isolate that cached the key before the change (its KV still says no scopes).
+    let stale = MemoryStore::new();
+    let digest = edge_auth::hash::TokenDigest::of(&token);
+    let old = a
+        .store
+        .data
+        .borrow()
+        .get(&digest.kv_key())
+        .unwrap()
+        .replace(r#""scopes":["read","write"]"#, r#""scopes":[]"#);
+    stale.data.borrow_mut().insert(digest.kv_key(), old);
+    let cache = KeyCache::new(&a.config.keys);
+    let authority = CountingAuthority {
+        store: &a.store,
+        calls: Cell::new(0),
+    };
+    let empty = RevocationView::new(RevocationSettings::default());
+    empty.install(
+        FeedDocument {
+            epoch: "e".into(),
+            head: 0,
+            overflow: false,
+            entries: vec![],
+        },
+        0,
+    );
+    let auth = |view| {
+        futures_now(authenticate_key(
+            &a.config.keys.format,
+            &cache,
+            &stale,
+            Some(Recent {
+                view,
+                authority: &authority,
+            }),
+            &token,
+            None,
+            None,
+            UnixTime(NOW),
+        ))
+        .unwrap()
+        .identity
+        .scopes
+    };
+    assert_eq!(
+        auth(&empty),
+        Vec::<String>::new(),
+        "before the feed says so: the stale copy"
+    );
+    let view = a.view();
+    assert_eq!(
+        auth(&view),
+        ["read", "write"],
+        "the feed's Changed entry: read from the authority"
+    );
+    assert_eq!(auth(&view), ["read", "write"]);
+    assert_eq!(
+        authority.calls.get(),
+        1,
+        "once per isolate, then cached as confirmed"
+    );
+
+    // Audit: one key.update naming the fields; a name-only change publishes nothing.
+    let update = a
+        .log
+        .audit
+        .iter()
+        .find(|e| e.action == "key.update")
+        .unwrap();
+    assert_eq!(update.detail.as_ref().unwrap()["fields"], json!(["scopes"]));
+    let feed_len = a.log.feed.len();
+    let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({"name": "renamed"}));
+    assert_eq!((status, body["name"].as_str()), (200, Some("renamed")));
+    assert_eq!(a.log.feed.len(), feed_len, "a new name changes no verdict");
+    let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({"limits": []}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("#15"));
+    assert_eq!(a.admin("PATCH", &format!("/keys/{id}"), json!({})).0, 400);
+    assert_eq!(
+        a.admin("PATCH", "/keys/key_nope", json!({"name": "x"})).0,
+        404
+    );
+}

@@ -19,7 +19,7 @@ use crate::problem::Problem;
 use crate::state::Change;
 use crate::time::UnixTime;
 
-pub use validate::{CreateKey, CreatePat, Import, RevokePrincipal, RevokeToken, Roll};
+pub use validate::{CreateKey, CreatePat, Import, RevokePrincipal, RevokeToken, Roll, UpdateKey};
 
 /// Largest request body the admin API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -164,6 +164,7 @@ pub async fn handle<S: KeyStore>(
         (["keys", id], _) => match req.method {
             "GET" => get_one(id, None, ctx, store).await,
             "DELETE" => revoke(id, None, ctx, store).await,
+            "PATCH" => update(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
         (["keys", id, "roll"], _) => match req.method {
@@ -916,6 +917,58 @@ async fn roll<S: KeyStore>(
         new_digest: issued.digest,
     });
     issued_reply(&issued)
+}
+
+/// `PATCH /keys/{id}`: change a key's name and scopes (its token, subject, issuer and times stay).
+/// A scope change reaches every isolate within the revocation bound through the feed (each
+/// re-reads the record from the authority); without the state tier it takes KV's latency.
+async fn update<S: KeyStore>(
+    id: &str,
+    body: &[u8],
+    ctx: &mut AdminContext<'_>,
+    store: &S,
+) -> AdminReply {
+    let cmd = match UpdateKey::parse(body) {
+        Ok(c) => c,
+        Err(detail) => return bad_request(detail),
+    };
+    let (digest, mut record) = match load(id, None, ctx.sole_issuer, store).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(e),
+    };
+    let mut fields = Vec::new();
+    if let Some(name) = cmd.name.filter(|n| *n != record.name) {
+        record.name = name;
+        fields.push("name");
+    }
+    let scopes_changed = cmd.scopes.as_ref().is_some_and(|s| *s != record.scopes);
+    if let Some(scopes) = cmd.scopes.filter(|_| scopes_changed) {
+        record.scopes = scopes;
+        fields.push("scopes");
+    }
+    if !fields.is_empty() {
+        let Ok(text) = serde_json::to_string(&record) else {
+            return unavailable(StoreError::Unavailable);
+        };
+        if let Err(e) = store.put(&digest.kv_key(), &text, None).await {
+            return unavailable(e);
+        }
+        ctx.cache.invalidate(&digest);
+        ctx.changes.push(Change::Updated {
+            id: record.id.clone(),
+            kind: record.kind,
+            subject: record.subject.clone(),
+            issuer: record.issuer.clone(),
+            fields,
+            scopes_changed,
+        });
+    }
+    let used = last_used(id, store).await;
+    AdminReply::Json {
+        status: 200,
+        body: metadata(&record, used, ctx.now),
+    }
 }
 
 /// `POST /principals/revoke` (authority only): revoke every key and PAT of (issuer, subject)

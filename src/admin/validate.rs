@@ -447,6 +447,44 @@ impl Roll {
     }
 }
 
+/// `PATCH /keys/{id}`: `{"name"?, "scopes"?}` (at least one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateKey {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpdateKey {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    limits: Option<serde_json::Value>,
+    #[serde(default)]
+    credits: Option<serde_json::Value>,
+}
+
+impl UpdateKey {
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let raw: RawUpdateKey = json(body)?;
+        if raw.limits.is_some() || raw.credits.is_some() {
+            return Err(
+                "\"limits\" and \"credits\" cannot be set yet: rate limits and credits are not built (issue #15); change \"name\" or \"scopes\"."
+                    .into(),
+            );
+        }
+        let name = raw.name.map(|n| text("name", n, false)).transpose()?;
+        let scopes = raw.scopes.map(scopes).transpose()?;
+        if name.is_none() && scopes.is_none() {
+            return Err("Send \"name\", \"scopes\" or both.".into());
+        }
+        Ok(UpdateKey { name, scopes })
+    }
+}
+
 /// `POST /principals/revoke`: `{"issuer"?, "subject", "before"?}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokePrincipal {

@@ -51,6 +51,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 pub enum FeedEntry {
     /// A key or PAT that stops working at `at`: its revocation time, or a roll's grace end.
     Key { id: String, at: u64 },
+    /// A key whose record changed at `at` (its scopes): a copy cached or read from KV before
+    /// then is stale, and the record is read again from the authority.
+    Changed { id: String, at: u64 },
     /// A key created within the window: its record may be cached absent somewhere. `d` is the
     /// first 8 bytes of the token's SHA-256 in hex (enough to know when to ask the authority).
     Created { d: String },
@@ -185,6 +188,7 @@ struct Snapshot {
     head: u64,
     overflow: bool,
     keys: HashMap<String, u64>,
+    changed: HashMap<String, u64>,
     created: HashSet<String>,
     tokens: HashMap<String, HashMap<String, u64>>,
     principals: HashMap<(Option<String>, String), u64>,
@@ -303,6 +307,10 @@ impl RevocationView {
                     let slot = snap.keys.entry(id).or_insert(at);
                     *slot = (*slot).min(at);
                 }
+                FeedEntry::Changed { id, at } => {
+                    let slot = snap.changed.entry(id).or_insert(at);
+                    *slot = (*slot).max(at);
+                }
                 FeedEntry::Created { d } => {
                     snap.created.insert(d);
                 }
@@ -336,6 +344,15 @@ impl RevocationView {
         self.state
             .try_borrow()
             .is_ok_and(|s| s.snapshot.created.contains(&short_digest(digest)))
+    }
+
+    /// When the record of key `id` last changed (its scopes), if within the window.
+    #[must_use]
+    pub fn changed_at(&self, id: &str) -> Option<u64> {
+        self.state
+            .try_borrow()
+            .ok()
+            .and_then(|s| s.snapshot.changed.get(id).copied())
     }
 
     /// Check a positive verdict at `now` (seconds) against the view as of `now_ms`.
@@ -408,6 +425,7 @@ impl RevocationView {
                 s.fetched_at_ms.map(|t| now_ms.saturating_sub(t)),
                 s.snapshot.head,
                 s.snapshot.keys.len()
+                    + s.snapshot.changed.len()
                     + s.snapshot.created.len()
                     + s.snapshot.tokens.values().map(HashMap::len).sum::<usize>()
                     + s.snapshot.principals.len(),

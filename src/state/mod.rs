@@ -95,6 +95,15 @@ pub enum Change {
         grace_end: u64,
         new_digest: TokenDigest,
     },
+    /// `PATCH /keys/{id}`: `fields` changed; a scope change must reach every isolate.
+    Updated {
+        id: String,
+        kind: KeyKind,
+        subject: String,
+        issuer: Option<String>,
+        fields: Vec<&'static str>,
+        scopes_changed: bool,
+    },
     PrincipalRevoked {
         issuer: Option<String>,
         subject: String,
@@ -115,7 +124,7 @@ pub enum Change {
 pub struct AuditEvent {
     pub time: u64,
     pub actor: Actor,
-    /// `key.create`, `key.import`, `key.revoke`, `key.roll`, `pat.create`, `pat.revoke`,
+    /// `key.create`, `key.import`, `key.revoke`, `key.roll`, `key.update`, `pat.create`, `pat.revoke`,
     /// `principal.revoke`, `token.revoke`, `admin.auth_failed`.
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +289,29 @@ pub fn record_changes<L: StateLog>(
                 };
                 log.append_feed(&entry, grace_end.saturating_add(feed::WINDOW_SECONDS))?;
                 log.append_feed(&FeedEntry::created(new_digest), window)?;
+            }
+            Change::Updated {
+                id,
+                kind,
+                subject,
+                issuer,
+                fields,
+                scopes_changed,
+            } => {
+                let mut e = by.event(&key_action(*kind, "update"));
+                e.key_id = Some(id.clone());
+                e.kind = Some(*kind);
+                e.subject = Some(subject.clone());
+                e.issuer.clone_from(issuer);
+                e.detail = Some(serde_json::json!({ "fields": fields }));
+                log.append_audit(&e)?;
+                if *scopes_changed {
+                    let entry = FeedEntry::Changed {
+                        id: id.clone(),
+                        at: by.now,
+                    };
+                    log.append_feed(&entry, window)?;
+                }
             }
             Change::PrincipalRevoked {
                 issuer,

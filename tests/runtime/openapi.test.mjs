@@ -343,6 +343,14 @@ test("POST /keys/import: existing keys by hash, re-runs skip, a taken id refuses
 test("GET and DELETE /keys/{id}, POST /keys/{id}/roll", async () => {
   const key = (await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "svc-roll", name: "r", scopes: ["read"], expires_in: 86400 }, expect: 201 })).body;
   const meta = await call("GET", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, expect: 200 });
+  const renamed = await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { name: "renamed" }, expect: 200 });
+  assert.equal(renamed.body.name, "renamed");
+  await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { name: meta.body.name }, expect: 200 });
+  await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: {}, expect: 400, refusedByDoc: true });
+  const refused = await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { credits: { remaining: 5 } }, expect: 400, refusedByDoc: true });
+  assert.match(refused.body.detail, /not built/);
+  await call("PATCH", "/keys/{id}", "/keys/key_missing000000000", { auth: adminAuth, body: { name: "x" }, expect: 404 });
+  await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { expect: 401, body: { name: "x" } });
   assert.equal(meta.body.status, "active");
   assert.equal(meta.body.last_used_at, null);
   // Used once, so last_used_at may be set (it is written after the response).
@@ -636,7 +644,7 @@ test("keys/adopt copies KV's records into the authority in steps; 500 without th
 
 test("methods a path does not document are 405 for an allowed caller", async () => {
   await call("PUT", "/keys", "/keys", { auth: adminAuth, expect: 405 });
-  await call("PATCH", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
+  await call("PUT", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
   await call("GET", "/keys/{id}/roll", "/keys/key_x/roll", { auth: adminAuth, expect: 405 });
   await call("PUT", "/pats", "/pats", { auth: userJwt(), expect: 405 });
   await call("POST", "/pats/{id}", "/pats/key_x", { auth: userJwt(), expect: 405 });

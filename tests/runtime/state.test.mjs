@@ -246,6 +246,28 @@ test("keys made before the state tier are adopted from KV with one admin call, t
   assert.ok(elapsed <= BOUND_MS + MARGIN_MS, `refused after ${elapsed} ms`);
 });
 
+test("a scope change through A reaches B's cached copy within the bound (KV lagging 60 s)", async () => {
+  const key = await createKey(A, "rescoped", { scopes: ["read", "write"] });
+  await until(B, key.token, 200, Date.now());
+  const scopesSeenBy = async (isolate) => {
+    const res = await isolate.fetch("/v1/x", { headers: { authorization: `Bearer ${key.token}` } });
+    assert.equal(res.status, 200);
+    return (await res.json()).headers["x-auth-scopes"];
+  };
+  assert.equal(await scopesSeenBy(B), "read write");
+  const t0 = Date.now();
+  const res = await A.fetch(`/_auth/keys/${key.id}`, admin({ method: "PATCH", body: JSON.stringify({ scopes: ["read"] }) }));
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual((await res.json()).scopes, ["read"]);
+  for (;;) {
+    if ((await scopesSeenBy(B)) === "read") break;
+    assert.ok(Date.now() - t0 <= BOUND_MS + MARGIN_MS, "B still forwards the old scopes");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const audit = await (await A.fetch("/_auth/audit?limit=5", admin())).json();
+  assert.ok(audit.events.some((e) => e.action === "key.update" && e.key_id === key.id));
+});
+
 test("health reports the state tier and its view", async () => {
   const health = await (await B.fetch("/_auth/health")).json();
   assert.equal(health.state.bound, true);
