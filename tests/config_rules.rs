@@ -295,3 +295,26 @@ fn every_supported_algorithm_name_is_accepted_and_unknown_ones_are_named() {
         assert!(e.reason.contains("ES512"), "{}", e.reason);
     }
 }
+
+/// The README's default blocks (`"revocation": …`, `"audit": …`, `"failed_auth": …`) are the
+/// defaults: a config that spells them out means the same as one that leaves them out.
+#[test]
+fn the_readme_default_blocks_are_the_code_defaults() {
+    let readme = include_str!("../README.md");
+    let fragments: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            ["\"revocation\":", "\"audit\":", "\"failed_auth\":"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| l.trim_end_matches(','))
+        .collect();
+    assert_eq!(fragments.len(), 3, "{fragments:?}");
+    let spelled = format!(r#"{{"routes":[{{"path":"/**"}}],{}}}"#, fragments.join(","));
+    let spelled = Config::from_json(&spelled, &|_| None).expect("the README's blocks parse");
+    let defaults = Config::from_json(r#"{"routes":[{"path":"/**"}]}"#, &|_| None).unwrap();
+    assert_eq!(spelled.revocation, defaults.revocation);
+    assert_eq!(spelled.audit_retention_days, defaults.audit_retention_days);
+    assert_eq!(spelled.failed_auth, defaults.failed_auth);
+}
