@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::extract::{extract, CredentialSource, Extracted, Presented};
 use crate::failures::{FailureBudget as FailureLimit, FailureClass};
 use crate::headers::{
-    edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts, Forwarding,
+    client_ip, edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts,
+    Forwarding,
 };
 use crate::identity::{CredentialKind, Identity};
 use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, SignatureVerifier};
@@ -429,7 +430,7 @@ impl<K: Clone> Gateway<K> {
             }
         };
 
-        let ip = req.header("cf-connecting-ip");
+        let ip = client_ip(req.headers);
         let verified = self
             .verify(presented, route, &ports, now, ip, &mut log)
             .await;
@@ -732,7 +733,7 @@ impl<K: Clone> Gateway<K> {
         };
         let (proto, host) = split_origin(req.origin);
         let client = ClientFacts {
-            ip: req.header("cf-connecting-ip"),
+            ip: client_ip(req.headers),
             proto,
             host,
             hop: req.origin,
@@ -873,10 +874,7 @@ impl<K: Clone> Gateway<K> {
                 Ok((AdminCaller::Anonymous, Actor::Anonymous))
             }
             Ok(Extracted::One(p)) => {
-                let ip = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
-                    .map(|(_, v)| v.as_str());
+                let ip = client_ip(headers);
                 let jwt = looks_like_jwt(p.token);
                 // The right admin token always works (comparing it is one hash); only a wrong
                 // one is subject to the failed-auth budget, as is a JWT before its check.
@@ -976,12 +974,6 @@ impl<K: Clone> Gateway<K> {
             Ok((caller, _)) => caller,
             Err(reply) => return reply,
         };
-        if req.path.trim_end_matches('/') == "/audit" {
-            return AdminReply::Problem(match caller {
-                AdminCaller::Anonymous => Problem::missing_credential(),
-                _ => Problem::state_not_bound(),
-            });
-        }
         let is_issuer = |iss: &str| self.config.issuers.get(iss).is_some();
         let mut ctx = AdminContext {
             settings: &self.config.keys,

@@ -29,6 +29,16 @@ fn canonical_name(name: &str) -> String {
         .collect()
 }
 
+/// The client's address as Cloudflare reports it (`CF-Connecting-IP`), if present: what the
+/// forwarding headers, the failed-auth budget and the audit log name.
+#[must_use]
+pub fn client_ip(headers: &[(String, String)]) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+        .map(|(_, v)| v.as_str())
+}
+
 /// True for a header the edge owns: its name, lowercased with `_` read as `-`, starts with
 /// `x-auth-`.
 #[must_use]

@@ -148,6 +148,20 @@ impl World {
         query: Option<&str>,
         body: Value,
     ) -> AdminReply {
+        let headers = vec![("authorization".to_string(), format!("Bearer {bearer}"))];
+        self.admin_with_headers(&headers, method, path, query, body)
+            .await
+    }
+
+    /// An admin API call with exactly these request headers.
+    async fn admin_with_headers(
+        &mut self,
+        headers: &[(String, String)],
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Value,
+    ) -> AdminReply {
         self.counter = self.counter.wrapping_add(1);
         let mut n = self.counter;
         let mut fill = |buf: &mut [u8]| {
@@ -161,7 +175,6 @@ impl World {
         } else {
             body.to_string().into_bytes()
         };
-        let headers = vec![("authorization".to_string(), format!("Bearer {bearer}"))];
         let req = AdminRequest {
             method,
             path,
@@ -176,7 +189,7 @@ impl World {
             now_ms: 0,
         };
         self.gateway
-            .admin(req, &headers, ports, UnixTime(NOW), &mut fill)
+            .admin(req, headers, ports, UnixTime(NOW), &mut fill)
             .await
     }
 
@@ -1017,7 +1030,9 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
             ),
             ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
         ];
-        let r = admin_with(&w, &headers_ip).await;
+        let r = w
+            .admin_with_headers(&headers_ip, "GET", "/keys", None, Value::Null)
+            .await;
         assert_eq!(status(&r), 401);
     }
     let guess = [
@@ -1027,30 +1042,22 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
         ),
         ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
     ];
-    assert_eq!(status(&admin_with(&w, &guess).await), 429);
+    assert_eq!(
+        status(
+            &w.admin_with_headers(&guess, "GET", "/keys", None, Value::Null)
+                .await
+        ),
+        429
+    );
     let right = [
         ("authorization".to_string(), format!("Bearer {ADMIN}")),
         ("cf-connecting-ip".to_string(), "198.51.100.77".to_string()),
     ];
-    assert_eq!(status(&admin_with(&w, &right).await), 200);
-}
-
-async fn admin_with(w: &World, headers: &[(String, String)]) -> AdminReply {
-    let mut fill = |buf: &mut [u8]| buf.fill(5);
-    let req = AdminRequest {
-        method: "GET",
-        path: "/keys",
-        query: None,
-        body: &[],
-    };
-    let ports = Ports {
-        store: &w.store,
-        documents: &w.source,
-        verifier: &NativeVerifier,
-        authority: None::<&edge_auth::ports::NoAuthority>,
-        now_ms: 0,
-    };
-    w.gateway
-        .admin(req, headers, ports, UnixTime(NOW), &mut fill)
-        .await
+    assert_eq!(
+        status(
+            &w.admin_with_headers(&right, "GET", "/keys", None, Value::Null)
+                .await
+        ),
+        200
+    );
 }

@@ -171,6 +171,9 @@ pub async fn handle<S: KeyStore>(
             "POST" => roll(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
+        // The audit log lives in the authority (`state::authority` serves it there).
+        (["audit"], AdminCaller::Anonymous) => unauthorized(),
+        (["audit"], _) => AdminReply::Problem(Problem::state_not_bound()),
         (["principals", "revoke"] | ["tokens", "revoke"], AdminCaller::Anonymous) => unauthorized(),
         (["principals", "revoke"] | ["tokens", "revoke"], AdminCaller::User { .. }) => {
             forbidden("The admin API needs the admin token or an admin-scoped token.")
@@ -1072,6 +1075,23 @@ fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
             "exp": cmd.exp,
             "already_expired": expired,
         }),
+    }
+}
+
+/// `POST /keys/adopt` (state tier): who may ask, and the cursor to continue from. The copy itself
+/// is the authority's storage work (the shell copies KV's records verbatim).
+pub fn adopt_request(
+    caller: &AdminCaller,
+    method: &str,
+    query: Option<&str>,
+) -> Result<Option<String>, AdminReply> {
+    match caller {
+        AdminCaller::Anonymous => Err(unauthorized()),
+        AdminCaller::User { .. } => Err(forbidden(
+            "The admin API needs the admin token or an admin-scoped token.",
+        )),
+        AdminCaller::Admin if method != "POST" => Err(method_not_allowed()),
+        AdminCaller::Admin => Ok(query_param(query, "cursor").filter(|c| !c.is_empty())),
     }
 }
 

@@ -102,14 +102,39 @@ pub(crate) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-fn now() -> UnixTime {
-    let ms = now_ms();
-    // Date.now() is a finite, non-negative number of milliseconds.
-    UnixTime(if ms.is_finite() && ms > 0.0 {
-        (ms / 1000.0) as u64
+/// Whole milliseconds of a JS time value (`Date.now()` is finite and non-negative; anything
+/// else reads as 0).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub(crate) fn whole_ms(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
     } else {
         0
-    })
+    }
+}
+
+/// Unix seconds of a JS time value.
+pub(crate) fn unix_time(ms: f64) -> UnixTime {
+    UnixTime(whole_ms(ms) / 1000)
+}
+
+fn now() -> UnixTime {
+    unix_time(now_ms())
+}
+
+/// Fill with the CSPRNG; `Err` (the caller refuses with [`no_entropy`]) when it is not working.
+/// After one successful probe a later failure leaves zeros, which the callers never use: they
+/// probe first.
+pub(crate) fn csprng_fill(buf: &mut [u8]) {
+    if getrandom::getrandom(buf).is_err() {
+        buf.fill(0);
+    }
+}
+
+/// True when the CSPRNG answers (probed before minting a token).
+pub(crate) fn csprng_works() -> bool {
+    let mut probe = [0u8; 1];
+    getrandom::getrandom(&mut probe).is_ok()
 }
 
 /// A request id: Cloudflare's `cf-ray` when present; else a per-isolate random prefix and a
@@ -455,16 +480,10 @@ async fn own_endpoint(
                 body: &body,
             };
             let documents = FetchDocuments::new(fetch_timeout(gateway));
-            let mut fill = |buf: &mut [u8]| {
-                // A CSPRNG failure leaves zeros: refuse rather than mint a guessable token.
-                if getrandom::getrandom(buf).is_err() {
-                    buf.fill(0);
-                }
-            };
-            let mut probe = [0u8; 1];
-            if getrandom::getrandom(&mut probe).is_err() {
-                let p = no_entropy();
-                return problem_response(&p, realm, rid);
+            // A CSPRNG that fails is refused before anything is minted with it.
+            let mut fill = csprng_fill;
+            if !csprng_works() {
+                return problem_response(&no_entropy(), realm, rid);
             }
             let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
             let Some(stub) = state::AuthorityStub::of(env) else {
@@ -478,10 +497,7 @@ async fn own_endpoint(
             };
             let store = state::AdminStore::Kv(&store);
             let ports = Ports::without_state(&store, &documents, &WebCryptoVerifier, 0);
-            let ip = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
-                .map(|(_, v)| v.chars().take(64).collect::<String>());
+            let ip = crate::headers::client_ip(headers).map(|v| v.chars().take(64).collect());
             let (caller, actor) = match gateway.admin_caller(&path, headers, &ports, now()).await {
                 Ok(found) => found,
                 Err(reply) => {
@@ -493,41 +509,14 @@ async fn own_endpoint(
                     return respond::admin_reply(reply, realm, rid);
                 }
             };
-            // Keys made before the state tier: copied from KV into the authority, admin only.
+            // Keys made before the state tier: copied from KV into the authority.
             if path.trim_end_matches('/') == "/keys/adopt" {
-                return match (&caller, method.as_str()) {
-                    (crate::admin::AdminCaller::Admin, "POST") => {
-                        let cursor = url.query.and_then(|q| {
-                            url::form_urlencoded::parse(q.as_bytes())
-                                .find(|(k, _)| k == "cursor")
-                                .map(|(_, v)| v.into_owned())
-                        });
-                        match stub.adopt(cursor).await {
-                            Some(response) => response,
-                            None => problem_response(&Problem::state_unavailable(), realm, rid),
-                        }
-                    }
-                    (crate::admin::AdminCaller::Admin, _) => {
-                        let p = Problem::new(
-                            405,
-                            "Method not allowed",
-                            "method_not_allowed",
-                            "Use POST.",
-                        );
-                        problem_response(&p, realm, rid)
-                    }
-                    (crate::admin::AdminCaller::Anonymous, _) => {
-                        problem_response(&Problem::missing_credential(), realm, rid)
-                    }
-                    (crate::admin::AdminCaller::User { .. }, _) => {
-                        let p = Problem::new(
-                            403,
-                            "Forbidden",
-                            "forbidden",
-                            "The admin API needs the admin token or an admin-scoped token.",
-                        );
-                        problem_response(&p, realm, rid)
-                    }
+                return match crate::admin::adopt_request(&caller, &method, url.query) {
+                    Ok(cursor) => match stub.adopt(cursor).await {
+                        Some(response) => response,
+                        None => problem_response(&Problem::state_unavailable(), realm, rid),
+                    },
+                    Err(reply) => respond::admin_reply(reply, realm, rid),
                 };
             }
             let Ok(body_text) = String::from_utf8(body) else {
@@ -601,7 +590,7 @@ fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
 }
 
 /// The CSPRNG failed: refuse rather than continue with guessable values.
-fn no_entropy() -> Problem {
+pub(crate) fn no_entropy() -> Problem {
     Problem::new(
         500,
         "Internal error",

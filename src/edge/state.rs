@@ -258,25 +258,17 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
             request_id.clone()
         }
     };
-    let mut fill = |buf: &mut [u8]| {
-        // A CSPRNG failure leaves zeros: refuse rather than mint a guessable token.
-        if getrandom::getrandom(buf).is_err() {
-            buf.fill(0);
-        }
-    };
-    let mut probe = [0u8; 1];
-    if getrandom::getrandom(&mut probe).is_err() {
-        let p = super::no_entropy();
-        return answer(false, &problem_response(&p, &realm, &request_id));
+    // A CSPRNG that fails is refused before anything is minted with it.
+    let mut fill = super::csprng_fill;
+    if !super::csprng_works() {
+        return answer(
+            false,
+            &problem_response(&super::no_entropy(), &realm, &request_id),
+        );
     }
     let tables = AdminStore::Tables(Tables(shell));
     let mut log = Log(shell);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let now = crate::time::UnixTime(if now_ms.is_finite() && now_ms > 0.0 {
-        (now_ms / 1000.0) as u64
-    } else {
-        0
-    });
+    let now = super::unix_time(now_ms);
     let running = crate::state::authority::run(
         call,
         &gateway.config,
@@ -405,9 +397,7 @@ pub async fn refresh_view(
     };
     match FeedDocument::parse(text.as_bytes()) {
         Ok(doc) => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let at = fetched_at.max(0.0) as u64;
-            if gateway.view.install(doc, at) {
+            if gateway.view.install(doc, super::whole_ms(fetched_at)) {
                 gateway.keys.clear();
             }
         }
@@ -416,12 +406,5 @@ pub async fn refresh_view(
 }
 
 pub fn now_ms_u64() -> u64 {
-    let ms = now_ms();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let out = if ms.is_finite() && ms > 0.0 {
-        ms as u64
-    } else {
-        0
-    };
-    out
+    super::whole_ms(now_ms())
 }
