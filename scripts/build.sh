@@ -93,7 +93,10 @@ ls -l "$OUT/"
 # async handler in the admin state machine, its body's serde, the feed's Changed entry and the
 # keys' confirmed-change path). twiggy, this build: the embedded OpenAPI document is the largest
 # single item (.rodata, 102 KB raw, ~12 KiB gzip): serving it from ASSETS is the cheapest cut.
-BUDGET_BYTES=$((425 * 1024))
+# 425 → 415 KiB: the OpenAPI document is served from ASSETS (www/openapi.json, a symlink to
+# docs/openapi.json) instead of include_str!, -9.7 KiB measured (434,126 vs 424,145 bytes against
+# c710f0c; the document's 102 KB raw .rodata less the asset fetch and its two 503 problems).
+BUDGET_BYTES=$((415 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

@@ -1117,6 +1117,11 @@ fn own_endpoint(rest: &[String], canonical_path: &str, admin_path: &str) -> OwnE
             if rest.len() == 1 && !canonical_path.ends_with('/') {
                 return OwnEndpoint::Redirect(format!("{admin_path}/console/"));
             }
+            // The assets directory also holds the OpenAPI document (`www/openapi.json`), served
+            // at `{admin_path}/openapi.json` only: the console serves its own files.
+            if rest.len() == 2 && rest.get(1).map(String::as_str) == Some("openapi.json") {
+                return OwnEndpoint::NotFound;
+            }
             let mut sub = String::new();
             for seg in rest.iter().skip(1) {
                 sub.push('/');

@@ -156,6 +156,33 @@ impl Problem {
         )
     }
 
+    /// 503 `assets_not_bound`: `{admin_path}/openapi.json` is served from the static-assets
+    /// binding, which this deployment lacks. 503, not 404: the path is right and the client did
+    /// nothing wrong, so the answer is a server fault (5xx, which monitoring sees); not 500,
+    /// because the configuration itself is valid and every other endpoint works. No
+    /// `Retry-After`: retrying cannot help until the binding is added (as with `kv_not_bound`).
+    #[must_use]
+    pub fn assets_not_bound() -> Self {
+        Problem::new(
+            503,
+            "Service unavailable",
+            "assets_not_bound",
+            "ASSETS is not bound: the OpenAPI document is served from the static-assets binding (wrangler.jsonc `assets`).",
+        )
+    }
+
+    /// 503 `openapi_unavailable`: `ASSETS` is bound but did not answer with the document (a
+    /// deployment whose assets directory is not this repository's `www/`). No `Retry-After`.
+    #[must_use]
+    pub fn openapi_unavailable() -> Self {
+        Problem::new(
+            503,
+            "Service unavailable",
+            "openapi_unavailable",
+            "The ASSETS binding did not serve openapi.json: deploy with this repository's assets directory (www/).",
+        )
+    }
+
     /// `AUTH_STATE` is not bound, and the endpoint needs the authority.
     #[must_use]
     pub fn state_not_bound() -> Self {

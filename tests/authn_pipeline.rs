@@ -459,6 +459,17 @@ async fn own_endpoints_live_under_admin_path() {
             .decision),
         OwnEndpoint::Console("/app.js".into())
     );
+    // The OpenAPI document shares the assets directory; the console does not serve it.
+    for path in [
+        "/_auth/console/openapi.json",
+        "/_auth/console/%6Fpenapi.json",
+    ] {
+        assert_eq!(
+            own(&w.run(&g, "GET", path, &[]).await.decision),
+            OwnEndpoint::NotFound,
+            "{path}"
+        );
+    }
     assert_eq!(
         own(&w
             .run(&g, "POST", "/_auth/keys/abc/roll", &[])

@@ -464,7 +464,7 @@ async fn own_endpoint(
             respond::health(&report)
         }
         OwnEndpoint::Jwks => respond::assertion_jwks(&gateway.config),
-        OwnEndpoint::OpenApi => respond::openapi(),
+        OwnEndpoint::OpenApi => respond::openapi(env, url, realm, rid).await,
         OwnEndpoint::Console(path) => respond::console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => respond::redirect(&location),
         OwnEndpoint::Api(path) => {

@@ -1,4 +1,5 @@
-//! Building responses, forwarding to the origin, serving the console, and the decision log.
+//! Building responses, forwarding to the origin, serving the console and the OpenAPI document,
+//! and the decision log.
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -130,21 +131,37 @@ pub fn assertion_jwks(config: &Config) -> web_sys::Response {
     json_response(200, &body, &[("cache-control", "public, max-age=300")])
 }
 
-/// The OpenAPI 3.1 document of the admin and self-service API, as committed.
-const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
-
-/// `GET {admin_path}/openapi.json`: the document, as is (its server URL is the default
-/// `/_auth`; a custom `admin_path` changes the prefix, as the document says).
-pub fn openapi() -> web_sys::Response {
-    response(
-        200,
-        Some(OPENAPI_JSON),
-        &[
-            ("content-type", "application/json"),
-            ("cache-control", "public, max-age=300"),
-            ("x-content-type-options", "nosniff"),
-        ],
-    )
+/// `GET {admin_path}/openapi.json`: the committed document (`docs/openapi.json`, in the assets
+/// directory as the git symlink `www/openapi.json`), fetched from `ASSETS` and answered with our
+/// own headers (its server URL is the default `/_auth`; a custom `admin_path` changes the prefix,
+/// as the document says). Not embedded in the wasm: 102 KB raw, ~12 KiB of the gzip budget.
+/// Without `ASSETS`, or when it has no such file, 503 problem+json (`Problem::assets_not_bound`
+/// says why 503), never a 200 with another body.
+pub async fn openapi(
+    env: &Env,
+    url: &RequestUrl<'_>,
+    realm: &str,
+    request_id: &str,
+) -> web_sys::Response {
+    let resp = match fetch_asset(env, url, "/openapi.json", "GET").await {
+        Ok(r) if r.status() == 200 => r,
+        Ok(_) | Err(AssetFailure::Failed) => {
+            return problem_response(&Problem::openapi_unavailable(), realm, request_id)
+        }
+        Err(AssetFailure::NotBound) => {
+            return problem_response(&Problem::assets_not_bound(), realm, request_id)
+        }
+    };
+    let init = web_sys::ResponseInit::new();
+    init.set_status(200);
+    if let Ok(h) = web_sys::Headers::new() {
+        let _ = h.set("content-type", "application/json");
+        let _ = h.set("cache-control", "public, max-age=300");
+        let _ = h.set("x-content-type-options", "nosniff");
+        init.set_headers(&h);
+    }
+    web_sys::Response::new_with_opt_readable_stream_and_init(resp.body().as_ref(), &init)
+        .unwrap_or_else(|_| problem_response(&Problem::openapi_unavailable(), realm, request_id))
 }
 
 /// A permanent redirect to a path the core built (never from the request's own text).
@@ -160,28 +177,8 @@ pub async fn console(
     path: &str,
 ) -> web_sys::Response {
     let not_found = || response(404, Some("not found"), &[("content-type", "text/plain")]);
-    let env_value: &JsValue = env.as_ref();
-    let Ok(binding) = js_sys::Reflect::get(env_value, &JsValue::from_str("ASSETS")) else {
-        return not_found();
-    };
-    if binding.is_undefined() {
-        return not_found();
-    }
-    let assets: AssetsBinding = binding.unchecked_into();
     let asset_path = if path == "/" { "/index.html" } else { path };
-    let asset_url = format!("{}{}", url.origin, asset_path);
-    let init = web_sys::RequestInit::new();
-    init.set_method(&req.method());
-    let Ok(asset_req) = web_sys::Request::new_with_str_and_init(&asset_url, &init) else {
-        return not_found();
-    };
-    let Ok(promise) = assets.fetch(&asset_req) else {
-        return not_found();
-    };
-    let Ok(Ok(resp)) = JsFuture::from(promise)
-        .await
-        .map(|v| v.dyn_into::<web_sys::Response>())
-    else {
+    let Ok(resp) = fetch_asset(env, url, asset_path, &req.method()).await else {
         return not_found();
     };
     let headers = web_sys::Headers::new_with_headers(&resp.headers()).ok();
@@ -199,6 +196,42 @@ pub async fn console(
     }
     web_sys::Response::new_with_opt_readable_stream_and_init(resp.body().as_ref(), &init)
         .unwrap_or_else(|_| not_found())
+}
+
+/// Why `fetch_asset` has no response.
+enum AssetFailure {
+    /// `ASSETS` is not in the environment.
+    NotBound,
+    /// The request could not be built, or the binding's fetch failed.
+    Failed,
+}
+
+/// `path` (starting with `/`) from the `ASSETS` binding, with `method` and nothing else of the
+/// request (no conditional headers: the answer is always the whole file or an error status).
+async fn fetch_asset(
+    env: &Env,
+    url: &RequestUrl<'_>,
+    path: &str,
+    method: &str,
+) -> Result<web_sys::Response, AssetFailure> {
+    let env_value: &JsValue = env.as_ref();
+    let binding = js_sys::Reflect::get(env_value, &JsValue::from_str("ASSETS"))
+        .map_err(|_| AssetFailure::NotBound)?;
+    if binding.is_undefined() {
+        return Err(AssetFailure::NotBound);
+    }
+    let assets: AssetsBinding = binding.unchecked_into();
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let asset_req =
+        web_sys::Request::new_with_str_and_init(&format!("{}{}", url.origin, path), &init)
+            .map_err(|_| AssetFailure::Failed)?;
+    let promise = assets.fetch(&asset_req).map_err(|_| AssetFailure::Failed)?;
+    JsFuture::from(promise)
+        .await
+        .ok()
+        .and_then(|v| v.dyn_into::<web_sys::Response>().ok())
+        .ok_or(AssetFailure::Failed)
 }
 
 /// Render an admin reply.

@@ -44,8 +44,9 @@ before(async () => {
     routes: [{ path: "/v1/**" }],
     keys: { cache_ttl_seconds: 0, pat_max_active: 2 },
   };
-  // No AUTH_STATE: the admin API writes KV directly; the state tier's endpoints are 500.
-  edge = await startEdge({ config, bindings: { ADMIN_TOKEN: ADMIN } });
+  // No AUTH_STATE: the admin API writes KV directly; the state tier's endpoints are 500. With
+  // ASSETS (www/), which serves the OpenAPI document.
+  edge = await startEdge({ config, bindings: { ADMIN_TOKEN: ADMIN }, assets: true });
   // The same configuration with the AUTH_STATE authority (one isolate).
   cluster = await startCluster({
     config,
@@ -54,7 +55,7 @@ before(async () => {
     durableObject: { binding: "AUTH_STATE", className: "AuthState" },
   });
   stateEdge = cluster.isolates[0];
-  // No ADMIN_TOKEN and no admin_scope: /keys answers 404.
+  // No ADMIN_TOKEN and no admin_scope: /keys answers 404. No ASSETS: /openapi.json answers 503.
   disabledEdge = await startEdge({
     config: { origin: origin.url, issuers: issuers.slice(0, 1), routes: [{ path: "/v1/**" }] },
   });
@@ -66,8 +67,8 @@ before(async () => {
   assert.equal(res.headers.get("content-type"), "application/json");
   assert.equal(res.headers.get("cache-control"), "public, max-age=300");
   const served = await res.json();
-  // The Worker serves the committed document (include_str! in src/edge/respond.rs), byte for
-  // byte as of the build `make test` makes first; real answers are checked against it.
+  // The Worker serves the committed document (from ASSETS: www/openapi.json is a symlink to
+  // docs/openapi.json); real answers are checked against it.
   doc = JSON.parse(await readFile(path.join(ROOT, "docs/openapi.json"), "utf8"));
   assert.deepEqual(served, doc);
 
@@ -224,6 +225,27 @@ test("the edge's public endpoints: health, jwks, openapi (and 500 while the conf
   assert.equal(broken.body.config_loaded, false);
   await call("GET", "/jwks.json", "/jwks.json", { on: brokenEdge, expect: 500 });
   await call("GET", "/openapi.json", "/openapi.json", { on: brokenEdge, expect: 500 });
+});
+
+test("openapi.json is docs/openapi.json byte for byte, from ASSETS; 503 problem without ASSETS; not under the console", async () => {
+  const committed = await readFile(path.join(ROOT, "docs/openapi.json"));
+  const res = await edge.fetch(`${BASE}/openapi.json`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(res.headers.get("cache-control"), "public, max-age=300");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.ok(Buffer.from(await res.arrayBuffer()).equals(committed), "the served bytes are docs/openapi.json's");
+  // What the assets directory ships is the committed file (a symlink wrangler and Miniflare follow).
+  assert.ok((await readFile(path.join(ROOT, "www/openapi.json"))).equals(committed), "www/openapi.json is docs/openapi.json");
+
+  const missing = await call("GET", "/openapi.json", "/openapi.json", { on: disabledEdge, expect: 503 });
+  assert.equal(missing.headers.get("content-type"), "application/problem+json");
+  assert.match(missing.body.detail, /ASSETS is not bound/);
+  assert.equal(missing.headers.get("retry-after"), null, "retrying cannot help");
+
+  // The console shares the assets directory but serves only its own files.
+  assert.equal((await edge.fetch(`${BASE}/console/openapi.json`)).status, 404);
+  assert.equal((await edge.fetch(`${BASE}/console/app.js`)).status, 200);
 });
 
 test("POST /keys: API keys and PATs, and every refusal", async () => {
