@@ -168,6 +168,11 @@ pub enum Decision {
         /// signing input. The adapter signs it and adds `X-Auth-Assertion: <input>.<signature>`;
         /// it must not forward the request if signing fails.
         assertion: Option<String>,
+        /// `RateLimit-Policy` and `RateLimit` for the response, when the request was limited.
+        rate_limit: Option<Box<(String, String)>>,
+        /// Credits to give back if the origin fails (`usage.charge: success`): the adapter
+        /// passes the origin's status to [`Gateway::settle`].
+        refund: Option<Box<crate::limits::lease::RefundClaim>>,
     },
     /// Answer with this rejection; nothing is forwarded.
     Reject(Problem),
@@ -189,6 +194,9 @@ enum Grant {
 pub enum Followup {
     RefreshJwks(JwksRefresh),
     TouchKey(Touch),
+    /// Renew leases ahead of need: send these calls ([`Authority::lease`]) and
+    /// [`Gateway::install_leases`] the answers.
+    RenewLeases(crate::limits::lease::Calls),
 }
 
 /// Facts for the decision log line. No credential, hash or secret can be put here.
@@ -235,6 +243,12 @@ impl Outcome {
     }
 }
 
+/// How long a request pauses while another request's lease call is on its way.
+const WAIT_MS: u32 = 10;
+
+/// A verified credential: who, the work to run after, and a key's own limits and credits.
+type Verified = (Identity, Vec<Followup>, Option<crate::limits::KeyQuota>);
+
 /// The ports one request needs.
 pub struct Ports<'a, S, D, V, A = NoAuthority> {
     pub store: &'a S,
@@ -271,6 +285,8 @@ pub struct Gateway<K> {
     pub auth_failures: crate::state::FailureBudget,
     /// Failed authentications per client address: spent before any lookup (`src/failures.rs`).
     pub failures: FailureLimit,
+    /// Leased capacity of rate limits and credits (`src/limits/lease.rs`).
+    pub limits: crate::limits::lease::LeaseBook,
 }
 
 impl<K: Clone> Gateway<K> {
@@ -280,7 +296,9 @@ impl<K: Clone> Gateway<K> {
         let jwt = JwtAuthenticator::new(config.issuers.clone(), config.jwks.clone());
         let view = RevocationView::new(config.revocation);
         let config_failed_auth = config.failed_auth;
+        let limits = crate::limits::lease::LeaseBook::new(config.usage);
         Gateway {
+            limits,
             config,
             keys,
             jwt,
@@ -391,9 +409,20 @@ impl<K: Clone> Gateway<K> {
         log.route = Some(route.route_index);
         log.route_path = Some(route.pattern.clone());
 
+        let ip = client_ip(req.headers);
         if route.auth == AuthMode::Public {
             log.reason = "public";
-            return self.forward(&req, &path, route, Grant::Public, log, Vec::new(), now);
+            let spent = self.spend(route, None, None, ip, &ports).await;
+            return self.forward_spent(
+                &req,
+                &path,
+                route,
+                Grant::Public,
+                log,
+                Vec::new(),
+                spent,
+                now,
+            );
         }
 
         let presented = match extract(req.header("authorization"), req.header("x-api-key")) {
@@ -407,13 +436,15 @@ impl<K: Clone> Gateway<K> {
             Ok(absent @ (Extracted::None | Extracted::UnsupportedScheme)) => {
                 if route.auth == AuthMode::Optional {
                     log.reason = "anonymous";
-                    return self.forward(
+                    let spent = self.spend(route, None, None, ip, &ports).await;
+                    return self.forward_spent(
                         &req,
                         &path,
                         route,
                         Grant::Anonymous,
                         log,
                         Vec::new(),
+                        spent,
                         now,
                     );
                 }
@@ -430,11 +461,10 @@ impl<K: Clone> Gateway<K> {
             }
         };
 
-        let ip = client_ip(req.headers);
         let verified = self
             .verify(presented, route, &ports, now, ip, &mut log)
             .await;
-        let (identity, followups) = match verified {
+        let (identity, followups, quota) = match verified {
             Ok(v) => v,
             Err(problem) => return Outcome::reject(problem, log),
         };
@@ -462,15 +492,129 @@ impl<K: Clone> Gateway<K> {
             return outcome;
         }
         log.reason = "authenticated";
-        self.forward(
+        let spent = self
+            .spend(route, Some(&identity), quota.as_ref(), ip, &ports)
+            .await;
+        self.forward_spent(
             &req,
             &path,
             route,
             Grant::Verified(identity),
             log,
             followups,
+            spent,
             now,
         )
+    }
+
+    /// Spend the route's (and the key's) limits and credits: leased capacity when this isolate
+    /// holds some (no I/O), else one call to each counter's object (`src/limits/`).
+    async fn spend<S, D, V, A>(
+        &self,
+        route: &Requirement,
+        identity: Option<&Identity>,
+        quota: Option<&crate::limits::KeyQuota>,
+        ip: Option<&str>,
+        ports: &Ports<'_, S, D, V, A>,
+    ) -> Result<crate::limits::lease::Ticket, Problem>
+    where
+        A: Authority,
+    {
+        use crate::limits::lease::Admission;
+        if route.limits.is_empty() && quota.is_none() {
+            return Ok(crate::limits::lease::Ticket::default());
+        }
+        let who = crate::limits::Subject {
+            key_id: identity.and_then(|i| i.key_id.as_deref()),
+            client_id: identity.and_then(|i| i.client_id.as_deref()),
+            issuer: identity.and_then(|i| i.issuer.as_deref()),
+            subject: identity.map(|i| i.subject.as_str()),
+            ip,
+        };
+        let plan = crate::limits::plan(&route.limits, route.cost, quota, &who);
+        if plan.is_empty() {
+            return Ok(crate::limits::lease::Ticket::default());
+        }
+        let Some(authority) = ports.authority else {
+            return Err(Problem::limits_need_state());
+        };
+        let mut asked = false;
+        // One call (or a wait for another request's) suffices unless concurrent requests of
+        // this isolate take what it brought; a request that has made three calls, or waited
+        // 32 × 10 ms for others' calls, is refused as contended rather than held on.
+        let (mut calls_made, mut waits) = (0u8, 0u8);
+        while calls_made < 3 && waits < 32 {
+            let now = authority.now_ms();
+            match self.limits.admit(&plan, now, asked) {
+                Admission::Admitted(ticket) => return Ok(ticket),
+                Admission::Refused(refusal) => return Err(Problem::over_limit(refusal)),
+                Admission::Unavailable => return Err(Problem::limits_unavailable()),
+                Admission::Wait => {
+                    waits += 1;
+                    authority.pause(WAIT_MS).await;
+                }
+                Admission::Need(calls, flight) => {
+                    calls_made += 1;
+                    asked = true;
+                    let sent = authority.now_ms();
+                    let answers = authority.lease(&calls).await;
+                    let at = authority.now_ms();
+                    let mut strict_refused = None;
+                    for ((object, call), answer) in calls.iter().zip(answers) {
+                        match answer {
+                            Ok(reply) => {
+                                let installed = self.limits.install(object, call, &reply, sent, at);
+                                strict_refused = strict_refused.or(installed.strict_refused);
+                            }
+                            Err(_) => self.limits.failed(object, call, at),
+                        }
+                    }
+                    drop(flight);
+                    if let Some(retry_ms) = strict_refused {
+                        return Err(Problem::over_limit(crate::limits::lease::Refusal {
+                            credits: false,
+                            retry_after: Some(retry_ms.div_ceil(1000).max(1)),
+                            fields: None,
+                        }));
+                    }
+                }
+            }
+        }
+        Err(Problem::over_limit(crate::limits::lease::Refusal {
+            credits: false,
+            retry_after: Some(1),
+            fields: None,
+        }))
+    }
+
+    /// Install the answers to background renewals (a [`Followup::RenewLeases`]).
+    pub fn install_leases<A: Authority>(
+        &self,
+        authority: &A,
+        calls: &crate::limits::lease::Calls,
+        sent_ms: u64,
+        answers: Vec<Result<crate::limits::LeaseReply, crate::ports::StoreError>>,
+    ) {
+        let at = authority.now_ms();
+        for ((object, call), answer) in calls.iter().zip(answers) {
+            match answer {
+                Ok(reply) => {
+                    self.limits.install(object, call, &reply, sent_ms, at);
+                }
+                Err(_) => self.limits.failed(object, call, at),
+            }
+        }
+    }
+
+    /// The origin answered `status` (0: unreachable) to a request that spent credits under
+    /// `usage.charge: success`: a failure's credits go back (the call to send, if any).
+    #[must_use]
+    pub fn settle(
+        &self,
+        claim: &crate::limits::lease::RefundClaim,
+        status: u16,
+    ) -> Option<crate::limits::lease::Calls> {
+        self.limits.settle(claim, status).map(|call| vec![call])
     }
 
     /// Verify one presented credential against what the route accepts.
@@ -482,7 +626,7 @@ impl<K: Clone> Gateway<K> {
         now: UnixTime,
         ip: Option<&str>,
         log: &mut LogFacts,
-    ) -> Result<(Identity, Vec<Followup>), Problem>
+    ) -> Result<Verified, Problem>
     where
         S: KeyStore,
         D: DocumentSource,
@@ -555,7 +699,7 @@ impl<K: Clone> Gateway<K> {
         ports: &Ports<'_, S, D, V, A>,
         now: UnixTime,
         log: &mut LogFacts,
-    ) -> Result<(Identity, Vec<Followup>), Problem>
+    ) -> Result<Verified, Problem>
     where
         S: KeyStore,
         D: DocumentSource,
@@ -576,7 +720,7 @@ impl<K: Clone> Gateway<K> {
                             .into_iter()
                             .map(Followup::RefreshJwks)
                             .collect();
-                        Ok((success.identity, followups))
+                        Ok((success.identity, followups, None))
                     }
                     Err(failure) => {
                         let (iss, kid) = crate::jwt::unverified_hints(token);
@@ -646,7 +790,7 @@ impl<K: Clone> Gateway<K> {
                     Ok(success) => {
                         self.confirm(&success.identity, Some(success.created_at), ports, now)?;
                         let followups = success.touch.into_iter().map(Followup::TouchKey).collect();
-                        Ok((success.identity, followups))
+                        Ok((success.identity, followups, success.quota))
                     }
                     Err(KeyFailure::Invalid { reason }) => {
                         Err(Problem::invalid_token(reason, "The key is not valid."))
@@ -691,6 +835,42 @@ impl<K: Clone> Gateway<K> {
                 1,
                 "The edge cannot confirm recent revocations right now; try again.",
             )),
+        }
+    }
+
+    /// [`Gateway::forward`] once the limits are spent; a refusal is the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_spent(
+        &self,
+        req: &RequestParts<'_>,
+        path: &NormalizedPath,
+        route: &Requirement,
+        grant: Grant,
+        log: LogFacts,
+        mut followups: Vec<Followup>,
+        spent: Result<crate::limits::lease::Ticket, Problem>,
+        now: UnixTime,
+    ) -> Outcome {
+        match spent {
+            Err(problem) => {
+                let mut outcome = Outcome::reject(problem, log);
+                outcome.followups = followups;
+                outcome
+            }
+            Ok(ticket) => {
+                if !ticket.renewals.is_empty() {
+                    followups.push(Followup::RenewLeases(ticket.renewals));
+                }
+                let mut outcome = self.forward(req, path, route, grant, log, followups, now);
+                if let Decision::Forward {
+                    rate_limit, refund, ..
+                } = &mut outcome.decision
+                {
+                    *rate_limit = ticket.fields.map(Box::new);
+                    *refund = ticket.refund.map(Box::new);
+                }
+                outcome
+            }
         }
     }
 
@@ -756,6 +936,8 @@ impl<K: Clone> Gateway<K> {
                 identity,
                 public,
                 assertion,
+                rate_limit: None,
+                refund: None,
             },
             followups,
             log,

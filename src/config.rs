@@ -68,6 +68,9 @@ pub struct RawConfig {
     /// The failed-authentication budget per client address (`src/failures.rs`).
     #[serde(default)]
     pub failed_auth: Option<crate::failures::RawFailureSettings>,
+    /// How limits and credits are leased and charged (`src/limits/`).
+    #[serde(default)]
+    pub usage: Option<crate::limits::RawUsageSettings>,
     /// Dev-only settings; must be off in deployed configs.
     #[serde(default)]
     pub debug: Option<DebugSettings>,
@@ -240,6 +243,8 @@ pub struct Config {
     pub audit_retention_days: u64,
     /// `failed_auth`.
     pub failed_auth: crate::failures::FailureSettings,
+    /// `usage`.
+    pub usage: crate::limits::UsageSettings,
 }
 
 impl Config {
@@ -413,7 +418,11 @@ impl Config {
             crate::failures::FailureSettings::from_raw(raw.failed_auth.unwrap_or_default())
                 .map_err(|(field, reason)| error(field, reason))?;
 
+        let usage = crate::limits::UsageSettings::from_raw(raw.usage.unwrap_or_default())
+            .map_err(|(field, reason)| error(field, reason))?;
+
         Ok(Config {
+            usage,
             failed_auth,
             revocation,
             audit_retention_days,

@@ -114,6 +114,9 @@ impl KeySettings {
 
 /// What a lookup found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// A short-lived answer (one per lookup, moved out at once): boxing the record would add an
+// allocation to every cache hit for no saving.
+#[allow(clippy::large_enum_variant)]
 enum Cached {
     Found(KeyRecord),
     /// No record: negative caching, so a flood of well-formed unknown keys costs one read each
@@ -337,6 +340,8 @@ pub struct KeySuccess {
     pub touch: Option<Touch>,
     /// The record's `created_at` (checked against principal cut-offs).
     pub created_at: u64,
+    /// The record's own limits and credits.
+    pub quota: Option<crate::limits::KeyQuota>,
 }
 
 /// The state tier as key authentication sees it: a miss for a key the view lists as recently
@@ -488,6 +493,7 @@ fn finish(
         identity,
         touch,
         created_at: record.created_at,
+        quota: record.quota(),
     })
 }
 

@@ -38,6 +38,12 @@ pub struct KeyRecord {
     /// are accepted only while exactly one issuer is configured (see [`KeyRecord::check`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The key's own limits (replacing the route's of the same name; issue #15).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<crate::limits::LimitDef>,
+    /// The key's usage credits; the balance lives in the key's counter object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Box<crate::limits::StoredCredits>>,
 }
 
 /// Longest subject a key or PAT can be made for, in UTF-8 bytes: the subject index key
@@ -98,6 +104,15 @@ impl KeyRecord {
     /// Parse a stored value; anything malformed is refused (and so fails closed).
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
+    }
+
+    /// The record's own limits and credits, if it has any.
+    #[must_use]
+    pub fn quota(&self) -> Option<crate::limits::KeyQuota> {
+        (!self.limits.is_empty() || self.credits.is_some()).then(|| crate::limits::KeyQuota {
+            limits: self.limits.clone(),
+            credits: self.credits.as_deref().cloned(),
+        })
     }
 
     #[must_use]
@@ -220,6 +235,8 @@ mod tests {
             revoked_at: None,
             start: None,
             issuer: None,
+            limits: Vec::new(),
+            credits: None,
         }
     }
 

@@ -50,6 +50,7 @@ pub mod apikey;
 pub mod hash;
 pub mod keycache;
 pub mod keyrecord;
+pub mod limits;
 pub mod state;
 
 pub mod jwks;

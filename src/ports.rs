@@ -88,6 +88,20 @@ pub trait DocumentSource {
 pub trait Authority {
     /// The authority's record at `kv_key` (`key:<sha256>`), if it holds one.
     async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError>;
+
+    /// One lease call to each named counter object (`AUTH_STATE`, `limits/<object>`), sent
+    /// together; an answer per call, in order.
+    async fn lease(
+        &self,
+        calls: &crate::limits::lease::Calls,
+    ) -> Vec<Result<crate::limits::LeaseReply, StoreError>>;
+
+    /// Unix milliseconds now: a lease is measured from when its call was sent, and spent only
+    /// until then plus its validity, so the pipeline reads the time around each call.
+    fn now_ms(&self) -> u64;
+
+    /// Resolve after `ms` (a timer of the request's own).
+    async fn pause(&self, ms: u32);
 }
 
 /// No state tier: every record comes from the key store alone.
@@ -97,4 +111,17 @@ impl Authority for NoAuthority {
     async fn record(&self, _kv_key: &str) -> Result<Option<String>, StoreError> {
         Ok(None)
     }
+
+    async fn lease(
+        &self,
+        calls: &crate::limits::lease::Calls,
+    ) -> Vec<Result<crate::limits::LeaseReply, StoreError>> {
+        calls.iter().map(|_| Err(StoreError::NotBound)).collect()
+    }
+
+    fn now_ms(&self) -> u64 {
+        0
+    }
+
+    async fn pause(&self, _ms: u32) {}
 }

@@ -50,6 +50,8 @@ pub struct Problem {
     pub reason: &'static str,
     /// The `error` member where no RFC 6750 code applies (429 `rate_limited`).
     pub error: Option<&'static str>,
+    /// `RateLimit-Policy` and `RateLimit` values, on a 429 of a limited request.
+    pub rate_limit: Option<Box<(String, String)>>,
 }
 
 /// What the missing-credential 401 tells the client to send.
@@ -85,7 +87,61 @@ impl Problem {
             retry_after: None,
             reason,
             error: None,
+            rate_limit: None,
         }
+    }
+
+    /// 429 over a limit (`rate_limited`) or out of credits (`credits_exhausted`), with the
+    /// `RateLimit` fields and `Retry-After` (none for credits that never refill).
+    #[must_use]
+    pub fn over_limit(refusal: crate::limits::lease::Refusal) -> Self {
+        let base = if refusal.credits {
+            Problem {
+                error: Some("credits_exhausted"),
+                ..Problem::new(
+                    429,
+                    "Out of credits",
+                    "credits_exhausted",
+                    "This key has no usage credits left.",
+                )
+            }
+        } else {
+            Problem {
+                error: Some("rate_limited"),
+                ..Problem::new(
+                    429,
+                    "Too many requests",
+                    "limit_exceeded",
+                    "A rate limit of this API is exhausted; retry after the time given.",
+                )
+            }
+        };
+        Problem {
+            retry_after: refusal.retry_after,
+            rate_limit: refusal.fields.map(Box::new),
+            ..base
+        }
+    }
+
+    /// A limit's counter cannot be reached and it says `deny` (credits always do).
+    #[must_use]
+    pub fn limits_unavailable() -> Self {
+        Problem::unavailable(
+            "limits_unavailable",
+            1,
+            "The edge cannot reach the counters of this API's limits right now; try again.",
+        )
+    }
+
+    /// Limits or credits apply but `AUTH_STATE` is not bound: nothing could count them.
+    #[must_use]
+    pub fn limits_need_state() -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "state_not_bound",
+            "AUTH_STATE is not bound: rate limits and credits need the state tier (a Durable Object binding, see the README).",
+        )
     }
 
     /// 429: this client address has failed to authenticate too often (the failed-auth budget,

@@ -86,6 +86,13 @@ pub struct RawRoute {
     /// without credentials (default: false).
     #[serde(default)]
     pub cors_preflight: Option<bool>,
+    /// Rate limits every request of this route spends (issue #15; a key's own limit of the same
+    /// name replaces one of these). They need the state tier (`AUTH_STATE`).
+    #[serde(default)]
+    pub limits: Option<Vec<crate::limits::LimitDef>>,
+    /// What one request spends against the limits and the key's credits (default 1).
+    #[serde(default)]
+    pub cost: Option<u64>,
 }
 
 /// What a matched route demands of a request.
@@ -103,6 +110,10 @@ pub struct Requirement {
     pub issuers: Option<Vec<String>>,
     pub forward_credentials: bool,
     pub cors_preflight: bool,
+    /// `limits` (validated; empty for most routes, which then cost nothing).
+    pub limits: Vec<crate::limits::LimitDef>,
+    /// `cost` (1 to 1,000,000, default 1).
+    pub cost: u64,
 }
 
 impl Requirement {
@@ -222,10 +233,21 @@ impl Route {
                 return Err(err("issuers", "a public route looks at no credential"));
             }
         }
+        let cost = raw.cost.unwrap_or(1);
+        if !(1..=1_000_000).contains(&cost) {
+            return Err(err("cost", "must be between 1 and 1000000"));
+        }
+        let limits = raw.limits.unwrap_or_default();
+        crate::limits::validate_limits(&limits, cost).map_err(|e| RouteError {
+            field: format!("routes[{index}].limits{}", e.field),
+            reason: e.reason.to_string(),
+        })?;
         Ok(Route {
             pattern,
             methods,
             requirement: Requirement {
+                limits,
+                cost,
                 route_index: index,
                 pattern: raw.path.clone(),
                 auth,
@@ -341,6 +363,28 @@ impl RouteTable {
             .enumerate()
             .map(|(i, r)| Route::from_raw(r, i))
             .collect::<Result<Vec<_>, _>>()?;
+        // One name is one counter (per object): routes that share a limit's name must define it
+        // alike, or a request on one route would count against another's different limit.
+        for (i, route) in routes.iter().enumerate() {
+            for (j, limit) in route.requirement.limits.iter().enumerate() {
+                let earlier = routes.iter().take(i).find_map(|r| {
+                    r.requirement
+                        .limits
+                        .iter()
+                        .find(|l| l.name == limit.name && l != &limit)
+                        .map(|_| r.requirement.route_index)
+                });
+                if let Some(k) = earlier {
+                    return Err(RouteError {
+                        field: format!("routes[{i}].limits[{j}]"),
+                        reason: format!(
+                            "a limit named \"{}\" is defined differently in routes[{k}]: one name is one counter",
+                            limit.name
+                        ),
+                    });
+                }
+            }
+        }
         Ok(RouteTable { routes })
     }
 

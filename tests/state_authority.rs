@@ -542,6 +542,19 @@ impl edge_auth::ports::Authority for CountingAuthority<'_> {
         self.calls.set(self.calls.get() + 1);
         Ok(self.store.data.borrow().get(kv_key).cloned())
     }
+
+    async fn lease(
+        &self,
+        calls: &edge_auth::limits::lease::Calls,
+    ) -> Vec<Result<edge_auth::limits::LeaseReply, StoreError>> {
+        calls.iter().map(|_| Err(StoreError::Unavailable)).collect()
+    }
+
+    fn now_ms(&self) -> u64 {
+        0
+    }
+
+    async fn pause(&self, _ms: u32) {}
 }
 
 #[test]
@@ -632,9 +645,20 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
     let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({"name": "renamed"}));
     assert_eq!((status, body["name"].as_str()), (200, Some("renamed")));
     assert_eq!(a.log.feed.len(), feed_len, "a new name changes no verdict");
-    let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({"limits": []}));
+    let (status, body) = a.admin(
+        "PATCH",
+        &format!("/keys/{id}"),
+        json!({"limits": [{"name": "m", "limit": 0, "period_seconds": 60, "by": "key"}]}),
+    );
     assert_eq!(status, 400, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("#15"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"limits[0].limit\""),
+        "{body}"
+    );
+    assert_eq!(a.log.feed.len(), feed_len, "nothing written");
     assert_eq!(a.admin("PATCH", &format!("/keys/{id}"), json!({})).0, 400);
     assert_eq!(
         a.admin("PATCH", "/keys/key_nope", json!({"name": "x"})).0,

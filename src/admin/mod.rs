@@ -167,6 +167,9 @@ pub async fn handle<S: KeyStore>(
             "PATCH" => update(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
         },
+        // Usage is read from the counter objects by the Worker (src/edge/limits.rs); without the
+        // state tier there are no counters.
+        (["keys", _, "usage"], _) => AdminReply::Problem(Problem::state_not_bound()),
         (["keys", id, "roll"], _) => match req.method {
             "POST" => roll(id, req.body, ctx, store).await,
             _ => method_not_allowed(),
@@ -330,6 +333,9 @@ fn metadata(record: &KeyRecord, last_used_at: Option<u64>, now: UnixTime) -> Val
         "last_used_at": last_used_at,
         "start": record.start,
         "status": record.status(now).as_str(),
+        "limits": record.limits,
+        // As stored: `set_at` is Unix milliseconds (it orders the changes of a balance).
+        "credits": record.credits,
     })
 }
 
@@ -361,6 +367,7 @@ async fn issue<S: KeyStore>(
     name: &str,
     scopes: Vec<String>,
     expires_at: Option<u64>,
+    quota: crate::limits::KeyQuota,
     ctx: &mut AdminContext<'_>,
     store: &S,
 ) -> Result<Issued, StoreError> {
@@ -379,6 +386,8 @@ async fn issue<S: KeyStore>(
         revoked_at: None,
         start: Some(format.start(&token)),
         issuer: issuer.map(str::to_string),
+        limits: quota.limits,
+        credits: quota.credits.map(Box::new),
     };
     write_key(&digest, &record, store).await?;
     ctx.cache.invalidate(&digest);
@@ -439,6 +448,7 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
         &cmd.name,
         cmd.scopes,
         cmd.expires_at,
+        cmd.quota,
         ctx,
         store,
     )
@@ -488,6 +498,7 @@ async fn create_pat<S: KeyStore>(
         &cmd.name,
         cmd.scopes,
         Some(cmd.expires_at),
+        crate::limits::KeyQuota::default(),
         ctx,
         store,
     )
@@ -630,6 +641,8 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 revoked_at: None,
                 start: None,
                 issuer: issuer.clone(),
+                limits: Vec::new(),
+                credits: None,
             };
             if let Err(e) = write_key(&digest, &record, store).await {
                 return unavailable(e);
@@ -893,6 +906,18 @@ async fn roll<S: KeyStore>(
         &old.name.clone(),
         old.scopes.clone(),
         expires_at,
+        // The new key keeps the limits, and its credits start from the definition's balance
+        // (its counters are its own: a new key id).
+        crate::limits::KeyQuota {
+            limits: old.limits.clone(),
+            credits: old
+                .credits
+                .as_deref()
+                .map(|c| crate::limits::StoredCredits {
+                    set_at: ctx.now.0.saturating_mul(1000),
+                    ..c.clone()
+                }),
+        },
         ctx,
         store,
     )
@@ -931,7 +956,7 @@ async fn update<S: KeyStore>(
     ctx: &mut AdminContext<'_>,
     store: &S,
 ) -> AdminReply {
-    let cmd = match UpdateKey::parse(body) {
+    let cmd = match UpdateKey::parse(body, ctx.now) {
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
     };
@@ -950,6 +975,26 @@ async fn update<S: KeyStore>(
         record.scopes = scopes;
         fields.push("scopes");
     }
+    if let Some(limits) = cmd.limits.filter(|l| *l != record.limits) {
+        record.limits = limits;
+        fields.push("limits");
+    }
+    // Credits sent are always a change: they set the balance anew (`set_at` is now).
+    if let Some(credits) = cmd.credits {
+        // Each change is later than the last, even within one millisecond of it: the counter
+        // object starts over only from a later `set_at`.
+        let previous = record.credits.as_ref().map_or(0, |c| c.set_at);
+        record.credits = credits.map(|c| {
+            Box::new(crate::limits::StoredCredits {
+                set_at: c.set_at.max(previous.saturating_add(1)),
+                ..c
+            })
+        });
+        fields.push("credits");
+    }
+    // What decides admission must reach every isolate within the bound, not KV's latency.
+    let scopes_changed =
+        scopes_changed || fields.contains(&"limits") || fields.contains(&"credits");
     if !fields.is_empty() {
         let Ok(text) = serde_json::to_string(&record) else {
             return unavailable(StoreError::Unavailable);
@@ -1092,6 +1137,28 @@ pub fn adopt_request(
         )),
         AdminCaller::Admin if method != "POST" => Err(method_not_allowed()),
         AdminCaller::Admin => Ok(query_param(query, "cursor").filter(|c| !c.is_empty())),
+    }
+}
+
+/// `GET {admin_path}/keys/{id}/usage` through the state tier: `Ok(Some(id))` when `path` asks
+/// for it and the caller may; `Ok(None)` for every other path.
+pub fn usage_request(
+    caller: &AdminCaller,
+    method: &str,
+    path: &str,
+) -> Result<Option<String>, AdminReply> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["keys", id, "usage"] = segments.as_slice() else {
+        return Ok(None);
+    };
+    match caller {
+        AdminCaller::Anonymous => Err(unauthorized()),
+        AdminCaller::User { .. } => Err(forbidden(
+            "The admin API needs the admin token or an admin-scoped token.",
+        )),
+        AdminCaller::Admin if method != "GET" => Err(method_not_allowed()),
+        AdminCaller::Admin if !validate::is_key_id(id) => Err(not_found()),
+        AdminCaller::Admin => Ok(Some((*id).to_string())),
     }
 }
 

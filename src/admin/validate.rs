@@ -3,6 +3,10 @@
 
 use serde::Deserialize;
 
+use crate::limits::{
+    validate_credits, validate_limits, CreditsDef, KeyQuota, LimitDef, StoredCredits,
+};
+
 use crate::apikey::KeyKind;
 use crate::keycache::KeySettings;
 use crate::keyrecord::MAX_SUBJECT_BYTES;
@@ -29,6 +33,10 @@ struct RawCreateKey {
     scopes: Vec<String>,
     expires_in: Option<u64>,
     expires_at: Option<u64>,
+    #[serde(default)]
+    limits: Option<Vec<LimitDef>>,
+    #[serde(default)]
+    credits: Option<CreditsDef>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +189,8 @@ pub struct CreateKey {
     pub name: String,
     pub scopes: Vec<String>,
     pub expires_at: Option<u64>,
+    /// The key's own limits and credits (`set_at` is the creation time).
+    pub quota: KeyQuota,
 }
 
 /// `POST /pats`.
@@ -403,6 +413,8 @@ impl CreateKey {
                 "\"issuer\" is for PATs: API keys made by the admin have no issuer.".into(),
             );
         }
+        let limits = limits(raw.limits.unwrap_or_default())?;
+        let credits = raw.credits.map(|c| credits(c, now)).transpose()?;
         Ok(CreateKey {
             kind,
             subject: raw.subject,
@@ -410,6 +422,7 @@ impl CreateKey {
             name: text("name", raw.name, true)?,
             scopes: scopes(raw.scopes)?,
             expires_at,
+            quota: KeyQuota { limits, credits },
         })
     }
 }
@@ -447,11 +460,33 @@ impl Roll {
     }
 }
 
-/// `PATCH /keys/{id}`: `{"name"?, "scopes"?}` (at least one).
+/// A key's own limits, checked (the field names the entry: `limits[1].period_seconds`).
+fn limits(list: Vec<LimitDef>) -> Result<Vec<LimitDef>, String> {
+    validate_limits(&list, 1).map_err(|e| format!("\"limits{}\" {}.", e.field, e.reason))?;
+    Ok(list)
+}
+
+fn credits(def: CreditsDef, now: UnixTime) -> Result<StoredCredits, String> {
+    validate_credits(&def).map_err(|e| format!("\"credits{}\" {}.", e.field, e.reason))?;
+    Ok(StoredCredits::new(def, now.0.saturating_mul(1000)))
+}
+
+/// A field that may be sent as `null` (to clear it): absent → `None`, `null` → `Some(None)`.
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `PATCH /keys/{id}`: `{"name"?, "scopes"?, "limits"?, "credits"?}` (at least one; `limits`
+/// `[]` or `null` and `credits` `null` remove them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpdateKey {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    pub limits: Option<Vec<LimitDef>>,
+    /// `Some(None)`: remove the key's credits.
+    pub credits: Option<Option<StoredCredits>>,
 }
 
 #[derive(Deserialize)]
@@ -461,27 +496,36 @@ struct RawUpdateKey {
     name: Option<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
-    #[serde(default)]
-    limits: Option<serde_json::Value>,
-    #[serde(default)]
-    credits: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    limits: Option<Option<Vec<LimitDef>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    credits: Option<Option<CreditsDef>>,
 }
 
 impl UpdateKey {
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
+    pub fn parse(body: &[u8], now: UnixTime) -> Result<Self, String> {
         let raw: RawUpdateKey = json(body)?;
-        if raw.limits.is_some() || raw.credits.is_some() {
-            return Err(
-                "\"limits\" and \"credits\" cannot be set yet: rate limits and credits are not built (issue #15); change \"name\" or \"scopes\"."
-                    .into(),
-            );
-        }
         let name = raw.name.map(|n| text("name", n, false)).transpose()?;
         let scopes = raw.scopes.map(scopes).transpose()?;
-        if name.is_none() && scopes.is_none() {
-            return Err("Send \"name\", \"scopes\" or both.".into());
+        let limits = raw
+            .limits
+            .map(|l| limits(l.unwrap_or_default()))
+            .transpose()?;
+        let credits = raw
+            .credits
+            .map(|c| c.map(|c| credits(c, now)).transpose())
+            .transpose()?;
+        if name.is_none() && scopes.is_none() && limits.is_none() && credits.is_none() {
+            return Err(
+                "Send at least one of \"name\", \"scopes\", \"limits\", \"credits\".".into(),
+            );
         }
-        Ok(UpdateKey { name, scopes })
+        Ok(UpdateKey {
+            name,
+            scopes,
+            limits,
+            credits,
+        })
     }
 }
 

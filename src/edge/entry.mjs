@@ -182,6 +182,8 @@ export class AuthState extends DurableObject {
       if (url.pathname === "/feed") return this.feed();
       if (url.pathname === "/record") return this.record(url.searchParams.get("key") ?? "");
       if (url.pathname === "/adopt" && request.method === "POST") return await this.adopt(url.searchParams.get("cursor"));
+      if (url.pathname === "/lease" && request.method === "POST") return this.limits("limitsLease", await request.text());
+      if (url.pathname === "/usage" && request.method === "POST") return this.limits("limitsUsage", await request.text());
       return new Response("no such authority endpoint", { status: 404 });
     } catch (error) {
       noteTrap(error);
@@ -223,6 +225,18 @@ export class AuthState extends DurableObject {
     const entries = rows.slice(0, max).map((r) => r.entry).join(",");
     const body = `{"epoch":${JSON.stringify(this.meta("epoch"))},"head":${Number(this.meta("head") ?? 0)},"overflow":${overflow},"entries":[${entries}]}`;
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
+  }
+
+  /** A counter object (`limits/<subject>`, src/limits/counter.rs): its one row, read,
+   *  changed by the core and written back in one transaction; the core's answer is the body. */
+  limits(call, text) {
+    let answer;
+    this.ctx.storage.transactionSync(() => {
+      const [state, reply] = wasm[call](this.env, this.meta("limits"), text, Date.now());
+      if (state !== undefined) this.setMeta("limits", state);
+      answer = reply;
+    });
+    return new Response(answer, { headers: { "content-type": "application/json" } });
   }
 
   record(key) {

@@ -7,6 +7,7 @@ mod documents;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod kv;
+mod limits;
 mod respond;
 mod state;
 
@@ -205,6 +206,8 @@ enum Step {
         request_id: String,
         realm: String,
         assertion: Option<respond::PendingAssertion>,
+        /// A limited request's `RateLimit` fields and refund (`limits::after`), or undefined.
+        after: JsValue,
     },
 }
 
@@ -217,7 +220,8 @@ enum Step {
 /// must wait (a KV read, a WebCrypto verification, a JWKS fetch) continue as a task.
 #[wasm_bindgen(js_name = fetch)]
 pub fn fetch_entry(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
-    let mut handling = Box::pin(handle(req, env, Context::new(ctx)));
+    let raw_ctx: JsValue = ctx.clone().into();
+    let mut handling = Box::pin(handle(req, env, Context::new(ctx), raw_ctx));
     let mut poll_context = TaskContext::from_waker(Waker::noop());
     match handling.as_mut().poll(&mut poll_context) {
         Poll::Ready(step) => carry_out(step),
@@ -242,6 +246,7 @@ fn carry_out(step: Step) -> JsValue {
             request_id,
             realm,
             assertion,
+            after,
         } => respond::forward(
             &target,
             &incoming,
@@ -249,11 +254,12 @@ fn carry_out(step: Step) -> JsValue {
             &request_id,
             &realm,
             assertion.as_ref(),
+            &after,
         ),
     }
 }
 
-async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
+async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue) -> Step {
     let started = now_ms();
     let Some(RequestFacts {
         method,
@@ -350,7 +356,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     };
     let outcome = gateway.decide(parts, ports, now()).await;
     line.facts(&outcome.log);
-    run_followups(&ctx, &gateway, &env, outcome.followups);
+    run_followups(&ctx, &gateway, &env, authority.as_ref(), outcome.followups);
 
     let realm = &gateway.config.realm;
     let step = match outcome.decision {
@@ -363,8 +369,11 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
             target,
             headers: forward_headers,
             assertion,
+            rate_limit,
+            refund,
             ..
         } => {
+            let after = limits::after(&gateway, authority.as_ref(), &raw_ctx, rate_limit, refund);
             // The core plans an assertion only when there is a key; without one, refuse rather
             // than forward unsigned.
             let assertion = match (assertion, &gateway.config.assertion_signer) {
@@ -391,6 +400,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Step {
                         request_id: rid.clone(),
                         realm: realm.clone(),
                         assertion,
+                        after,
                     }
                 }
                 (None, Ok(_)) => {
@@ -519,6 +529,10 @@ async fn own_endpoint(
                     Err(reply) => respond::admin_reply(reply, realm, rid),
                 };
             }
+            let usage_of = match crate::admin::usage_request(&caller, &method, &path) {
+                Ok(id) => id,
+                Err(reply) => return respond::admin_reply(reply, realm, rid),
+            };
             let Ok(body_text) = String::from_utf8(body) else {
                 let p = Problem::new(
                     400,
@@ -527,6 +541,12 @@ async fn own_endpoint(
                     "The body must be JSON (UTF-8).",
                 );
                 return problem_response(&p, realm, rid);
+            };
+            let sets_credits = body_text.contains("\"credits\"");
+            // Usage: the key's metadata from the authority, then its counters (limits.rs).
+            let (method, path) = match &usage_of {
+                Some(id) => ("GET".to_string(), format!("/keys/{id}")),
+                None => (method, path),
             };
             let call = AuthorityCall::Admin {
                 method: method.clone(),
@@ -539,7 +559,27 @@ async fn own_endpoint(
                 ip,
             };
             match stub.call(&call).await {
+                Some(response) if usage_of.is_some() => {
+                    limits::usage(&stub, response, realm, rid).await
+                }
                 Some(response) => {
+                    // A balance set by PATCH holds at once: handed to the key's counter object.
+                    if method == "PATCH" && response.status() == 200 && sets_credits {
+                        if let Ok(copy) = response.clone() {
+                            let env_value: JsValue = AsRef::<JsValue>::as_ref(env).clone();
+                            ctx.wait_until(async move {
+                                let Ok(promise) = copy.text() else { return };
+                                let text = wasm_bindgen_futures::JsFuture::from(promise).await;
+                                if let Some(meta) = text
+                                    .ok()
+                                    .and_then(|t| t.as_string())
+                                    .and_then(|t| serde_json::from_str(&t).ok())
+                                {
+                                    limits::push_credits(env_value, meta).await;
+                                }
+                            });
+                        }
+                    }
                     // This isolate sees its own change at once: refresh its view from the object.
                     if method != "GET" {
                         ctx.wait_until(state::refresh_view(
@@ -604,9 +644,16 @@ fn run_followups(
     ctx: &Context,
     gateway: &Rc<Gateway<CryptoKeyHandle>>,
     env: &Env,
+    authority: Option<&state::AuthorityStub>,
     followups: Vec<Followup>,
 ) {
     for followup in followups {
+        if let Followup::RenewLeases(calls) = followup {
+            if let Some(stub) = authority {
+                ctx.wait_until(limits::renew(Rc::clone(gateway), stub.clone(), calls));
+            }
+            continue;
+        }
         let gateway = Rc::clone(gateway);
         let env = env.clone();
         ctx.wait_until(async move {
@@ -632,6 +679,7 @@ fn run_followups(
                     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
                     crate::keycache::touch(&store, &touch, now()).await;
                 }
+                Followup::RenewLeases(_) => {}
             }
         });
     }

@@ -55,7 +55,16 @@ pub fn problem_response(problem: &Problem, realm: &str, request_id: &str) -> web
     if let Some(r) = retry.as_deref() {
         headers.push(("retry-after", r));
     }
+    if let Some(fields) = &problem.rate_limit {
+        headers.push(("ratelimit-policy", &fields.0));
+        headers.push(("ratelimit", &fields.1));
+    }
     response(problem.status, Some(&body), &headers)
+}
+
+/// A JSON answer of the edge's own API (`no-store`).
+pub fn json(status: u16, value: &serde_json::Value) -> web_sys::Response {
+    json_response(status, value, &[])
 }
 
 fn json_response(
@@ -322,6 +331,7 @@ extern "C" {
         realm: &str,
         assertion: Option<&str>,
         key: &JsValue,
+        after: &JsValue,
     ) -> JsValue;
 
     #[wasm_bindgen(js_name = importAssertionKey)]
@@ -396,6 +406,7 @@ pub fn forward(
     request_id: &str,
     realm: &str,
     assertion: Option<&PendingAssertion>,
+    after: &JsValue,
 ) -> JsValue {
     let (input, key) = match assertion {
         Some(a) => (Some(a.input.as_str()), &a.key),
@@ -403,7 +414,7 @@ pub fn forward(
     };
     BAD_GATEWAY.with(|on_error| {
         forward_js(
-            target, incoming, edits, on_error, request_id, realm, input, key,
+            target, incoming, edits, on_error, request_id, realm, input, key, after,
         )
     })
 }

@@ -42,7 +42,33 @@ export function importAssertionKey(jwk) {
  * `X-Auth-Assertion` first; if signing fails, nothing is sent. Returns the origin's response
  * promise; any failure becomes `onError(requestId, realm, error)`.
  */
-export function forward(target, request, edits, onError, requestId, realm, assertion, key) {
+export function forward(target, request, edits, onError, requestId, realm, assertion, key, after) {
+  const sent = send(target, request, edits, onError, requestId, realm, assertion, key);
+  return after === undefined ? sent : limited(sent, after);
+}
+
+/**
+ * A limited request's response (issue #15): `after.policy`/`after.state` become the
+ * `RateLimit-Policy` and `RateLimit` fields; `after.settle(status)` (credits charged only on
+ * success) learns the origin's status (502 when it could not be reached) and may return a promise
+ * of background work for `after.ctx.waitUntil`.
+ */
+function limited(sent, after) {
+  return sent.then((response) => {
+    if (after.settle) {
+      // An unreachable origin arrives here as the edge's 502 (`onError`): a failure too.
+      const pending = after.settle(response.status);
+      if (pending) after.ctx.waitUntil(pending);
+    }
+    if (after.policy === undefined) return response;
+    const out = new Response(response.body, response);
+    out.headers.set("RateLimit-Policy", after.policy);
+    out.headers.set("RateLimit", after.state);
+    return out;
+  });
+}
+
+function send(target, request, edits, onError, requestId, realm, assertion, key) {
   const method = request.method;
   // The runtime can receive header names it cannot send (a Cyrillic look-alike of X-Auth-Subject,
   // say): copying them would fail the fetch, and `Headers.delete` refuses them. The core drops
@@ -222,4 +248,51 @@ async function readFeedOnce(stub, bucket, useCache, ms, maxAge) {
 export function authorityAdopt(stub, cursor, ms) {
   const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
   return within(stub.fetch(`https://authority/adopt${query}`, { method: "POST" }), ms);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits (src/edge/limits.rs): one object per counter subject, `limits/<object>`.
+
+const limiterIds = { namespace: null, ids: new Map() };
+
+/** The stub of the counter object `object` (ids cached per isolate, at most 1,000). */
+function limiter(ns, object) {
+  if (limiterIds.namespace !== ns) {
+    limiterIds.namespace = ns;
+    limiterIds.ids.clear();
+  }
+  let id = limiterIds.ids.get(object);
+  if (id === undefined) {
+    if (limiterIds.ids.size >= 1000) limiterIds.ids.clear();
+    id = ns.idFromName(`limits/${object}`);
+    limiterIds.ids.set(object, id);
+  }
+  return ns.get(id);
+}
+
+/** Send `[object, body]` lease calls together; each answer's text, or null when it failed. */
+export function leaseCalls(env, calls, ms) {
+  const ns = env.AUTH_STATE;
+  return Promise.all(
+    calls.map(([object, body]) =>
+      within(limiter(ns, object).fetch("https://limits/lease", { method: "POST", body }), ms).then(
+        (r) => (r.ok ? r.text() : null),
+        () => null,
+      ),
+    ),
+  );
+}
+
+/** A counter object's usage report (after applying `credits`, a JSON text or ""), or null. */
+export function limiterUsage(env, object, credits, ms) {
+  return within(limiter(env.AUTH_STATE, object).fetch("https://limits/usage", { method: "POST", body: credits }), ms).then(
+    (r) => (r.ok ? r.text() : null),
+    () => null,
+  );
+}
+
+/** Resolves after `ms`: a request pausing while another's lease call is out (a timer of its own,
+ *  never another request's promise). */
+export function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

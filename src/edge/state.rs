@@ -311,7 +311,11 @@ pub fn audit_retention_seconds(env: Env) -> f64 {
 
 /// The Worker's handle on the authority; `None` when `AUTH_STATE` is not bound.
 #[derive(Clone)]
-pub struct AuthorityStub(JsValue);
+pub struct AuthorityStub {
+    stub: JsValue,
+    /// The environment, for the counter objects of the same namespace (src/edge/limits.rs).
+    pub(super) env: JsValue,
+}
 
 impl AuthorityStub {
     /// The stub of `env`'s `AUTH_STATE`, or `None` when it is not bound. A stub is an I/O object
@@ -319,13 +323,16 @@ impl AuthorityStub {
     /// own; the object's id is kept per isolate (runtime.js).
     pub fn of(env: &Env) -> Option<Self> {
         let stub = authority_stub_js(env.as_ref());
-        (!stub.is_undefined() && !stub.is_null()).then_some(AuthorityStub(stub))
+        (!stub.is_undefined() && !stub.is_null()).then(|| AuthorityStub {
+            stub,
+            env: AsRef::<JsValue>::as_ref(env).clone(),
+        })
     }
 
     /// One call; the object's response, or `None` when it did not answer (nothing changed).
     pub async fn call(&self, call: &AuthorityCall) -> Option<web_sys::Response> {
         let body = serde_json::to_string(call).ok()?;
-        let value = JsFuture::from(authority_call_js(&self.0, &body, AUTHORITY_TIMEOUT_MS))
+        let value = JsFuture::from(authority_call_js(&self.stub, &body, AUTHORITY_TIMEOUT_MS))
             .await
             .ok()?;
         value.dyn_into::<web_sys::Response>().ok()
@@ -335,7 +342,7 @@ impl AuthorityStub {
 impl AuthorityStub {
     /// One step of copying KV's records into the authority (`POST {admin_path}/keys/adopt`).
     pub async fn adopt(&self, cursor: Option<String>) -> Option<web_sys::Response> {
-        let value = JsFuture::from(authority_adopt_js(&self.0, cursor, ADOPT_TIMEOUT_MS))
+        let value = JsFuture::from(authority_adopt_js(&self.stub, cursor, ADOPT_TIMEOUT_MS))
             .await
             .ok()?;
         value.dyn_into::<web_sys::Response>().ok()
@@ -347,10 +354,29 @@ const ADOPT_TIMEOUT_MS: u32 = 25_000;
 
 impl Authority for AuthorityStub {
     async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {
-        let value = JsFuture::from(authority_record_js(&self.0, kv_key, AUTHORITY_TIMEOUT_MS))
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
+        let value = JsFuture::from(authority_record_js(
+            &self.stub,
+            kv_key,
+            AUTHORITY_TIMEOUT_MS,
+        ))
+        .await
+        .map_err(|_| StoreError::Unavailable)?;
         Ok(value.as_string())
+    }
+
+    async fn lease(
+        &self,
+        calls: &crate::limits::lease::Calls,
+    ) -> Vec<Result<crate::limits::LeaseReply, StoreError>> {
+        super::limits::lease(&self.env, calls).await
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms_u64()
+    }
+
+    async fn pause(&self, ms: u32) {
+        let _ = JsFuture::from(super::limits::pause_js(ms)).await;
     }
 }
 
@@ -372,7 +398,7 @@ pub async fn refresh_view(
     gateway.view.refresh_started(started);
     let bucket = bucket_url(started);
     let fetched = JsFuture::from(read_feed_js(
-        &stub.0,
+        &stub.stub,
         &bucket,
         use_cache,
         timeout_ms,
