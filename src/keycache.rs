@@ -486,14 +486,17 @@ fn finish(
     let identity = record
         .check(kind, now, sole_issuer)
         .map_err(|r| KeyFailure::Invalid { reason: r.reason() })?;
-    let touch = cache.should_touch(&record.id, now).then(|| Touch {
+    // A key with its own limits or credits has its last use in its counter object (the usage
+    // endpoint reads it there): no KV write per key and minute for it.
+    let quota = record.quota();
+    let touch = (quota.is_none() && cache.should_touch(&record.id, now)).then(|| Touch {
         key_id: record.id.clone(),
     });
     Ok(KeySuccess {
         identity,
         touch,
         created_at: record.created_at,
-        quota: record.quota(),
+        quota,
     })
 }
 

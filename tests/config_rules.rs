@@ -296,7 +296,7 @@ fn every_supported_algorithm_name_is_accepted_and_unknown_ones_are_named() {
     }
 }
 
-/// The README's default blocks (`"revocation": …`, `"audit": …`, `"failed_auth": …`) are the
+/// The README's default blocks (`"revocation": …`, `"audit": …`, `"failed_auth": …`, `"usage": …`) are the
 /// defaults: a config that spells them out means the same as one that leaves them out.
 #[test]
 fn the_readme_default_blocks_are_the_code_defaults() {
@@ -304,17 +304,61 @@ fn the_readme_default_blocks_are_the_code_defaults() {
     let fragments: Vec<&str> = readme
         .lines()
         .filter(|l| {
-            ["\"revocation\":", "\"audit\":", "\"failed_auth\":"]
-                .iter()
-                .any(|p| l.starts_with(p))
+            [
+                "\"revocation\":",
+                "\"audit\":",
+                "\"failed_auth\":",
+                "\"usage\":",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .map(|l| l.trim_end_matches(','))
         .collect();
-    assert_eq!(fragments.len(), 3, "{fragments:?}");
+    assert_eq!(fragments.len(), 4, "{fragments:?}");
     let spelled = format!(r#"{{"routes":[{{"path":"/**"}}],{}}}"#, fragments.join(","));
     let spelled = Config::from_json(&spelled, &|_| None).expect("the README's blocks parse");
     let defaults = Config::from_json(r#"{"routes":[{"path":"/**"}]}"#, &|_| None).unwrap();
     assert_eq!(spelled.revocation, defaults.revocation);
     assert_eq!(spelled.audit_retention_days, defaults.audit_retention_days);
     assert_eq!(spelled.failed_auth, defaults.failed_auth);
+    assert_eq!(spelled.usage, defaults.usage);
+}
+
+/// Limits in routes: bad definitions are config errors naming the field; one name, one meaning.
+#[test]
+fn route_limits_are_validated_with_the_field_named() {
+    let cases = [
+        (
+            r#"{"routes":[{"path":"/**","limits":[{"name":"m","limit":5,"period_seconds":60,"by":"key"}],"cost":6}]}"#,
+            "routes[0].limits[0].cost",
+        ),
+        (
+            r#"{"routes":[{"path":"/**","limits":[{"name":"m","limit":5,"period_seconds":0,"by":"key"}]}]}"#,
+            "routes[0].limits[0].period_seconds",
+        ),
+        (
+            r#"{"routes":[{"path":"/a","limits":[{"name":"m","limit":5,"period_seconds":60,"by":"key"}]},{"path":"/**","limits":[{"name":"m","limit":6,"period_seconds":60,"by":"key"}]}]}"#,
+            "routes[1].limits[0]",
+        ),
+        (r#"{"routes":[{"path":"/**","cost":0}]}"#, "routes[0].cost"),
+        (
+            r#"{"routes":[{"path":"/**"}],"usage":{"lease_seconds":0}}"#,
+            "usage.lease_seconds",
+        ),
+    ];
+    for (text, field) in cases {
+        let e = Config::from_json(text, &|_| None).unwrap_err();
+        assert_eq!(e.field, field, "{}", e.reason);
+    }
+    let bad_by = Config::from_json(
+        r#"{"routes":[{"path":"/**","limits":[{"name":"m","limit":5,"period_seconds":60,"by":"user"}]}]}"#,
+        &|_| None,
+    )
+    .unwrap_err();
+    assert!(
+        bad_by.field.starts_with("routes[0].limits[0]"),
+        "{}",
+        bad_by.field
+    );
 }

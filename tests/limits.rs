@@ -216,21 +216,6 @@ impl Sim {
                     let mut strict_refused = false;
                     match &c.reply {
                         Some(reply) => {
-                            if std::env::var("SIM_TRACE").is_ok() {
-                                eprintln!(
-                                    "{t} {:?} {:?}",
-                                    c.body
-                                        .asks
-                                        .iter()
-                                        .map(|a| (a.want, a.holding, a.returning))
-                                        .collect::<Vec<_>>(),
-                                    reply
-                                        .grants
-                                        .iter()
-                                        .map(|g| (g.granted, g.absorbed, g.seq))
-                                        .collect::<Vec<_>>()
-                                );
-                            }
                             let done =
                                 self.books[i].install(&c.object, &c.body, reply, c.sent_local, now);
                             strict_refused = done.strict_refused.is_some();
@@ -518,4 +503,223 @@ fn an_unreachable_object_denies_or_counts_locally_as_each_limit_says() {
     }
     sim.run();
     assert_eq!(sim.admitted.len(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline: `Gateway::decide` with counter objects that answer at once and count calls.
+
+mod pipeline {
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+
+    use edge_auth::authn::{Decision, Gateway, Ports, RequestParts};
+    use edge_auth::config::Config;
+    use edge_auth::jwt::{NativeKey, NativeVerifier};
+    use edge_auth::limits::counter::{LeaseRules, ObjectState};
+    use edge_auth::limits::lease::Calls;
+    use edge_auth::limits::LeaseReply;
+    use edge_auth::ports::{
+        Authority, DocumentSource, FetchError, FetchedDocument, KeyStore, ListPage, StoreError,
+    };
+    use edge_auth::time::UnixTime;
+
+    const NOW: u64 = 1_800_000_000;
+
+    /// Counter objects in memory: every call answered at once, counted; `down` fails them all.
+    struct Objects {
+        states: RefCell<HashMap<String, ObjectState>>,
+        calls: Cell<usize>,
+        now_ms: Cell<u64>,
+        down: Cell<bool>,
+    }
+
+    impl Objects {
+        fn new() -> Self {
+            Objects {
+                states: RefCell::new(HashMap::new()),
+                calls: Cell::new(0),
+                now_ms: Cell::new(NOW * 1000),
+                down: Cell::new(false),
+            }
+        }
+    }
+
+    impl Authority for Objects {
+        async fn record(&self, _kv_key: &str) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        #[allow(clippy::disallowed_methods)] // a test fake: a busy cell would be a test bug
+        async fn lease(&self, calls: &Calls) -> Vec<Result<LeaseReply, StoreError>> {
+            calls
+                .iter()
+                .map(|(object, call)| {
+                    self.calls.set(self.calls.get() + 1);
+                    if self.down.get() {
+                        return Err(StoreError::Unavailable);
+                    }
+                    let rules = LeaseRules {
+                        lease_ms: 10_000,
+                        max_lease: 100,
+                    };
+                    let mut states = self.states.borrow_mut();
+                    Ok(states.entry(object.clone()).or_default().lease(
+                        call,
+                        self.now_ms.get(),
+                        rules,
+                    ))
+                })
+                .collect()
+        }
+        fn now_ms(&self) -> u64 {
+            self.now_ms.get()
+        }
+        async fn pause(&self, ms: u32) {
+            self.now_ms.set(self.now_ms.get() + u64::from(ms));
+        }
+    }
+
+    struct Nothing;
+    impl KeyStore for Nothing {
+        async fn get_cached(&self, _: &str) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        async fn get(&self, _: &str) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn list(&self, _: &str, _: Option<&str>, _: u32) -> Result<ListPage, StoreError> {
+            Err(StoreError::Unavailable)
+        }
+    }
+    impl DocumentSource for Nothing {
+        async fn fetch(&self, _: &str) -> Result<FetchedDocument, FetchError> {
+            Err(FetchError::Network)
+        }
+    }
+
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("waited on nothing"),
+        }
+    }
+
+    fn gateway() -> Gateway<NativeKey> {
+        let config = serde_json::json!({
+            "origin": "https://origin.example",
+            "routes": [
+                { "path": "/limited/**", "auth": "public",
+                  "limits": [{ "name": "per-ip", "limit": 3, "period_seconds": 60, "by": "ip" }] },
+                { "path": "/local/**", "auth": "public",
+                  "limits": [{ "name": "loc", "limit": 2, "period_seconds": 60, "by": "ip", "on_unavailable": "local" }] },
+                { "path": "/**", "auth": "public" }
+            ]
+        });
+        Gateway::new(Config::from_json(&config.to_string(), &|_| None).unwrap())
+    }
+
+    fn decide(g: &Gateway<NativeKey>, path: &str, objects: Option<&Objects>) -> Decision {
+        let headers = vec![("cf-connecting-ip".to_string(), "192.0.2.9".to_string())];
+        let req = RequestParts {
+            method: "GET",
+            path,
+            query: None,
+            headers: &headers,
+            origin: "https://edge.example",
+            entropy: [1; 16],
+            request_id: "rid",
+        };
+        let ports = Ports {
+            store: &Nothing,
+            documents: &Nothing,
+            verifier: &NativeVerifier,
+            authority: objects,
+            now_ms: NOW * 1000,
+        };
+        now(g.decide(req, ports, UnixTime(NOW))).decision
+    }
+
+    #[test]
+    fn a_limited_route_forwards_the_limit_then_429s_with_the_fields_and_retry_after() {
+        let g = gateway();
+        let objects = Objects::new();
+        for _ in 0..3 {
+            match decide(&g, "/limited/x", Some(&objects)) {
+                Decision::Forward { rate_limit, .. } => {
+                    let fields = rate_limit.expect("forwarded with the fields");
+                    assert_eq!(fields.0, "\"per-ip\";q=3;w=60");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match decide(&g, "/limited/x", Some(&objects)) {
+            Decision::Reject(p) => {
+                assert_eq!(
+                    (p.status, p.reason, p.error),
+                    (429, "limit_exceeded", Some("rate_limited"))
+                );
+                assert_eq!(
+                    p.retry_after,
+                    Some(60),
+                    "until the window ends (the clock is at :00)"
+                );
+                let fields = p.rate_limit.expect("the fields on the 429");
+                assert_eq!(fields.1, "\"per-ip\";r=0;t=60");
+            }
+            other => panic!("{other:?}"),
+        }
+        let calls = objects.calls.get();
+        // A refusal is believed for a second: no call for the next requests.
+        decide(&g, "/limited/x", Some(&objects));
+        assert_eq!(objects.calls.get(), calls);
+        // A route without limits: no fields, no call.
+        match decide(&g, "/other", Some(&objects)) {
+            Decision::Forward { rate_limit, .. } => assert!(rate_limit.is_none()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(objects.calls.get(), calls);
+    }
+
+    #[test]
+    fn without_the_state_tier_a_limited_route_is_refused_not_forwarded() {
+        let g = gateway();
+        match decide(&g, "/limited/x", None) {
+            Decision::Reject(p) => assert_eq!((p.status, p.reason), (500, "state_not_bound")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide(&g, "/other", None),
+            Decision::Forward { .. }
+        ));
+    }
+
+    #[test]
+    fn an_unreachable_object_denies_or_counts_locally() {
+        let g = gateway();
+        let objects = Objects::new();
+        objects.down.set(true);
+        match decide(&g, "/limited/x", Some(&objects)) {
+            Decision::Reject(p) => assert_eq!((p.status, p.reason), (503, "limits_unavailable")),
+            other => panic!("{other:?}"),
+        }
+        let local: Vec<u16> = (0..4)
+            .map(|_| match decide(&g, "/local/x", Some(&objects)) {
+                Decision::Forward { .. } => 200,
+                Decision::Reject(p) => p.status,
+                Decision::Own(_) => 0,
+            })
+            .collect();
+        assert_eq!(
+            local,
+            [200, 200, 429, 429],
+            "the local bucket at the same rate"
+        );
+    }
 }
