@@ -37,6 +37,7 @@ fn every_endpoint_and_method_is_listed() {
         ("/keys/adopt", &["post"]),
         ("/keys/{id}", &["delete", "get", "patch"]),
         ("/keys/{id}/roll", &["post"]),
+        ("/keys/{id}/usage", &["get"]),
         ("/pats", &["get", "post"]),
         ("/pats/{id}", &["delete", "get"]),
         ("/principals/revoke", &["post"]),
@@ -96,6 +97,10 @@ fn request_bodies_refuse_unknown_fields() {
         "ImportKey",
         "RevokePrincipal",
         "RevokeToken",
+        "UpdateKey",
+        "Limit",
+        "Credits",
+        "Refill",
     ] {
         let schema = &doc["components"]["schemas"][name];
         assert_eq!(schema["additionalProperties"], false, "{name}");

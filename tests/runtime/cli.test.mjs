@@ -263,3 +263,97 @@ test("with the state tier: principals revoke, tokens revoke, audit across pages,
     await stateEdge.close();
   }
 });
+
+test("limits and credits: keys create --limits/--credits, keys update, keys usage (state tier)", async () => {
+  const stateEdge = await startEdge({
+    config: {
+      origin: origin.url,
+      issuers: [{ issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
+      routes: [{ path: "/v1/**" }],
+    },
+    bindings: { ADMIN_TOKEN: ADMIN },
+    state: true,
+  });
+  try {
+    const env = { EDGE_AUTH_URL: stateEdge.url };
+    const hourly = { name: "hourly", limit: 100, period_seconds: 3600, by: "key" };
+    const created = JSON.parse(
+      (await ok(["--json", "keys", "create", "--kind", "api_key", "--subject", "metered", "--name", "m", "--limits", JSON.stringify([hourly]), "--credits", "50", "--refill", "50/3600"], env)).stdout,
+    );
+    let meta = JSON.parse((await ok(["--json", "keys", "get", created.id], env)).stdout);
+    assert.deepEqual(meta.limits, [hourly]);
+    assert.equal(meta.credits.remaining, 50);
+    assert.deepEqual(meta.credits.refill, { amount: 50, every_seconds: 3600 });
+    const shown = (await ok(["keys", "get", created.id], env)).stdout;
+    assert.match(shown, /^limit:\s+hourly: 100 per 3600 s by key$/m);
+    assert.match(shown, /^credits:\s+50 to start from, refilled to 50 every 3600 s, set \d{4}-/m);
+
+    // Before any request: the balance, no counters; after two, the counters.
+    let usage = await ok(["keys", "usage", created.id], env);
+    assert.match(usage.stdout, /^credits:\s+50 remaining, 0 leased/m);
+    assert.match(usage.stdout, /No counters yet/);
+    for (let i = 0; i < 2; i++) assert.equal((await stateEdge.fetch("/v1/x", { headers: { "x-api-key": created.token } })).status, 200);
+    const report = JSON.parse((await ok(["--json", "keys", "usage", created.id], env)).stdout);
+    assert.equal(report.id, created.id);
+    const counter = report.limits.find((l) => l.name === "hourly");
+    assert.equal(counter.by, "key");
+    assert.ok(counter.used >= 2);
+    assert.ok(report.credits.remaining <= 48);
+    usage = await ok(["keys", "usage", created.id], env);
+    assert.match(usage.stdout, /^LIMIT\s+BY\s+WINDOW\s+USED\s+REMAINING\s+OF\s+PERIOD\s+RESETS_IN$/m);
+    assert.match(usage.stdout, /^hourly\s+key\s+fixed\s+\d+\s+\d+\s+100\s+3600 s\s+\d+ s$/m);
+
+    // Update: limits from a file (one object is a list of one), credits without refill, name and scopes.
+    const file = path.join(scratch, "limits.json");
+    writeFileSync(file, JSON.stringify({ name: "burst", limit: 10, period_seconds: 60, by: "principal", window: "sliding" }));
+    const updated = await ok(["keys", "update", created.id, "--limits-file", file, "--credits", "5", "--name", "renamed", "--scope", "read"], env);
+    assert.match(updated.stdout, new RegExp(`^Updated ${created.id}:$`, "m"));
+    assert.match(updated.stdout, /^limit:\s+burst: 10 per 60 s by principal \(sliding\)$/m);
+    assert.match(updated.stdout, /^credits:\s+5 to start from, set /m);
+    assert.match(updated.stdout, /^name:\s+renamed$/m);
+    assert.match(updated.stdout, /^scopes:\s+read$/m);
+    meta = JSON.parse((await ok(["--json", "keys", "update", created.id, "--clear-limits", "--clear-credits", "--clear-scopes"], env)).stdout);
+    assert.deepEqual(meta.limits, []);
+    assert.equal(meta.credits, null);
+    assert.deepEqual(meta.scopes, []);
+    assert.equal(meta.name, "renamed");
+    const cleared = (await ok(["keys", "get", created.id], env)).stdout;
+    assert.match(cleared, /^limits:\s+none/m);
+    assert.match(cleared, /^credits:\s+none$/m);
+
+    // Refusals: the API names the field (exit 1); bad flags and input are exit 2.
+    let r = await cli(["keys", "update", created.id, "--limits", JSON.stringify([{ ...hourly, period_seconds: 0 }])], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /400 Invalid request: "limits\[0\]\.period_seconds" must be between 1 and 31536000\./);
+    r = await cli(["keys", "create", "--kind", "api_key", "--subject", "s", "--name", "n", "--credits", "1", "--refill", "1/5"], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /"credits\.refill\.every_seconds"/);
+    r = await cli(["keys", "update", created.id], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nothing to change/);
+    r = await cli(["keys", "update", created.id, "--limits", "[{"], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--limits is not JSON/);
+    r = await cli(["keys", "update", created.id, "--limits", "[]", "--clear-limits"], env);
+    assert.equal(r.code, 2);
+    r = await cli(["keys", "update", created.id, "--refill", "1/60"], env);
+    assert.equal(r.code, 2, "--refill needs --credits");
+    r = await cli(["keys", "update", created.id, "--credits", "1", "--refill", "60"], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /AMOUNT\/SECONDS/);
+    r = await cli(["keys", "update", created.id, "--limits-file", path.join(scratch, "missing.json")], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot read it/);
+    r = await cli(["keys", "usage", "key_doesNotExist0000"], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /404 Not found/);
+    r = await cli(["keys", "usage", "../x"], env);
+    assert.equal(r.code, 2);
+    // Without the state tier there are no counters (500 state_not_bound, exit 1).
+    r = await cli(["keys", "usage", created.id]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /AUTH_STATE is not bound/);
+  } finally {
+    await stateEdge.close();
+  }
+});

@@ -369,8 +369,10 @@ test("GET and DELETE /keys/{id}, POST /keys/{id}/roll", async () => {
   assert.equal(renamed.body.name, "renamed");
   await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { name: meta.body.name }, expect: 200 });
   await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: {}, expect: 400, refusedByDoc: true });
-  const refused = await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { credits: { remaining: 5 } }, expect: 400, refusedByDoc: true });
-  assert.match(refused.body.detail, /not built/);
+  const refused = await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { auth: adminAuth, body: { credits: { remaining: -5 } }, expect: 400, refusedByDoc: true });
+  assert.match(refused.body.detail, /"credits\.remaining"/);
+  assert.deepEqual(meta.body.limits, []);
+  assert.equal(meta.body.credits, null);
   await call("PATCH", "/keys/{id}", "/keys/key_missing000000000", { auth: adminAuth, body: { name: "x" }, expect: 404 });
   await call("PATCH", "/keys/{id}", `/keys/${key.id}`, { expect: 401, body: { name: "x" } });
   assert.equal(meta.body.status, "active");
@@ -664,10 +666,97 @@ test("keys/adopt copies KV's records into the authority in steps; 500 without th
   await call("POST", "/keys/adopt", "/keys/adopt", { on: disabledEdge, auth: adminAuth, expect: 404 });
 });
 
+test("limits and credits: created, read, changed and removed; GET /keys/{id}/usage live from the counters", async () => {
+  const hourly = { name: "hourly", limit: 100, period_seconds: 3600, by: "key" };
+  const daily = { name: "daily", limit: 1000, period_seconds: 86400, by: "principal", cost: 2, window: "sliding", strict: true, on_unavailable: "local" };
+  const credits = { remaining: 50, refill: { amount: 50, every_seconds: 3600 } };
+  const created = await call("POST", "/keys", "/keys", { on: stateEdge, auth: adminAuth, body: { kind: "api_key", subject: "metered", name: "m", limits: [hourly, daily], credits }, expect: 201 });
+  const id = created.body.id;
+  const meta = await call("GET", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.deepEqual(meta.body.limits, [hourly, daily]);
+  assert.equal(meta.body.credits.remaining, 50);
+  assert.deepEqual(meta.body.credits.refill, credits.refill);
+  assert.ok(Math.abs(meta.body.credits.set_at - Date.now()) < 60_000, "set_at is Unix milliseconds");
+  // In a listing too.
+  const listed = await call("GET", "/keys", "/keys?subject=metered", { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.deepEqual(listed.body.keys[0].limits, [hourly, daily]);
+
+  // Before any request: no counter yet, the balance as set.
+  const fresh = await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: stateEdge, auth: adminAuth, expect: 200 });
+  assert.equal(fresh.body.id, id);
+  assert.equal(fresh.body.last_used_at, null);
+  for (let i = 0; i < 3; i++) assert.equal((await stateEdge.fetch("/v1/x", { headers: { "x-api-key": created.body.token } })).status, 200);
+  const used = await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: stateEdge, auth: adminAuth, expect: 200 });
+  const byName = Object.fromEntries(used.body.limits.map((l) => [l.name, l]));
+  assert.equal(byName.hourly.by, "key");
+  assert.equal(byName.hourly.limit, 100);
+  assert.ok(byName.hourly.used >= 3, "at least what was spent (leases may hold more)");
+  assert.equal(byName.hourly.remaining, 100 - byName.hourly.used);
+  assert.equal(byName.daily.by, "principal");
+  assert.equal(byName.daily.window, "sliding");
+  assert.ok(used.body.credits.remaining <= 47, "three requests took at least 3 (spent or leased)");
+  assert.ok(used.body.credits.remaining + used.body.credits.leased <= 50);
+  assert.deepEqual(used.body.credits.refill, credits.refill);
+  assert.equal(typeof used.body.credits.next_refill_at, "number");
+  assert.equal(typeof used.body.last_used_at, "number");
+
+  // PATCH: new limits, new credits (the balance starts over), then both removed.
+  const patched = await call("PATCH", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, body: { limits: [{ ...hourly, limit: 10 }], credits: { remaining: 5 } }, expect: 200 });
+  assert.deepEqual(patched.body.limits, [{ ...hourly, limit: 10 }]);
+  assert.equal(patched.body.credits.remaining, 5);
+  assert.equal(patched.body.credits.refill, undefined);
+  assert.ok(patched.body.credits.set_at >= meta.body.credits.set_at);
+  const balance = await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: stateEdge, auth: adminAuth, expect: 200 });
+  // The balance starts over from 5; units isolates still hold on lease from before count against it.
+  assert.ok(balance.body.credits.remaining <= 5, JSON.stringify(balance.body));
+  const cleared = await call("PATCH", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, body: { limits: null, credits: null }, expect: 200 });
+  assert.deepEqual(cleared.body.limits, []);
+  assert.equal(cleared.body.credits, null);
+  await call("PATCH", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, body: { limits: [hourly] }, expect: 200 });
+  const empty = await call("PATCH", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, body: { limits: [] }, expect: 200 });
+  assert.deepEqual(empty.body.limits, []);
+
+  // Refusals name the field.
+  const bad = [
+    [{ limits: [{ ...hourly, period_seconds: 0 }] }, true, /"limits\[0\]\.period_seconds" must be between 1 and 31536000\./],
+    [{ limits: [hourly, { ...hourly, name: "bad name" }] }, true, /"limits\[1\]\.name"/],
+    [{ limits: [{ ...hourly, limit: 0 }] }, true, /"limits\[0\]\.limit"/],
+    [{ limits: [{ ...hourly, by: "tenant" }] }, true, /limits\[0\]\.by/],
+    [{ limits: [{ ...hourly, burst: 3 }] }, true, /burst/],
+    [{ limits: [{ ...hourly, cost: 0 }] }, true, /"limits\[0\]\.cost"/],
+    [{ limits: Array.from({ length: 9 }, (_, i) => ({ ...hourly, name: `l${i}` })) }, true, /at most 8/],
+    [{ limits: [hourly, hourly] }, false, /unique/], // duplicate names: the code's rule
+    [{ limits: [{ ...hourly, limit: 5, cost: 6 }] }, false, /"limits\[0\]\.cost"/], // cost over the limit
+    [{ credits: { remaining: 1e13 } }, true, /"credits\.remaining"/],
+    [{ credits: { remaining: 1, refill: { amount: 1, every_seconds: 5 } } }, true, /"credits\.refill\.every_seconds"/],
+    [{ credits: { remaining: 1, refill: { amount: 0, every_seconds: 60 } } }, true, /"credits\.refill\.amount"/],
+    [{ credits: { remaining: 1, set_at: 5 } }, true, /set_at/],
+  ];
+  for (const [body, refusedByDoc, detail] of bad) {
+    const r = await call("PATCH", "/keys/{id}", `/keys/${id}`, { on: stateEdge, auth: adminAuth, body, expect: 400, refusedByDoc });
+    assert.match(r.body.detail, detail);
+    const c = await call("POST", "/keys", "/keys", { on: stateEdge, auth: adminAuth, body: { kind: "api_key", subject: "metered", name: "bad", ...body }, expect: 400, refusedByDoc });
+    assert.match(c.body.detail, detail);
+  }
+
+  await call("GET", "/keys/{id}/usage", "/keys/key_doesnotexist00/usage", { on: stateEdge, auth: adminAuth, expect: 404 });
+  await call("GET", "/keys/{id}/usage", "/keys/not!an-id/usage", { on: stateEdge, auth: adminAuth, expect: 404 });
+  await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: stateEdge, expect: 401 });
+  await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: stateEdge, auth: userJwt(), expect: 403 });
+  await call("GET", "/keys/{id}/usage", `/keys/${id}/usage`, { on: disabledEdge, auth: adminAuth, expect: 404 });
+  // Without the state tier there are no counters.
+  const kvKey = (await call("POST", "/keys", "/keys", { auth: adminAuth, body: { kind: "api_key", subject: "metered-kv", name: "k", limits: [hourly], credits: { remaining: 3 } }, expect: 201 })).body;
+  const kvMeta = await call("GET", "/keys/{id}", `/keys/${kvKey.id}`, { auth: adminAuth, expect: 200 });
+  assert.deepEqual(kvMeta.body.limits, [hourly]);
+  const notBound = await call("GET", "/keys/{id}/usage", `/keys/${kvKey.id}/usage`, { auth: adminAuth, expect: 500 });
+  assert.match(notBound.body.detail, /AUTH_STATE is not bound/);
+});
+
 test("methods a path does not document are 405 for an allowed caller", async () => {
   await call("PUT", "/keys", "/keys", { auth: adminAuth, expect: 405 });
   await call("PUT", "/keys/{id}", "/keys/key_x", { auth: adminAuth, expect: 405 });
   await call("GET", "/keys/{id}/roll", "/keys/key_x/roll", { auth: adminAuth, expect: 405 });
+  await call("PUT", "/keys/{id}/usage", "/keys/key_x/usage", { on: stateEdge, auth: adminAuth, expect: 405 });
   await call("PUT", "/pats", "/pats", { auth: userJwt(), expect: 405 });
   await call("POST", "/pats/{id}", "/pats/key_x", { auth: userJwt(), expect: 405 });
   await call("GET", "/principals/revoke", "/principals/revoke", { on: stateEdge, auth: adminAuth, expect: 405 });

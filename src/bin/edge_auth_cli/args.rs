@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The admin token is read from this variable only: never a flag, so it stays out of shell
 /// history and `ps`.
@@ -149,6 +149,8 @@ pub enum Keys {
         /// For PATs: the issuer of the principal (optional when exactly one is configured).
         #[arg(long)]
         issuer: Option<String>,
+        #[command(flatten)]
+        quota: Quota,
     },
     /// List keys, following pages until done (or until --limit keys).
     List {
@@ -173,6 +175,36 @@ pub enum Keys {
     },
     /// Show one key's metadata.
     Get { id: String },
+    /// Change a key's name, scopes, limits or credits (`PATCH {admin_path}/keys/{id}`); what is
+    /// not given stays.
+    #[command(
+        after_help = "Limits are JSON, a list of {\"name\", \"limit\", \"period_seconds\", \"by\": \"key\"|\"principal\"|\"ip\", \
+                      \"cost\"?, \"window\"?: \"fixed\"|\"sliding\", \"strict\"?, \"on_unavailable\"?: \"deny\"|\"local\"}; \
+                      --limits replaces all of the key's limits. --credits starts the balance over."
+    )]
+    Update {
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The key's scopes from now on (repeat for several; replaces them all).
+        #[arg(long = "scope", value_name = "SCOPE", conflicts_with = "clear_scopes")]
+        scopes: Vec<String>,
+        /// Remove every scope.
+        #[arg(long)]
+        clear_scopes: bool,
+        #[command(flatten)]
+        quota: Quota,
+        /// Remove the key's own limits (the route's apply).
+        #[arg(long, conflicts_with_all = ["limits", "limits_file"])]
+        clear_limits: bool,
+        /// Remove the key's credits.
+        #[arg(long, conflicts_with_all = ["credits", "refill"])]
+        clear_credits: bool,
+    },
+    /// Show a key's rate-limit counters and credit balance (`GET {admin_path}/keys/{id}/usage`,
+    /// state tier).
+    Usage { id: String },
     /// Revoke a key: it is refused from then on.
     Revoke { id: String },
     /// Copy keys made before the state tier from KV into the authority (repeats until done).
@@ -204,4 +236,35 @@ pub enum Keys {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// A key's own limits and credits, for `keys create` and `keys update`.
+#[derive(Debug, Default, Args)]
+pub struct Quota {
+    /// The key's limits as JSON: an array of limits (or one limit), e.g.
+    /// '[{"name":"hourly","limit":1000,"period_seconds":3600,"by":"key"}]'.
+    #[arg(long, value_name = "JSON", conflicts_with = "limits_file")]
+    pub limits: Option<String>,
+    /// The key's limits from a file (- for stdin), as --limits takes them.
+    #[arg(long, value_name = "PATH")]
+    pub limits_file: Option<PathBuf>,
+    /// Usage credits: the balance to start from (each request spends the route's cost).
+    #[arg(long, value_name = "N")]
+    pub credits: Option<u64>,
+    /// Top the credits up to AMOUNT every SECONDS (at least 60), e.g. 1000/86400.
+    #[arg(long, value_name = "AMOUNT/SECONDS", requires = "credits", value_parser = parse_refill)]
+    pub refill: Option<(u64, u64)>,
+}
+
+/// `AMOUNT/SECONDS` → (amount, seconds).
+pub fn parse_refill(text: &str) -> Result<(u64, u64), String> {
+    let (amount, seconds) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not AMOUNT/SECONDS (e.g. 1000/86400)"))?;
+    let number = |part: &str, what: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{what} {part:?} in {text:?} is not a whole number"))
+    };
+    Ok((number(amount, "AMOUNT")?, number(seconds, "SECONDS")?))
 }

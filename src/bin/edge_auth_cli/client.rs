@@ -122,8 +122,7 @@ impl Client {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Reply, CliError> {
-        let text = serde_json::to_string(body)
-            .map_err(|e| CliError::Usage(format!("cannot encode the request: {e}")))?;
+        let text = encode_body(body)?;
         let req = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -132,6 +131,22 @@ impl Client {
             .header("content-type", "application/json");
         finish(req.send(text))
     }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Reply, CliError> {
+        let text = encode_body(body)?;
+        let req = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("authorization", &self.authorization)
+            .header("accept", "application/json")
+            .header("content-type", "application/json");
+        finish(req.send(text))
+    }
+}
+
+fn encode_body(body: &Value) -> Result<String, CliError> {
+    serde_json::to_string(body)
+        .map_err(|e| CliError::Usage(format!("cannot encode the request: {e}")))
 }
 
 fn finish(

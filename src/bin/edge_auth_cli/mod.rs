@@ -15,7 +15,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use args::{Cli, Command, Keys, Principals, Tokens, TOKEN_ENV};
+use args::{Cli, Command, Keys, Principals, Quota, Tokens, TOKEN_ENV};
 use client::{check_id, Client};
 
 /// Why a command failed; each kind has its own exit code.
@@ -168,23 +168,71 @@ fn execute(cli: &Cli, token: Option<&str>) -> Result<(), CliError> {
             scopes,
             expires_in,
             issuer,
+            quota,
         } => {
-            let mut body = json!({
-                "kind": kind.as_str(),
-                "subject": subject,
-                "name": name,
-                "scopes": scopes,
-            });
-            if let Some(obj) = body.as_object_mut() {
-                if let Some(secs) = expires_in {
-                    obj.insert("expires_in".into(), json!(secs));
-                }
-                if let Some(iss) = issuer {
-                    obj.insert("issuer".into(), json!(iss));
-                }
+            let mut body = Map::new();
+            body.insert("kind".into(), json!(kind.as_str()));
+            body.insert("subject".into(), json!(subject));
+            body.insert("name".into(), json!(name));
+            body.insert("scopes".into(), json!(scopes));
+            if let Some(secs) = expires_in {
+                body.insert("expires_in".into(), json!(secs));
             }
-            let reply = api.post("/keys", &body)?;
+            if let Some(iss) = issuer {
+                body.insert("issuer".into(), json!(iss));
+            }
+            quota_fields(quota, &mut body)?;
+            let reply = api.post("/keys", &Value::Object(body))?;
             issued(cli.json, reply.body)
+        }
+        Keys::Update {
+            id,
+            name,
+            scopes,
+            clear_scopes,
+            quota,
+            clear_limits,
+            clear_credits,
+        } => {
+            let id = check_id(id)?;
+            let mut body = Map::new();
+            if let Some(n) = name {
+                body.insert("name".into(), json!(n));
+            }
+            if !scopes.is_empty() || *clear_scopes {
+                body.insert("scopes".into(), json!(scopes));
+            }
+            quota_fields(quota, &mut body)?;
+            if *clear_limits {
+                body.insert("limits".into(), Value::Null);
+            }
+            if *clear_credits {
+                body.insert("credits".into(), Value::Null);
+            }
+            if body.is_empty() {
+                return Err(CliError::Usage(
+                    "nothing to change: give --name, --scope, --clear-scopes, --limits, \
+                     --limits-file, --clear-limits, --credits or --clear-credits."
+                        .into(),
+                ));
+            }
+            let reply = api.patch(&format!("/keys/{id}"), &Value::Object(body))?;
+            let body = reply.body.unwrap_or(Value::Null);
+            if cli.json {
+                print_json(&body)
+            } else {
+                say(&format!("Updated {id}:"))?;
+                say(output::key_details(&body).trim_end())
+            }
+        }
+        Keys::Usage { id } => {
+            let reply = api.get(&format!("/keys/{}/usage", check_id(id)?))?;
+            let body = reply.body.unwrap_or(Value::Null);
+            if cli.json {
+                print_json(&body)
+            } else {
+                say(output::usage(&body).trim_end())
+            }
         }
         Keys::Get { id } => {
             let reply = api.get(&format!("/keys/{}", check_id(id)?))?;
@@ -255,6 +303,70 @@ fn execute(cli: &Cli, token: Option<&str>) -> Result<(), CliError> {
             file, batch_size, ..
         } => import::run(&api, file, *batch_size, cli.json),
     }
+}
+
+/// `--limits`/`--limits-file`, `--credits` and `--refill` as the body's `limits` and `credits`.
+fn quota_fields(quota: &Quota, body: &mut Map<String, Value>) -> Result<(), CliError> {
+    let limits = match (&quota.limits, &quota.limits_file) {
+        (Some(text), _) => Some(parse_limits("--limits", text)?),
+        (None, Some(path)) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            }
+            .map_err(|e| {
+                CliError::Usage(format!(
+                    "--limits-file {}: cannot read it: {e}.",
+                    path.display()
+                ))
+            })?;
+            Some(parse_limits(
+                &format!("--limits-file {}", path.display()),
+                &text,
+            )?)
+        }
+        (None, None) => None,
+    };
+    if let Some(list) = limits {
+        body.insert("limits".into(), list);
+    }
+    if let Some(remaining) = quota.credits {
+        let mut credits = Map::new();
+        credits.insert("remaining".into(), json!(remaining));
+        if let Some((amount, every_seconds)) = quota.refill {
+            credits.insert(
+                "refill".into(),
+                json!({ "amount": amount, "every_seconds": every_seconds }),
+            );
+        }
+        body.insert("credits".into(), Value::Object(credits));
+    }
+    Ok(())
+}
+
+/// Limits as given: a JSON array of limit objects, or one object (sent as a list of one). The
+/// API checks each field and names it (`limits[0].period_seconds`).
+pub fn parse_limits(origin: &str, text: &str) -> Result<Value, CliError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| CliError::Usage(format!("{origin} is not JSON: {e}.")))?;
+    let list = match value {
+        Value::Object(_) => vec![value],
+        Value::Array(items) => items,
+        _ => {
+            return Err(CliError::Usage(format!(
+                "{origin} must be a JSON array of limits like \
+                 [{{\"name\":\"hourly\",\"limit\":1000,\"period_seconds\":3600,\"by\":\"key\"}}]."
+            )))
+        }
+    };
+    if let Some(i) = list.iter().position(|l| !l.is_object()) {
+        return Err(CliError::Usage(format!(
+            "{origin}: limit {i} is not a JSON object (each needs \"name\", \"limit\", \
+             \"period_seconds\" and \"by\")."
+        )));
+    }
+    Ok(Value::Array(list))
 }
 
 /// The filters of `keys list`, as query parameters.
@@ -500,10 +612,12 @@ mod tests {
             scopes,
             expires_in,
             issuer,
+            quota,
         }) = cli.command
         else {
             panic!("not create");
         };
+        assert!(quota.limits.is_none() && quota.credits.is_none());
         assert_eq!(kind, Kind::Pat);
         assert_eq!((subject.as_str(), name.as_str()), ("alice", "laptop"));
         assert_eq!(scopes, ["read", "write"]);
@@ -640,6 +754,95 @@ mod tests {
         }
         let cli = parse(&["keys", "get", "key_a"]).unwrap();
         assert!(cli.url.is_none() || std::env::var("EDGE_AUTH_URL").is_ok());
+    }
+
+    #[test]
+    fn update_and_quota_flags() {
+        let cli = parse(&[
+            "keys",
+            "update",
+            "key_a",
+            "--limits",
+            r#"{"name":"h","limit":5,"period_seconds":60,"by":"key"}"#,
+            "--credits",
+            "100",
+            "--refill",
+            "100/3600",
+        ])
+        .unwrap();
+        let Command::Keys(Keys::Update { id, quota, .. }) = cli.command else {
+            panic!("not update");
+        };
+        assert_eq!(id, "key_a");
+        assert_eq!(quota.refill, Some((100, 3600)));
+        let mut body = Map::new();
+        quota_fields(&quota, &mut body).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "limits": [{"name":"h","limit":5,"period_seconds":60,"by":"key"}],
+                "credits": {"remaining": 100, "refill": {"amount": 100, "every_seconds": 3600}},
+            })
+        );
+        for bad in [
+            &["keys", "update", "key_a", "--refill", "1/60"][..],
+            &[
+                "keys",
+                "update",
+                "key_a",
+                "--credits",
+                "1",
+                "--refill",
+                "60",
+            ],
+            &[
+                "keys",
+                "update",
+                "key_a",
+                "--credits",
+                "1",
+                "--refill",
+                "x/60",
+            ],
+            &[
+                "keys",
+                "update",
+                "key_a",
+                "--credits",
+                "1",
+                "--clear-credits",
+            ],
+            &[
+                "keys",
+                "update",
+                "key_a",
+                "--limits",
+                "[]",
+                "--clear-limits",
+            ],
+            &[
+                "keys",
+                "update",
+                "key_a",
+                "--limits",
+                "[]",
+                "--limits-file",
+                "f",
+            ],
+            &["keys", "update", "key_a", "--scope", "a", "--clear-scopes"],
+            &["keys", "usage"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        for bad in ["", "{", "3", "[1]", "\"hourly\""] {
+            assert_eq!(
+                parse_limits("--limits", bad).unwrap_err().code(),
+                2,
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_limits("--limits", "[]").unwrap(), json!([]));
     }
 
     #[test]

@@ -114,27 +114,8 @@ pub fn key_table(keys: &[Value]) -> String {
             ]
         })
         .collect();
-    let mut widths = headers.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut out = String::new();
-        for (cell, w) in cells.zip(widths.iter()) {
-            out.push_str(cell);
-            out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
-        }
-        let mut out = out.trim_end().to_string();
-        out.push('\n');
-        out
-    };
-    let mut out = line(&mut headers.iter().copied());
-    for row in &rows {
-        out.push_str(&line(&mut row.iter().map(String::as_str)));
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    table(&headers, &rows)
 }
 
 /// One key as `field: value` lines.
@@ -162,6 +143,155 @@ pub fn key_details(key: &Value) -> String {
     }
     if key.get("last_used_at").is_some() {
         add("last used:", when(key, "last_used_at"));
+    }
+    if let Some(limits) = key.get("limits").and_then(Value::as_array) {
+        if limits.is_empty() {
+            add("limits:", "none (the route's apply)".to_string());
+        }
+        for l in limits {
+            add("limit:", limit_line(l));
+        }
+    }
+    match key.get("credits") {
+        Some(Value::Null) => add("credits:", "none".to_string()),
+        Some(c) => {
+            let mut line = format!("{} to start from", text(c, "remaining"));
+            if let Some(r) = c.get("refill").filter(|r| r.is_object()) {
+                line.push_str(&format!(", {}", refill(r)));
+            }
+            if let Some(ms) = c.get("set_at").and_then(Value::as_u64) {
+                line.push_str(&format!(", set {}", time(ms / 1000)));
+            }
+            add("credits:", line);
+        }
+        None => {}
+    }
+    out
+}
+
+/// `hourly: 1000 per 3600 s by key (sliding, cost 2, strict, on_unavailable local)`.
+fn limit_line(l: &Value) -> String {
+    let mut line = format!(
+        "{}: {} per {} s by {}",
+        text(l, "name"),
+        text(l, "limit"),
+        text(l, "period_seconds"),
+        text(l, "by")
+    );
+    let mut extra = Vec::new();
+    if let Some(w) = l.get("window").and_then(Value::as_str) {
+        extra.push(clean(w));
+    }
+    if l.get("cost").is_some_and(|c| !c.is_null()) {
+        extra.push(format!("cost {}", text(l, "cost")));
+    }
+    if l.get("strict").and_then(Value::as_bool) == Some(true) {
+        extra.push("strict".to_string());
+    }
+    if let Some(u) = l.get("on_unavailable").and_then(Value::as_str) {
+        extra.push(format!("on_unavailable {}", clean(u)));
+    }
+    if !extra.is_empty() {
+        line.push_str(&format!(" ({})", extra.join(", ")));
+    }
+    line
+}
+
+fn refill(r: &Value) -> String {
+    format!(
+        "refilled to {} every {} s",
+        text(r, "amount"),
+        text(r, "every_seconds")
+    )
+}
+
+/// `keys usage`: the credit balance, then the counters as a table.
+pub fn usage(report: &Value) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("{:<13}{}\n", "id:", text(report, "id")));
+    out.push_str(&format!(
+        "{:<13}{}\n",
+        "last used:",
+        when(report, "last_used_at")
+    ));
+    let credits = match report.get("credits") {
+        Some(c) if c.is_object() => {
+            let mut line = format!(
+                "{} remaining, {} leased",
+                text(c, "remaining"),
+                text(c, "leased")
+            );
+            if let Some(r) = c.get("refill").filter(|r| r.is_object()) {
+                line.push_str(&format!(", {}", refill(r)));
+            }
+            if c.get("next_refill_at").is_some() {
+                line.push_str(&format!(" (next {})", when(c, "next_refill_at")));
+            }
+            line
+        }
+        _ => "none".to_string(),
+    };
+    out.push_str(&format!("{:<13}{credits}\n", "credits:"));
+    let limits = report
+        .get("limits")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if limits.is_empty() {
+        out.push_str("No counters yet: no limited request of this key has been counted.\n");
+        return out;
+    }
+    let headers = [
+        "LIMIT",
+        "BY",
+        "WINDOW",
+        "USED",
+        "REMAINING",
+        "OF",
+        "PERIOD",
+        "RESETS_IN",
+    ];
+    let rows: Vec<Vec<String>> = limits
+        .iter()
+        .map(|l| {
+            vec![
+                text(l, "name"),
+                text(l, "by"),
+                text(l, "window"),
+                text(l, "used"),
+                text(l, "remaining"),
+                text(l, "limit"),
+                format!("{} s", text(l, "period_seconds")),
+                format!("{} s", text(l, "reset_seconds")),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(&headers, &rows));
+    out
+}
+
+/// An aligned table: each column as wide as its widest cell, two spaces apart.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (cell, w) in cells.zip(widths.iter()) {
+            out.push_str(cell);
+            out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
+        }
+        let mut out = out.trim_end().to_string();
+        out.push('\n');
+        out
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
     }
     out
 }
@@ -242,5 +372,56 @@ mod tests {
             "details never include the token"
         );
         assert!(!text.contains("status:"));
+        assert!(
+            !text.contains("limit"),
+            "a created key's answer has no limits"
+        );
+    }
+
+    #[test]
+    fn details_show_limits_and_credits() {
+        let key = json!({"id":"key_a","limits":[
+            {"name":"hourly","limit":100,"period_seconds":3600,"by":"key"},
+            {"name":"d","limit":9,"period_seconds":60,"by":"principal","window":"sliding","cost":2,"strict":true}
+        ],"credits":{"remaining":50,"refill":{"amount":50,"every_seconds":3600},"set_at":60_000}});
+        let text = key_details(&key);
+        assert!(
+            text.contains("limit:       hourly: 100 per 3600 s by key\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("limit:       d: 9 per 60 s by principal (sliding, cost 2, strict)\n")
+        );
+        assert!(text.contains(
+            "credits:     50 to start from, refilled to 50 every 3600 s, set 1970-01-01 00:01:00Z\n"
+        ));
+        let none = key_details(&json!({"id":"key_a","limits":[],"credits":null}));
+        assert!(none.contains("limits:      none (the route's apply)\n"));
+        assert!(none.contains("credits:     none\n"));
+    }
+
+    #[test]
+    fn usage_is_a_balance_and_a_table() {
+        let report = json!({"id":"key_a","last_used_at":60,"credits":{"remaining":47,"leased":3,"refill":{"amount":50,"every_seconds":3600},"next_refill_at":3600},
+            "limits":[{"name":"hourly","by":"key","limit":100,"period_seconds":3600,"window":"fixed","used":3,"remaining":97,"reset_seconds":120}]});
+        let text = usage(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id:          key_a");
+        assert_eq!(lines[1], "last used:   1970-01-01 00:01:00Z");
+        assert_eq!(
+            lines[2],
+            "credits:     47 remaining, 3 leased, refilled to 50 every 3600 s (next 1970-01-01 01:00:00Z)"
+        );
+        assert_eq!(
+            lines[4],
+            "LIMIT   BY   WINDOW  USED  REMAINING  OF   PERIOD  RESETS_IN"
+        );
+        assert_eq!(
+            lines[5],
+            "hourly  key  fixed   3     97         100  3600 s  120 s"
+        );
+        let empty = usage(&json!({"id":"key_a","last_used_at":null,"credits":null,"limits":[]}));
+        assert!(empty.contains("credits:     none\n"));
+        assert!(empty.contains("No counters yet"));
     }
 }
