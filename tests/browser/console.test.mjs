@@ -6,6 +6,8 @@
 // Also: the "Try it" guard keeps requests on the console's origin (#12), a live X-Auth-Assertion is
 // never shown whole, the one-time token survives Escape until it is copied, the roll dialog names
 // the key, the reveal dialog's curl line works, and nothing is wider than the screen (#16).
+// A key's usage and credits (an edge with AUTH_STATE and a route limit), editing its limits and
+// credits (saved, and a 400's detail beside the form), and a rolled key's grace (#15, #16 §4).
 // Every test runs twice: at desktop width and as a 375 px phone (meta viewport honoured).
 // Screenshots of each view go to test-artifacts/console-<view>.png (desktop) and
 // test-artifacts/console-<view>-phone.png (375 px).
