@@ -146,7 +146,7 @@ function keyRow(k, withKind, actions) {
   const tr = el("tr", { "data-id": k.id });
   const cells = [k.name, ...(withKind ? [k.kind === "pat" ? "PAT" : "API key"] : []), el("code", {}, k.id),
     k.start ? el("code", {}, `${k.start}…`) : "—", scopeList(k.scopes), when(k.created_at), when(k.expires_at, "never"),
-    when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.status}` }, k.status)];
+    when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.rolling ? "rolling" : k.status}` }, k.rolling ? `rolling, ends ${ago(k.expires_at)}` : k.status)];
   for (const c of cells) tr.append(el("td", {}, c));
   const td = el("td", { className: "actions-cell" });
   if (k.status === "active") {
@@ -253,7 +253,7 @@ for (const [i, t] of TABS.entries()) {
 /** Forget a credential and show its sign-in form (with `message` as an error, if any). */
 function signOut(kind, message) {
   remember(kind, null);
-  if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("key-list").hidden = true; }
+  if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("key-list").hidden = $("key-panel").hidden = true; }
   else mineShow();
   note(message, true);
   $(kind === "admin" ? "admin-token" : "mine-jwt").focus();
@@ -288,8 +288,12 @@ on("admin-logout", "click", () => { signOut("admin"); note("Signed out: the admi
 async function loadKeys(subject) {
   const keys = (await api("admin", `/keys?subject=${encodeURIComponent(subject)}`))?.keys ?? [];
   listedSubject = subject;
+  // A rolled key keeps working until its grace ends; its successor has its name and is newer.
+  for (const k of keys) k.rolling = k.status === "active" && k.expires_at && keys.some((o) => o !== k && o.name === k.name && o.created_at >= k.created_at);
+  panelKey = keys.find((k) => k.id === panelKey?.id && k.status === "active");
+  $("key-panel").hidden = !panelKey;
   $("key-caption").textContent = `${subject}: ${keys.length} ${keys.length === 1 ? "key" : "keys"}`;
-  $("key-rows").replaceChildren(...keys.map((k) => keyRow(k, true, { Roll: rollKey, Revoke: revokeKey })));
+  $("key-rows").replaceChildren(...keys.map((k) => keyRow(k, true, { Limits: openPanel, Roll: rollKey, Revoke: revokeKey })));
   $("key-empty").hidden = keys.length > 0;
   $("key-list").hidden = false;
   if (!$("create-subject").value) $("create-subject").value = subject;
@@ -332,6 +336,110 @@ async function rollKey(k, btn) {
     reveal(issued, $("key-list"), { replaces: k });
   });
 }
+
+// ---------- a key's usage, limits and credits ----------
+
+let panelKey, limitSeq = 0;
+
+/** "1 hour", "90 seconds". */
+function span(s) {
+  const [unit, size] = UNITS.find(([, n]) => s >= n && s % n === 0) ?? UNITS[5];
+  return `${s / size} ${unit}${s === size ? "" : "s"}`;
+}
+
+function openPanel(k, btn) {
+  panelKey = k;
+  $("panel-title").textContent = `“${k.name}” (${k.id}): usage, limits and credits`;
+  fillLimits(k);
+  fillCredits(k);
+  $("usage").replaceChildren();
+  $("limits-form-error").textContent = $("credits-form-error").textContent = "";
+  $("key-panel").hidden = false;
+  $("panel-title").focus();
+  busy(btn, $("usage-wrap"), loadUsage);
+}
+on("panel-close", "click", () => {
+  $("key-panel").hidden = true;
+  $("key-rows").querySelector(`[data-id="${panelKey.id}"] button`)?.focus();
+});
+on("usage-refresh", "click", (e) => busy(e.currentTarget, $("usage-wrap"), loadUsage));
+
+async function loadUsage() {
+  const k = panelKey;
+  // 500 (state_not_bound): no AUTH_STATE, so no counters to show.
+  const u = await api("admin", `/keys/${encodeURIComponent(k.id)}/usage`).catch((e) => { if (e.status !== 500) throw e; });
+  $("usage-wrap").hidden = !u;
+  if (!u) return;
+  const c = u.credits, seen = u.limits.map((l) => l.name);
+  const per = (l) => `${l.limit} per ${span(l.period_seconds)}${l.window === "sliding" ? " (sliding)" : ""}`;
+  fillKv($("usage"), [
+    ["credits", c ? `${c.remaining} left${c.leased ? `, ${c.leased} leased` : ""}${c.refill ? `; refilled to ${c.refill.amount} every ${span(c.refill.every_seconds)}, next ${ago(c.next_refill_at)}` : ""}` : "unmetered"],
+    ...u.limits.map((l) => [`${l.name} (${l.by})`, `${l.used} / ${per(l)} used, resets ${ago(Date.now() / 1000 + l.reset_seconds)}`]),
+    ...(k.limits ?? []).filter((l) => l.by !== "ip" && !seen.includes(l.name)).map((l) => [`${l.name} (${l.by})`, `0 / ${per(l)} used`]),
+  ]);
+}
+
+/** One limit's fields; `extra` keeps what the form does not edit (cost, strict, on_unavailable). */
+function limitRow(l = {}) {
+  const n = ++limitSeq;
+  const field = (name, label, control) => {
+    Object.assign(control, { id: `lim${n}-${name}`, name, required: true });
+    return el("div", {}, el("label", { htmlFor: control.id }, label), control);
+  };
+  const num = (name, min) => el("input", { type: "number", min, value: l[name] ?? "" });
+  const choice = (options, value) => el("select", {}, ...options.map((o) => el("option", { selected: o === value }, o)));
+  const row = el("fieldset", { className: "limit", "aria-label": `Limit ${l.name ?? "(new)"}` }, el("div", { className: "grid" },
+    field("name", "Name", el("input", { maxLength: 64, value: l.name ?? "" })),
+    field("limit", "Limit (requests)", num("limit", 1)),
+    field("period_seconds", "Period (seconds)", num("period_seconds", 1)),
+    field("by", "Counted by", choice(["key", "principal", "ip"], l.by)),
+    field("window", "Window", choice(["fixed", "sliding"], l.window))),
+  button("Remove", "ghost", `Remove limit ${l.name ?? n}`, () => { row.remove(); $("limit-add").focus(); }));
+  row.extra = l;
+  return row;
+}
+const fillLimits = (k) => $("limit-rows").replaceChildren(...(k.limits ?? []).map(limitRow));
+function fillCredits({ credits: c }) {
+  $("credits-remaining").value = c?.remaining ?? "";
+  $("refill-amount").value = c?.refill?.amount ?? "";
+  $("refill-every").value = c?.refill?.every_seconds ?? "";
+}
+on("limit-add", "click", () => {
+  const row = limitRow();
+  $("limit-rows").append(row);
+  row.elements.name.focus();
+});
+
+/** A panel form: PATCH what `body` returns; a 400's detail is shown beside the form. */
+function panelForm(id, what, body, fill) {
+  onSubmit(id, "key-panel", async () => {
+    const out = $(`${id}-error`);
+    out.textContent = "";
+    try {
+      const k = await api("admin", `/keys/${encodeURIComponent(panelKey.id)}`, { method: "PATCH", body: body() });
+      await loadKeys(listedSubject);
+      fill(k);
+      note(`Saved the ${what} of “${k.name}”.`);
+      await loadUsage();
+    } catch (e) {
+      if (e.status !== 400) throw e;
+      out.textContent = e.message;
+      const [, i, f] = /limits\[(\d+)\]\.(\w+)/.exec(e.message) ?? [];
+      $("limit-rows").children[i]?.elements[f]?.focus();
+    }
+  });
+}
+panelForm("limits-form", "limits", () => {
+  const limits = [...$("limit-rows").children].map(({ extra, elements: f }) => ({
+    ...extra, name: f.name.value.trim(), limit: Number(f.limit.value), period_seconds: Number(f.period_seconds.value), by: f.by.value, window: f.window.value,
+  }));
+  return { limits: limits.length ? limits : null };
+}, fillLimits);
+panelForm("credits-form", "credits", () => {
+  const [remaining, amount, every] = ["credits-remaining", "refill-amount", "refill-every"].map((id) => $(id).value);
+  if (remaining === "") return { credits: null };
+  return { credits: { remaining: Number(remaining), ...(amount || every ? { refill: { amount: Number(amount), every_seconds: Number(every) } } : {}) } };
+}, fillCredits);
 
 function syncExpiry() {
   const pat = $("create-kind").value === "pat";
