@@ -13,7 +13,9 @@
 //   BENCH_COLD_KEYS=10000     distinct API keys seeded in KV for the "cold key" scenario
 //   BENCH_WARMUP=0.3          untimed seconds per (scenario, Worker) before round 1
 //   BENCH_COUNT_REQUESTS=1000 requests per scenario in the counting pass (0: skip it)
-//   BENCH_SCENARIOS=a,b       run only these scenario ids
+//   BENCH_SCENARIOS=a,b       run only these scenario ids (apikey-hot-limits: rate limits, issue
+//                             #15, a hot key on a leased limit, no limit and a strict limit, on
+//                             edge-auth-limits; in the default run, it adds about 40 s)
 //   BENCH_FEED_WINDOW=10      seconds of continuous traffic on the state-tier Worker after the
 //                             counting pass, counting the feed fetches reaching the object (0: skip)
 //   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
@@ -27,7 +29,7 @@ import { once } from "node:events";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { BUILD_DIR, ROOT, startWorkers } from "./lib/workers.mjs";
+import { BUILD_DIR, LIMITS_USAGE, ROOT, startWorkers } from "./lib/workers.mjs";
 import { runLoad, rotating } from "./lib/load.mjs";
 import {
   jwksDocument,
@@ -61,8 +63,15 @@ const WORKERS = ["edge-auth", "jose", "bare"];
 // The state tier (issue #14): edge-auth with AUTH_STATE bound, a fourth Worker in the scenarios
 // marked `state` (a hot API key, the repeated-token ones), side by side with the three above.
 const STATE = "edge-auth-state";
+// Rate limits (issue #15): a scenario with `variants` times those instead of the Workers above,
+// each a (Worker, path) pair; `apikey-hot-limits` runs one hot key on edge-auth-limits (state
+// tier bound) on a route with a large leased limit, the same route without limits, and the limit
+// strict (one object call per request), back to back in each round.
+const LIMITS = "apikey-hot-limits";
 /** The Workers timed in scenario `sc`. */
-const workersOf = (sc) => (sc.state ? [...WORKERS, STATE] : WORKERS);
+const workersOf = (sc) => (sc.variants ? Object.keys(sc.variants) : sc.state ? [...WORKERS, STATE] : WORKERS);
+/** The path requested of `worker` in scenario `sc`. */
+const pathOf = (sc, worker) => sc.variants?.[worker]?.path ?? sc.path;
 // Every algorithm gets a "fresh token per request" scenario (a verification per request); the
 // "one repeated token" scenarios measure the verified-token cache, which does not depend on the
 // algorithm, so the 384/512 variants have none.
@@ -164,6 +173,22 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
       noCount: true,
       expectAssertion: true,
     },
+    {
+      id: LIMITS,
+      label: "API key, hot, on a rate-limited route (limit never reached; state tier)",
+      path: "/v1/items",
+      headers: fixed(bearer(hotKey.token)),
+      status: 200,
+      type: "api_key",
+      noCount: true, // counted by its own pass (object calls), below
+      variants: {
+        // (a) 1e9 per 3600 s, leased (the default); (b) the same Worker's route without limits;
+        // (c) the same limit with `strict: true`.
+        leased: { worker: "edge-auth-limits", path: "/limited/items", limited: "m" },
+        none: { worker: "edge-auth-limits", path: "/v1/items", limited: false },
+        strict: { worker: "edge-auth-limits", path: "/strict/items", limited: "s" },
+      },
+    },
   ];
   for (const alg of ALGS) {
     list.push({
@@ -200,13 +225,15 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
 
 /** The Worker that plays `worker` in scenario `sc` (one scenario swaps in a differently configured edge-auth). */
 const workerName = (sc, worker) =>
+  sc.variants?.[worker]?.worker ||
   (worker === "edge-auth" && sc.edgeWorker) || (worker === "jose" && sc.joseWorker) || worker;
 
 /** What a Worker should answer in a scenario. The floor forwards everything. */
 const expected = (sc, worker) => (worker === "bare" ? { status: 200, type: "" } : { status: sc.status, type: sc.type });
 
-/** One request per (scenario, Worker), checking status and what reached the origin. */
-async function validate(list, urls, tail) {
+/** One request per (scenario, Worker), checking status and what reached the origin (and, on the
+ *  rate-limited variants, the RateLimit-Policy and RateLimit fields, kept in `seen`). */
+async function validate(list, urls, tail, seen = {}) {
   const problems = [];
   for (const sc of list) {
     for (const w of workersOf(sc)) {
@@ -215,7 +242,7 @@ async function validate(list, urls, tail) {
       let res;
       let body = "";
       try {
-        res = await fetch(urls[workerName(sc, w)] + sc.path, { headers });
+        res = await fetch(urls[workerName(sc, w)] + pathOf(sc, w), { headers });
         body = await res.text();
       } catch (e) {
         problems.push({ scenario: sc.id, worker: w, detail: `request failed: ${e.message}` });
@@ -232,6 +259,22 @@ async function validate(list, urls, tail) {
         const sawAssertion = res.headers.get("x-seen-assertion") === "yes";
         if (sawAssertion !== Boolean(sc.expectAssertion)) {
           issues.push(sc.expectAssertion ? "no X-Auth-Assertion reached the origin" : "an unexpected X-Auth-Assertion reached the origin");
+        }
+      }
+      if (sc.variants) {
+        const policy = res.headers.get("ratelimit-policy");
+        const state = res.headers.get("ratelimit");
+        (seen[sc.id] ??= {})[w] = { status: res.status, policy, state };
+        const name = sc.variants[w].limited;
+        if (name) {
+          // Structured fields (RFC 9651): the limit's name as a string, quota and window.
+          const want = `"${name}";q=1000000000;w=3600`;
+          if (!policy) issues.push("no RateLimit-Policy field on a limited route");
+          else if (policy !== want) issues.push(`RateLimit-Policy '${policy}', expected '${want}'`);
+          if (!state) issues.push("no RateLimit field on a limited route");
+          else if (!/;r=\d+/.test(state) || !state.startsWith(`"${name}";`)) issues.push(`RateLimit '${state}': expected the limit "${name}" with its remaining units (r)`);
+        } else if (policy || state) {
+          issues.push("RateLimit fields on a route without limits");
         }
       }
       if (issues.length) {
@@ -289,7 +332,7 @@ export const median = (xs) => {
 };
 
 function summarise(list, runs) {
-  return list.map((sc) => {
+  return list.filter((sc) => !sc.variants).map((sc) => {
     const per = {};
     for (const w of workersOf(sc)) {
       const rs = runs.filter((r) => r.scenario === sc.id && r.worker === w);
@@ -373,6 +416,63 @@ function summarise(list, runs) {
       cpuAboveFloorUs: { "edge-auth": cpuAbove("edge-auth"), jose: cpuAbove("jose") },
     };
   });
+}
+
+/** The rate-limit scenario (issue #15): per variant, and (a) leased and (c) strict against (b)
+ *  no limits, paired per round. Object calls are those counted while each timed run lasted. */
+function summariseLimits(list, runs) {
+  const sc = list.find((x) => x.id === LIMITS);
+  if (!sc) return null;
+  const mine = runs.filter((r) => r.scenario === sc.id);
+  const per = {};
+  for (const w of workersOf(sc)) {
+    const rs = mine.filter((r) => r.worker === w);
+    const statuses = {};
+    for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+    const calls = rs.reduce((a, r) => a + (r.objectCalls?.limiter ?? 0), 0);
+    per[w] = {
+      ...sc.variants[w],
+      rps: median(rs.map((r) => r.rps)),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
+      costMs: median(rs.map((r) => r.costMs)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      requests: total,
+      unexpected: total - (statuses[String(sc.status)] ?? 0),
+      statuses,
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      // Counter-object calls (/lease, /usage) while timed, per 1,000 requests, over all rounds.
+      limiterCalls: calls,
+      limiterCallsPer1000: (calls * 1000) / Math.max(1, total),
+      otherObjectCalls: rs.reduce((a, r) => a + (r.objectCalls?.other ?? 0), 0),
+    };
+  }
+  const rounds = [...new Set(mine.map((r) => r.round))];
+  const perRound = (a, b, key, f = (x, y) => x / y) =>
+    rounds.map((round) => {
+      const x = mine.find((r) => r.round === round && r.worker === a);
+      const y = mine.find((r) => r.round === round && r.worker === b);
+      return x && y ? f(x[key], y[key]) : NaN;
+    });
+  const pairs = {
+    cpuLeasedVsNone: perRound("leased", "none", "cpuUs"),
+    cpuStrictVsNone: perRound("strict", "none", "cpuUs"),
+    cpuLeasedMinusNoneUs: perRound("leased", "none", "cpuUs", (x, y) => x - y),
+    cpuStrictMinusNoneUs: perRound("strict", "none", "cpuUs", (x, y) => x - y),
+    p50LeasedVsNone: perRound("leased", "none", "p50"),
+    p50StrictVsNone: perRound("strict", "none", "p50"),
+    costLeasedVsNone: perRound("leased", "none", "costMs"),
+    costStrictVsNone: perRound("strict", "none", "costMs"),
+  };
+  return {
+    id: sc.id,
+    label: sc.label,
+    usage: LIMITS_USAGE,
+    per,
+    ...Object.fromEntries(Object.entries(pairs).map(([k, v]) => [k, median(v)])),
+    rounds: pairs,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -526,14 +626,15 @@ async function main() {
     log(`seeded ${coldKeys.length + 1} API keys in KV in ${Date.now() - t0} ms`);
 
     const list = scenarios({ hotKey, coldKeys, pools, repeat, badSignature });
-    const validation = await validate(list, workers.urls, workers.tail);
+    const limitsSeen = {};
+    const validation = await validate(list, workers.urls, workers.tail, limitsSeen);
     log(`validation: ${validation.length ? `${validation.length} problem(s)` : "every Worker answered as expected"}`);
 
     // Warm-up: untimed, every pair once.
     if (settings.warmup > 0) {
       for (const sc of list) {
         for (const w of workersOf(sc)) {
-          await runLoad({ url: workers.urls[workerName(sc, w)], path: sc.path, connections: settings.connections, duration: settings.warmup, headers: sc.headers });
+          await runLoad({ url: workers.urls[workerName(sc, w)], path: pathOf(sc, w), connections: settings.connections, duration: settings.warmup, headers: sc.headers });
         }
       }
       log("warm-up done");
@@ -542,6 +643,14 @@ async function main() {
     // Timed rounds, interleaved: within a round each scenario runs on the three Workers back to
     // back, in an order that rotates with the round and the scenario.
     const runs = [];
+    const delta = (a, b) => Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
+    /** Counter-object calls (/lease, /usage) and the rest (the authority's /feed, /call, ...). */
+    const limiterCallsOf = (d) => {
+      const { objects, ...paths } = d;
+      const limiter = (paths["/lease"] ?? 0) + (paths["/usage"] ?? 0);
+      const all = Object.values(paths).reduce((a, n) => a + n, 0);
+      return { limiter, other: all - limiter, byPath: paths };
+    };
     const pid = workerdPid();
     if (!pid) log("workerd's pid not found: no CPU figures");
     const jwksBefore = (await loop.counts()).jwks;
@@ -559,19 +668,23 @@ async function main() {
           // is back in steady state before timing starts (for the state tier: its view, past the
           // bound after the gap, is refreshed by this one request, not by every connection's
           // first request at once; the stale-view burst is measured on its own, below).
-          await fetch(workers.urls[workerName(sc, w)] + sc.path, { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
+          await fetch(workers.urls[workerName(sc, w)] + pathOf(sc, w), { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
+          const limiterBefore = sc.variants ? await workers.objectCalls("authority-limits") : null;
           const startedMs = Date.now();
           const cpuBefore = cpuMs(pid);
           const r = await runLoad({
             url: workers.urls[workerName(sc, w)],
-            path: sc.path,
+            path: pathOf(sc, w),
             connections: settings.connections,
             duration: settings.duration,
             headers: sc.headers,
           });
           const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.requests);
           if (w === STATE) stateTrafficMs += Date.now() - startedMs;
-          runs.push({ round, scenario: sc.id, worker: w, ...r, cpuUs });
+          // Rate-limit variants: the counter-object calls made while the run lasted (a renewal
+          // sent by its last requests may land in the next run's count instead).
+          const objectCalls = limiterBefore ? limiterCallsOf(delta(limiterBefore, await workers.objectCalls("authority-limits"))) : undefined;
+          runs.push({ round, scenario: sc.id, worker: w, ...r, cpuUs, ...(objectCalls ? { objectCalls } : {}) });
         }
         const last = runs.slice(-ws.length);
         log(
@@ -582,7 +695,6 @@ async function main() {
     }
     const objectAfter = await workers.objectCalls();
     const timedMs = Date.now() - timedStartedMs;
-    const delta = (a, b) => Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
     const timedObject = delta(objectBefore, objectAfter);
     // One isolate per Worker in workerd, so per Worker = per isolate. Two rates: over the whole
     // timed phase (the state Worker idles while the others run, and an idle isolate does not
@@ -661,6 +773,42 @@ async function main() {
         log(`counted ${sc.id}: ${JSON.stringify(counts[sc.id])}`);
       }
     }
+    // Rate limits (issue #15): counter-object calls per 1,000 requests of each variant, on the
+    // Worker that was timed (its isolate holds leases by now: steady state), after 5 untimed
+    // requests; background renewals sent by the counted requests are let land (300 ms).
+    const limitsScenario = list.find((sc) => sc.variants);
+    let limitsCounts = null;
+    if (limitsScenario && settings.countRequests > 0) {
+      limitsCounts = {};
+      for (const w of workersOf(limitsScenario)) {
+        const url = workers.urls[workerName(limitsScenario, w)];
+        const p = pathOf(limitsScenario, w);
+        await runLoad({ url, path: p, connections: 1, amount: 5, headers: limitsScenario.headers });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const before = await workers.objectCalls("authority-limits");
+        const r = await runLoad({ url, path: p, connections: settings.connections, amount: settings.countRequests, headers: limitsScenario.headers });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const after = await workers.objectCalls("authority-limits");
+        const c = limiterCallsOf(delta(before, after));
+        limitsCounts[w] = {
+          requests: r.requests,
+          statuses: r.statuses,
+          seconds: r.seconds,
+          limiterCalls: c.limiter,
+          limiterCallsPer1000: (c.limiter * 1000) / Math.max(1, r.requests),
+          otherObjectCalls: c.other,
+          byPath: c.byPath,
+          counterObjects: after.objects,
+        };
+      }
+      log(`counted ${limitsScenario.id}: ${JSON.stringify(limitsCounts)}`);
+    }
+    const limits = summariseLimits(list, runs);
+    if (limits) {
+      limits.counts = limitsCounts;
+      limits.seen = limitsSeen[LIMITS] ?? {};
+    }
+
     // Feed window: continuous traffic on the state Worker (one isolate), so the rate of feed
     // fetches reaching the object is the steady one, without the timed phase's idle gaps (after
     // each gap the view is past its bound and the first request awaits a refresh).
@@ -718,6 +866,7 @@ async function main() {
       timedJwks,
       timedRequests,
       stateFeed,
+      limits,
       jwksTotals: finalJwks,
       criterion: criterionResults(),
     };

@@ -7,12 +7,78 @@ export const END = "<!-- END GENERATED -->";
 export const BUDGET_GZIP_BYTES = 340 * 1024;
 /** Issue #14: the state tier may add at most this much workerd CPU per hot request. */
 export const STATE_CPU_BUDGET_US = 10;
+/** Issue #15: a leased limit that is never reached costs at most this factor of CPU per request. */
+export const LIMITS_CPU_RATIO = 1.1;
 
 const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "n/a");
 const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const ratio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "n/a");
 const signed = (x, d = 1) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${x.toFixed(d)}` : "n/a");
+
+/** The rate-limit section (issue #15): (a) leased and (c) strict against (b) no limits, one Worker. */
+export function renderLimits(r) {
+  const x = r.limits;
+  if (!x) return [];
+  const L = [];
+  const maxLease = x.usage?.max_lease;
+  const callTarget = Number.isFinite(maxLease) && maxLease > 0 ? 1000 / maxLease : NaN;
+  L.push("### Rate limits: a hot key on a limited route (issue #15)");
+  L.push("");
+  L.push(
+    "One Worker, `edge-auth-limits` (`AUTH_STATE` bound to its own authority script, so its counts are apart from the state tier's), " +
+      `\`usage: ${JSON.stringify(x.usage)}\`, one hot API key on three routes run back to back in each round: ` +
+      "(a) **leased**, `/limited/**` with `{\"name\":\"m\",\"limit\":1e9,\"period_seconds\":3600,\"by\":\"key\"}` (never reached); " +
+      "(b) **none**, `/v1/**` without limits; (c) **strict**, `/strict/**` with the same limit and `strict: true` (one object call per request). " +
+      "Counter-object calls (`/lease`, `/usage` on `limits/<object>`) are counted by the authority's counting entry.",
+  );
+  L.push("");
+  L.push("| variant | req/s | p50 / p99 ms | CPU µs/req | object calls /1,000 req (timed) | object calls /1,000 req (counting pass) | RateLimit-Policy seen |");
+  L.push("|---|--:|--:|--:|--:|--:|---|");
+  for (const [w, v] of Object.entries(x.per)) {
+    const c = x.counts?.[w];
+    const seen = x.seen?.[w];
+    const warn = v.unexpected ? ` ⚠ ${JSON.stringify(v.statuses)}` : "";
+    L.push(
+      `| ${w} (\`${v.path}\`)${warn} | ${int(v.rps)} | ${f(v.p50)} / ${f(v.p99)} | ${int(v.cpuUs)} | ${f(v.limiterCallsPer1000, 1)} (${int(v.limiterCalls)} / ${int(v.requests)}) | ` +
+        `${c ? `${f(c.limiterCallsPer1000, 1)} (${c.limiterCalls} / ${c.requests})` : "n/a"} | ${seen?.policy ? `\`${seen.policy}\`` : "none"} |`,
+    );
+  }
+  L.push("");
+  const range = (v) => {
+    const xs = (v ?? []).filter(Number.isFinite);
+    return xs.length > 1 ? ` (rounds ${f(Math.min(...xs))} … ${f(Math.max(...xs))})` : "";
+  };
+  const verdict = (ok) => (ok === undefined ? "n/a" : ok ? "**met**" : "**missed**");
+  const held = (v, ok) => {
+    const xs = (v ?? []).filter(Number.isFinite);
+    return xs.length ? `${xs.filter(ok).length} of ${xs.length}` : "n/a";
+  };
+  L.push("| target | measured | verdict | rounds meeting it |");
+  L.push("|---|---|---|--:|");
+  L.push(
+    `| (a)/(b) CPU per request within ${LIMITS_CPU_RATIO}x | ${ratio(x.cpuLeasedVsNone)}${range(x.rounds?.cpuLeasedVsNone)}, ${signed(x.cpuLeasedMinusNoneUs, 0)} µs | ` +
+      `${verdict(Number.isFinite(x.cpuLeasedVsNone) ? x.cpuLeasedVsNone <= LIMITS_CPU_RATIO : undefined)} | ${held(x.rounds?.cpuLeasedVsNone, (y) => y <= LIMITS_CPU_RATIO)} |`,
+  );
+  L.push(
+    `| (a)/(b) p50 latency unchanged (judged as within ${LIMITS_CPU_RATIO}x) | ${ratio(x.p50LeasedVsNone)}${range(x.rounds?.p50LeasedVsNone)} | ` +
+      `${verdict(Number.isFinite(x.p50LeasedVsNone) ? x.p50LeasedVsNone <= LIMITS_CPU_RATIO : undefined)} | ${held(x.rounds?.p50LeasedVsNone, (y) => y <= LIMITS_CPU_RATIO)} |`,
+  );
+  const a = x.counts?.leased ?? null;
+  const aCalls = a ? a.limiterCallsPer1000 : x.per.leased?.limiterCallsPer1000;
+  L.push(
+    `| (a) object calls ≤ 1000 / max_lease = ${f(callTarget, 1)} per 1,000 requests | ${f(aCalls, 1)} (${a ? "counting pass" : "timed"}); timed ${f(x.per.leased?.limiterCallsPer1000, 1)} | ` +
+      `${verdict(Number.isFinite(aCalls) && Number.isFinite(callTarget) ? aCalls <= callTarget : undefined)} | |`,
+  );
+  L.push("");
+  L.push(
+    `(c) strict against (b): CPU ${ratio(x.cpuStrictVsNone)}${range(x.rounds?.cpuStrictVsNone)} (${signed(x.cpuStrictMinusNoneUs, 0)} µs/request), ` +
+      `p50 ${ratio(x.p50StrictVsNone)}, cost (1 / throughput) ${ratio(x.costStrictVsNone)}; (a) against (b): cost ${ratio(x.costLeasedVsNone)}. ` +
+      "Ratios are paired per round and the median is shown; CPU is all of workerd's, so it includes the counter object's own work (it runs in the same process).",
+  );
+  L.push("");
+  return L;
+}
 
 /** Targets from the issue, judged on the measured medians. */
 export function targets(summary) {
@@ -305,14 +371,15 @@ export function renderReport(r) {
     L.push("");
   }
   L.push(...renderState(r));
+  L.push(...renderLimits(r));
   const tj = r.timedJwks;
-  L.push(
+  if (r.timedRequests?.["edge-auth"] || r.timedRequests?.jose) L.push(
     `JWKS fetches over all timed runs: edge-auth ${tj["edge-auth"]} for ${int(r.timedRequests["edge-auth"])} requests, ` +
       `jose ${tj.jose} for ${int(r.timedRequests.jose)} requests (the first fetch of each isolate happened during validation). ` +
       `Per JWKS path over the whole run, including the first fetch of each isolate: ` +
       `${Object.entries(r.jwksTotals).map(([p, n]) => `\`${p}\` ${n}`).join(", ")}.`,
   );
-  L.push("");
+  if (r.timedRequests?.["edge-auth"] || r.timedRequests?.jose) L.push("");
 
   // Size.
   L.push("### Size of the build");

@@ -12,6 +12,11 @@
 //                      entry module subclasses AuthState only to count the requests the object
 //                      receives, per path (/feed, /call, /record), in the isolate's memory
 //                      (read through GET /__bench/object-calls on the worker itself)
+//   edge-auth-limits   edge-auth with the state tier and rate limits (issue #15): the same routes
+//                      plus /limited/** (a large leased limit, never reached) and /strict/** (the
+//                      same limit, `strict`: one object call per request); AUTH_STATE bound to
+//                      its own authority script, "authority-limits" (the same counting entry),
+//                      so its lease calls and feed refreshes are counted apart from edge-auth-state's
 //   edge-auth-counted  }  the same Workers, but AUTH_KV is a counting wrapper
 //   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs) around the namespace, put in
 //   edge-auth-state-counted }  place by a small entry module; used only by the counting pass
@@ -34,6 +39,8 @@ const KV_ID = "edge-auth-bench-kv";
 export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR || "build");
 // As in wrangler.jsonc, scripts/dev.mjs and tests/support/harness.mjs.
 const COMPAT_DATE = "2026-11-17";
+/** `usage` of edge-auth-limits (issue #15): how long and how large a lease is. */
+export const LIMITS_USAGE = { lease_seconds: 10, max_lease: 100 };
 const COUNTING_KV_SOURCE = readFileSync(path.join(ROOT, "benches/lib/counting-kv.mjs"), "utf8");
 
 /**
@@ -94,18 +101,25 @@ export function buildAlgorithms(dir = BUILD_DIR) {
  * receives by path. A Cache API hit of an isolate's feed refresh never reaches the object, so
  * these are the object's real load. Counting is a map update in the object's isolate (no I/O).
  */
+//
+// The counter objects of rate limits (issue #15, `limits/<object>` by idFromName, called at
+// https://limits/lease and /usage) are instances of the same class: their calls are counted the
+// same way, by path, and the distinct objects that received one under "objects".
 const AUTHORITY_ENTRY = `import worker, { AuthState as Base } from "./index.js";
 const calls = {};
+const objects = new Set();
 export class AuthState extends Base {
   fetch(request) {
-    const p = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const p = url.pathname;
     calls[p] = (calls[p] ?? 0) + 1;
+    if (url.hostname === "limits") objects.add(String(this.ctx.id));
     return super.fetch(request);
   }
 }
 export default {
   fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === "/__bench/object-calls") return Response.json({ ...calls });
+    if (new URL(request.url).pathname === "/__bench/object-calls") return Response.json({ ...calls, objects: objects.size });
     return worker.fetch(request, env, ctx);
   },
 };
@@ -150,7 +164,7 @@ export async function startWorkers(s) {
         "edge-auth is configured with those only (rebuild with `make build` to measure the rest)",
     );
   }
-  const edgeConfig = (jwksPath, recordLastUsed = false) => ({
+  const edgeConfig = (jwksPath, recordLastUsed = false, extraRoutes = []) => ({
     origin: s.origin,
     keys: { record_last_used: recordLastUsed },
     // Off: every bench request comes from one address, and the bad-signature scenario measures
@@ -175,9 +189,18 @@ export async function startWorkers(s) {
     ],
     routes: [
       { path: "/public/**", auth: "public" },
+      ...extraRoutes,
       { path: "/v1/**", accept: ["jwt", "api_key", "pat"] },
     ],
   });
+  // Rate limits (issue #15) on edge-auth-limits: a limit the bench never reaches, leased (the
+  // default) and strict; `usage` sizes the leases (at most LIMITS_USAGE.max_lease units each).
+  const bigLimit = { name: "m", limit: 1e9, period_seconds: 3600, by: "key" };
+  const limitRoutes = [
+    { path: "/limited/**", accept: ["jwt", "api_key", "pat"], limits: [bigLimit] },
+    // One name is one counter: the strict limit has its own.
+    { path: "/strict/**", accept: ["jwt", "api_key", "pat"], limits: [{ ...bigLimit, name: "s", strict: true }] },
+  ];
   const joseBindings = (jwksPath) => ({
     ORIGIN: s.origin,
     REALM: "api",
@@ -187,7 +210,7 @@ export async function startWorkers(s) {
     HS_ISSUER: s.hsIssuer,
     HS256_SECRET: s.hsSecret,
   });
-  const edgeWorker = (name, jwksPath, recordLastUsed = false) => ({
+  const edgeWorker = (name, jwksPath, recordLastUsed = false, config = edgeConfig(jwksPath, recordLastUsed)) => ({
     name,
     modules: true,
     // The built modules as wrangler.jsonc ships them (Miniflare 5 has no `modulesRules`).
@@ -197,7 +220,7 @@ export async function startWorkers(s) {
       { type: "CompiledWasm", path: path.join(BUILD_DIR, "index_bg.wasm") },
     ],
     compatibilityDate: COMPAT_DATE,
-    bindings: { AUTH_CONFIG: edgeConfig(jwksPath, recordLastUsed), BENCH_HS256_SECRET: s.hsSecret },
+    bindings: { AUTH_CONFIG: config, BENCH_HS256_SECRET: s.hsSecret },
     unsafeDirectSockets: socket(),
   });
   const joseWorker = (name, jwksPath) => ({
@@ -227,6 +250,17 @@ export async function startWorkers(s) {
   const tail = () => ({ stdout: chunks.stdout.join("\n"), stderr: chunks.stderr.join("\n") });
   // The state tier's binding: one authority for the deployment, as in tests/support/cluster.mjs.
   const stateBinding = { AUTH_STATE: { className: "AuthState", scriptName: "authority", useSQLite: true } };
+  /** The Worker defining AuthState (not served on a socket), through the counting entry. */
+  const authorityWorker = (name, w) => {
+    const { unsafeDirectSockets, ...rest } = w;
+    return {
+      ...rest,
+      name,
+      modules: [{ type: "ESModule", path: path.join(BUILD_DIR, `${name}-entry.mjs`), contents: AUTHORITY_ENTRY }, ...w.modules],
+      kvNamespaces: { AUTH_KV: KV_ID },
+      durableObjects: { AUTH_STATE: { className: "AuthState", useSQLite: true } },
+    };
+  };
   const workers = [
     { ...edgeWorker("edge-auth", "edge"), kvNamespaces: { AUTH_KV: KV_ID } },
     { ...joseWorker("jose", "jose"), kvNamespaces: { AUTH_KV: KV_ID } },
@@ -240,16 +274,13 @@ export async function startWorkers(s) {
     },
     { ...edgeWorker("edge-auth-last-used", "edge", true), kvNamespaces: { AUTH_KV: KV_ID } },
     { ...edgeWorker("edge-auth-state", "edge"), kvNamespaces: { AUTH_KV: KV_ID }, durableObjects: stateBinding },
-    (() => {
-      const w = edgeWorker("authority", "edge");
-      const { unsafeDirectSockets, ...rest } = w;
-      return {
-        ...rest,
-        modules: [{ type: "ESModule", path: path.join(BUILD_DIR, "authority-entry.mjs"), contents: AUTHORITY_ENTRY }, ...w.modules],
-        kvNamespaces: { AUTH_KV: KV_ID },
-        durableObjects: { AUTH_STATE: { className: "AuthState", useSQLite: true } },
-      };
-    })(),
+    authorityWorker("authority", edgeWorker("authority", "edge")),
+    {
+      ...edgeWorker("edge-auth-limits", "edge", false, { ...edgeConfig("edge", false, limitRoutes), usage: LIMITS_USAGE }),
+      kvNamespaces: { AUTH_KV: KV_ID },
+      durableObjects: { AUTH_STATE: { className: "AuthState", scriptName: "authority-limits", useSQLite: true } },
+    },
+    authorityWorker("authority-limits", edgeWorker("authority-limits", "edge", false, { ...edgeConfig("edge", false, limitRoutes), usage: LIMITS_USAGE })),
     (() => {
       const w = edgeWorker("edge-auth-assertion", "edge");
       return { ...w, bindings: { ...w.bindings, ASSERTION_KEY: assertionKey }, kvNamespaces: { AUTH_KV: KV_ID } };
@@ -307,6 +338,7 @@ export async function startWorkers(s) {
     "bare",
     "edge-auth-last-used",
     "edge-auth-state",
+    "edge-auth-limits",
     "edge-auth-assertion",
     "jose-assertion",
     "edge-auth-counted",
@@ -326,8 +358,13 @@ export async function startWorkers(s) {
     }
   };
   const kv = await mf.getKVNamespace("AUTH_KV", "edge-auth");
-  const authority = await mf.getWorker("authority");
-  /** Requests the AuthState object has received so far, per path ({ "/feed": n, ... }). */
-  const objectCalls = async () => (await authority.fetch("http://authority/__bench/object-calls")).json();
+  const authorities = { authority: await mf.getWorker("authority"), "authority-limits": await mf.getWorker("authority-limits") };
+  /** Requests the AuthState objects of `which` have received so far, per path ({ "/feed": n,
+   *  "/lease": n, ..., objects: distinct counter objects called }); the default is the state
+   *  tier's, "authority-limits" edge-auth-limits'. */
+  const objectCalls = async (which = "authority") => {
+    const { objects, ...calls } = await (await authorities[which].fetch("http://authority/__bench/object-calls")).json();
+    return which === "authority" ? calls : { ...calls, objects };
+  };
   return { mf, urls, kv, seed, kvCounts, objectCalls, tail, close: () => mf.dispose() };
 }

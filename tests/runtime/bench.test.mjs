@@ -2,7 +2,8 @@
 // scenarios on the real build, so the harness cannot rot unnoticed between benchmark runs. Its
 // figures are not judged here (targets live in docs/benchmarks.md, not in timed tests); what it
 // must get right is checked: every Worker answered as expected, the report renders, and the KV
-// counts show the difference the design promises (edge-auth's hot key costs no KV read).
+// counts show the difference the design promises (edge-auth's hot key costs no KV read; a hot key
+// on a leased rate limit makes far fewer object calls than on a strict one, issue #15).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -22,7 +23,7 @@ test("a short benchmark run validates every Worker, renders the report and count
   try {
     const env = {
       ...process.env,
-      BENCH_SCENARIOS: "public,apikey-hot,jwt-bad-signature",
+      BENCH_SCENARIOS: "public,apikey-hot,jwt-bad-signature,apikey-hot-limits",
       BENCH_ROUNDS: "1",
       BENCH_DURATION: "0.3",
       BENCH_WARMUP: "0.1",
@@ -43,6 +44,7 @@ test("a short benchmark run validates every Worker, renders the report and count
 
     const run = JSON.parse(readFileSync(results, "utf8"));
     assert.deepEqual(run.validation, [], "every Worker answered the expected status and headers");
+    // The rate-limit scenario has its own section (three variants of one Worker, not the three Workers).
     assert.deepEqual(run.summary.map((s) => s.id), ["public", "apikey-hot", "jwt-bad-signature"]);
     for (const s of run.summary) {
       for (const w of ["edge-auth", "jose", "bare"]) {
@@ -68,6 +70,36 @@ test("a short benchmark run validates every Worker, renders the report and count
     assert.equal(hot["edge-auth-state"].kvReads, 0, "with the state tier, a hot key costs no KV read");
     assert.equal(hot["edge-auth-state"].objectCalls.onRequest, 0, "nor an object call");
     assert.equal(run.stateFeed.otherCalls, 0, "the only object calls while timing are feed refreshes");
+
+    // Rate limits (issue #15): a hot key on a leased limit (a), no limits (b), strict (c), all on
+    // edge-auth-limits with the state tier. Validation (above) checked each variant's status and
+    // that RateLimit-Policy / RateLimit are on the limited routes only; here what it saw.
+    const limits = run.limits;
+    assert.equal(limits.id, "apikey-hot-limits");
+    assert.deepEqual(Object.keys(limits.per), ["leased", "none", "strict"]);
+    for (const [w, v] of Object.entries(limits.per)) {
+      assert.ok(v.requests > 0, `${w}: requests were timed`);
+      assert.equal(v.unexpected, 0, `${w}: every timed response was a 200`);
+      assert.equal(limits.seen[w].status, 200);
+    }
+    assert.equal(limits.seen.leased.policy, '"m";q=1000000000;w=3600');
+    assert.match(limits.seen.leased.state, /^"m";r=\d+;t=\d+$/);
+    assert.equal(limits.seen.strict.policy, '"s";q=1000000000;w=3600');
+    assert.match(limits.seen.strict.state, /^"s";r=\d+;t=\d+$/);
+    assert.equal(limits.seen.none.policy, null, "no RateLimit-Policy on a route without limits");
+    assert.equal(limits.seen.none.state, null, "no RateLimit on a route without limits");
+    for (const k of ["cpuLeasedVsNone", "cpuStrictVsNone", "p50LeasedVsNone"]) assert.ok(Number.isFinite(limits[k]), `${k} measured`);
+    // Object calls per 1,000 requests: strict asks for every request, no limits never, leased
+    // at most one call per lease's worth (the counting pass runs on the isolate the timed runs
+    // warmed, so its leases are already grown; 20 requests fit in at most a renewal or two).
+    assert.equal(limits.counts.strict.requests, 20);
+    assert.equal(limits.counts.strict.limiterCallsPer1000, 1000, "strict: one object call per request");
+    assert.equal(limits.counts.none.limiterCalls, 0, "no limits: no counter-object call");
+    assert.ok(limits.counts.leased.limiterCalls <= 2, `leased: ${limits.counts.leased.limiterCalls} calls for 20 requests`);
+    assert.ok(limits.per.leased.limiterCallsPer1000 < limits.per.strict.limiterCallsPer1000 / 10, "leased makes far fewer calls than strict while timed");
+    assert.equal(limits.counts.strict.counterObjects, 1, "one counter object (limits/<object>) for the one key, both limits in it");
+    assert.match(stdout, /### Rate limits: a hot key on a limited route \(issue #15\)/);
+    assert.match(stdout, /\| \(a\)\/\(b\) CPU per request within 1\.1x \|/);
 
     assert.match(stdout, /### Targets from the issue/);
     assert.match(stdout, /\| hot API key within 0\.1 ms\/request of the floor \| `apikey-hot` \|/);
