@@ -738,7 +738,10 @@ mod pipeline {
             }
         }
         let warm = objects.calls.get();
-        assert!(warm <= 12, "{warm} calls for 300 requests (leases of up to 100)");
+        assert!(
+            warm <= 12,
+            "{warm} calls for 300 requests (leases of up to 100)"
+        );
         objects.hang.set(true);
         let mut renewals = 0;
         for _ in 0..10 {

@@ -413,6 +413,8 @@ fn issued_reply(issued: &Issued) -> AdminReply {
             "created_at": r.created_at,
             "expires_at": r.expires_at,
             "start": r.start,
+            "limits": r.limits,
+            "credits": r.credits,
         }),
     }
 }

@@ -441,18 +441,27 @@ pub fn usage_report(
     principal: &counter::ObjectUsage,
 ) -> Option<serde_json::Value> {
     let id = metadata.get("id")?.as_str()?;
+    // The key's own definitions as they are now (a PATCH reaches a counter with its next call;
+    // until then the counter knows the limit it was last shown).
+    let own: Vec<LimitDef> = metadata
+        .get("limits")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
     let limits: Vec<serde_json::Value> = [(By::Key, key), (By::Principal, principal)]
         .iter()
         .flat_map(|(by, usage)| {
+            let own = &own;
             usage.limits.iter().map(move |c| {
+                let current = own.iter().find(|d| d.name == c.name && d.by == *by);
+                let limit = current.map_or(c.limit, |d| d.limit);
                 serde_json::json!({
                     "name": c.name,
                     "by": by.as_str(),
-                    "limit": c.limit,
-                    "period_seconds": c.period_seconds,
-                    "window": c.window,
+                    "limit": limit,
+                    "period_seconds": current.map_or(c.period_seconds, |d| d.period_seconds),
+                    "window": current.map_or(c.window, |d| d.window),
                     "used": c.used,
-                    "remaining": c.remaining,
+                    "remaining": limit.saturating_sub(c.used),
                     "reset_seconds": c.reset_seconds,
                 })
             })
