@@ -58,6 +58,9 @@ const config = {
     { path: "/health", auth: "public" },
     { path: "/public/**", auth: "public" },
     { path: "/v1/admin/**", accept: ["jwt"], scopes: ["admin"] },
+    // Rate limits (issue #15, docs/limits.md): 5 requests a minute per key, counted exactly
+    // across isolates by the AUTH_STATE counter objects; the response carries RateLimit fields.
+    { path: "/v1/limited/**", accept: ["api_key", "pat", "jwt"], limits: [{ name: "demo-minute", limit: 5, period_seconds: 60, by: "key" }] },
     { path: "/v1/**", accept: ["jwt", "api_key", "pat"] },
   ],
   // Dev only: rejections say their reason code in `detail`. Never in a deployed config.
@@ -190,6 +193,7 @@ edge-auth is running at ${EDGE} (demo origin at ${ORIGIN}). Everything below is 
   curl -i -H 'X-API-Key: ${apiKey}' ${EDGE}/v1/things
   curl -i -H 'Authorization: Bearer ${jwt}' ${EDGE}/v1/things
   curl -i -H 'X-Auth-Subject: spoofed' ${EDGE}/public/hello     # the spoofed header is stripped
+  curl -i -H 'X-API-Key: ${apiKey}' ${EDGE}/v1/limited/x        # RateLimit fields; the 6th in a minute is 429
   curl -s ${EDGE}/_auth/health
   ${OPEN} ${EDGE}/_auth/console/   (admin token: ${DEMO_ADMIN_TOKEN})
 
