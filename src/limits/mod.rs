@@ -442,24 +442,42 @@ pub fn usage_report(
 ) -> Option<serde_json::Value> {
     let id = metadata.get("id")?.as_str()?;
     // The key's own definitions as they are now (a PATCH reaches a counter with its next call;
-    // until then the counter knows the limit it was last shown).
-    let own: Vec<LimitDef> = metadata
+    // until then the counter knows the limit it was last shown). Read from the JSON as is: a
+    // typed parse would instantiate the definitions' deserializer once more (~4 KiB of wasm).
+    let own: &[serde_json::Value] = metadata
         .get("limits")
-        .and_then(|l| serde_json::from_value(l.clone()).ok())
-        .unwrap_or_default();
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[], Vec::as_slice);
     let limits: Vec<serde_json::Value> = [(By::Key, key), (By::Principal, principal)]
         .iter()
         .flat_map(|(by, usage)| {
-            let own = &own;
             usage.limits.iter().map(move |c| {
-                let current = own.iter().find(|d| d.name == c.name && d.by == *by);
-                let limit = current.map_or(c.limit, |d| d.limit);
+                let current = own.iter().find(|d| {
+                    d.get("name").and_then(serde_json::Value::as_str) == Some(c.name.as_str())
+                        && d.get("by").and_then(serde_json::Value::as_str) == Some(by.as_str())
+                });
+                let number = |field: &str, counted: u64| {
+                    current
+                        .and_then(|d| d.get(field))
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(counted)
+                };
+                let limit = number("limit", c.limit);
+                let window = match current
+                    .and_then(|d| d.get("window"))
+                    .and_then(serde_json::Value::as_str)
+                {
+                    Some("sliding") => Window::Sliding,
+                    Some(_) => Window::Fixed,
+                    None if current.is_some() => Window::Fixed,
+                    None => c.window,
+                };
                 serde_json::json!({
                     "name": c.name,
                     "by": by.as_str(),
                     "limit": limit,
-                    "period_seconds": current.map_or(c.period_seconds, |d| d.period_seconds),
-                    "window": current.map_or(c.window, |d| d.window),
+                    "period_seconds": number("period_seconds", c.period_seconds),
+                    "window": window,
                     "used": c.used,
                     "remaining": limit.saturating_sub(c.used),
                     "reset_seconds": c.reset_seconds,
