@@ -142,9 +142,9 @@ const scopeList = (scopes) => (scopes?.length ? el("span", { className: "scopes"
 const button = (label, className, aria, onclick) => el("button", { type: "button", className: `small ${className}`, onclick, "aria-label": aria }, label);
 
 /** A table row of key metadata; `actions` maps a label to a handler for active keys. */
-function keyRow(k, withKind, actions) {
+function keyRow(k, admin, actions) {
   const tr = el("tr", { "data-id": k.id });
-  const cells = [k.name, ...(withKind ? [k.kind === "pat" ? "PAT" : "API key"] : []), el("code", {}, k.id),
+  const cells = [k.name, ...(admin ? [k.kind === "pat" ? "PAT" : "API key", k.subject] : []), el("code", {}, k.id),
     k.start ? el("code", {}, `${k.start}…`) : "—", scopeList(k.scopes), when(k.created_at), when(k.expires_at, "never"),
     when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.rolling ? "rolling" : k.status}` }, k.rolling ? `rolling, ends ${ago(k.expires_at)}` : k.status)];
   for (const c of cells) tr.append(el("td", {}, c));
@@ -261,7 +261,8 @@ function signOut(kind, message) {
 
 // ---------- admin ----------
 
-let listedSubject = null;
+// The listing: its query, the keys of the pages loaded so far, how many pages, the next cursor.
+let listQuery, listed = [], pages = 0, cursor;
 
 function adminShow() {
   $("admin-login").hidden = Boolean(creds.admin);
@@ -285,30 +286,61 @@ onSubmit("admin-login", null, async () => {
 });
 on("admin-logout", "click", () => { signOut("admin"); note("Signed out: the admin token was forgotten."); });
 
-async function loadKeys(subject) {
-  const keys = (await api("admin", `/keys?subject=${encodeURIComponent(subject)}`))?.keys ?? [];
-  listedSubject = subject;
-  // A rolled key keeps working until its grace ends; its successor has its name and is newer.
-  for (const k of keys) k.rolling = k.status === "active" && k.expires_at && keys.some((o) => o !== k && o.name === k.name && o.created_at >= k.created_at);
+/** List the keys `query` selects (every subject when it has none), reloading `n` pages. */
+async function loadKeys(query = listQuery, n = pages || 1) {
+  listQuery = query;
+  listed = [];
+  pages = 0;
+  cursor = undefined;
+  do await nextPage(); while (--n && cursor);
+  showKeys();
+}
+async function nextPage() {
+  const page = await api("admin", `/keys?${listQuery}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+  listed.push(...(page?.keys ?? []));
+  cursor = page?.cursor;
+  pages++;
+}
+function showKeys() {
+  const keys = listed, q = new URLSearchParams(listQuery), subject = q.get("subject"), name = q.get("name_prefix");
+  // A rolled key keeps working until its grace ends; its successor has its subject and name and is newer.
+  for (const k of keys) k.rolling = k.status === "active" && k.expires_at && keys.some((o) => o !== k && o.subject === k.subject && o.name === k.name && o.created_at >= k.created_at);
   panelKey = keys.find((k) => k.id === panelKey?.id && k.status === "active");
   $("key-panel").hidden = !panelKey;
-  $("key-caption").textContent = `${subject}: ${keys.length} ${keys.length === 1 ? "key" : "keys"}`;
+  $("key-caption").textContent = `${subject ?? "Every subject"}${name ? `, names starting “${name}”` : ""}: ${keys.length} ${keys.length === 1 ? "key" : "keys"}${cursor ? " so far, more to load" : ""}`;
   $("key-rows").replaceChildren(...keys.map((k) => keyRow(k, true, { Limits: openPanel, Roll: rollKey, Revoke: revokeKey })));
+  $("key-empty").textContent = cursor ? "None matched yet: load more." : "No keys match.";
   $("key-empty").hidden = keys.length > 0;
+  $("key-more").hidden = !cursor;
   $("key-list").hidden = false;
-  if (!$("create-subject").value) $("create-subject").value = subject;
+  if (subject && !$("create-subject").value) $("create-subject").value = subject;
 }
 
 onSubmit("list-form", "key-list", async () => {
-  await loadKeys($("list-subject").value.trim());
+  // Empty fields are left out: no subject lists every key.
+  await loadKeys(new URLSearchParams([...new FormData($("list-form"))].map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)).toString(), 1);
   note($("key-caption").textContent);
 });
+on("key-more", "click", (e) => busy(e.currentTarget, $("key-list"), async () => {
+  const from = listed.length;
+  await nextPage();
+  showKeys();
+  note($("key-caption").textContent);
+  // Focus the first new row's first button, else stay on "Load more", else the list.
+  ($("key-rows").children[from]?.querySelector("button") ?? (cursor ? $("key-more") : $("key-list"))).focus();
+}));
+
+// How long a revocation takes to reach every location (README "Revocation latency"): health is
+// read at the first revoke of a page load (each read costs a KV read), then remembered.
+let reach;
+const latency = () => (reach ??= fetch(`${API}/health`, { cache: "no-store", credentials: "omit" }).then((r) => r.json()).then(({ state: s }) =>
+  s?.bound ? `within ${s.view?.max_staleness_seconds ? span(s.view.max_staleness_seconds) : "seconds"}` : s ? "within about 2.5 minutes" : "").catch(() => ""));
 
 /** Confirm and revoke `k` through `path`, then reload `list`. */
 async function revoke(kind, path, k, btn, reload, list) {
   const yes = await ask({
     title: `Revoke “${k.name}”?`,
-    text: `Requests with ${k.start ? `${k.start}…` : k.id} are refused from now on. This cannot be undone.`,
+    text: `Requests with ${k.start ? `${k.start}…` : k.id} are refused at every location ${(await latency()) || "as the revocation spreads"}. This cannot be undone.`,
     ok: "Revoke",
   });
   if (!yes) return;
@@ -319,7 +351,7 @@ async function revoke(kind, path, k, btn, reload, list) {
     $(list).focus();
   });
 }
-const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, () => loadKeys(listedSubject), "key-list");
+const revokeKey = (k, btn) => revoke("admin", "/keys", k, btn, loadKeys, "key-list");
 
 async function rollKey(k, btn) {
   const grace = await ask({
@@ -331,7 +363,7 @@ async function rollKey(k, btn) {
   if (grace === false) return;
   await busy(btn, $("key-list"), async () => {
     const issued = await api("admin", `/keys/${encodeURIComponent(k.id)}/roll`, { method: "POST", body: { grace_seconds: grace } });
-    await loadKeys(listedSubject);
+    await loadKeys();
     note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
     reveal(issued, $("key-list"), { replaces: k });
   });
@@ -417,7 +449,7 @@ function panelForm(id, what, body, fill) {
     out.textContent = "";
     try {
       const k = await api("admin", `/keys/${encodeURIComponent(panelKey.id)}`, { method: "PATCH", body: body() });
-      await loadKeys(listedSubject);
+      await loadKeys();
       fill(k);
       note(`Saved the ${what} of “${k.name}”.`);
       await loadUsage();
@@ -460,8 +492,9 @@ onSubmit("create-form", null, async () => {
   if ($("create-expiry").value) body.expires_in = Number($("create-expiry").value);
   const issued = await api("admin", "/keys", { method: "POST", body });
   $("create-name").value = "";
+  $("list-form").reset();
   $("list-subject").value = issued.subject;
-  await loadKeys(issued.subject);
+  await loadKeys(`subject=${encodeURIComponent(issued.subject)}`, 1);
   note(`Created “${issued.name}” for ${issued.subject}.`);
   reveal(issued, $("create-name"));
 });
