@@ -60,7 +60,8 @@ function limited(sent, after) {
       const pending = after.settle(response.status);
       if (pending) after.ctx.waitUntil(pending);
     }
-    if (after.policy === undefined) return response;
+    // A WebSocket upgrade (101) passes as it is: copying the response would drop its socket.
+    if (after.policy === undefined || response.webSocket || response.status === 101) return response;
     const out = new Response(response.body, response);
     out.headers.set("RateLimit-Policy", after.policy);
     out.headers.set("RateLimit", after.state);
