@@ -540,12 +540,13 @@ impl<K: Clone> Gateway<K> {
         };
         let mut asked = false;
         // One call (or a wait for another request's) suffices unless concurrent requests of
-        // this isolate take what it brought; a request that has made three calls, or waited
-        // 32 × 10 ms for others' calls, is refused as contended rather than held on.
+        // this isolate take what it brought. A request that has waited 32 × 10 ms for others'
+        // calls makes its own; one that has made three calls is refused as contended rather
+        // than held on.
         let (mut calls_made, mut waits) = (0u8, 0u8);
-        while calls_made < 3 && waits < 32 {
+        while calls_made < 3 {
             let now = authority.now_ms();
-            match self.limits.admit(&plan, now, asked) {
+            match self.limits.admit(&plan, now, asked, waits < 32) {
                 Admission::Admitted(ticket) => return Ok(ticket),
                 Admission::Refused(refusal) => return Err(Problem::over_limit(refusal)),
                 Admission::Unavailable => return Err(Problem::limits_unavailable()),

@@ -170,7 +170,7 @@ impl Sim {
             match event {
                 Event::Arrive { i, req, round } => {
                     let now = self.local(i, t);
-                    match self.books[i].admit(&self.plan, now, round > 0) {
+                    match self.books[i].admit(&self.plan, now, round > 0, true) {
                         Admission::Admitted(ticket) => {
                             self.admitted.push(t);
                             self.renewals += ticket.renewals.len();

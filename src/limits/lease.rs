@@ -333,7 +333,9 @@ impl LeaseBook {
 
     /// Admit a request. `strict_asked`: this request's strict limits were already asked (the
     /// round after its calls): they passed, or [`Installed::strict_refused`] said otherwise.
-    pub fn admit(&self, plan: &Plan, now: u64, strict_asked: bool) -> Admission {
+    /// `may_wait`: it may wait for another request's call rather than make its own (false once
+    /// it has waited long enough: a slow object must not turn waiting into refusals).
+    pub fn admit(&self, plan: &Plan, now: u64, strict_asked: bool, may_wait: bool) -> Admission {
         if plan.is_empty() {
             return Admission::Admitted(Ticket::default());
         }
@@ -401,7 +403,7 @@ impl LeaseBook {
                 continue;
             }
             if !item.strict {
-                if lease.gate.as_ref().is_some_and(|g| !g.open.get()) {
+                if may_wait && lease.gate.as_ref().is_some_and(|g| !g.open.get()) {
                     wait = true;
                     // Demand seen while a call is out: the next call asks for it too.
                     lease.want = lease
