@@ -141,13 +141,13 @@ function el(tag, attrs = {}, ...children) {
 const scopeList = (scopes) => (scopes?.length ? el("span", { className: "scopes" }, ...scopes.map((s) => el("code", {}, s))) : el("span", { className: "muted" }, "none"));
 const button = (label, className, aria, onclick) => el("button", { type: "button", className: `small ${className}`, onclick, "aria-label": aria }, label);
 
+const row = (cells, attrs) => el("tr", attrs, ...cells.map((c) => el("td", {}, c)));
+
 /** A table row of key metadata; `actions` maps a label to a handler for active keys. */
 function keyRow(k, admin, actions) {
-  const tr = el("tr", { "data-id": k.id });
-  const cells = [k.name, ...(admin ? [k.kind === "pat" ? "PAT" : "API key", k.subject] : []), el("code", {}, k.id),
+  const tr = row([k.name, ...(admin ? [k.kind === "pat" ? "PAT" : "API key", k.subject] : []), el("code", {}, k.id),
     k.start ? el("code", {}, `${k.start}…`) : "—", scopeList(k.scopes), when(k.created_at), when(k.expires_at, "never"),
-    when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.rolling ? "rolling" : k.status}` }, k.rolling ? `rolling, ends ${ago(k.expires_at)}` : k.status)];
-  for (const c of cells) tr.append(el("td", {}, c));
+    when(k.last_used_at, "never"), el("span", { className: `badge badge-${k.rolling ? "rolling" : k.status}` }, k.rolling ? `rolling, ends ${ago(k.expires_at)}` : k.status)], { "data-id": k.id });
   const td = el("td", { className: "actions-cell" });
   if (k.status === "active") {
     for (const [label, fn] of Object.entries(actions)) {
@@ -253,7 +253,7 @@ for (const [i, t] of TABS.entries()) {
 /** Forget a credential and show its sign-in form (with `message` as an error, if any). */
 function signOut(kind, message) {
   remember(kind, null);
-  if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("key-list").hidden = $("key-panel").hidden = true; }
+  if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("audit-rows").replaceChildren(); $("key-list").hidden = $("key-panel").hidden = true; }
   else mineShow();
   note(message, true);
   $(kind === "admin" ? "admin-token" : "mine-jwt").focus();
@@ -261,8 +261,36 @@ function signOut(kind, message) {
 
 // ---------- admin ----------
 
-// The listing: its query, the keys of the pages loaded so far, how many pages, the next cursor.
-let listQuery, listed = [], pages = 0, cursor;
+/** A list read from `path` (its `field` array) a page at a time, drawn by `show`; {id}-more loads the next. */
+function pager(path, field, id, show) {
+  const p = { items: [], pages: 0 };
+  p.next = async () => {
+    const page = await api("admin", `${path}?${p.query}${p.cursor ? `&cursor=${encodeURIComponent(p.cursor)}` : ""}`);
+    p.items.push(...(page?.[field] ?? []));
+    p.cursor = page?.cursor;
+    p.pages++;
+  };
+  // Reloads as many pages as are shown, unless told.
+  p.load = async (query = p.query, n = p.pages || 1) => {
+    Object.assign(p, { query, items: [], pages: 0, cursor: undefined });
+    do await p.next(); while (--n && p.cursor);
+    show();
+  };
+  // Then focus the first new row's first button, else "Load more", else the list.
+  on(`${id}-more`, "click", async (e) => {
+    const from = p.items.length;
+    await busy(e.currentTarget, $(`${id}-list`), async () => {
+      await p.next();
+      show();
+      note($(`${id}-caption`).textContent);
+    });
+    ($(`${id}-rows`).children[from]?.querySelector("button") ?? (p.cursor ? $(`${id}-more`) : $(`${id}-list`))).focus();
+  });
+  return p;
+}
+const more = (p, what) => `${p.items.length} ${what}${p.items.length === 1 ? "" : "s"}${p.cursor ? " so far, more to load" : ""}`;
+
+const keyList = pager("/keys", "keys", "key", showKeys), loadKeys = keyList.load;
 
 function adminShow() {
   $("admin-login").hidden = Boolean(creds.admin);
@@ -283,35 +311,21 @@ onSubmit("admin-login", null, async () => {
   adminShow();
   note("Signed in as admin.");
   $("list-subject").focus();
+  busy(null, null, loadAudit);
 });
 on("admin-logout", "click", () => { signOut("admin"); note("Signed out: the admin token was forgotten."); });
 
-/** List the keys `query` selects (every subject when it has none), reloading `n` pages. */
-async function loadKeys(query = listQuery, n = pages || 1) {
-  listQuery = query;
-  listed = [];
-  pages = 0;
-  cursor = undefined;
-  do await nextPage(); while (--n && cursor);
-  showKeys();
-}
-async function nextPage() {
-  const page = await api("admin", `/keys?${listQuery}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-  listed.push(...(page?.keys ?? []));
-  cursor = page?.cursor;
-  pages++;
-}
 function showKeys() {
-  const keys = listed, q = new URLSearchParams(listQuery), subject = q.get("subject"), name = q.get("name_prefix");
+  const keys = keyList.items, q = new URLSearchParams(keyList.query), subject = q.get("subject"), name = q.get("name_prefix");
   // A rolled key keeps working until its grace ends; its successor has its subject and name and is newer.
   for (const k of keys) k.rolling = k.status === "active" && k.expires_at && keys.some((o) => o !== k && o.subject === k.subject && o.name === k.name && o.created_at >= k.created_at);
   panelKey = keys.find((k) => k.id === panelKey?.id && k.status === "active");
   $("key-panel").hidden = !panelKey;
-  $("key-caption").textContent = `${subject ?? "Every subject"}${name ? `, names starting “${name}”` : ""}: ${keys.length} ${keys.length === 1 ? "key" : "keys"}${cursor ? " so far, more to load" : ""}`;
+  $("key-caption").textContent = `${subject ?? "Every subject"}${name ? `, names starting “${name}”` : ""}: ${more(keyList, "key")}`;
   $("key-rows").replaceChildren(...keys.map((k) => keyRow(k, true, { Limits: openPanel, Roll: rollKey, Revoke: revokeKey })));
-  $("key-empty").textContent = cursor ? "None matched yet: load more." : "No keys match.";
+  $("key-empty").textContent = keyList.cursor ? "None matched yet: load more." : "No keys match.";
   $("key-empty").hidden = keys.length > 0;
-  $("key-more").hidden = !cursor;
+  $("key-more").hidden = !keyList.cursor;
   $("key-list").hidden = false;
   if (subject && !$("create-subject").value) $("create-subject").value = subject;
 }
@@ -321,14 +335,25 @@ onSubmit("list-form", "key-list", async () => {
   await loadKeys(new URLSearchParams([...new FormData($("list-form"))].map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)).toString(), 1);
   note($("key-caption").textContent);
 });
-on("key-more", "click", (e) => busy(e.currentTarget, $("key-list"), async () => {
-  const from = listed.length;
-  await nextPage();
-  showKeys();
-  note($("key-caption").textContent);
-  // Focus the first new row's first button, else stay on "Load more", else the list.
-  ($("key-rows").children[from]?.querySelector("button") ?? (cursor ? $("key-more") : $("key-list"))).focus();
-}));
+
+// ---------- audit log ----------
+
+// Newest first; without AUTH_STATE (500 state_not_bound) the card stays hidden.
+const audit = pager("/audit", "events", "audit", () => {
+  $("audit-caption").textContent = `Audit log, newest first: ${more(audit, "event")}`;
+  $("audit-rows").replaceChildren(...audit.items.map((e) => row([when(e.time), actor(e.actor),
+    e.action + (e.detail ? ` (${Object.entries(e.detail).map((d) => d.join(": ")).join(", ")})` : ""),
+    e.key_id ? el("code", {}, e.key_id) : "—", e.subject ?? "—", el("code", {}, e.request_id), e.ip ?? "—"])));
+  $("audit-more").hidden = !audit.cursor;
+});
+const actor = ({ type, subject, issuer }) => type === "admin_token" ? "admin token" : subject ? `${type === "admin_jwt" ? "admin " : ""}${subject} (${issuer})` : type;
+async function loadAudit() {
+  try {
+    await audit.load(`limit=${$("audit-limit").value || 50}`, 1);
+    $("audit-form").hidden = false;
+  } catch (e) { if (e.status !== 500) throw e; }
+}
+onSubmit("audit-form", "audit-list", async () => { await loadAudit(); note($("audit-caption").textContent); });
 
 // How long a revocation takes to reach every location (README "Revocation latency"): health is
 // read at the first revoke of a page load (each read costs a KV read), then remembered.
@@ -662,4 +687,5 @@ for (const field of document.querySelectorAll("input, textarea")) {
 syncExpiry();
 adminShow();
 mineShow();
+if (creds.admin) busy(null, null, loadAudit);
 if (creds.user) loadPats().catch(() => { /* a refused token signs out */ });

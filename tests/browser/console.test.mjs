@@ -10,6 +10,8 @@
 // credits (saved, and a 400's detail beside the form), and a rolled key's grace (#15, #16 §4).
 // Listing every key (no subject), the name search, kind filter and paging with "Load more", and
 // the revoke dialog's latency: the state tier's bound from health, or the README's KV figure.
+// The audit log: created, updated and revoked keys newest first with actor and key id, paged with
+// "Load more", and hidden without AUTH_STATE.
 // Every test runs twice: at desktop width and as a 375 px phone (meta viewport honoured).
 // Screenshots of each view go to test-artifacts/console-<view>.png (desktop) and
 // test-artifacts/console-<view>-phone.png (375 px).
@@ -185,7 +187,12 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
     // size and "Load more" (a Subject column), and the revoke dialog's latency from health (#16 §4)
     // measured 50,827 bytes: app.js 29,601 (+1,998), index.html 12,303 (+737), style.css 8,923;
     // 49 KiB would need ~650 bytes more out of the sources' comments (no build step).
-    assert.ok(bytes.reduce((a, b) => a + b, 0) < 50 * 1024, `console size ${bytes}`);
+    // Was 50 KiB (373 bytes left). The audit log (#16 §4: a table, "Per page", Refresh and "Load
+    // more", hidden without AUTH_STATE) measured 53,107 bytes: app.js 31,085 (+1,484), index.html
+    // 13,070 (+767), style.css 8,952 (+29), net of the key list's paging made one pager that both
+    // lists share (its "Load more" and caption count written once) and a shared table-row helper.
+    // 51 KiB would need ~900 bytes more out of the sources' comments and indentation.
+    assert.ok(bytes.reduce((a, b) => a + b, 0) < 52 * 1024, `console size ${bytes}`);
   });
 
   test("the views are tabs usable with the keyboard", async () => {
@@ -217,8 +224,14 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
   test("admin: create a key, list it, use it through the edge, roll it, revoke it", async () => {
     await page.goto(`${edge.url}/_auth/console/`);
     await page.fill("#admin-token", ADMIN);
+    const audited = page.waitForResponse((r) => new URL(r.url()).pathname === "/_auth/audit");
     await page.click("#admin-login button[type=submit]");
     await visible("#admin-main");
+    // No AUTH_STATE, no audit log (500 state_not_bound): its card stays hidden, quietly.
+    assert.equal((await audited).status(), 500);
+    await page.waitForFunction(() => !document.querySelector("[aria-busy]"));
+    assert.equal(await page.isVisible("#audit-form"), false);
+    assert.equal(await text("#error"), "");
     assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
     assert.ok(!page.url().includes(ADMIN), "the token is not in the URL");
 
@@ -582,7 +595,47 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
       assert.match(await text("#ask-text"), /within 5 seconds/);
       await answer({ ok: false });
       assert.equal(health.length, 1, `health is read once per page load: ${health.length}`);
+
+      // The audit log (read at sign-in, refreshed on demand): an update by the API, then every
+      // event newest first, with its actor and key id.
+      const r = await fetch(`${stateful.url}/_auth/keys/${ids["alpha one"]}`, { method: "PATCH", headers: auth, body: JSON.stringify({ credits: { remaining: 5 } }) });
+      assert.equal(r.status, 200);
+      await visible("#audit-form");
+      await p.click("#audit-form button[type=submit]");
+      await p.waitForFunction(() => document.querySelectorAll("#audit-rows tr").length === 7 && !document.querySelector("#audit-list[aria-busy]"));
+      const events = () => p.$$eval("#audit-rows tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+      const all = await events();
+      assert.deepEqual(all.map((c) => [c[1], c[2].split(" ")[0], c[3]]), [
+        ["admin token", "key.update", ids["alpha one"]],
+        ["admin token", "key.revoke", ids.gamma],
+        ...[...seed].reverse().map(([, n, kind]) => ["admin token", `${kind === "pat" ? "pat" : "key"}.create`, ids[n]]),
+      ]);
+      assert.match(all[0][2], /^key\.update \(fields: credits\)$/);
+      assert.deepEqual(all.map((c) => c[4]), ["svc-a", "svc-c", ...[...seed].reverse().map(([s]) => s)]);
+      assert.ok(all.every((c) => c[0] && c[5].length > 0), "a time and a request id on every row");
+      assert.equal(await text("#audit-caption"), "Audit log, newest first: 7 events");
+      assert.equal(await p.getAttribute("#audit-rows time", "datetime") !== null, true);
+      await fitsWidth("the audit log");
+      await shot("admin-audit");
+
+      // Three per page: "Load more" follows the cursor; focus stays on it, then the list.
+      await p.fill("#audit-limit", "3");
+      await p.click("#audit-form button[type=submit]");
+      await p.waitForFunction(() => document.querySelectorAll("#audit-rows tr").length === 3);
+      assert.equal(await text("#audit-caption"), "Audit log, newest first: 3 events so far, more to load");
+      await p.click("#audit-more");
+      await p.waitForFunction(() => document.querySelectorAll("#audit-rows tr").length === 6 && !document.querySelector("#audit-list[aria-busy]"));
+      assert.equal(await p.evaluate(() => document.activeElement.id), "audit-more");
+      while (await p.isVisible("#audit-more")) {
+        await p.click("#audit-more");
+        await p.waitForFunction(() => !document.querySelector("#audit-list[aria-busy]"));
+      }
+      assert.equal(await p.evaluate(() => document.activeElement.id), "audit-list");
+      assert.deepEqual(await events(), all, "every event once, in order");
+      await fitsWidth("the audit log paged");
+      await shot("admin-audit-paged");
       await p.click("#admin-logout");
+      assert.equal(await p.$$eval("#audit-rows tr", (trs) => trs.length), 0, "forgotten at sign-out");
     } finally {
       p.off("request", count);
       await stateful.close();
