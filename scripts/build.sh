@@ -105,7 +105,8 @@ ls -l "$OUT/"
 # serde_path_to_error, admin bodies, KV records, the object's row and calls: ~90 KB raw over
 # 600 small items). Cheapest cuts found: the authority and the counter objects as their own
 # Worker script (their code never runs in the edge), then one deserializer for the definitions.
-BUDGET_BYTES=$((483 * 1024))
+# The test-only build-fault is 1 KiB larger (fault injection): the budget leaves room for both.
+BUDGET_BYTES=$((485 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then
