@@ -177,36 +177,44 @@ fn wait_for(entries: &[Entry], available: u64, need: u64, now: u64) -> u64 {
 }
 
 impl Counter {
-    fn prune(&mut self, now: u64) {
+    /// Drop released entries and merge closed ones into aggregates (seq 0), so a row stays
+    /// small however many leases a window sees: a fixed window's closed entries all release at
+    /// its end (one aggregate per window); a sliding window's are merged into `period / 64`
+    /// buckets of at least 1 s, released at the bucket's end (later, never earlier). An entry
+    /// is merged once it has been closed for `grace_ms`, so a return that comes with the
+    /// isolate's next call still finds it; a later return is void (under-admission, never over).
+    fn prune(&mut self, now: u64, grace_ms: u64) {
         self.entries
             .retain(|e| e.release_at > now && (e.units > 0 || e.lease_until > now));
-        if self.def.window == Window::Sliding {
-            // Merge closed entries into granules (release later, never earlier).
-            let granule = (self.def.period_ms / GRANULES).max(1000);
-            let mut merged: Vec<Entry> = Vec::new();
-            for e in self.entries.drain(..) {
-                if e.lease_until > now {
-                    merged.push(e);
-                    continue;
-                }
-                let release = e.release_at.div_ceil(granule).saturating_mul(granule);
-                match merged
-                    .iter_mut()
-                    .find(|m| m.lease_until <= now && m.seq == 0 && m.release_at == release)
-                {
-                    Some(m) => m.units = m.units.saturating_add(e.units),
-                    None => merged.push(Entry {
-                        seq: 0,
-                        units: e.units,
-                        lease_until: 0,
-                        release_at: release,
-                        absorbed: true,
-                        returned: true,
-                    }),
-                }
+        let granule = match self.def.window {
+            Window::Sliding => (self.def.period_ms / GRANULES).max(1000),
+            Window::Fixed => 1,
+        };
+        let mut merged: Vec<Entry> = Vec::with_capacity(self.entries.len());
+        for e in self.entries.drain(..) {
+            let closed_long_enough = e.lease_until <= now
+                && (e.seq == 0 || e.lease_until.saturating_add(grace_ms) <= now);
+            if !closed_long_enough {
+                merged.push(e);
+                continue;
             }
-            self.entries = merged;
+            let release = e.release_at.div_ceil(granule).saturating_mul(granule);
+            match merged
+                .iter_mut()
+                .find(|m| m.seq == 0 && m.lease_until <= now && m.release_at == release)
+            {
+                Some(m) => m.units = m.units.saturating_add(e.units),
+                None => merged.push(Entry {
+                    seq: 0,
+                    units: e.units,
+                    lease_until: 0,
+                    release_at: release,
+                    absorbed: true,
+                    returned: true,
+                }),
+            }
         }
+        self.entries = merged;
     }
 
     fn release_for(&self, lease_until: u64, now: u64) -> u64 {
@@ -299,7 +307,7 @@ impl ObjectState {
                 entries: Vec::new(),
             });
         counter.def = def;
-        counter.prune(now);
+        counter.prune(now, rules.lease_ms);
         if let Some(back) = ask.returning {
             if let Some(e) = counter
                 .entries
@@ -363,19 +371,33 @@ impl ObjectState {
         };
         let lease_until = now.saturating_add(valid_ms);
         let release_at = counter.release_for(lease_until, now);
-        seq_source = seq_source.saturating_add(1);
-        counter.entries.push(Entry {
-            seq: seq_source,
-            units: moved.saturating_add(granted),
-            lease_until,
-            release_at,
-            absorbed: false,
-            returned: false,
-        });
+        if ask.strict {
+            // Spent by the one request that asked, when the answer reaches it: never held,
+            // renewed or returned, so it is an aggregate at once (not an open lease: a strict
+            // limit at hundreds of requests a second must not fill MAX_OPEN or the row).
+            counter.entries.push(Entry {
+                seq: 0,
+                units: granted,
+                lease_until: now,
+                release_at,
+                absorbed: true,
+                returned: true,
+            });
+        } else {
+            seq_source = seq_source.saturating_add(1);
+            counter.entries.push(Entry {
+                seq: seq_source,
+                units: moved.saturating_add(granted),
+                lease_until,
+                release_at,
+                absorbed: false,
+                returned: false,
+            });
+            self.next_seq = seq_source;
+            grant.seq = seq_source;
+        }
         grant.reset_ms = counter.reset_ms(now);
-        self.next_seq = seq_source;
         self.last_used_at = self.last_used_at.max(now);
-        grant.seq = seq_source;
         grant.granted = granted;
         grant.valid_ms = valid_ms;
         grant
@@ -662,6 +684,37 @@ mod tests {
         let g = one(&mut s, a.clone(), 0);
         assert_eq!((g.granted, g.valid_ms), (2, 10_000));
         assert_eq!(one(&mut s, a, 1).granted, 0);
+    }
+
+    #[test]
+    fn a_busy_counter_keeps_a_small_row_and_strict_never_fills_the_open_leases() {
+        let mut s = ObjectState::default();
+        let mut strict = ask(1_000_000, 3600, Window::Fixed, 1);
+        strict.strict = true;
+        // 5,000 strict requests within 5 s: every one granted, none left as an open lease.
+        for t in 0..5_000 {
+            assert_eq!(
+                one(&mut s, strict.clone(), 3_600_000 + t).granted,
+                1,
+                "at {t}"
+            );
+        }
+        // 2,000 leases over 100 s of one window: merged once closed for a lease's time.
+        for t in 0..2_000 {
+            one(
+                &mut s,
+                ask(1_000_000, 3600, Window::Fixed, 10),
+                3_700_000 + t * 50,
+            );
+        }
+        // Open leases (the last 10 s: 200) and those closed within a lease's time (200) stay
+        // separate; everything older is one aggregate.
+        let entries = s.counters.get("m").map_or(0, |c| c.entries.len());
+        assert!(
+            entries <= 2 * (10_000 / 50) + 2,
+            "{entries} entries in the row"
+        );
+        assert_eq!(s.usage(3_800_000).limits[0].used, 5_000 + 2_000 * 10);
     }
 
     fn credits_ask(remaining: u64, set_at: u64, want: u64) -> LeaseAsk {
