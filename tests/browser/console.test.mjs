@@ -437,7 +437,15 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
       await p.click("#list-form button[type=submit]");
       await p.click(`#key-rows tr[data-id="${key.id}"] button:has-text("Limits")`);
       await visible("#usage dt");
-      const usage = async () => Object.fromEntries(await p.$$eval("#usage dt", (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+      // The usage list as {label: text}, read once it shows `label` (in one evaluation: saving
+      // reloads the key list, which may redraw the panel between a separate wait and read).
+      const usage = async (label = "credits") =>
+        (
+          await p.waitForFunction((label) => {
+            const m = Object.fromEntries([...document.querySelectorAll("#usage dt")].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+            return label in m ? m : null;
+          }, label)
+        ).jsonValue();
       let u = await usage();
       assert.match(u.credits, /^\d+ left/, JSON.stringify(u));
       assert.ok(Number(u.credits.split(" ")[0]) <= 47, `3 requests spent (or leased): ${u.credits}`);
@@ -457,8 +465,7 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
       await p.waitForFunction(() => /Saved the limits/.test(document.getElementById("status").textContent));
       let meta = await (await fetch(`${stateful.url}/_auth/keys/${key.id}`, { headers: auth })).json();
       assert.deepEqual(meta.limits, [{ name: "burst", limit: 5, period_seconds: 60, by: "key", window: "sliding" }]);
-      await p.waitForFunction(() => /burst/.test(document.getElementById("usage").textContent));
-      assert.match((await usage())["burst (key)"], /^0 \/ 5 per 1 minute \(sliding\) used/);
+      assert.match((await usage("burst (key)"))["burst (key)"], /^0 \/ 5 per 1 minute \(sliding\) used/);
 
       // A refused change: the API's detail is shown next to the form and the field is focused.
       await p.click("#limit-add");
@@ -489,8 +496,16 @@ for (const { name: viewName, suffix, viewport, isMobile } of VIEWPORTS) describe
       meta = await (await fetch(`${stateful.url}/_auth/keys/${key.id}`, { headers: auth })).json();
       assert.deepEqual({ ...meta.credits, set_at: 0 }, { remaining: 7, refill: { amount: 10, every_seconds: 3600 }, set_at: 0 });
       await p.click("#usage-refresh");
-      await p.waitForFunction(() => /refilled to 10/.test(document.querySelector("#usage dd").textContent));
-      assert.match((await usage()).credits, /^\d+ left(, \d+ leased)?; refilled to 10 every 1 hour, next in (1 hour|60 minutes)$/);
+      // Read the credits line in the same evaluation that finds it: saving reloads the key list,
+      // which may redraw the panel between a separate wait and read (seen once in CI).
+      const credits = await (
+        await p.waitForFunction(() => {
+          const dt = [...document.querySelectorAll("#usage dt")].find((d) => d.textContent === "credits");
+          const line = dt?.nextElementSibling?.textContent;
+          return line && /refilled to 10/.test(line) ? line : null;
+        })
+      ).jsonValue();
+      assert.match(credits, /^\d+ left(, \d+ leased)?; refilled to 10 every 1 hour, next in (1 hour|60 minutes)$/);
 
       // Remove the limit: none of its own again.
       await p.click('#limit-rows button:has-text("Remove")');
