@@ -381,6 +381,7 @@ impl<K: Clone> Gateway<K> {
                         log.route = Some(route.route_index);
                         log.route_path = Some(route.pattern.clone());
                         log.reason = "cors_preflight";
+                        // A preflight carries no credential and spends no limit.
                         return self.forward(
                             &req,
                             &path,
@@ -388,6 +389,7 @@ impl<K: Clone> Gateway<K> {
                             Grant::Public,
                             log,
                             Vec::new(),
+                            crate::limits::lease::Ticket::default(),
                             now,
                         );
                     }
@@ -412,17 +414,20 @@ impl<K: Clone> Gateway<K> {
         let ip = client_ip(req.headers);
         if route.auth == AuthMode::Public {
             log.reason = "public";
-            let spent = self.spend(route, None, None, ip, &ports).await;
-            return self.forward_spent(
-                &req,
-                &path,
-                route,
-                Grant::Public,
-                log,
-                Vec::new(),
-                spent,
-                now,
-            );
+            return self
+                .spend_and_forward(
+                    &req,
+                    &path,
+                    route,
+                    Grant::Public,
+                    None,
+                    ip,
+                    &ports,
+                    log,
+                    Vec::new(),
+                    now,
+                )
+                .await;
         }
 
         let presented = match extract(req.header("authorization"), req.header("x-api-key")) {
@@ -436,17 +441,20 @@ impl<K: Clone> Gateway<K> {
             Ok(absent @ (Extracted::None | Extracted::UnsupportedScheme)) => {
                 if route.auth == AuthMode::Optional {
                     log.reason = "anonymous";
-                    let spent = self.spend(route, None, None, ip, &ports).await;
-                    return self.forward_spent(
-                        &req,
-                        &path,
-                        route,
-                        Grant::Anonymous,
-                        log,
-                        Vec::new(),
-                        spent,
-                        now,
-                    );
+                    return self
+                        .spend_and_forward(
+                            &req,
+                            &path,
+                            route,
+                            Grant::Anonymous,
+                            None,
+                            ip,
+                            &ports,
+                            log,
+                            Vec::new(),
+                            now,
+                        )
+                        .await;
                 }
                 let problem = if absent == Extracted::UnsupportedScheme {
                     let basic = req
@@ -492,19 +500,19 @@ impl<K: Clone> Gateway<K> {
             return outcome;
         }
         log.reason = "authenticated";
-        let spent = self
-            .spend(route, Some(&identity), quota.as_ref(), ip, &ports)
-            .await;
-        self.forward_spent(
+        self.spend_and_forward(
             &req,
             &path,
             route,
             Grant::Verified(identity),
+            quota.as_ref(),
+            ip,
+            &ports,
             log,
             followups,
-            spent,
             now,
         )
+        .await
     }
 
     /// Spend the route's (and the key's) limits and credits: leased capacity when this isolate
@@ -839,37 +847,31 @@ impl<K: Clone> Gateway<K> {
         }
     }
 
-    /// [`Gateway::forward`] once the limits are spent; a refusal is the answer.
+    /// Spend the request's limits and credits ([`Gateway::spend`]), then [`Gateway::forward`]
+    /// with what they granted; a refusal is the answer.
     #[allow(clippy::too_many_arguments)]
-    fn forward_spent(
+    async fn spend_and_forward<S, D, V, A: Authority>(
         &self,
         req: &RequestParts<'_>,
         path: &NormalizedPath,
         route: &Requirement,
         grant: Grant,
+        quota: Option<&crate::limits::KeyQuota>,
+        ip: Option<&str>,
+        ports: &Ports<'_, S, D, V, A>,
         log: LogFacts,
-        mut followups: Vec<Followup>,
-        spent: Result<crate::limits::lease::Ticket, Problem>,
+        followups: Vec<Followup>,
         now: UnixTime,
     ) -> Outcome {
-        match spent {
+        let identity = match &grant {
+            Grant::Verified(identity) => Some(identity),
+            Grant::Public | Grant::Anonymous => None,
+        };
+        match self.spend(route, identity, quota, ip, ports).await {
+            Ok(ticket) => self.forward(req, path, route, grant, log, followups, ticket, now),
             Err(problem) => {
                 let mut outcome = Outcome::reject(problem, log);
                 outcome.followups = followups;
-                outcome
-            }
-            Ok(ticket) => {
-                if !ticket.renewals.is_empty() {
-                    followups.push(Followup::RenewLeases(ticket.renewals));
-                }
-                let mut outcome = self.forward(req, path, route, grant, log, followups, now);
-                if let Decision::Forward {
-                    rate_limit, refund, ..
-                } = &mut outcome.decision
-                {
-                    *rate_limit = ticket.fields.map(Box::new);
-                    *refund = ticket.refund.map(Box::new);
-                }
                 outcome
             }
         }
@@ -883,9 +885,13 @@ impl<K: Clone> Gateway<K> {
         route: &Requirement,
         grant: Grant,
         log: LogFacts,
-        followups: Vec<Followup>,
+        mut followups: Vec<Followup>,
+        ticket: crate::limits::lease::Ticket,
         now: UnixTime,
     ) -> Outcome {
+        if !ticket.renewals.is_empty() {
+            followups.push(Followup::RenewLeases(ticket.renewals));
+        }
         let (identity, public) = match grant {
             Grant::Public => (None, true),
             Grant::Anonymous => (None, false),
@@ -937,8 +943,8 @@ impl<K: Clone> Gateway<K> {
                 identity,
                 public,
                 assertion,
-                rate_limit: None,
-                refund: None,
+                rate_limit: ticket.fields.map(Box::new),
+                refund: ticket.refund.map(Box::new),
             },
             followups,
             log,

@@ -205,21 +205,7 @@ impl KeyCache {
             return;
         }
         match value {
-            Cached::Found(record) => {
-                if let Ok(mut missing) = self.missing.try_borrow_mut() {
-                    missing.remove(&digest);
-                }
-                if let Ok(mut found) = self.found.try_borrow_mut() {
-                    found.insert(
-                        digest,
-                        Entry {
-                            record,
-                            stored_at: now,
-                            confirmed: None,
-                        },
-                    );
-                }
-            }
+            Cached::Found(record) => self.insert_found(digest, record, None, now),
             Cached::Missing => {
                 // Only cache the miss once no found record for it is left to contradict it.
                 let Ok(mut found) = self.found.try_borrow_mut() else {
@@ -254,9 +240,19 @@ impl KeyCache {
 
     /// Cache a record the authority answered after a change published at `at`.
     fn insert_confirmed(&self, digest: TokenDigest, record: KeyRecord, at: u64, now: UnixTime) {
-        if self.ttl == 0 {
-            return;
+        if self.ttl > 0 {
+            self.insert_found(digest, record, Some(at), now);
         }
+    }
+
+    /// A found record replaces any "not found" for its digest.
+    fn insert_found(
+        &self,
+        digest: TokenDigest,
+        record: KeyRecord,
+        confirmed: Option<u64>,
+        now: UnixTime,
+    ) {
         if let Ok(mut missing) = self.missing.try_borrow_mut() {
             missing.remove(&digest);
         }
@@ -266,7 +262,7 @@ impl KeyCache {
                 Entry {
                     record,
                     stored_at: now,
-                    confirmed: Some(at),
+                    confirmed,
                 },
             );
         }

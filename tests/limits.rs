@@ -631,28 +631,12 @@ mod pipeline {
         Gateway::new(Config::from_json(&config.to_string(), &|_| None).unwrap())
     }
 
-    fn outcome(g: &Gateway<NativeKey>, path: &str, objects: &Objects) -> edge_auth::authn::Outcome {
-        let headers = vec![("cf-connecting-ip".to_string(), "192.0.2.9".to_string())];
-        let req = RequestParts {
-            method: "GET",
-            path,
-            query: None,
-            headers: &headers,
-            origin: "https://edge.example",
-            entropy: [1; 16],
-            request_id: "rid",
-        };
-        let ports = Ports {
-            store: &Nothing,
-            documents: &Nothing,
-            verifier: &NativeVerifier,
-            authority: Some(objects),
-            now_ms: NOW * 1000,
-        };
-        now(g.decide(req, ports, UnixTime(NOW)))
-    }
-
-    fn decide(g: &Gateway<NativeKey>, path: &str, objects: Option<&Objects>) -> Decision {
+    /// One request from 192.0.2.9, polled once (`now` panics if the decision waits).
+    fn outcome(
+        g: &Gateway<NativeKey>,
+        path: &str,
+        objects: Option<&Objects>,
+    ) -> edge_auth::authn::Outcome {
         let headers = vec![("cf-connecting-ip".to_string(), "192.0.2.9".to_string())];
         let req = RequestParts {
             method: "GET",
@@ -670,7 +654,11 @@ mod pipeline {
             authority: objects,
             now_ms: NOW * 1000,
         };
-        now(g.decide(req, ports, UnixTime(NOW))).decision
+        now(g.decide(req, ports, UnixTime(NOW)))
+    }
+
+    fn decide(g: &Gateway<NativeKey>, path: &str, objects: Option<&Objects>) -> Decision {
+        outcome(g, path, objects).decision
     }
 
     #[test]
@@ -729,7 +717,7 @@ mod pipeline {
         // Slow start: leases of 1, 2, 4, 8 … up to `max_lease`, renewals run as the adapter runs
         // them (answered at once here).
         for _ in 0..300 {
-            let outcome = outcome(&g, "/x", &objects);
+            let outcome = outcome(&g, "/x", Some(&objects));
             for f in outcome.followups {
                 if let edge_auth::authn::Followup::RenewLeases(calls) = f {
                     let answers = now(objects.lease(&calls));
@@ -745,25 +733,8 @@ mod pipeline {
         objects.hang.set(true);
         let mut renewals = 0;
         for _ in 0..10 {
-            let headers = vec![("cf-connecting-ip".to_string(), "192.0.2.9".to_string())];
-            let req = RequestParts {
-                method: "GET",
-                path: "/x",
-                query: None,
-                headers: &headers,
-                origin: "https://edge.example",
-                entropy: [1; 16],
-                request_id: "rid",
-            };
-            let ports = Ports {
-                store: &Nothing,
-                documents: &Nothing,
-                verifier: &NativeVerifier,
-                authority: Some(&objects),
-                now_ms: NOW * 1000,
-            };
-            // `now` panics if the decision waits.
-            let outcome = now(g.decide(req, ports, UnixTime(NOW)));
+            // `outcome` panics if the decision waits.
+            let outcome = outcome(&g, "/x", Some(&objects));
             assert!(matches!(outcome.decision, Decision::Forward { .. }));
             renewals += outcome
                 .followups

@@ -246,7 +246,7 @@ pub async fn usage(
     }
 }
 
-/// After a `PATCH` that set credits: hand them to the key's object now, so the new balance holds
+/// After a `PATCH` of a key with credits: hand them to the key's object now, so the new balance holds
 /// at once rather than at the next isolate's lease call (best effort: leases carry it anyway).
 pub async fn push_credits(env: JsValue, metadata: serde_json::Value) {
     let (Some(id), Some(credits)) = (

@@ -542,7 +542,6 @@ async fn own_endpoint(
                 );
                 return problem_response(&p, realm, rid);
             };
-            let sets_credits = body_text.contains("\"credits\"");
             // Usage: the key's metadata from the authority, then its counters (limits.rs).
             let (method, path) = match &usage_of {
                 Some(id) => ("GET".to_string(), format!("/keys/{id}")),
@@ -563,8 +562,9 @@ async fn own_endpoint(
                     limits::usage(&stub, response, realm, rid).await
                 }
                 Some(response) => {
-                    // A balance set by PATCH holds at once: handed to the key's counter object.
-                    if method == "PATCH" && response.status() == 200 && sets_credits {
+                    // A balance set by PATCH holds at once: the key's credits (if any) are handed
+                    // to its counter object, which keeps them only if newer than its own.
+                    if method == "PATCH" && response.status() == 200 {
                         if let Ok(copy) = response.clone() {
                             let env_value: JsValue = AsRef::<JsValue>::as_ref(env).clone();
                             ctx.wait_until(async move {

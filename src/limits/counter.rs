@@ -238,10 +238,26 @@ impl Counter {
     }
 }
 
+/// A renewal (`ask.holding`): the held lease's unspent units, at most what the isolate reported,
+/// leave it for the new lease (they stay reserved) and it closes; `None` when there is no open
+/// lease of that number to move from (ended, given back to, or unknown). The units moved, and
+/// the closed entry.
+fn absorb<'e>(entries: &'e mut [Entry], ask: &LeaseAsk, now: u64) -> Option<(u64, &'e mut Entry)> {
+    let held = ask.holding.filter(|h| h.seq != 0 && !ask.strict)?;
+    let e = entries
+        .iter_mut()
+        .find(|e| e.seq == held.seq && e.lease_until > now && !e.returned)?;
+    let moved = held.unused.min(e.units);
+    e.units -= moved;
+    e.lease_until = now;
+    e.absorbed = true;
+    Some((moved, e))
+}
+
 /// Units to grant: what is wanted, within the lease cap and a fair share of what is left (an
 /// eighth, so one isolate cannot hold a whole limit while others starve), never less than `min`
 /// when `min` is available, else nothing.
-fn size(ask: &LeaseAsk, available: u64, cap: u64, fair_base: u64, rules: LeaseRules) -> u64 {
+fn size(ask: &LeaseAsk, available: u64, fair_base: u64, rules: LeaseRules) -> u64 {
     let min = ask.min.max(1);
     if ask.want == 0 || available < min {
         return 0;
@@ -252,7 +268,6 @@ fn size(ask: &LeaseAsk, available: u64, cap: u64, fair_base: u64, rules: LeaseRu
     let fair = (fair_base / 8).max(min);
     ask.want
         .min(rules.max_lease)
-        .min(cap)
         .min(fair)
         .min(available)
         .max(min)
@@ -327,7 +342,7 @@ impl ObjectState {
         let granted = if open >= MAX_OPEN {
             0
         } else {
-            size(ask, available, u64::MAX, def.limit, rules)
+            size(ask, available, def.limit, rules)
         };
         let mut grant = LeaseGrant {
             remaining: available - granted,
@@ -345,21 +360,12 @@ impl ObjectState {
         // A renewal: the held lease's unspent units move into the new one (still reserved);
         // what it spent was spent before the call was sent, so it is released P from now.
         let mut moved = 0;
-        if let Some(held) = ask.holding.filter(|h| h.seq != 0 && !ask.strict) {
-            if let Some(e) = counter
-                .entries
-                .iter_mut()
-                .find(|e| e.seq == held.seq && e.lease_until > now && !e.returned)
-            {
-                moved = held.unused.min(e.units);
-                e.units -= moved;
-                e.lease_until = now;
-                e.absorbed = true;
-                if def.window == Window::Sliding {
-                    e.release_at = e.release_at.min(now.saturating_add(def.period_ms));
-                }
-                grant.absorbed = true;
+        if let Some((units, e)) = absorb(&mut counter.entries, ask, now) {
+            moved = units;
+            if def.window == Window::Sliding {
+                e.release_at = e.release_at.min(now.saturating_add(def.period_ms));
             }
+            grant.absorbed = true;
         }
         // A strict grant is spent by the request that asked, when the answer reaches it: it is
         // valid as a lease is, since that moment comes later than now.
@@ -460,7 +466,7 @@ impl ObjectState {
         let granted = if open >= MAX_OPEN {
             0
         } else {
-            size(ask, balance.remaining, u64::MAX, balance.remaining, rules)
+            size(ask, balance.remaining, balance.remaining, rules)
         };
         let mut grant = LeaseGrant {
             reset_ms: next_refill.map_or(0, |t| t.saturating_sub(now)),
@@ -472,18 +478,9 @@ impl ObjectState {
             return grant;
         }
         let mut moved = 0;
-        if let Some(held) = ask.holding.filter(|h| h.seq != 0 && !ask.strict) {
-            if let Some(e) = balance
-                .entries
-                .iter_mut()
-                .find(|e| e.seq == held.seq && e.lease_until > now && !e.returned)
-            {
-                moved = held.unused.min(e.units);
-                e.units -= moved;
-                e.lease_until = now;
-                e.absorbed = true;
-                grant.absorbed = true;
-            }
+        if let Some((units, _)) = absorb(&mut balance.entries, ask, now) {
+            moved = units;
+            grant.absorbed = true;
         }
         balance.remaining -= granted;
         let valid_ms = if ask.strict { 0 } else { rules.lease_ms };

@@ -227,21 +227,15 @@ fn execute(cli: &Cli, token: Option<&str>) -> Result<(), CliError> {
         }
         Keys::Usage { id } => {
             let reply = api.get(&format!("/keys/{}/usage", check_id(id)?))?;
-            let body = reply.body.unwrap_or(Value::Null);
-            if cli.json {
-                print_json(&body)
-            } else {
-                say(output::usage(&body).trim_end())
-            }
+            show(cli.json, &reply.body.unwrap_or(Value::Null), output::usage)
         }
         Keys::Get { id } => {
             let reply = api.get(&format!("/keys/{}", check_id(id)?))?;
-            let body = reply.body.unwrap_or(Value::Null);
-            if cli.json {
-                print_json(&body)
-            } else {
-                say(output::key_details(&body).trim_end())
-            }
+            show(
+                cli.json,
+                &reply.body.unwrap_or(Value::Null),
+                output::key_details,
+            )
         }
         Keys::Revoke { id } => {
             let id = check_id(id)?;
@@ -553,6 +547,15 @@ fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
 /// A query value, percent-encoded.
 fn encode(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// The answer as JSON (`--json`) or as `render` writes it for people.
+fn show(json: bool, body: &Value, render: fn(&Value) -> String) -> Result<(), CliError> {
+    if json {
+        print_json(body)
+    } else {
+        say(render(body).trim_end())
+    }
 }
 
 fn print_json(v: &Value) -> Result<(), CliError> {
