@@ -91,8 +91,8 @@ pub struct IssuerHealth {
     /// Unix seconds of the last fetch (or kid-miss refetch decision) in this isolate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_fetch_at: Option<u64>,
-    /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …), while fetches
-    /// fail (also while stale keys still serve).
+    /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …) while fetches
+    /// have failed since the last success, whether or not keys still serve.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<&'static str>,
     /// Algorithms the issuer's `algorithms` allows that none of the keys held can verify
