@@ -44,7 +44,7 @@ pub use verifier::{SignatureVerifier, VerifyError};
 pub use crate::jwks::cache::JwksRefresh;
 pub use crate::jwks::{KeyMaterial, PublicKey};
 
-use crate::identity::{CredentialKind, Identity};
+use crate::identity::Identity;
 use crate::jwks::cache::{JwksCache, Lookup};
 use crate::ports::DocumentSource;
 use crate::problem::Problem;
@@ -80,17 +80,15 @@ impl VerifiedToken {
     /// The caller this token proves.
     #[must_use]
     pub fn into_identity(self) -> Identity {
-        Identity {
-            kind: CredentialKind::Jwt,
+        Identity::from_jwt(crate::identity::JwtFacts {
             subject: self.claims.subject,
             scopes: self.claims.scopes,
-            issuer: Some(self.issuer),
+            issuer: self.issuer,
             client_id: self.claims.client_id,
-            key_id: None,
             kid: self.kid,
-            expires_at: Some(self.claims.expires_at),
-            claims_json: Some(self.payload_json),
-        }
+            expires_at: self.claims.expires_at,
+            payload_json: self.payload_json,
+        })
     }
 }
 
