@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::extract::{extract, CredentialSource, Extracted, Presented};
 use crate::failures::{FailureBudget as FailureLimit, FailureClass};
 use crate::headers::{
-    client_ip, edge_forwarding_headers, forward_headers, identity_headers, is_own_hop, ClientFacts,
+    client_ip, edge_forwarding_headers, identity_headers, is_own_hop, plan_forward, ClientFacts,
     Forwarding,
 };
 use crate::identity::{CredentialKind, Identity};
@@ -154,12 +154,14 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What to do with a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Forward to the origin with exactly these headers.
+    /// Forward to the origin with exactly the headers `plan` leaves and adds.
     Forward {
         /// The URL to send the request to: the forwarding target's origin, the canonical path
         /// the routes matched, and the query byte for byte.
         target: String,
-        headers: Vec<(String, String)>,
+        /// The edits from the incoming headers to the forwarded ones; only
+        /// [`crate::headers::plan_forward`] makes one.
+        plan: crate::headers::ForwardPlan,
         /// The verified caller; `None` on public routes and anonymous optional-route requests.
         identity: Option<Identity>,
         /// True when the route is public (no identity headers or assertion).
@@ -938,11 +940,18 @@ impl<K: Clone> Gateway<K> {
             forward_credentials: route.forward_credentials,
             trust_forwarded,
         };
-        let headers = forward_headers(req.headers, &forwarding, set);
+        let plan = match plan_forward(req.headers, &forwarding, set) {
+            Ok(plan) => plan,
+            Err(crate::headers::Unsendable) => {
+                let mut outcome = Outcome::reject(Problem::origin_request_invalid(), log);
+                outcome.followups = followups;
+                return outcome;
+            }
+        };
         Outcome {
             decision: Decision::Forward {
                 target,
-                headers,
+                plan,
                 identity,
                 public,
                 assertion,

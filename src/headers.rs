@@ -146,16 +146,91 @@ fn is_dropped(lower: &str, connection_named: &[String], f: Forwarding) -> bool {
             && (lower.starts_with("x-forwarded-") || CLIENT_FORWARDING.contains(&lower)))
 }
 
-/// The headers to send to the origin: `incoming` minus reserved, hop-by-hop (including any named
-/// by `Connection`), `host`, method and URL overrides, the client's forwarding headers (unless
-/// trusted), names the runtime cannot send, credential headers unless `forward_credentials`,
-/// and any name `set` gives a value of its own; then `set`.
-#[must_use]
-pub fn forward_headers(
+/// What the origin receives, as edits to the incoming headers: every name in `delete` removed,
+/// then every entry of `append` added. Only [`plan_forward`] makes one (private fields), after
+/// it has taken out everything the client may not send on (reserved `x-auth-*` in any case or
+/// spelling, hop-by-hop, `host`, method and URL overrides, untrusted forwarding headers,
+/// credentials unless the route forwards them) and checked that every header it adds can be
+/// sent; [`crate::authn::Decision::Forward`] carries nothing else, so no other code can put a
+/// header in front of the origin.
+///
+/// Edits rather than a list: the runtime copies the incoming headers natively and edits the copy,
+/// much cheaper in workerd than building a new list from strings, and the core plans the edits
+/// directly (nothing re-diffs a list afterwards).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ForwardPlan {
+    /// Lowercase names to remove entirely (each once).
+    delete: Vec<String>,
+    /// Entries to append, in order, after the deletions.
+    append: Vec<(String, String)>,
+}
+
+/// A header the edge meant to add cannot be sent (a name that is not an RFC 9110 token, or a
+/// value with a byte outside visible ASCII, space and tab): nothing is forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsendable;
+
+impl ForwardPlan {
+    /// Lowercase names removed from the incoming headers.
+    #[must_use]
+    pub fn delete(&self) -> &[String] {
+        &self.delete
+    }
+
+    /// Entries added after the deletions.
+    #[must_use]
+    pub fn append(&self) -> &[(String, String)] {
+        &self.append
+    }
+
+    /// The form `runtime.js` `send` applies: JSON `[[delete…], [[name, value]…]]`.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Serialising strings into a `String` cannot fail; an empty plan would still strip
+        // every `x-auth-*` name in the runtime's second line.
+        serde_json::to_string(&(&self.delete, &self.append))
+            .unwrap_or_else(|_| String::from("[[],[]]"))
+    }
+
+    /// The headers the origin receives when the runtime applies this plan to `incoming`, as
+    /// `runtime.js` `send` does: the names it cannot send left out of the copy, the deletions,
+    /// every `x-auth-*` name deleted again (its second line), then the additions. For tests,
+    /// benchmarks and anything that wants the list.
+    #[must_use]
+    pub fn apply(&self, incoming: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = incoming
+            .iter()
+            .filter(|(n, _)| is_token(n))
+            .filter(|(n, _)| !self.delete.iter().any(|d| d.eq_ignore_ascii_case(n)))
+            .filter(|(n, _)| !is_reserved_auth_header(n))
+            .cloned()
+            .collect();
+        out.extend(self.append.iter().cloned());
+        out
+    }
+}
+
+/// Bytes a header value may hold on the way out (visible ASCII, space, tab).
+fn sendable_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
+/// The [`ForwardPlan`] for `incoming`: remove every header `incoming` may not pass on (reserved,
+/// hop-by-hop including any named by `Connection`, `host`, method and URL overrides, the client's
+/// forwarding headers unless trusted, credential headers unless `forward_credentials`) and every
+/// name `set` gives a value of its own; then add `set`. Names the runtime cannot send are left
+/// out of its copy by the runtime itself (and `Headers.delete` would refuse them), so they are
+/// not listed. [`Unsendable`] when an entry of `set` could not be sent.
+pub fn plan_forward(
     incoming: &[(String, String)],
     forwarding: &Forwarding,
     set: Vec<(String, String)>,
-) -> Vec<(String, String)> {
+) -> Result<ForwardPlan, Unsendable> {
+    if !set.iter().all(|(n, v)| is_token(n) && sendable_value(v)) {
+        return Err(Unsendable);
+    }
     let connection_named: Vec<String> = incoming
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
@@ -163,15 +238,35 @@ pub fn forward_headers(
         .map(|t| canonical_name(t.trim()))
         .filter(|t| !t.is_empty())
         .collect();
-    let mut out: Vec<(String, String)> = incoming
-        .iter()
-        .filter(|(name, _)| is_token(name))
-        .filter(|(name, _)| !is_dropped(&canonical_name(name), &connection_named, *forwarding))
-        .filter(|(name, _)| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name)))
-        .cloned()
-        .collect();
-    out.extend(set);
-    out
+    let mut delete: Vec<String> = Vec::new();
+    for (name, _) in incoming {
+        if !is_token(name) {
+            continue;
+        }
+        let gone = is_dropped(&canonical_name(name), &connection_named, *forwarding)
+            || set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name));
+        if gone && !delete.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+            delete.push(name.to_ascii_lowercase());
+        }
+    }
+    Ok(ForwardPlan {
+        delete,
+        append: set,
+    })
+}
+
+/// The headers to send to the origin, as a list: [`plan_forward`]'s plan applied to `incoming`
+/// ([`ForwardPlan::apply`]); an unsendable `set` forwards nothing of it (the request itself is
+/// refused in that case). For tests and benchmarks: the request path keeps the plan.
+#[must_use]
+pub fn forward_headers(
+    incoming: &[(String, String)],
+    forwarding: &Forwarding,
+    set: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    plan_forward(incoming, forwarding, set)
+        .map(|plan| plan.apply(incoming))
+        .unwrap_or_default()
 }
 
 /// The forwarding headers the edge sets itself: `X-Forwarded-For` (the client's address, after a
@@ -231,55 +326,6 @@ pub fn header_value(value: &str) -> String {
         }
     }
     out
-}
-
-/// The changes that turn the incoming header list into the forwarded one, for a runtime that
-/// copies the incoming headers natively and then edits them (much cheaper in workerd than
-/// building a new header list from strings). Apply every `delete` first, then every `append`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HeaderEdits {
-    /// Lowercase names to remove entirely.
-    pub delete: Vec<String>,
-    /// Entries to append, in order, after the deletions.
-    pub append: Vec<(String, String)>,
-}
-
-/// The [`HeaderEdits`] from `incoming` to `outgoing` (names compared case-insensitively; the
-/// values of one name keep their order). A name whose values are unchanged is left alone.
-#[must_use]
-pub fn edits(incoming: &[(String, String)], outgoing: &[(String, String)]) -> HeaderEdits {
-    let values_of = |list: &[(String, String)], lower: &str| -> Vec<String> {
-        list.iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(lower))
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let mut plan = HeaderEdits::default();
-    for (name, _) in incoming {
-        let lower = name.to_ascii_lowercase();
-        let kept = outgoing.iter().any(|(n, _)| n.eq_ignore_ascii_case(&lower));
-        if !kept && !plan.delete.contains(&lower) {
-            plan.delete.push(lower);
-        }
-    }
-    let mut seen: Vec<String> = Vec::new();
-    for (name, _) in outgoing {
-        let lower = name.to_ascii_lowercase();
-        if seen.contains(&lower) {
-            continue;
-        }
-        let wanted = values_of(outgoing, &lower);
-        let present = values_of(incoming, &lower);
-        if wanted != present {
-            if !present.is_empty() {
-                plan.delete.push(lower.clone());
-            }
-            plan.append
-                .extend(wanted.into_iter().map(|v| (name.clone(), v)));
-        }
-        seen.push(lower);
-    }
-    plan
 }
 
 /// The identity headers for a forwarded request (the assertion is added separately).
@@ -377,18 +423,28 @@ mod tests {
         );
     }
 
-    /// `incoming` with `plan` applied, as a runtime `Headers` would (lowercase names).
-    fn apply(incoming: &[(String, String)], plan: &HeaderEdits) -> Vec<(String, String)> {
+    /// The forwarded list written independently of the plan (filter the incoming list, then add
+    /// `set`): the specification [`plan_forward`]'s edits must reproduce.
+    fn reference(
+        incoming: &[(String, String)],
+        f: &Forwarding,
+        set: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let named: Vec<String> = incoming
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .map(|t| canonical_name(t.trim()))
+            .filter(|t| !t.is_empty())
+            .collect();
         let mut out: Vec<(String, String)> = incoming
             .iter()
-            .filter(|(n, _)| !plan.delete.contains(&n.to_ascii_lowercase()))
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .filter(|(n, _)| is_token(n))
+            .filter(|(n, _)| !is_dropped(&canonical_name(n), &named, *f))
+            .filter(|(n, _)| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(n)))
+            .cloned()
             .collect();
-        out.extend(
-            plan.append
-                .iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone())),
-        );
+        out.extend(set);
         out
     }
 
@@ -401,42 +457,76 @@ mod tests {
     }
 
     #[test]
-    fn edits_delete_stripped_headers_and_append_identity() {
+    fn the_plan_deletes_stripped_headers_and_appends_identity() {
         let incoming = h(&[
             ("authorization", "Bearer secret"),
             ("x-auth-subject", "spoof"),
+            ("X_Auth_Scopes", "root"),
             ("accept", "application/json"),
         ]);
-        let outgoing = forward_headers(
-            &incoming,
-            &Forwarding::default(),
-            vec![
-                ("X-Auth-Type".into(), "jwt".into()),
-                ("X-Auth-Subject".into(), "alice".into()),
-            ],
-        );
-        let plan = edits(&incoming, &outgoing);
-        assert_eq!(plan.delete, vec!["authorization", "x-auth-subject"]);
+        let set = h(&[("X-Auth-Type", "jwt"), ("X-Auth-Subject", "alice")]);
+        let plan = plan_forward(&incoming, &Forwarding::default(), set.clone()).unwrap();
         assert_eq!(
-            plan.append,
-            h(&[("X-Auth-Type", "jwt"), ("X-Auth-Subject", "alice")])
+            plan.delete(),
+            ["authorization", "x-auth-subject", "x_auth_scopes"]
         );
-        assert_eq!(sorted(apply(&incoming, &plan)), sorted(outgoing));
+        assert_eq!(plan.append(), set.as_slice());
+        assert_eq!(
+            plan.apply(&incoming),
+            h(&[
+                ("accept", "application/json"),
+                ("X-Auth-Type", "jwt"),
+                ("X-Auth-Subject", "alice")
+            ])
+        );
+        assert_eq!(
+            plan.to_json(),
+            r#"[["authorization","x-auth-subject","x_auth_scopes"],[["X-Auth-Type","jwt"],["X-Auth-Subject","alice"]]]"#
+        );
     }
 
     #[test]
-    fn edits_leave_unchanged_headers_alone() {
+    fn a_plan_for_plain_headers_edits_nothing() {
         let incoming = h(&[("accept", "*/*"), ("user-agent", "t")]);
-        let plan = edits(&incoming, &incoming);
-        assert_eq!(plan, HeaderEdits::default());
+        let plan = plan_forward(&incoming, &Forwarding::default(), vec![]).unwrap();
+        assert_eq!(plan, ForwardPlan::default());
+        assert_eq!(plan.apply(&incoming), incoming);
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_sent_refuses_the_plan() {
+        let incoming = h(&[("accept", "*/*")]);
+        for set in [
+            h(&[("X-Auth-Subject", "line\nbreak")]),
+            h(&[("X-Auth-Subject", "caf\u{e9}")]),
+            h(&[("X Auth", "v")]),
+            h(&[("", "v")]),
+        ] {
+            assert_eq!(
+                plan_forward(&incoming, &Forwarding::default(), set.clone()),
+                Err(Unsendable),
+                "{set:?}"
+            );
+            assert!(forward_headers(&incoming, &Forwarding::default(), set).is_empty());
+        }
+    }
+
+    #[test]
+    fn names_the_runtime_cannot_send_are_neither_deleted_nor_forwarded() {
+        let incoming = h(&[("x-auth-subj\u{435}ct", "spoof"), ("accept", "*/*")]);
+        let plan = plan_forward(&incoming, &Forwarding::default(), vec![]).unwrap();
+        assert!(plan.delete().is_empty());
+        assert_eq!(plan.apply(&incoming), h(&[("accept", "*/*")]));
     }
 
     proptest::proptest! {
-        /// Applying the edits to the incoming list always yields exactly the planned list.
+        /// The plan applied as the runtime applies it yields exactly the specified list, and never
+        /// a client-sent `x-auth-*` header.
         #[test]
-        fn edits_reproduce_the_forwarded_list(
+        fn the_plan_reproduces_the_forwarded_list(
             incoming in proptest::collection::vec(("(?i)(x-auth-[a-c]|x_auth_a|authorization|accept|connection|keep-alive|x-[a-d])", "[a-c ,]{0,6}"), 0..8),
             forward_credentials: bool,
+            trust_forwarded: bool,
             set in proptest::collection::vec(("X-Auth-(Type|Subject|Scopes)|Accept", "[a-c]{0,3}"), 0..4),
         ) {
             // A runtime `Headers` holds lowercase names with one combined value each.
@@ -448,9 +538,16 @@ mod tests {
                     None => merged.push((lower, v)),
                 }
             }
-            let outgoing = forward_headers(&merged, &Forwarding { forward_credentials, trust_forwarded: false }, set);
-            let plan = edits(&merged, &outgoing);
-            proptest::prop_assert_eq!(sorted(apply(&merged, &plan)), sorted(outgoing));
+            let f = Forwarding { forward_credentials, trust_forwarded };
+            let plan = plan_forward(&merged, &f, set.clone()).unwrap();
+            let out = plan.apply(&merged);
+            proptest::prop_assert_eq!(sorted(out.clone()), sorted(reference(&merged, &f, set.clone())));
+            for (name, value) in &out {
+                proptest::prop_assert!(
+                    !is_reserved_auth_header(name) || set.iter().any(|(n, v)| n == name && v == value),
+                    "client header forwarded: {}", name
+                );
+            }
         }
     }
 

@@ -123,6 +123,18 @@ impl Problem {
         }
     }
 
+    /// 502: a header the edge meant to add could not be sent
+    /// ([`crate::headers::Unsendable`]): nothing is forwarded.
+    #[must_use]
+    pub fn origin_request_invalid() -> Self {
+        Problem::new(
+            502,
+            "Bad gateway",
+            "origin_request_invalid",
+            "The request for the origin could not be built.",
+        )
+    }
+
     /// A limit's counter cannot be reached and it says `deny` (credits always do).
     #[must_use]
     pub fn limits_unavailable() -> Self {

@@ -18,7 +18,7 @@ use edge_auth::ports::{FetchError, KeyStore, ListPage, StoreError};
 use edge_auth::problem::Problem;
 use edge_auth::time::UnixTime;
 use serde_json::{json, Value};
-use support_jwt::{EdKey, ScriptedSource, AUD, ISS, JWKS_URL};
+use support_jwt::{Decided, EdKey, ScriptedSource, AUD, ISS, JWKS_URL};
 
 const NOW: u64 = 1_900_000_000;
 
@@ -104,7 +104,7 @@ impl World {
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-    ) -> edge_auth::authn::Outcome {
+    ) -> Decided {
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -129,16 +129,19 @@ impl World {
             authority: None::<&edge_auth::ports::NoAuthority>,
             now_ms: 0,
         };
-        g.decide(req, ports, UnixTime(NOW)).await
+        let outcome = g.decide(req, ports, UnixTime(NOW)).await;
+        Decided {
+            outcome,
+            incoming: headers,
+        }
     }
 }
 
 /// The forwarded headers, less the forwarding headers the edge sets itself on every forward
 /// from `https://edge.example` (asserted present exactly once each, so nothing is hidden).
-fn forwarded(decision: &Decision) -> Vec<(String, String)> {
-    let headers = match decision {
-        Decision::Forward { headers, .. } => headers,
-        other => panic!("expected a forward, got {other:?}"),
+fn forwarded(decided: &Decided) -> Vec<(String, String)> {
+    let Some(headers) = decided.forwarded() else {
+        panic!("expected a forward, got {:?}", decided.decision)
     };
     let edge = [
         ("X-Forwarded-Proto", "https"),
@@ -200,7 +203,7 @@ async fn public_route_forwards_without_identity_and_strips_spoofs() {
             ],
         )
         .await;
-    let headers = forwarded(&out.decision);
+    let headers = forwarded(&out);
     assert_eq!(headers, vec![("Accept".to_string(), "*/*".to_string())]);
     assert_eq!(out.log.reason, "public");
 }
@@ -222,12 +225,12 @@ async fn protected_route_without_credential_is_401_without_error_code() {
 async fn unmatched_path_is_403_and_ambiguous_path_is_400() {
     let w = World::new();
     let g = gateway();
-    let p = rejected(&w.run(&g, "GET", "/elsewhere", &[]).await.decision).clone();
+    let p = rejected(&w.run(&g, "GET", "/elsewhere", &[]).await.outcome.decision).clone();
     assert_eq!(
         (p.status, p.reason, p.www_authenticate("api")),
         (403, "no_route", None)
     );
-    let p = rejected(&w.run(&g, "GET", "/v1/a%2Fb", &[]).await.decision).clone();
+    let p = rejected(&w.run(&g, "GET", "/v1/a%2Fb", &[]).await.outcome.decision).clone();
     assert_eq!((p.status, p.reason), (400, "path_ambiguous"));
 }
 
@@ -244,7 +247,7 @@ async fn a_valid_jwt_is_forwarded_with_identity_headers_and_no_credential() {
             &[("Authorization", &auth), ("X-Auth-Key-Id", "spoof")],
         )
         .await;
-    let h = &forwarded(&out.decision);
+    let h = &forwarded(&out);
     assert_eq!(header(h, "X-Auth-Type"), Some("jwt"));
     assert_eq!(header(h, "X-Auth-Subject"), Some("alice"));
     assert_eq!(header(h, "X-Auth-Scopes"), Some("read write"));
@@ -275,6 +278,7 @@ async fn scopes_are_enforced_with_403_naming_them() {
     let p = rejected(
         &w.run(&g, "POST", "/v1/admin/users", &[("Authorization", &auth)])
             .await
+            .outcome
             .decision,
     )
     .clone();
@@ -283,8 +287,7 @@ async fn scopes_are_enforced_with_403_naming_them() {
     let admin = format!("Bearer {}", w.token(json!({ "scope": "admin" })));
     forwarded(
         &w.run(&g, "POST", "/v1/admin/users", &[("Authorization", &admin)])
-            .await
-            .decision,
+            .await,
     );
 }
 
@@ -300,6 +303,7 @@ async fn a_kind_the_route_does_not_accept_is_refused_before_any_fetch() {
             &[("Authorization", &auth)],
         )
         .await
+        .outcome
         .decision,
     )
     .clone();
@@ -313,8 +317,7 @@ async fn optional_routes_forward_anonymous_but_never_a_bad_credential() {
     let g = gateway();
     let h = forwarded(
         &w.run(&g, "GET", "/optional/x", &[("x-auth-type", "jwt")])
-            .await
-            .decision,
+            .await,
     )
     .clone();
     assert_eq!(
@@ -329,6 +332,7 @@ async fn optional_routes_forward_anonymous_but_never_a_bad_credential() {
             &[("Authorization", "Bearer not.a.jwt")],
         )
         .await
+        .outcome
         .decision,
     )
     .clone();
@@ -336,8 +340,7 @@ async fn optional_routes_forward_anonymous_but_never_a_bad_credential() {
     let auth = format!("Bearer {}", w.token(json!({})));
     let h = forwarded(
         &w.run(&g, "GET", "/optional/x", &[("Authorization", &auth)])
-            .await
-            .decision,
+            .await,
     )
     .clone();
     assert_eq!(header(&h, "X-Auth-Type"), Some("jwt"));
@@ -352,7 +355,7 @@ async fn malformed_credentials_are_400_invalid_request() {
         vec![("Authorization", "Bearer  a.b.c")],
         vec![("Authorization", "Bearer a.b.c, Bearer d.e.f")],
     ] {
-        let p = rejected(&w.run(&g, "GET", "/v1/x", &headers).await.decision).clone();
+        let p = rejected(&w.run(&g, "GET", "/v1/x", &headers).await.outcome.decision).clone();
         assert_eq!(
             (p.status, p.error_code()),
             (400, Some("invalid_request")),
@@ -369,6 +372,7 @@ async fn a_jwt_in_x_api_key_and_unrecognised_tokens_are_invalid_token() {
     let p = rejected(
         &w.run(&g, "GET", "/v1/x", &[("X-API-Key", &token)])
             .await
+            .outcome
             .decision,
     )
     .clone();
@@ -381,6 +385,7 @@ async fn a_jwt_in_x_api_key_and_unrecognised_tokens_are_invalid_token() {
             &[("Authorization", "Bearer opaque-token")],
         )
         .await
+        .outcome
         .decision,
     )
     .clone();
@@ -395,6 +400,7 @@ async fn jwks_down_with_nothing_cached_is_503_with_retry_after() {
     let p = rejected(
         &w.run(&gateway(), "GET", "/v1/x", &[("Authorization", &auth)])
             .await
+            .outcome
             .decision,
     )
     .clone();
@@ -413,8 +419,14 @@ async fn cors_preflight_passes_only_where_the_route_says_so() {
     ];
     let out = w.run(&g, "OPTIONS", "/cors/thing", &preflight).await;
     assert_eq!(out.log.reason, "cors_preflight");
-    forwarded(&out.decision);
-    let p = rejected(&w.run(&g, "OPTIONS", "/v1/thing", &preflight).await.decision).clone();
+    forwarded(&out);
+    let p = rejected(
+        &w.run(&g, "OPTIONS", "/v1/thing", &preflight)
+            .await
+            .outcome
+            .decision,
+    )
+    .clone();
     assert_eq!(
         p.status, 401,
         "a route without cors_preflight still wants a credential"
@@ -430,32 +442,50 @@ async fn own_endpoints_live_under_admin_path() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/health", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/health", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::Health
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/jwks.json", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/jwks.json", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::Jwks
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/openapi.json", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/openapi.json", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::OpenApi
     );
     assert_eq!(
         own(&w
             .run(&g, "GET", "/_auth/openapi.json/x", &[])
             .await
+            .outcome
             .decision),
         OwnEndpoint::NotFound
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/console/", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/console/", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::Console("/".into())
     );
     assert_eq!(
         own(&w
             .run(&g, "GET", "/_auth/console/app.js", &[])
             .await
+            .outcome
             .decision),
         OwnEndpoint::Console("/app.js".into())
     );
@@ -465,7 +495,7 @@ async fn own_endpoints_live_under_admin_path() {
         "/_auth/console/%6Fpenapi.json",
     ] {
         assert_eq!(
-            own(&w.run(&g, "GET", path, &[]).await.decision),
+            own(&w.run(&g, "GET", path, &[]).await.outcome.decision),
             OwnEndpoint::NotFound,
             "{path}"
         );
@@ -474,20 +504,29 @@ async fn own_endpoints_live_under_admin_path() {
         own(&w
             .run(&g, "POST", "/_auth/keys/abc/roll", &[])
             .await
+            .outcome
             .decision),
         OwnEndpoint::Api("/keys/abc/roll".into())
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/console", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/console", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::Redirect("/_auth/console/".into()),
         "redirected to the slashed form"
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/nope", &[]).await.decision),
+        own(&w.run(&g, "GET", "/_auth/nope", &[]).await.outcome.decision),
         OwnEndpoint::NotFound
     );
     assert_eq!(
-        own(&w.run(&g, "GET", "/_auth/%2e/health", &[]).await.decision),
+        own(&w
+            .run(&g, "GET", "/_auth/%2e/health", &[])
+            .await
+            .outcome
+            .decision),
         OwnEndpoint::Health
     );
 }
@@ -499,13 +538,11 @@ async fn with_an_assertion_key_every_non_public_forward_is_signed() {
     let secret = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","kid":"edge-1"}}"#);
     let g = gateway_with(config_json(), &[("ASSERTION_KEY", &secret)]);
     let auth = format!("Bearer {}", w.token(json!({})));
-    let decision = w
-        .run(&g, "GET", "/v1/x", &[("Authorization", &auth)])
-        .await
-        .decision;
-    let input = pending_assertion(&decision).unwrap();
+    let decided = w.run(&g, "GET", "/v1/x", &[("Authorization", &auth)]).await;
+    let decision = &decided.decision;
+    let input = pending_assertion(decision).unwrap();
     assert_eq!(
-        header(&forwarded(&decision), "X-Auth-Assertion"),
+        header(&forwarded(&decided), "X-Auth-Assertion"),
         None,
         "the adapter adds the header once it has signed"
     );
@@ -540,7 +577,7 @@ async fn with_an_assertion_key_every_non_public_forward_is_signed() {
     assert_eq!(jwk["x"], x.as_str());
     assert_eq!(jwk["crv"], "Ed25519");
 
-    let public_route = w.run(&g, "GET", "/health", &[]).await.decision;
+    let public_route = w.run(&g, "GET", "/health", &[]).await.outcome.decision;
     assert_eq!(
         pending_assertion(&public_route),
         None,
@@ -554,31 +591,20 @@ async fn claims_forwarding_is_off_by_default_and_capped() {
     let auth = format!("Bearer {}", w.token(json!({})));
     let h = forwarded(
         &w.run(&gateway(), "GET", "/v1/x", &[("Authorization", &auth)])
-            .await
-            .decision,
+            .await,
     )
     .clone();
     assert_eq!(header(&h, "X-Auth-Claims"), None);
     let mut cfg = config_json();
     cfg["forward"] = json!({ "claims": true, "claims_max_bytes": 256 });
     let g = gateway_with(cfg, &[]);
-    let h = forwarded(
-        &w.run(&g, "GET", "/v1/x", &[("Authorization", &auth)])
-            .await
-            .decision,
-    )
-    .clone();
+    let h = forwarded(&w.run(&g, "GET", "/v1/x", &[("Authorization", &auth)]).await).clone();
     let claims = header(&h, "X-Auth-Claims").unwrap();
     let decoded: Value =
         serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(claims).unwrap()).unwrap();
     assert_eq!(decoded["sub"], "alice");
     let big = format!("Bearer {}", w.token(json!({ "padding": "x".repeat(400) })));
-    let h = forwarded(
-        &w.run(&g, "GET", "/v1/x", &[("Authorization", &big)])
-            .await
-            .decision,
-    )
-    .clone();
+    let h = forwarded(&w.run(&g, "GET", "/v1/x", &[("Authorization", &big)]).await).clone();
     assert_eq!(header(&h, "X-Auth-Claims"), None, "over the cap: omitted");
 }
 
@@ -596,14 +622,14 @@ async fn mapped_scopes_and_client_id_reach_headers_routes_and_the_assertion() {
     }));
     let auth = format!("Bearer {token}");
     // The route's `scopes: ["admin"]` is met by the realm role.
-    let decision = w
+    let decided = w
         .run(&g, "POST", "/v1/admin/x", &[("Authorization", &auth)])
-        .await
-        .decision;
-    let headers = forwarded(&decision);
+        .await;
+    let decision = &decided.decision;
+    let headers = forwarded(&decided);
     assert_eq!(header(&headers, "X-Auth-Scopes"), Some("read admin"));
     assert_eq!(header(&headers, "X-Auth-Client-Id"), Some("svc"));
-    let input = pending_assertion(&decision).unwrap();
+    let input = pending_assertion(decision).unwrap();
     let payload: Value = serde_json::from_slice(
         &base64ct::Base64UrlUnpadded::decode_vec(input.split('.').nth(1).unwrap()).unwrap(),
     )
@@ -619,6 +645,7 @@ async fn mapped_scopes_and_client_id_reach_headers_routes_and_the_assertion() {
     let decision = w
         .run(&g, "GET", "/v1/x", &[("Authorization", &bad)])
         .await
+        .outcome
         .decision;
     let p = rejected(&decision);
     assert_eq!((p.status, p.reason), (401, "invalid_scope"));

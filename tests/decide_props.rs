@@ -182,8 +182,11 @@ proptest! {
         let ports = Ports { store: &w.store, documents: &w.source, verifier: &NativeVerifier, authority: None::<&edge_auth::ports::NoAuthority>, now_ms: 0 };
         let outcome = run_now(w.gateway.decide(req, ports, UnixTime(NOW)));
 
-        if let Decision::Forward { target, headers: out, identity, .. } = &outcome.decision {
-            for (name, value) in out {
+        if let Decision::Forward { target, plan, identity, .. } = &outcome.decision {
+            // What the origin receives: the plan applied to this request's headers as the
+            // runtime applies it.
+            let out = plan.apply(&headers);
+            for (name, value) in &out {
                 let lower = name.to_ascii_lowercase().replace('_', "-");
                 let edge_owned = edge_auth::headers::is_reserved_auth_header(name)
                     || lower.starts_with("x-forwarded-")

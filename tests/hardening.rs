@@ -20,7 +20,7 @@ use edge_auth::config::Config;
 use edge_auth::jwt::{NativeKey, NativeVerifier};
 use edge_auth::time::UnixTime;
 use serde_json::{json, Value};
-use support_jwt::{EdKey, ScriptedSource};
+use support_jwt::{Decided, EdKey, ScriptedSource};
 use support_store::MemoryStore;
 
 const NOW: u64 = 1_900_000_000;
@@ -100,7 +100,7 @@ impl World {
         }))
     }
 
-    async fn decide(&self, method: &str, url: &str, headers: &[(&str, &str)]) -> Outcome {
+    async fn decide(&self, method: &str, url: &str, headers: &[(&str, &str)]) -> Decided {
         self.decide_from("https://edge.example", method, url, headers)
             .await
     }
@@ -111,7 +111,7 @@ impl World {
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
-    ) -> Outcome {
+    ) -> Decided {
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -136,7 +136,11 @@ impl World {
             authority: None::<&edge_auth::ports::NoAuthority>,
             now_ms: 0,
         };
-        self.gateway.decide(req, ports, UnixTime(NOW)).await
+        let outcome = self.gateway.decide(req, ports, UnixTime(NOW)).await;
+        Decided {
+            outcome,
+            incoming: headers,
+        }
     }
 
     /// An admin API call (`path` after `admin_path`) with `Authorization: Bearer <bearer>`.
@@ -225,15 +229,16 @@ fn json_body(reply: AdminReply) -> Value {
     }
 }
 
-fn forward(outcome: &Outcome) -> (&str, &[(String, String)], Option<&str>) {
-    match &outcome.decision {
-        Decision::Forward {
-            target,
-            headers,
-            assertion,
-            ..
-        } => (target, headers, assertion.as_deref()),
-        other => panic!("expected a forward, got {other:?}"),
+/// (target, the headers the origin receives, the assertion's signing input) of a forward.
+fn forward(decided: &Decided) -> (&str, Vec<(String, String)>, Option<&str>) {
+    match (&decided.decision, decided.forwarded()) {
+        (
+            Decision::Forward {
+                target, assertion, ..
+            },
+            Some(headers),
+        ) => (target.as_str(), headers, assertion.as_deref()),
+        (other, _) => panic!("expected a forward, got {other:?}"),
     }
 }
 
@@ -291,6 +296,7 @@ async fn same_sub_of_another_issuer_cannot_see_revoke_or_use_anothers_pats() {
         )
         .await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert_eq!(header(headers, "X-Auth-Type"), Some("pat"));
     assert_eq!(header(headers, "X-Auth-Subject"), Some("alice"));
     assert_eq!(header(headers, "X-Auth-Issuer"), Some(ISS_A));
@@ -407,6 +413,7 @@ async fn a_pat_stored_without_an_issuer_works_only_with_a_single_issuer() {
     w.store.data.borrow_mut().insert(key.clone(), value.clone());
     let out = w.decide("GET", "/v1/x", &[("x-api-key", &token)]).await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert_eq!(header(headers, "X-Auth-Issuer"), Some(ISS_A));
 
     let w = World::new(two_issuer_config());
@@ -526,6 +533,7 @@ async fn method_and_url_overrides_never_reach_the_origin() {
         )
         .await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     for name in [
         "x-http-method-override",
         "x-http-method",
@@ -554,6 +562,7 @@ async fn forwarding_headers_come_from_the_edge_unless_a_trusted_proxy_set_them()
     let w = World::new(two_issuer_config());
     let out = w.decide("GET", "/public/x", &spoofs).await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert_eq!(header(headers, "x-forwarded-for"), Some("203.0.113.7"));
     assert_eq!(header(headers, "x-forwarded-host"), Some("edge.example"));
     assert_eq!(header(headers, "x-forwarded-proto"), Some("https"));
@@ -578,6 +587,7 @@ async fn forwarding_headers_come_from_the_edge_unless_a_trusted_proxy_set_them()
     let w = World::new(trusted);
     let out = w.decide("GET", "/public/x", &spoofs).await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert_eq!(
         header(headers, "x-forwarded-for"),
         Some("10.0.0.1, 203.0.113.7")
@@ -601,6 +611,7 @@ async fn header_names_the_runtime_cannot_send_are_dropped_not_fatal() {
         )
         .await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert!(headers
         .iter()
         .all(|(n, _)| n.is_ascii() && !n.contains(' ')));
@@ -666,7 +677,7 @@ async fn route_mode_forwards_to_the_requests_host_and_refuses_loops_and_other_ho
         .decide_from("https://api.example.com", "GET", "/public/x?q", &[])
         .await;
     assert_eq!(forward(&out).0, "https://api.example.com/public/x?q");
-    let hop = header(forward(&out).1, "x-edge-auth-hop")
+    let hop = header(&forward(&out).1, "x-edge-auth-hop")
         .unwrap()
         .to_string();
     let out = w
@@ -871,9 +882,10 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
 
     let out = w.decide("GET", "/v1/x", &[("x-api-key", &api)]).await;
     let (_, headers, _) = forward(&out);
+    let headers = headers.as_slice();
     assert_eq!(header(headers, "X-Auth-Key-Id"), Some("key_legacy1"));
     let out = w.decide("GET", "/v1/x", &[("x-api-key", &pat)]).await;
-    assert_eq!(header(forward(&out).1, "X-Auth-Issuer"), Some(ISS_B));
+    assert_eq!(header(&forward(&out).1, "X-Auth-Issuer"), Some(ISS_B));
     // The PAT belongs to (B, alice): she lists it, A's alice does not.
     let b_alice = w.jwt(ISS_B, "alice", "read");
     let listed = json_body(w.admin(&b_alice, "GET", "/pats", None, Value::Null).await);
@@ -978,6 +990,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
     let Decision::Reject(p) = w
         .decide("GET", "/v1/x", &[("authorization", "Bearer eak_x"), ip])
         .await
+        .outcome
         .decision
     else {
         panic!("refused");
@@ -992,7 +1005,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
     let outcome = w
         .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
         .await;
-    let Decision::Reject(p) = outcome.decision else {
+    let Decision::Reject(p) = outcome.outcome.decision else {
         panic!("refused")
     };
     assert_eq!(

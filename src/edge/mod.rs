@@ -367,7 +367,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
         }
         Decision::Forward {
             target,
-            headers: forward_headers,
+            plan,
             assertion,
             rate_limit,
             refund,
@@ -384,36 +384,24 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
                 })),
                 (Some(_), None) => Err(respond::assertion_unavailable()),
             };
-            match (respond::header_edits(&headers, &forward_headers), assertion) {
-                (_, Err(p)) => {
+            match assertion {
+                Err(p) => {
                     line.outcome = "rejected";
                     line.reason = p.reason;
                     line.status = Some(p.status);
                     Step::Answer(problem_response(&p, realm, &rid))
                 }
-                (Some(edits), Ok(assertion)) => {
+                Ok(assertion) => {
                     line.outcome = "forwarded";
                     Step::Forward {
                         incoming: Clone::clone(&req),
                         target,
-                        edits,
+                        edits: plan.to_json(),
                         request_id: rid.clone(),
                         realm: realm.clone(),
                         assertion,
                         after,
                     }
-                }
-                (None, Ok(_)) => {
-                    let p = Problem::new(
-                        502,
-                        "Bad gateway",
-                        "origin_request_invalid",
-                        "The request for the origin could not be built.",
-                    );
-                    line.outcome = "origin_error";
-                    line.reason = p.reason;
-                    line.status = Some(502);
-                    Step::Answer(problem_response(&p, realm, &rid))
                 }
             }
         }

@@ -350,21 +350,6 @@ pub fn request_facts(request: &web_sys::Request) -> String {
     request_facts_js(request)
 }
 
-/// The core's header plan as the edits `runtime.js` applies to a copy of the incoming headers:
-/// JSON `[[delete…], [[name, value]…]]`. `None` if a name or value could not be sent as a
-/// header (the core only plans printable values; this refuses rather than trusts that).
-pub fn header_edits(incoming: &[(String, String)], forward: &[(String, String)]) -> Option<String> {
-    let mut plan = crate::headers::edits(incoming, forward);
-    let sendable = |s: &str| s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
-    if !plan.append.iter().all(|(n, v)| sendable(n) && sendable(v)) {
-        return None;
-    }
-    // Names the runtime cannot send never reach the copy `runtime.js` edits (it leaves them out),
-    // and `Headers.delete` would refuse them.
-    plan.delete.retain(|n| sendable(n));
-    serde_json::to_string(&(&plan.delete, &plan.append)).ok()
-}
-
 thread_local! {
     /// The assertion key imported into WebCrypto: a promise of a `CryptoKey`, made on first use
     /// (the isolate's config, and so its key, never changes).

@@ -216,3 +216,28 @@ pub fn load_vector(name: &str) -> Value {
     let text = std::fs::read_to_string(vector_path(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// A decision with the request headers it was made for, so a test can see what the origin gets:
+/// the core returns a header plan (edits), and the list is that plan applied to these headers
+/// as the runtime applies it ([`edge_auth::headers::ForwardPlan::apply`]). Derefs to the outcome.
+pub struct Decided {
+    pub outcome: edge_auth::authn::Outcome,
+    pub incoming: Vec<(String, String)>,
+}
+
+impl std::ops::Deref for Decided {
+    type Target = edge_auth::authn::Outcome;
+    fn deref(&self) -> &Self::Target {
+        &self.outcome
+    }
+}
+
+impl Decided {
+    /// The headers the origin receives; `None` unless the decision is a forward.
+    pub fn forwarded(&self) -> Option<Vec<(String, String)>> {
+        match &self.outcome.decision {
+            edge_auth::authn::Decision::Forward { plan, .. } => Some(plan.apply(&self.incoming)),
+            _ => None,
+        }
+    }
+}
