@@ -1,5 +1,5 @@
 //! The verified identity of a caller, whatever credential proved it. Built only by the verifiers
-//! (`jwt`, `keyrecord`); turned into headers by the header plan.
+//! (`jwt`, `keys::record`); turned into headers by the header plan.
 
 use serde::{Deserialize, Serialize};
 
