@@ -5,8 +5,8 @@
 //!
 //! A presented key moves through three steps, each refused with a static reason code:
 //!
-//! 1. **[`format`]**: prefix, length, alphabet and checksum ([`KeyFormatError`]), so a mistyped
-//!    or forged key is refused before any KV read;
+//! 1. **[`format`](mod@format)**: prefix, length, alphabet and checksum ([`KeyFormatError`]), so
+//!    a mistyped or forged key is refused before any KV read;
 //! 2. **lookup** by [`TokenDigest`] ([`digest`]): the per-isolate [`KeyCache`] ([`cache`]), then
 //!    KV, or the authority for a key the revocation view lists as just created or changed, all
 //!    under the names [`repository`] owns (the one place the KV schema is built and parsed);
