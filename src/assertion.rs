@@ -255,12 +255,12 @@ impl<'a> AssertionClaims<'a> {
         AssertionClaims {
             iss,
             aud,
-            sub: identity.map(|i| i.subject.as_str()),
-            auth_type: identity.map_or("anonymous", |i| i.kind.as_str()),
-            scope: identity.map(|i| i.scopes.join(" ")),
-            key_id: identity.and_then(|i| i.key_id.as_deref()),
-            client_id: identity.and_then(|i| i.client_id.as_deref()),
-            iss_upstream: identity.and_then(|i| i.issuer.as_deref()),
+            sub: identity.map(|i| i.subject()),
+            auth_type: identity.map_or("anonymous", |i| i.kind().as_str()),
+            scope: identity.map(|i| i.scopes().join(" ")),
+            key_id: identity.and_then(|i| i.key_id()),
+            client_id: identity.and_then(|i| i.client_id()),
+            iss_upstream: identity.and_then(|i| i.issuer()),
             iat: now.0,
             exp: now.plus(ttl_seconds).0,
             jti: Base64UrlUnpadded::encode_string(jti_random),
@@ -283,17 +283,16 @@ mod tests {
     }
 
     fn identity(kind: CredentialKind) -> Identity {
-        Identity {
+        Identity::for_tests(
             kind,
-            subject: "alice".into(),
-            scopes: vec!["read".into(), "write".into()],
-            issuer: (kind == CredentialKind::Jwt).then(|| "https://idp".to_string()),
-            client_id: (kind == CredentialKind::Jwt).then(|| "cli".to_string()),
-            key_id: (kind != CredentialKind::Jwt).then(|| "key_1".to_string()),
-            kid: None,
-            expires_at: None,
-            claims_json: None,
-        }
+            "alice",
+            &["read", "write"],
+            (kind == CredentialKind::Jwt).then_some("https://idp"),
+            (kind == CredentialKind::Jwt).then_some("cli"),
+            (kind != CredentialKind::Jwt).then_some("key_1"),
+            None,
+            None,
+        )
     }
 
     #[test]

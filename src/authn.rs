@@ -475,9 +475,10 @@ impl<K: Clone> Gateway<K> {
             Ok(v) => v,
             Err(problem) => return Outcome::reject(problem, log),
         };
-        if !route.accepts_issuer(identity.issuer.as_deref()) {
-            log.subject = Some(identity.subject.clone());
-            log.issuer.clone_from(&identity.issuer);
+        if !route.accepts_issuer(identity.issuer()) {
+            log.subject = Some(identity.subject().to_string());
+            log.issuer
+                .clone_from(&identity.issuer().map(str::to_string));
             let mut outcome = Outcome::reject(
                 Problem::invalid_token(
                     "issuer_not_accepted",
@@ -488,10 +489,12 @@ impl<K: Clone> Gateway<K> {
             outcome.followups = followups;
             return outcome;
         }
-        log.subject = Some(identity.subject.clone());
-        log.key_id.clone_from(&identity.key_id);
-        log.issuer.clone_from(&identity.issuer);
-        log.kid.clone_from(&identity.kid);
+        log.subject = Some(identity.subject().to_string());
+        log.key_id
+            .clone_from(&identity.key_id().map(str::to_string));
+        log.issuer
+            .clone_from(&identity.issuer().map(str::to_string));
+        log.kid.clone_from(&identity.kid().map(str::to_string));
 
         if !identity.has_scopes(&route.scopes) {
             let mut outcome = Outcome::reject(Problem::insufficient_scope(&route.scopes), log);
@@ -532,10 +535,10 @@ impl<K: Clone> Gateway<K> {
             return Ok(crate::limits::lease::Ticket::default());
         }
         let who = crate::limits::Subject {
-            key_id: identity.and_then(|i| i.key_id.as_deref()),
-            client_id: identity.and_then(|i| i.client_id.as_deref()),
-            issuer: identity.and_then(|i| i.issuer.as_deref()),
-            subject: identity.map(|i| i.subject.as_str()),
+            key_id: identity.and_then(|i| i.key_id()),
+            client_id: identity.and_then(|i| i.client_id()),
+            issuer: identity.and_then(|i| i.issuer()),
+            subject: identity.map(|i| i.subject()),
             ip,
         };
         let plan = crate::limits::plan(&route.limits, route.cost, quota, &who);
@@ -1097,27 +1100,20 @@ impl<K: Clone> Gateway<K> {
                         let id = success.identity;
                         // A scope is only as trusted as its issuer.
                         let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
-                            id.issuer.as_deref() == Some(a.issuer.as_str())
-                                && id.scopes.contains(&a.scope)
+                            id.issuer() == Some(a.issuer.as_str()) && id.scopes().contains(&a.scope)
                         });
-                        match (is_admin, id.issuer) {
-                            (true, Some(issuer)) => Ok((
-                                AdminCaller::Admin,
-                                Actor::AdminJwt {
-                                    issuer,
-                                    subject: id.subject,
-                                },
-                            )),
+                        let subject = id.subject().to_string();
+                        match (is_admin, id.issuer().map(str::to_string)) {
+                            (true, Some(issuer)) => {
+                                Ok((AdminCaller::Admin, Actor::AdminJwt { issuer, subject }))
+                            }
                             (false, Some(issuer)) => Ok((
                                 AdminCaller::User {
                                     issuer: issuer.clone(),
-                                    subject: id.subject.clone(),
-                                    scopes: id.scopes,
+                                    subject: subject.clone(),
+                                    scopes: id.scopes().to_vec(),
                                 },
-                                Actor::User {
-                                    issuer,
-                                    subject: id.subject,
-                                },
+                                Actor::User { issuer, subject },
                             )),
                             // Verified JWTs always carry their issuer.
                             (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
@@ -1274,7 +1270,7 @@ impl<K> Gateway<K> {
         if !self.config.forward.claims {
             return None;
         }
-        let json = identity?.claims_json.as_deref()?;
+        let json = identity?.claims_json()?;
         if json.len() > self.config.forward.claims_max_bytes {
             return None;
         }

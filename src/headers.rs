@@ -289,24 +289,24 @@ pub fn identity_headers(identity: Option<&Identity>) -> Vec<(String, String)> {
         return vec![("X-Auth-Type".to_string(), "anonymous".to_string())];
     };
     let mut out = vec![
-        ("X-Auth-Type".to_string(), id.kind.as_str().to_string()),
-        ("X-Auth-Subject".to_string(), header_value(&id.subject)),
+        ("X-Auth-Type".to_string(), id.kind().as_str().to_string()),
+        ("X-Auth-Subject".to_string(), header_value(id.subject())),
         (
             "X-Auth-Scopes".to_string(),
-            header_value(&id.scopes.join(" ")),
+            header_value(&id.scopes().join(" ")),
         ),
     ];
     let optional = [
-        ("X-Auth-Issuer", id.issuer.as_deref()),
-        ("X-Auth-Client-Id", id.client_id.as_deref()),
-        ("X-Auth-Key-Id", id.key_id.as_deref()),
+        ("X-Auth-Issuer", id.issuer()),
+        ("X-Auth-Client-Id", id.client_id()),
+        ("X-Auth-Key-Id", id.key_id()),
     ];
     for (name, value) in optional {
         if let Some(v) = value {
             out.push((name.to_string(), header_value(v)));
         }
     }
-    if let Some(exp) = id.expires_at {
+    if let Some(exp) = id.expires_at() {
         out.push(("X-Auth-Expires-At".to_string(), exp.to_string()));
     }
     out
@@ -481,17 +481,16 @@ mod tests {
 
     #[test]
     fn identity_headers_per_kind() {
-        let id = Identity {
-            kind: CredentialKind::ApiKey,
-            subject: "svc".into(),
-            scopes: vec!["read".into(), "write".into()],
-            issuer: None,
-            client_id: None,
-            key_id: Some("key_1".into()),
-            kid: None,
-            expires_at: Some(99),
-            claims_json: None,
-        };
+        let id = Identity::for_tests(
+            CredentialKind::ApiKey,
+            "svc",
+            &["read", "write"],
+            None,
+            None,
+            Some("key_1"),
+            Some(99),
+            None,
+        );
         assert_eq!(
             identity_headers(Some(&id)),
             h(&[

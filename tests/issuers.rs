@@ -87,10 +87,10 @@ async fn run(provider: &str, config: &Value, select: &dyn Fn(&str) -> bool) -> u
             ("valid", Ok(success)) => {
                 let id = success.identity;
                 let scopes: Vec<String> = serde_json::from_value(want["scopes"].clone()).unwrap();
-                if id.subject != want["sub"].as_str().unwrap()
-                    || id.scopes != scopes
-                    || id.client_id.as_deref() != want["client_id"].as_str()
-                    || id.issuer.as_deref() != v["issuer"].as_str()
+                if id.subject() != want["sub"].as_str().unwrap()
+                    || id.scopes() != scopes
+                    || id.client_id() != want["client_id"].as_str()
+                    || id.issuer() != v["issuer"].as_str()
                 {
                     failures.push(format!("{name}: got {id:?}, want {want}"));
                 }

@@ -71,7 +71,7 @@ async fn rotation_picks_up_a_new_kid_after_the_cooldown() {
 
     // After the cooldown (30 s), the miss triggers one refetch and `b` verifies.
     let ok = run(&auth, &source, &tb, T0 + 30).await.unwrap();
-    assert_eq!(ok.identity.kid.as_deref(), Some("b"));
+    assert_eq!(ok.identity.kid(), Some("b"));
     assert_eq!(source.fetches(), 2);
     // `a` still works from the same set, without fetching.
     assert!(run(&auth, &source, &a.token(&claims(T0)), T0 + 31)
@@ -411,7 +411,7 @@ async fn without_kid_a_single_candidate_is_used_and_several_are_refused() {
     one.serve(JWKS_URL, None, jwks(&[&a]));
     let auth = auth();
     let ok = run(&auth, &one, &no_kid(&a), T0).await.unwrap();
-    assert_eq!(ok.identity.kid, None);
+    assert_eq!(ok.identity.kid(), None);
     assert_eq!(
         reason(run(&auth, &one, &no_kid(&b), T0).await),
         "bad_signature"
@@ -469,8 +469,8 @@ async fn concurrent_cold_requests_each_fetch_and_never_conflict() {
     // Interleaved on one thread (the fake source yields while "fetching"): no RefCell borrow
     // spans an await, and each cold request fetches for itself (documented trade-off).
     let (r1, r2) = tokio::join!(run(&auth, &source, &t1, T0), run(&auth, &source, &t2, T0));
-    assert_eq!(r1.unwrap().identity.subject, "user-1");
-    assert_eq!(r2.unwrap().identity.subject, "other");
+    assert_eq!(r1.unwrap().identity.subject(), "user-1");
+    assert_eq!(r2.unwrap().identity.subject(), "other");
     assert_eq!(source.fetches(), 2);
 }
 
@@ -570,7 +570,7 @@ async fn a_token_signed_by_the_hundredth_key_verifies() {
     let ok = run(&auth, &source, &last.token(&claims(T0)), T0)
         .await
         .unwrap();
-    assert_eq!(ok.identity.kid.as_deref(), Some("k99"));
+    assert_eq!(ok.identity.kid(), Some("k99"));
     assert_eq!(source.fetches(), 1);
 }
 

@@ -64,12 +64,12 @@ async fn every_named_token_has_its_expected_outcome() {
                 let id = success.identity;
                 let scopes: Vec<String> = serde_json::from_value(want["scopes"].clone()).unwrap();
                 let checks = [
-                    id.subject == want["sub"].as_str().unwrap(),
-                    id.scopes == scopes,
-                    id.client_id.as_deref() == want["client_id"].as_str(),
-                    id.kid.as_deref() == want["kid"].as_str(),
-                    id.issuer.as_deref() == Some("https://issuer.example"),
-                    id.claims_json.is_some(),
+                    id.subject() == want["sub"].as_str().unwrap(),
+                    id.scopes() == scopes,
+                    id.client_id() == want["client_id"].as_str(),
+                    id.kid() == want["kid"].as_str(),
+                    id.issuer() == Some("https://issuer.example"),
+                    id.claims_json().is_some(),
                 ];
                 if checks.contains(&false) {
                     failures.push(format!("{name}: identity {id:?}"));

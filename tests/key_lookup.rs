@@ -144,9 +144,9 @@ async fn a_created_key_authenticates_and_the_token_is_never_stored() {
         .await;
     let token = k["token"].as_str().unwrap();
     let id = env.auth(token, NOW).await.unwrap();
-    assert_eq!(id.kind, CredentialKind::ApiKey);
-    assert_eq!(id.subject, "svc");
-    assert_eq!(id.key_id.as_deref(), k["id"].as_str());
+    assert_eq!(id.kind(), CredentialKind::ApiKey);
+    assert_eq!(id.subject(), "svc");
+    assert_eq!(id.key_id(), k["id"].as_str());
     assert!(!env.store.dump().contains(token));
     assert!(env
         .store
@@ -274,7 +274,7 @@ async fn expiry_kind_and_record_checks() {
         .await;
     let token = k["token"].as_str().unwrap().to_string();
     assert_eq!(
-        env.auth(&token, NOW.plus(3599)).await.unwrap().kind,
+        env.auth(&token, NOW.plus(3599)).await.unwrap().kind(),
         CredentialKind::Pat
     );
     assert_eq!(reason(env.auth(&token, NOW.plus(3600)).await), "expired");

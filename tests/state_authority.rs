@@ -234,17 +234,16 @@ fn futures_now<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn key_identity(id: &str, subject: &str) -> Identity {
-    Identity {
-        kind: CredentialKind::ApiKey,
-        subject: subject.into(),
-        scopes: vec![],
-        issuer: None,
-        client_id: None,
-        key_id: Some(id.into()),
-        kid: None,
-        expires_at: None,
-        claims_json: None,
-    }
+    Identity::for_tests(
+        CredentialKind::ApiKey,
+        subject,
+        &[],
+        None,
+        None,
+        Some(id),
+        None,
+        None,
+    )
 }
 
 #[test]
@@ -397,16 +396,17 @@ fn principal_revocation_revokes_the_principals_keys_and_publishes_a_cut_off() {
     );
     assert_eq!(status, 200);
     let view = a.view();
-    let jwt = |iat: u64| Identity {
-        kind: CredentialKind::Jwt,
-        subject: "carol".into(),
-        scopes: vec![],
-        issuer: Some(ISSUER.into()),
-        client_id: None,
-        key_id: None,
-        kid: None,
-        expires_at: None,
-        claims_json: Some(format!(r#"{{"iat":{iat}}}"#)),
+    let jwt = |iat: u64| {
+        Identity::for_tests(
+            CredentialKind::Jwt,
+            "carol",
+            &[],
+            Some(ISSUER),
+            None,
+            None,
+            None,
+            Some(&format!(r#"{{"iat":{iat}}}"#)),
+        )
     };
     assert_eq!(
         view.check(&jwt(NOW), None, NOW, 0),
@@ -614,7 +614,8 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
         ))
         .unwrap()
         .identity
-        .scopes
+        .scopes()
+        .to_vec()
     };
     assert_eq!(
         auth(&empty),

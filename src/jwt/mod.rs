@@ -44,7 +44,7 @@ pub use verifier::{SignatureVerifier, VerifyError};
 pub use crate::jwks::cache::JwksRefresh;
 pub use crate::jwks::{KeyMaterial, PublicKey};
 
-use crate::identity::{CredentialKind, Identity};
+use crate::identity::Identity;
 use crate::jwks::cache::{JwksCache, Lookup};
 use crate::ports::DocumentSource;
 use crate::problem::Problem;
@@ -80,17 +80,15 @@ impl VerifiedToken {
     /// The caller this token proves.
     #[must_use]
     pub fn into_identity(self) -> Identity {
-        Identity {
-            kind: CredentialKind::Jwt,
+        Identity::from_jwt(crate::identity::JwtFacts {
             subject: self.claims.subject,
             scopes: self.claims.scopes,
-            issuer: Some(self.issuer),
+            issuer: self.issuer,
             client_id: self.claims.client_id,
-            key_id: None,
             kid: self.kid,
-            expires_at: Some(self.claims.expires_at),
-            claims_json: Some(self.payload_json),
-        }
+            expires_at: self.claims.expires_at,
+            payload_json: self.payload_json,
+        })
     }
 }
 
@@ -207,8 +205,8 @@ impl<K: Clone> JwtAuthenticator<K> {
     pub fn new(issuers: Issuers, settings: JwksSettings) -> Self {
         let tokens = TokenCache::new(settings.verified_token_cache_entries);
         JwtAuthenticator {
+            jwks: JwksCache::new(settings, &issuers),
             issuers,
-            jwks: JwksCache::new(settings),
             tokens,
         }
     }
@@ -307,34 +305,34 @@ impl<K: Clone> JwtAuthenticator<K> {
             }
             None
         } else {
-            let mut may_fetch = true;
-            let selected = loop {
-                match self
-                    .jwks
-                    .lookup(&policy.issuer, checked.kid(), alg, now, may_fetch)
-                {
-                    Lookup::Key(selected) => break selected,
-                    Lookup::Fetch if may_fetch => {
-                        may_fetch = false;
-                        // The outcome is recorded in the cache; the second lookup reads it.
-                        let _ = self.jwks.fetch(policy, source, now).await;
-                    }
-                    Lookup::Fetch => {
-                        return Err(KeyFailure::Unavailable {
-                            reason: "jwks_unavailable",
-                            retry_after: 1,
-                        })
-                    }
-                    Lookup::Unavailable {
+            let issuer = policy.issuer.as_str();
+            let lookup = match self.jwks.lookup(issuer, checked.kid(), alg, now) {
+                Lookup::Fetch | Lookup::Discover => {
+                    // The outcome is recorded in the cache; the second look reads it.
+                    let _ = self.jwks.fetch(policy, source, now).await;
+                    self.jwks
+                        .lookup_after_fetch(issuer, checked.kid(), alg, now)
+                }
+                other => other,
+            };
+            let selected = match lookup {
+                Lookup::Serve(selected) => selected,
+                Lookup::Unavailable {
+                    reason,
+                    retry_after,
+                } => {
+                    return Err(KeyFailure::Unavailable {
                         reason,
                         retry_after,
-                    } => {
-                        return Err(KeyFailure::Unavailable {
-                            reason,
-                            retry_after,
-                        })
-                    }
-                    Lookup::Rejected(r) => return Err(KeyFailure::Invalid(r.reason())),
+                    })
+                }
+                Lookup::Rejected(r) => return Err(KeyFailure::Invalid(r.reason())),
+                // `lookup_after_fetch` never asks for another fetch; fail closed if it did.
+                Lookup::Fetch | Lookup::Discover => {
+                    return Err(KeyFailure::Unavailable {
+                        reason: "jwks_unavailable",
+                        retry_after: 1,
+                    })
                 }
             };
             if !verifier::signature_shape_ok(alg, &checked.signature, Some(&selected.key)) {

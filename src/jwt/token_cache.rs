@@ -49,9 +49,9 @@ impl TokenCache {
     pub fn get(&self, digest: &TokenCacheKey, now: UnixTime) -> Option<Identity> {
         // A cache that cannot be borrowed is a miss (the token is verified in full), not a panic.
         let mut entries = self.entries.try_borrow_mut().ok()?;
-        let live = entries
-            .get(digest)
-            .is_some_and(|e| now < e.until && e.identity.expires_at.is_none_or(|exp| now.0 < exp));
+        let live = entries.get(digest).is_some_and(|e| {
+            now < e.until && e.identity.expires_at().is_none_or(|exp| now.0 < exp)
+        });
         if live {
             entries.get(digest).map(|e| e.identity.clone())
         } else {
@@ -65,7 +65,7 @@ impl TokenCache {
     /// the oldest insertion goes).
     pub fn insert(&self, digest: TokenCacheKey, identity: Identity, now: UnixTime) {
         let lifetime = identity
-            .expires_at
+            .expires_at()
             .map_or(MAX_ENTRY_SECONDS, |exp| exp.saturating_sub(now.0))
             .min(MAX_ENTRY_SECONDS);
         if lifetime == 0 {
@@ -99,17 +99,16 @@ mod tests {
     use crate::identity::CredentialKind;
 
     fn identity(exp: u64) -> Identity {
-        Identity {
-            kind: CredentialKind::Jwt,
-            subject: "s".into(),
-            scopes: vec![],
-            issuer: Some("i".into()),
-            client_id: None,
-            key_id: None,
-            kid: None,
-            expires_at: Some(exp),
-            claims_json: None,
-        }
+        Identity::for_tests(
+            CredentialKind::Jwt,
+            "s",
+            &[],
+            Some("i"),
+            None,
+            None,
+            Some(exp),
+            None,
+        )
     }
 
     #[test]

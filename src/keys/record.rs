@@ -136,17 +136,14 @@ impl KeyRecord {
         match self.status(now) {
             KeyStatus::Revoked => Err(RecordRejection::Revoked),
             KeyStatus::Expired => Err(RecordRejection::Expired),
-            KeyStatus::Active => Ok(Identity {
+            KeyStatus::Active => Ok(Identity::from_key(crate::identity::KeyFacts {
                 kind: self.kind.credential_kind(),
                 subject: self.subject.clone(),
                 scopes: self.scopes.clone(),
                 issuer: issuer.map(str::to_string),
-                client_id: None,
-                key_id: Some(self.id.clone()),
-                kid: None,
+                key_id: self.id.clone(),
                 expires_at: self.expires_at,
-                claims_json: None,
-            }),
+            })),
         }
     }
 }
@@ -223,9 +220,9 @@ mod tests {
     #[test]
     fn identity_carries_the_public_id_only() {
         let id = record().check(KeyKind::ApiKey, UnixTime(1), None).unwrap();
-        assert_eq!(id.key_id.as_deref(), Some("key_1"));
-        assert_eq!(id.expires_at, Some(100));
-        assert_eq!(id.kind, crate::identity::CredentialKind::ApiKey);
+        assert_eq!(id.key_id(), Some("key_1"));
+        assert_eq!(id.expires_at(), Some(100));
+        assert_eq!(id.kind(), crate::identity::CredentialKind::ApiKey);
     }
 
     #[test]
@@ -234,7 +231,7 @@ mod tests {
         r.kind = KeyKind::Pat;
         r.issuer = Some("https://a".into());
         let id = r.check(KeyKind::Pat, UnixTime(1), None).unwrap();
-        assert_eq!(id.issuer.as_deref(), Some("https://a"));
+        assert_eq!(id.issuer(), Some("https://a"));
         r.issuer = None;
         assert_eq!(
             r.check(KeyKind::Pat, UnixTime(1), None),
@@ -243,6 +240,6 @@ mod tests {
         let id = r
             .check(KeyKind::Pat, UnixTime(1), Some("https://only"))
             .unwrap();
-        assert_eq!(id.issuer.as_deref(), Some("https://only"));
+        assert_eq!(id.issuer(), Some("https://only"));
     }
 }

@@ -378,14 +378,17 @@ impl RevocationView {
             };
         }
         let snap = &state.snapshot;
-        if let Some(id) = &identity.key_id {
+        if let Some(id) = identity.key_id() {
             if snap.keys.get(id).is_some_and(|&at| at <= now) {
                 return Err(ViewRefusal::Revoked("key_revoked"));
             }
         }
-        let principal = (identity.issuer.clone(), identity.subject.clone());
+        let principal = (
+            identity.issuer().map(str::to_string),
+            identity.subject().to_string(),
+        );
         let cut_off = snap.principals.get(&principal).copied();
-        match identity.kind {
+        match identity.kind() {
             CredentialKind::ApiKey | CredentialKind::Pat => {
                 if let (Some(before), Some(created)) = (cut_off, created_at) {
                     if created <= before {
@@ -394,12 +397,12 @@ impl RevocationView {
                 }
             }
             CredentialKind::Jwt => {
-                let issuer_tokens = identity.issuer.as_ref().and_then(|i| snap.tokens.get(i));
+                let issuer_tokens = identity.issuer().and_then(|i| snap.tokens.get(i));
                 if cut_off.is_none() && issuer_tokens.is_none() {
                     return Ok(());
                 }
                 // Only now is the payload read again: most requests never get here.
-                let (jti, iat) = token_id_and_iat(identity.claims_json.as_deref());
+                let (jti, iat) = token_id_and_iat(identity.claims_json());
                 if let (Some(tokens), Some(jti)) = (issuer_tokens, jti.as_deref()) {
                     if tokens.contains_key(jti) {
                         return Err(ViewRefusal::Revoked("token_revoked"));
@@ -482,35 +485,33 @@ mod tests {
     }
 
     fn key(id: &str, subject: &str, issuer: Option<&str>) -> Identity {
-        Identity {
-            kind: if issuer.is_some() {
+        Identity::for_tests(
+            if issuer.is_some() {
                 CredentialKind::Pat
             } else {
                 CredentialKind::ApiKey
             },
-            subject: subject.into(),
-            scopes: vec![],
-            issuer: issuer.map(str::to_string),
-            client_id: None,
-            key_id: Some(id.into()),
-            kid: None,
-            expires_at: None,
-            claims_json: None,
-        }
+            subject,
+            &[],
+            issuer,
+            None,
+            Some(id),
+            None,
+            None,
+        )
     }
 
     fn jwt(iss: &str, sub: &str, payload: &str) -> Identity {
-        Identity {
-            kind: CredentialKind::Jwt,
-            subject: sub.into(),
-            scopes: vec![],
-            issuer: Some(iss.into()),
-            client_id: None,
-            key_id: None,
-            kid: None,
-            expires_at: None,
-            claims_json: Some(payload.into()),
-        }
+        Identity::for_tests(
+            CredentialKind::Jwt,
+            sub,
+            &[],
+            Some(iss),
+            None,
+            None,
+            None,
+            Some(payload),
+        )
     }
 
     #[test]
