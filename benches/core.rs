@@ -20,19 +20,18 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use edge_auth::apikey::{checksum, KeyFormat, KeyKind};
 use edge_auth::authn::{Decision, Gateway, Ports, RequestParts};
 use edge_auth::config::Config;
 use edge_auth::extract::extract;
-use edge_auth::hash::TokenDigest;
 use edge_auth::headers::{forward_headers, identity_headers};
 use edge_auth::jwks::KeySet;
 use edge_auth::jwt::claims::check;
 use edge_auth::jwt::token::parse;
 use edge_auth::jwt::{Issuers, RawIssuer};
 use edge_auth::jwt::{NativeKey, NativeVerifier};
-use edge_auth::keycache::{authenticate_key, KeyCache, KeySettings, RawKeySettings};
-use edge_auth::keyrecord::KeyRecord;
+use edge_auth::keys::format::{checksum, KeyFormat, KeyKind};
+use edge_auth::keys::repository::record_key;
+use edge_auth::keys::{KeyAuthenticator, KeyRecord, KeySettings, RawKeySettings, TokenDigest};
 use edge_auth::ports::{
     DocumentSource, FetchError, FetchedDocument, KeyStore, ListPage, StoreError,
 };
@@ -126,7 +125,7 @@ fn bench_route(c: &mut Criterion) {
 fn bench_hash(c: &mut Criterion, key: &str) {
     let mut g = c.benchmark_group("sha256");
     g.bench_function("api_key_kv_key", |b| {
-        b.iter(|| TokenDigest::of(black_box(key)).kv_key())
+        b.iter(|| record_key(&TokenDigest::of(black_box(key))))
     });
     g.finish();
 }
@@ -329,7 +328,12 @@ fn bench_pipeline(c: &mut Criterion, tokens: &Value, config: &Value, key: &str) 
         "name": "bench key", "scopes": ["read", "write"], "created_at": 1_899_990_000u64,
         "expires_at": null
     });
-    run_now(store.put(&TokenDigest::of(key).kv_key(), &record.to_string(), None)).expect("seed");
+    run_now(store.put(
+        &record_key(&TokenDigest::of(key)),
+        &record.to_string(),
+        None,
+    ))
+    .expect("seed");
     let now = UnixTime(tokens["now"].as_u64().expect("now"));
     let decide = |path: &str, headers: &[(String, String)]| {
         let req = RequestParts {
@@ -483,19 +487,21 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
                 "name": "bench key", "scopes": ["read"], "created_at": 1_899_990_000u64,
                 "expires_at": null
             });
-            run_now(store.put(&TokenDigest::of(&token).kv_key(), &record.to_string(), None))
-                .expect("seed");
+            run_now(store.put(
+                &record_key(&TokenDigest::of(&token)),
+                &record.to_string(),
+                None,
+            ))
+            .expect("seed");
             token
         })
         .collect();
     let now = UnixTime(1_900_000_000);
-    let lookup = |cache: &KeyCache, i: usize| {
+    let lookup = |keys: &KeyAuthenticator, i: usize| {
         let token = tokens.get(i).expect("token");
-        run_now(authenticate_key(
-            &settings.format,
-            cache,
+        run_now(keys.authenticate(
             &store,
-            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
+            None::<edge_auth::keys::Recent<'_, edge_auth::ports::NoAuthority>>,
             token,
             None,
             None,
@@ -515,7 +521,7 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
         ),
     ];
     for (label, warm_up, requests) in &patterns {
-        let cache = KeyCache::new(&settings);
+        let cache = KeyAuthenticator::new(settings.clone());
         for &i in warm_up {
             lookup(&cache, i);
         }
@@ -533,7 +539,7 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
             fifo * 100.0
         );
     }
-    let cache = KeyCache::new(&settings);
+    let cache = KeyAuthenticator::new(settings.clone());
     for &i in &round {
         lookup(&cache, i);
     }

@@ -5,7 +5,6 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::admin::{self, AdminCaller, AdminContext, AdminReply, AdminRequest};
-use crate::apikey::KeyKind;
 use crate::assertion::AssertionClaims;
 use crate::config::Config;
 use crate::extract::{extract, CredentialSource, Extracted, Presented};
@@ -16,7 +15,7 @@ use crate::headers::{
 };
 use crate::identity::{CredentialKind, Identity};
 use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, SignatureVerifier};
-use crate::keycache::{authenticate_key, KeyCache, KeyFailure, Recent, Touch};
+use crate::keys::{KeyAuthFailure, KeyAuthenticator, KeyKind, Recent, Touch};
 use crate::ports::{Authority, DocumentSource, KeyStore, NoAuthority, KV_BINDING};
 use crate::problem::Problem;
 use crate::route::{AuthMode, NormalizedPath, Requirement};
@@ -279,7 +278,7 @@ impl<'a, S, D, V> Ports<'a, S, D, V, NoAuthority> {
 /// Per-isolate state: the validated config and the caches that outlive a request.
 pub struct Gateway<K> {
     pub config: Config,
-    pub keys: KeyCache,
+    pub keys: KeyAuthenticator,
     pub jwt: JwtAuthenticator<K>,
     /// Recent revocations, as the authority's feed last said (used when `AUTH_STATE` is bound).
     pub view: RevocationView,
@@ -294,7 +293,7 @@ pub struct Gateway<K> {
 impl<K: Clone> Gateway<K> {
     #[must_use]
     pub fn new(config: Config) -> Self {
-        let keys = KeyCache::new(&config.keys);
+        let keys = KeyAuthenticator::new(config.keys.clone());
         let jwt = JwtAuthenticator::new(config.issuers.clone(), config.jwks.clone());
         let view = RevocationView::new(config.revocation);
         let config_failed_auth = config.failed_auth;
@@ -789,31 +788,31 @@ impl<K: Clone> Gateway<K> {
                     view: &self.view,
                     authority,
                 });
-                match authenticate_key(
-                    &self.config.keys.format,
-                    &self.keys,
-                    ports.store,
-                    recent,
-                    token,
-                    Some(expected),
-                    self.config.sole_issuer(),
-                    now,
-                )
-                .await
+                match self
+                    .keys
+                    .authenticate(
+                        ports.store,
+                        recent,
+                        token,
+                        Some(expected),
+                        self.config.sole_issuer(),
+                        now,
+                    )
+                    .await
                 {
                     Ok(success) => {
                         self.confirm(&success.identity, Some(success.created_at), ports, now)?;
                         let followups = success.touch.into_iter().map(Followup::TouchKey).collect();
                         Ok((success.identity, followups, success.quota))
                     }
-                    Err(KeyFailure::Invalid { reason }) => {
+                    Err(KeyAuthFailure::Invalid { reason }) => {
                         Err(Problem::invalid_token(reason, "The key is not valid."))
                     }
-                    Err(KeyFailure::NotBound) => {
+                    Err(KeyAuthFailure::NotBound) => {
                         log.binding = Some(KV_BINDING);
                         Err(Problem::kv_not_bound(KV_BINDING))
                     }
-                    Err(KeyFailure::Unavailable {
+                    Err(KeyAuthFailure::Unavailable {
                         reason,
                         retry_after,
                     }) => Err(Problem::unavailable(
@@ -1173,7 +1172,7 @@ impl<K: Clone> Gateway<K> {
             settings: &self.config.keys,
             sole_issuer: self.config.sole_issuer(),
             is_issuer: &is_issuer,
-            cache: &self.keys,
+            cache: self.keys.cache(),
             now,
             fill,
             changes: Vec::new(),

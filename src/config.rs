@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::assertion::AssertionSigner;
 use crate::jwt::{IssuerPolicy, Issuers, JwksSettings, RawIssuer, RawJwksSettings};
-use crate::keycache::{KeySettings, RawKeySettings};
+use crate::keys::{KeySettings, RawKeySettings};
 use crate::route::{is_scope_token, NormalizedPath, PathRules, RawRoute, RouteTable};
 
 /// A configuration error: which field, and which rule it breaks. Never holds a secret value.

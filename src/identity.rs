@@ -1,6 +1,6 @@
 //! The verified identity of a caller, whatever credential proved it. Built only by the verifiers
-//! (`jwt`, `keyrecord`): private fields, crate-private constructors; turned into headers by the
-//! header plan. Never parses, fetches or logs anything.
+//! (`jwt`, `keys::record`): private fields, crate-private constructors; turned into headers by
+//! the header plan. Never parses, fetches or logs anything.
 
 use serde::{Deserialize, Serialize};
 

@@ -46,10 +46,7 @@ pub mod route;
 pub mod time;
 
 pub mod admin;
-pub mod apikey;
-pub mod hash;
-pub mod keycache;
-pub mod keyrecord;
+pub mod keys;
 pub mod limits;
 pub mod state;
 

@@ -18,12 +18,12 @@ use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_auth::apikey::KeyKind;
 use edge_auth::authn::{Decision, Gateway, Outcome, Ports, RequestParts};
 use edge_auth::config::Config;
 use edge_auth::jwt::{
     Algorithm, NativeKey, NativeVerifier, PublicKey, SignatureVerifier, VerifyError,
 };
+use edge_auth::keys::KeyKind;
 use edge_auth::ports::{
     DocumentSource, FetchError, FetchedDocument, KeyStore, ListPage, StoreError,
 };
@@ -191,7 +191,7 @@ fn public_routes_cached_keys_verified_tokens_and_hs256_decide_on_the_first_poll(
         "scopes": [], "created_at": NOW - 10, "expires_at": null
     });
     p.kv.borrow_mut().insert(
-        edge_auth::hash::TokenDigest::of(&token).kv_key(),
+        edge_auth::keys::repository::record_key(&edge_auth::keys::TokenDigest::of(&token)),
         record.to_string(),
     );
     let jwt =

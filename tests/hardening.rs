@@ -385,19 +385,22 @@ async fn an_admin_made_pat_names_its_issuer_when_several_are_configured() {
 }
 
 fn legacy_pat_record(token: &str) -> (String, String) {
-    let digest = edge_auth::hash::TokenDigest::of(token);
+    let digest = edge_auth::keys::TokenDigest::of(token);
     let record = json!({
         "id": "key_legacy", "kind": "pat", "subject": "alice", "name": "old", "scopes": ["read"],
         "created_at": NOW - 10, "expires_at": NOW + 600
     });
-    (digest.kv_key(), record.to_string())
+    (
+        edge_auth::keys::repository::record_key(&digest),
+        record.to_string(),
+    )
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_pat_stored_without_an_issuer_works_only_with_a_single_issuer() {
-    let format = edge_auth::apikey::KeyFormat::default();
+    let format = edge_auth::keys::KeyFormat::default();
     let mut bytes = 5u8;
-    let token = format.generate(edge_auth::apikey::KeyKind::Pat, &mut |buf: &mut [u8]| {
+    let token = format.generate(edge_auth::keys::KeyKind::Pat, &mut |buf: &mut [u8]| {
         for b in buf {
             bytes = bytes.wrapping_mul(13).wrapping_add(1);
             *b = bytes;
@@ -852,7 +855,7 @@ fn an_http_origin_is_refused_except_on_loopback_or_when_allowed() {
 #[tokio::test(flavor = "current_thread")]
 async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
     let mut w = World::new(two_issuer_config());
-    let format = edge_auth::apikey::KeyFormat::default();
+    let format = edge_auth::keys::KeyFormat::default();
     let mut n = 77u8;
     let mut token = |kind| {
         format.generate(kind, &mut |buf: &mut [u8]| {
@@ -862,9 +865,9 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
             }
         })
     };
-    let api = token(edge_auth::apikey::KeyKind::ApiKey);
-    let pat = token(edge_auth::apikey::KeyKind::Pat);
-    let hash = |t: &str| edge_auth::hash::TokenDigest::of(t).to_hex();
+    let api = token(edge_auth::keys::KeyKind::ApiKey);
+    let pat = token(edge_auth::keys::KeyKind::Pat);
+    let hash = |t: &str| edge_auth::keys::TokenDigest::of(t).to_hex();
     let body = json!({ "keys": [
         { "hash": hash(&api), "id": "key_legacy1", "kind": "api_key", "subject": "svc", "name": "old", "scopes": ["read"] },
         { "hash": hash(&pat), "kind": "pat", "subject": "alice", "issuer": ISS_B, "name": "old pat", "scopes": [], "expires_at": NOW + 600 }
@@ -897,10 +900,10 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
         (again["imported"].clone(), again["skipped"].clone()),
         (json!(0), json!(2))
     );
-    let other = token(edge_auth::apikey::KeyKind::ApiKey);
+    let other = token(edge_auth::keys::KeyKind::ApiKey);
     let writes_before = w.store.writes.get();
     let clash = json!({ "keys": [
-        { "hash": hash(&token(edge_auth::apikey::KeyKind::ApiKey)), "kind": "api_key", "subject": "x", "name": "" },
+        { "hash": hash(&token(edge_auth::keys::KeyKind::ApiKey)), "kind": "api_key", "subject": "x", "name": "" },
         { "hash": hash(&other), "id": "key_legacy1", "kind": "api_key", "subject": "x", "name": "" }
     ]});
     assert_eq!(
@@ -971,7 +974,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
             .config
             .keys
             .format
-            .generate(edge_auth::apikey::KeyKind::ApiKey, &mut fill);
+            .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill);
         let outcome = w
             .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
             .await;
@@ -1001,7 +1004,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
         .config
         .keys
         .format
-        .generate(edge_auth::apikey::KeyKind::ApiKey, &mut fill);
+        .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill);
     let outcome = w
         .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
         .await;

@@ -2,7 +2,7 @@
 //! known answers computed independently (Python's zlib.crc32).
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
-use edge_auth::apikey::{checksum, KeyFormat, KeyFormatError, KeyKind, BASE62};
+use edge_auth::keys::format::{checksum, KeyFormat, KeyFormatError, KeyKind, BASE62};
 use proptest::prelude::*;
 
 fn key_from_seed(format: &KeyFormat, kind: KeyKind, seed: Vec<u8>) -> String {

@@ -10,10 +10,11 @@
 mod support_store;
 
 use edge_auth::admin::{handle, AdminCaller, AdminContext, AdminReply, AdminRequest};
-use edge_auth::apikey::{KeyFormat, KeyKind};
-use edge_auth::hash::TokenDigest;
 use edge_auth::identity::CredentialKind;
-use edge_auth::keycache::{authenticate_key, KeyCache, KeyFailure, KeySettings, RawKeySettings};
+use edge_auth::keys::repository::record_key;
+use edge_auth::keys::{
+    KeyAuthFailure, KeyAuthenticator, KeyFormat, KeyKind, KeySettings, RawKeySettings, TokenDigest,
+};
 use edge_auth::time::UnixTime;
 use serde_json::{json, Value};
 use support_store::MemoryStore;
@@ -33,19 +34,15 @@ fn settings(ttl: u64, max: usize) -> KeySettings {
 const TEST_ISSUER: &str = "https://issuer.test";
 
 struct Env {
-    settings: KeySettings,
-    cache: KeyCache,
+    keys: KeyAuthenticator,
     store: MemoryStore,
     counter: u8,
 }
 
 impl Env {
     fn new(ttl: u64) -> Self {
-        let settings = settings(ttl, 100);
-        let cache = KeyCache::new(&settings);
         Env {
-            settings,
-            cache,
+            keys: KeyAuthenticator::new(settings(ttl, 100)),
             store: MemoryStore::new(),
             counter: 0,
         }
@@ -81,10 +78,10 @@ impl Env {
         };
         let is_issuer = |iss: &str| iss == TEST_ISSUER;
         let mut ctx = AdminContext {
-            settings: &self.settings,
+            settings: self.keys.settings(),
             sole_issuer: Some(TEST_ISSUER),
             is_issuer: &is_issuer,
-            cache: &self.cache,
+            cache: self.keys.cache(),
             now,
             fill: &mut fill,
             changes: Vec::new(),
@@ -107,19 +104,18 @@ impl Env {
         &self,
         token: &str,
         now: UnixTime,
-    ) -> Result<edge_auth::identity::Identity, KeyFailure> {
-        authenticate_key(
-            &self.settings.format,
-            &self.cache,
-            &self.store,
-            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
-            token,
-            None,
-            Some(TEST_ISSUER),
-            now,
-        )
-        .await
-        .map(|s| s.identity)
+    ) -> Result<edge_auth::identity::Identity, KeyAuthFailure> {
+        self.keys
+            .authenticate(
+                &self.store,
+                None::<edge_auth::keys::Recent<'_, edge_auth::ports::NoAuthority>>,
+                token,
+                None,
+                Some(TEST_ISSUER),
+                now,
+            )
+            .await
+            .map(|s| s.identity)
     }
 }
 
@@ -131,10 +127,11 @@ fn status(reply: &AdminReply) -> u16 {
     }
 }
 
-fn reason(r: Result<edge_auth::identity::Identity, KeyFailure>) -> &'static str {
+fn reason(r: Result<edge_auth::identity::Identity, KeyAuthFailure>) -> &'static str {
     match r {
-        Err(KeyFailure::Invalid { reason }) | Err(KeyFailure::Unavailable { reason, .. }) => reason,
-        Err(KeyFailure::NotBound) => "kv_not_bound",
+        Err(KeyAuthFailure::Invalid { reason })
+        | Err(KeyAuthFailure::Unavailable { reason, .. }) => reason,
+        Err(KeyAuthFailure::NotBound) => "kv_not_bound",
         Ok(_) => "ok",
     }
 }
@@ -155,7 +152,7 @@ async fn a_created_key_authenticates_and_the_token_is_never_stored() {
         .store
         .data
         .borrow()
-        .contains_key(&TokenDigest::of(token).kv_key()));
+        .contains_key(&record_key(&TokenDigest::of(token))));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -211,26 +208,24 @@ async fn unknown_keys_are_negatively_cached() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_cache_is_bounded() {
-    let settings = settings(300, 3);
-    let cache = KeyCache::new(&settings);
+    let keys = KeyAuthenticator::new(settings(300, 3));
     let store = MemoryStore::new();
     let format = KeyFormat::default();
     for i in 0..10u8 {
         let token = format.generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(i));
-        let _ = authenticate_key(
-            &format,
-            &cache,
-            &store,
-            None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
-            &token,
-            None,
-            Some(TEST_ISSUER),
-            NOW,
-        )
-        .await;
-        assert!(cache.len() <= 3);
+        let _ = keys
+            .authenticate(
+                &store,
+                None::<edge_auth::keys::Recent<'_, edge_auth::ports::NoAuthority>>,
+                &token,
+                None,
+                Some(TEST_ISSUER),
+                NOW,
+            )
+            .await;
+        assert!(keys.cache().len() <= 3);
     }
-    assert_eq!(cache.len(), 3);
+    assert_eq!(keys.cache().len(), 3);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -266,7 +261,7 @@ async fn kv_failure_is_unavailable_never_success() {
     let token = KeyFormat::default().generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(9));
     env.store.failing.set(true);
     match env.auth(&token, NOW).await {
-        Err(KeyFailure::Unavailable { retry_after, .. }) => assert!(retry_after > 0),
+        Err(KeyAuthFailure::Unavailable { retry_after, .. }) => assert!(retry_after > 0),
         other => panic!("{other:?}"),
     }
 }
@@ -284,7 +279,7 @@ async fn expiry_kind_and_record_checks() {
     );
     assert_eq!(reason(env.auth(&token, NOW.plus(3600)).await), "expired");
     // A PAT-prefixed token whose record claims api_key is refused.
-    let digest = TokenDigest::of(&token).kv_key();
+    let digest = record_key(&TokenDigest::of(&token));
     let mut record: Value = serde_json::from_str(&env.store.data.borrow()[&digest]).unwrap();
     record["kind"] = json!("api_key");
     env.store
@@ -608,37 +603,35 @@ async fn last_use_is_recorded_at_most_once_a_minute_and_can_be_turned_off() {
         ..RawKeySettings::default()
     })
     .unwrap();
-    let cache = KeyCache::new(&quiet);
-    let success = authenticate_key(
-        &quiet.format,
-        &cache,
-        &env.store,
-        None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
-        &token,
-        None,
-        Some(TEST_ISSUER),
-        NOW,
-    )
-    .await
-    .unwrap();
+    let quiet = KeyAuthenticator::new(quiet);
+    let success = quiet
+        .authenticate(
+            &env.store,
+            None::<edge_auth::keys::Recent<'_, edge_auth::ports::NoAuthority>>,
+            &token,
+            None,
+            Some(TEST_ISSUER),
+            NOW,
+        )
+        .await
+        .unwrap();
     assert_eq!(success.touch, None);
 }
 
 async fn touches(env: &Env, token: &str, now: UnixTime) -> bool {
-    authenticate_key(
-        &env.settings.format,
-        &env.cache,
-        &env.store,
-        None::<edge_auth::keycache::Recent<'_, edge_auth::ports::NoAuthority>>,
-        token,
-        None,
-        Some(TEST_ISSUER),
-        now,
-    )
-    .await
-    .unwrap()
-    .touch
-    .is_some()
+    env.keys
+        .authenticate(
+            &env.store,
+            None::<edge_auth::keys::Recent<'_, edge_auth::ports::NoAuthority>>,
+            token,
+            None,
+            Some(TEST_ISSUER),
+            now,
+        )
+        .await
+        .unwrap()
+        .touch
+        .is_some()
 }
 
 /// A well-formed key (right prefix, length, alphabet and checksum: anyone can make one) that the
@@ -682,7 +675,7 @@ async fn a_flood_of_forged_keys_does_not_evict_a_hot_key() {
         "the hot key costs no read"
     );
     // The misses are bounded too, and a repeated unknown key is still absorbed.
-    assert!(env.cache.len() <= 1 + 64);
+    assert!(env.keys.cache().len() <= 1 + 64);
     let repeated = forged_key(u64::MAX);
     env.auth(&repeated, NOW).await.unwrap_err();
     env.auth(&repeated, NOW).await.unwrap_err();
@@ -696,9 +689,9 @@ async fn a_miss_then_a_found_record_for_the_same_key_is_not_shadowed() {
         .create(json!({ "kind": "api_key", "subject": "svc", "name": "n" }))
         .await;
     let token = k["token"].as_str().unwrap().to_string();
-    let kv_key = TokenDigest::of(&token).kv_key();
+    let kv_key = record_key(&TokenDigest::of(&token));
     let record = env.store.data.borrow_mut().remove(&kv_key).unwrap();
-    env.cache.invalidate(&TokenDigest::of(&token));
+    env.keys.cache().invalidate(&TokenDigest::of(&token));
     assert_eq!(reason(env.auth(&token, NOW).await), "unknown_key");
     // The record appears (KV propagation): once the negative entry is past its TTL, the found
     // record replaces it and is served from the cache.

@@ -16,7 +16,7 @@ use std::cell::Cell;
 use edge_auth::admin::{AdminCaller, AdminReply};
 use edge_auth::config::Config;
 use edge_auth::identity::{CredentialKind, Identity};
-use edge_auth::keycache::KeyCache;
+use edge_auth::keys::KeyAuthenticator;
 use edge_auth::ports::StoreError;
 use edge_auth::state::authority::{run, Applied, AuthorityCall};
 use edge_auth::state::feed::ViewRefusal;
@@ -86,7 +86,7 @@ impl StateLog for MemoryLog {
 
 struct Authority {
     config: Config,
-    cache: KeyCache,
+    keys: KeyAuthenticator,
     store: MemoryStore,
     log: MemoryLog,
     seed: u8,
@@ -103,10 +103,10 @@ impl Authority {
             &|_| None,
         )
         .unwrap();
-        let cache = KeyCache::new(&config.keys);
+        let keys = KeyAuthenticator::new(config.keys.clone());
         Authority {
             config,
-            cache,
+            keys,
             store: MemoryStore::new(),
             log: MemoryLog::default(),
             seed: 0,
@@ -164,7 +164,7 @@ impl Authority {
         futures_now(run(
             call,
             &self.config,
-            &self.cache,
+            &self.keys,
             &self.store,
             &mut self.log,
             UnixTime(now),
@@ -518,7 +518,7 @@ fn failed_admin_authentication_is_one_audit_row_for_many() {
     let applied = futures_now(run(
         call,
         &a.config,
-        &a.cache,
+        &a.keys,
         &a.store,
         &mut a.log,
         UnixTime(NOW),
@@ -559,7 +559,7 @@ impl edge_auth::ports::Authority for CountingAuthority<'_> {
 
 #[test]
 fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read() {
-    use edge_auth::keycache::{authenticate_key, Recent};
+    use edge_auth::keys::Recent;
     let mut a = Authority::new();
     let key = a.create("svc");
     let id = key["id"].as_str().unwrap().to_string();
@@ -573,16 +573,19 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
 
     // An isolate that cached the key before the change (its KV still says no scopes).
     let stale = MemoryStore::new();
-    let digest = edge_auth::hash::TokenDigest::of(&token);
+    let digest = edge_auth::keys::TokenDigest::of(&token);
     let old = a
         .store
         .data
         .borrow()
-        .get(&digest.kv_key())
+        .get(&edge_auth::keys::repository::record_key(&digest))
         .unwrap()
         .replace(r#""scopes":["read","write"]"#, r#""scopes":[]"#);
-    stale.data.borrow_mut().insert(digest.kv_key(), old);
-    let cache = KeyCache::new(&a.config.keys);
+    stale
+        .data
+        .borrow_mut()
+        .insert(edge_auth::keys::repository::record_key(&digest), old);
+    let keys = KeyAuthenticator::new(a.config.keys.clone());
     let authority = CountingAuthority {
         store: &a.store,
         calls: Cell::new(0),
@@ -598,9 +601,7 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
         0,
     );
     let auth = |view| {
-        futures_now(authenticate_key(
-            &a.config.keys.format,
-            &cache,
+        futures_now(keys.authenticate(
             &stale,
             Some(Recent {
                 view,

@@ -1,18 +1,17 @@
 //! The admin API and PAT self-service, as pure request → reply logic over [`KeyStore`].
 //! Who the caller is (admin token, admin-scoped JWT, user JWT) is decided before this module
 //! runs; here every endpoint checks that the caller may use it. Tokens appear only in the reply
-//! that creates them; hashes never appear at all.
+//! that creates them; hashes never appear at all. Records are read and written through
+//! [`KeyRepository`] (the one owner of the KV schema); this module never names a KV key.
 
 mod validate;
 
 use serde_json::{json, Value};
 
-use crate::apikey::{random_base62, KeyKind};
-use crate::hash::TokenDigest;
-use crate::keycache::{KeyCache, KeySettings};
-use crate::keyrecord::{
-    id_key, index_entry_id, pat_issuer, principal_prefix, subject_prefix, used_key, IdRecord,
-    KeyRecord, KeyStatus,
+use crate::keys::format::random_base62;
+use crate::keys::{
+    pat_issuer, KeyCache, KeyKind, KeyRecord, KeyRepository, KeySettings, KeyStatus, Listing,
+    TokenDigest,
 };
 use crate::ports::{KeyStore, StoreError, KV_BINDING};
 use crate::problem::Problem;
@@ -389,7 +388,9 @@ async fn issue<S: KeyStore>(
         limits: quota.limits,
         credits: quota.credits.map(Box::new),
     };
-    write_key(&digest, &record, store).await?;
+    KeyRepository::new(store)
+        .write_key(&digest, &record)
+        .await?;
     ctx.cache.invalidate(&digest);
     Ok(Issued {
         token,
@@ -523,19 +524,19 @@ async fn pat_cap_reached<S: KeyStore>(
     store: &S,
 ) -> Option<AdminReply> {
     let cap = ctx.settings.pat_max_active;
-    let prefix = subject_prefix(owner.subject);
+    let listing = Listing::Subject(owner.subject);
     let mut cursor: Option<String> = None;
     let mut active = 0usize;
     loop {
-        let page = match store.list(&prefix, cursor.as_deref(), MAX_PAGE).await {
+        let page = match KeyRepository::new(store)
+            .list(listing, cursor.as_deref(), MAX_PAGE)
+            .await
+        {
             Ok(p) => p,
             Err(e) => return Some(unavailable(e)),
         };
-        for name in &page.keys {
-            let Some(rest) = name.strip_prefix(&prefix) else {
-                continue;
-            };
-            match load(index_entry_id(rest), Some(owner), ctx.sole_issuer, store).await {
+        for id in &page.ids {
+            match load(id, Some(owner), ctx.sole_issuer, store).await {
                 Ok(Some((_, record))) if record.status(ctx.now) == KeyStatus::Active => {
                     active += 1;
                 }
@@ -583,6 +584,7 @@ fn pat_issuer_of(
 /// `id` already taken by another key is a 409 before anything is written. The reply lists the ids
 /// in input order, never the hashes.
 async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S) -> AdminReply {
+    let repo = KeyRepository::new(store);
     let cmd = match Import::parse(body, ctx.now) {
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
@@ -598,8 +600,8 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
         let Some(digest) = TokenDigest::from_hex(&key.hash) else {
             return bad_request(format!("\"keys[{i}].hash\" is not a SHA-256."));
         };
-        let existing = match store.get(&digest.kv_key()).await {
-            Ok(found) => found.and_then(|text| KeyRecord::parse(&text).ok()),
+        let existing = match repo.record(&digest).await {
+            Ok(found) => found,
             Err(e) => return unavailable(e),
         };
         if let Some(record) = existing {
@@ -607,8 +609,8 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
             continue;
         }
         if let Some(id) = &key.id {
-            match store.get(&id_key(id)).await {
-                Ok(Some(_)) => {
+            match repo.id_taken(id).await {
+                Ok(true) => {
                     return AdminReply::Problem(Problem::new(
                         409,
                         "Conflict",
@@ -618,7 +620,7 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                     ),
                     ))
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => return unavailable(e),
             }
         }
@@ -646,7 +648,7 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 limits: Vec::new(),
                 credits: None,
             };
-            if let Err(e) = write_key(&digest, &record, store).await {
+            if let Err(e) = repo.write_key(&digest, &record).await {
                 return unavailable(e);
             }
             ctx.cache.invalidate(&digest);
@@ -668,31 +670,6 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
     }
 }
 
-/// Write a key's three records: id and subject index first, so a key that works is always one
-/// the admin API can find and revoke.
-async fn write_key<S: KeyStore>(
-    digest: &TokenDigest,
-    record: &KeyRecord,
-    store: &S,
-) -> Result<(), StoreError> {
-    let index = IdRecord {
-        hash: digest.to_hex(),
-        kind: record.kind,
-        subject: record.subject.clone(),
-        issuer: record.issuer.clone(),
-    };
-    let index_json = serde_json::to_string(&index).map_err(|_| StoreError::Unavailable)?;
-    let record_json = serde_json::to_string(record).map_err(|_| StoreError::Unavailable)?;
-    store.put(&id_key(&record.id), &index_json, None).await?;
-    let entry = format!(
-        "{}{}",
-        principal_prefix(record.issuer.as_deref(), &record.subject),
-        record.id
-    );
-    store.put(&entry, "", None).await?;
-    store.put(&digest.kv_key(), &record_json, None).await
-}
-
 /// The id record and key record for `id`, if `owner` (when given) owns it.
 async fn load<S: KeyStore>(
     id: &str,
@@ -703,10 +680,8 @@ async fn load<S: KeyStore>(
     if !validate::is_key_id(id) {
         return Ok(None);
     }
-    let Some(text) = store.get(&id_key(id)).await? else {
-        return Ok(None);
-    };
-    let Ok(index) = serde_json::from_str::<IdRecord>(&text) else {
+    let repo = KeyRepository::new(store);
+    let Some(index) = repo.id_record(id).await? else {
         return Ok(None);
     };
     if owner.is_some_and(|o| {
@@ -722,10 +697,7 @@ async fn load<S: KeyStore>(
     let Some(digest) = TokenDigest::from_hex(&index.hash) else {
         return Ok(None);
     };
-    let Some(text) = store.get(&digest.kv_key()).await? else {
-        return Ok(None);
-    };
-    let Ok(record) = KeyRecord::parse(&text) else {
+    let Some(record) = repo.record(&digest).await? else {
         return Ok(None);
     };
     // The record itself must agree with its index: a PAT is owned only by its own principal.
@@ -743,7 +715,7 @@ async fn load<S: KeyStore>(
 }
 
 async fn last_used<S: KeyStore>(id: &str, store: &S) -> Option<u64> {
-    store.get(&used_key(id)).await.ok().flatten()?.parse().ok()
+    KeyRepository::new(store).last_used(id).await
 }
 
 async fn get_one<S: KeyStore>(
@@ -773,24 +745,19 @@ async fn list<S: KeyStore>(
     ctx: &AdminContext<'_>,
     store: &S,
 ) -> AdminReply {
-    let prefix = match &q.subject {
-        Some(subject) => subject_prefix(subject),
-        None => "id:".to_string(),
+    let listing = match &q.subject {
+        Some(subject) => Listing::Subject(subject),
+        None => Listing::All,
     };
-    let page = match store.list(&prefix, q.cursor.as_deref(), q.limit).await {
+    let page = match KeyRepository::new(store)
+        .list(listing, q.cursor.as_deref(), q.limit)
+        .await
+    {
         Ok(p) => p,
         Err(e) => return unavailable(e),
     };
     let mut items = Vec::new();
-    for name in &page.keys {
-        let Some(rest) = name.strip_prefix(&prefix) else {
-            continue;
-        };
-        let id = if q.subject.is_some() {
-            index_entry_id(rest)
-        } else {
-            rest
-        };
+    for id in &page.ids {
         let record = match load(id, owner, ctx.sole_issuer, store).await {
             Ok(Some((_, record))) => record,
             Ok(None) => continue,
@@ -850,8 +817,7 @@ async fn revoke_record<S: KeyStore>(
 ) -> Result<(), StoreError> {
     if record.revoked_at.is_none() {
         record.revoked_at = Some(ctx.now.0);
-        let text = serde_json::to_string(&*record).map_err(|_| StoreError::Unavailable)?;
-        store.put(&digest.kv_key(), &text, None).await?;
+        KeyRepository::new(store).put_record(digest, record).await?;
         ctx.changes.push(Change::Revoked {
             id: record.id.clone(),
             kind: record.kind,
@@ -930,10 +896,7 @@ async fn roll<S: KeyStore>(
     };
     let grace_end = ctx.now.plus(cmd.grace_seconds).0;
     old.expires_at = Some(old.expires_at.map_or(grace_end, |e| e.min(grace_end)));
-    let Ok(text) = serde_json::to_string(&old) else {
-        return unavailable(StoreError::Unavailable);
-    };
-    if let Err(e) = store.put(&digest.kv_key(), &text, None).await {
+    if let Err(e) = KeyRepository::new(store).put_record(&digest, &old).await {
         return unavailable(e);
     }
     ctx.cache.invalidate(&digest);
@@ -998,10 +961,7 @@ async fn update<S: KeyStore>(
     let scopes_changed =
         scopes_changed || fields.contains(&"limits") || fields.contains(&"credits");
     if !fields.is_empty() {
-        let Ok(text) = serde_json::to_string(&record) else {
-            return unavailable(StoreError::Unavailable);
-        };
-        if let Err(e) = store.put(&digest.kv_key(), &text, None).await {
+        if let Err(e) = KeyRepository::new(store).put_record(&digest, &record).await {
             return unavailable(e);
         }
         ctx.cache.invalidate(&digest);
@@ -1040,19 +1000,19 @@ async fn revoke_principal<S: KeyStore>(
     }
     // The principal's index, and for PATs stored before principals were issuer-qualified, the
     // subject's untagged entries (their records say which issuer they belong to).
-    let prefix = subject_prefix(&cmd.subject);
+    let listing = Listing::Subject(&cmd.subject);
     let mut cursor: Option<String> = None;
     let mut revoked = Vec::new();
     loop {
-        let page = match store.list(&prefix, cursor.as_deref(), MAX_PAGE).await {
+        let page = match KeyRepository::new(store)
+            .list(listing, cursor.as_deref(), MAX_PAGE)
+            .await
+        {
             Ok(p) => p,
             Err(e) => return unavailable(e),
         };
-        for name in &page.keys {
-            let Some(rest) = name.strip_prefix(&prefix) else {
-                continue;
-            };
-            let (digest, mut record) = match load(index_entry_id(rest), None, None, store).await {
+        for id in &page.ids {
+            let (digest, mut record) = match load(id, None, None, store).await {
                 Ok(Some(found)) => found,
                 Ok(None) => continue,
                 Err(e) => return unavailable(e),

@@ -7,9 +7,7 @@ use crate::limits::{
     validate_credits, validate_limits, CreditsDef, KeyQuota, LimitDef, StoredCredits,
 };
 
-use crate::apikey::KeyKind;
-use crate::keycache::KeySettings;
-use crate::keyrecord::MAX_SUBJECT_BYTES;
+use crate::keys::{KeyKind, KeySettings, MAX_SUBJECT_BYTES};
 use crate::route::is_scope_token;
 use crate::time::UnixTime;
 
@@ -613,7 +611,7 @@ impl RevokeToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keycache::RawKeySettings;
+    use crate::keys::RawKeySettings;
 
     #[test]
     fn revocation_bodies_name_the_field() {

@@ -665,7 +665,7 @@ fn run_followups(
                 }
                 Followup::TouchKey(touch) => {
                     let store = Store::new(&env, gateway.config.keys.kv_cache_ttl_seconds());
-                    crate::keycache::touch(&store, &touch, now()).await;
+                    crate::keys::touch(&store, &touch, now()).await;
                 }
                 Followup::RenewLeases(_) => {}
             }

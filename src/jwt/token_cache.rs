@@ -15,12 +15,12 @@ use crate::time::UnixTime;
 /// Longest time a verified token is trusted without re-verification.
 pub const MAX_ENTRY_SECONDS: u64 = 60;
 
-/// SHA-256 of a token.
-pub type TokenDigest = [u8; 32];
+/// The cache's key: the SHA-256 of a token (a bare array, not [`crate::keys::TokenDigest`]).
+pub type TokenCacheKey = [u8; 32];
 
 /// Digest under which a token is cached.
 #[must_use]
-pub fn digest(token: &str) -> TokenDigest {
+pub fn digest(token: &str) -> TokenCacheKey {
     Sha256::digest(token.as_bytes()).into()
 }
 
@@ -31,7 +31,7 @@ struct Entry {
 
 /// A bounded map (SIEVE eviction) from token digest to verified identity.
 pub struct TokenCache {
-    entries: RefCell<SieveMap<TokenDigest, Entry>>,
+    entries: RefCell<SieveMap<TokenCacheKey, Entry>>,
 }
 
 impl TokenCache {
@@ -46,7 +46,7 @@ impl TokenCache {
     /// The identity cached for `digest`, if its entry is still live at `now`; a hit still checks
     /// the credential's own expiry.
     #[must_use]
-    pub fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Identity> {
+    pub fn get(&self, digest: &TokenCacheKey, now: UnixTime) -> Option<Identity> {
         // A cache that cannot be borrowed is a miss (the token is verified in full), not a panic.
         let mut entries = self.entries.try_borrow_mut().ok()?;
         let live = entries.get(digest).is_some_and(|e| {
@@ -63,7 +63,7 @@ impl TokenCache {
     /// Caches `identity` for at most [`MAX_ENTRY_SECONDS`] and never past its expiry. When full,
     /// one entry is evicted by SIEVE (tokens hit since the hand last passed stay; without hits,
     /// the oldest insertion goes).
-    pub fn insert(&self, digest: TokenDigest, identity: Identity, now: UnixTime) {
+    pub fn insert(&self, digest: TokenCacheKey, identity: Identity, now: UnixTime) {
         let lifetime = identity
             .expires_at()
             .map_or(MAX_ENTRY_SECONDS, |exp| exp.saturating_sub(now.0))

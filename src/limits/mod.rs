@@ -373,7 +373,7 @@ pub fn object_name(by: By, who: &Subject<'_>) -> String {
     let principal = |issuer: Option<&str>, subject: &str| {
         format!(
             "principal:{}:{}",
-            crate::keyrecord::issuer_tag(issuer),
+            crate::keys::repository::issuer_tag(issuer),
             hex::encode(subject.as_bytes())
         )
     };
@@ -384,7 +384,7 @@ pub fn object_name(by: By, who: &Subject<'_>) -> String {
             (Some(id), _) => format!("key:{id}"),
             (None, Some(client)) => format!(
                 "client:{}:{}",
-                crate::keyrecord::issuer_tag(who.issuer),
+                crate::keys::repository::issuer_tag(who.issuer),
                 hex::encode(client.as_bytes())
             ),
             (None, None) => principal(who.issuer, subject),

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::admin::{self, AdminCaller, AdminContext, AdminReply, AdminRequest};
 use crate::config::Config;
-use crate::keycache::KeyCache;
+use crate::keys::KeyAuthenticator;
 use crate::ports::KeyStore;
 use crate::problem::Problem;
 use crate::time::UnixTime;
@@ -68,7 +68,7 @@ pub struct Applied {
 pub async fn run<S: KeyStore, L: StateLog>(
     call: AuthorityCall,
     config: &Config,
-    cache: &KeyCache,
+    keys: &KeyAuthenticator,
     store: &S,
     log: &mut L,
     now: UnixTime,
@@ -119,7 +119,7 @@ pub async fn run<S: KeyStore, L: StateLog>(
                 settings: &config.keys,
                 sole_issuer: config.sole_issuer(),
                 is_issuer: &is_issuer,
-                cache,
+                cache: keys.cache(),
                 now,
                 fill,
                 changes: Vec::new(),

@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::TokenDigest;
 use crate::identity::{CredentialKind, Identity};
+use crate::keys::TokenDigest;
 
 /// How long a key revocation (or a creation) stays in the feed: longer than every KV and cache
 /// term together (isolate cache 30 s + KV `cacheTtl` 60 s + propagation ~60 s, docs/state.md),

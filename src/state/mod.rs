@@ -13,8 +13,7 @@ pub mod feed;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apikey::KeyKind;
-use crate::hash::TokenDigest;
+use crate::keys::{KeyKind, TokenDigest};
 use crate::ports::StoreError;
 
 pub use feed::{FeedDocument, FeedEntry, OnStale, RevocationSettings, RevocationView, ViewPlan};

@@ -1,6 +1,7 @@
 //! API key and PAT format: `<prefix><30 random base62><6-char base62 CRC-32 checksum>`.
 //! Classification and checking are pure and cheap, so a mistyped or forged key is refused before
 //! any KV read. Generation takes its randomness from the caller (the platform CSPRNG).
+//! Owns the token's shape only; never touches KV, a digest or a clock.
 
 use serde::{Deserialize, Serialize};
 

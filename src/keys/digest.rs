@@ -1,4 +1,6 @@
-//! SHA-256 of a whole token, and the KV key derived from it. The token itself is never stored.
+//! SHA-256 of a whole token: the only form in which a key's token is kept or looked up (the
+//! token itself is never stored). Owns the digest type and its hex form; never names a KV key
+//! (the schema built from a digest is [`super::repository`]'s).
 
 use sha2::{Digest, Sha256};
 
@@ -25,12 +27,6 @@ impl TokenDigest {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
-
-    /// `key:<lowercase hex>`: where the record lives in KV.
-    #[must_use]
-    pub fn kv_key(&self) -> String {
-        format!("key:{}", self.to_hex())
-    }
 }
 
 impl std::fmt::Debug for TokenDigest {
@@ -44,10 +40,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kv_key_is_lowercase_hex_sha256() {
+    fn hex_is_lowercase_sha256_and_debug_hides_it() {
         assert_eq!(
-            TokenDigest::of("abc").kv_key(),
-            "key:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            TokenDigest::of("abc").to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let d = TokenDigest::of("x");
         assert_eq!(TokenDigest::from_hex(&d.to_hex()), Some(d));

@@ -1,24 +1,17 @@
-//! The KV records behind API keys and PATs, and what makes a record acceptable at `now`.
+//! The records behind API keys and PATs, and what makes a record acceptable at `now`.
 //!
-//! KV layout (the token itself is never stored):
-//! - `key:<hex sha256(token)>` → [`KeyRecord`] (the contract's record), read on the hot path;
-//! - `id:<id>` → [`IdRecord`] `{"hash","kind","subject"}`, so the admin API finds a key by id;
-//! - `sub:<hex(subject)>:<issuer tag>:<id>` → `""`, so keys are listed by subject, or by
-//!   principal (issuer, subject), with a KV prefix list. The subject is hex-encoded so no
-//!   character of it can break the key's structure; the issuer tag is `0` for no issuer (API
-//!   keys) or `i` + 16 hex digits of SHA-256(issuer), so every index key fits KV's 512-byte
-//!   limit whatever the issuer (see [`MAX_SUBJECT_BYTES`]). Entries written before principals
-//!   were issuer-qualified read `sub:<hex(subject)>:<id>`; listings read both.
-//! - `used:<id>` → Unix seconds of the last use, written after responses at most once a minute
-//!   per isolate, in its own key so it can never race with (and undo) a revocation.
+//! Owns: the stored value types ([`KeyRecord`] at a key's digest, [`IdRecord`] at its id), their
+//! lifecycle ([`KeyStatus`]) and the check a record passes to prove an identity
+//! ([`KeyRecord::check`], refused with a [`RecordRejection`]). Never touches: KV or its key names
+//! (the layout is [`super::repository`]'s), a clock (`now` is an argument), a token.
 
 use serde::{Deserialize, Serialize};
 
-use crate::apikey::KeyKind;
+use super::format::KeyKind;
 use crate::identity::Identity;
 use crate::time::UnixTime;
 
-/// The value at `key:<hash>`.
+/// The value stored at a key's digest (the contract's record; read on the hot path).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
     pub id: String,
@@ -46,10 +39,6 @@ pub struct KeyRecord {
     pub credits: Option<Box<crate::limits::StoredCredits>>,
 }
 
-/// Longest subject a key or PAT can be made for, in UTF-8 bytes: the subject index key
-/// (`sub:` + 2 × subject + `:i` + 16 + `:` + id) must stay within KV's 512-byte key limit.
-pub const MAX_SUBJECT_BYTES: usize = 200;
-
 /// The issuer a PAT belongs to: its own, or for a PAT stored without one, the only configured
 /// issuer (`sole_issuer`); `None` when that cannot be decided (refused).
 #[must_use]
@@ -59,7 +48,7 @@ pub fn pat_issuer<'a>(stored: Option<&'a str>, sole_issuer: Option<&'a str>) -> 
 
 /// Why a record does not authenticate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyRejection {
+pub enum RecordRejection {
     Revoked,
     Expired,
     /// The record's kind differs from the kind the token's prefix claims.
@@ -69,14 +58,14 @@ pub enum KeyRejection {
     PatWithoutIssuer,
 }
 
-impl KeyRejection {
+impl RecordRejection {
     #[must_use]
     pub fn reason(self) -> &'static str {
         match self {
-            KeyRejection::Revoked => "revoked",
-            KeyRejection::Expired => "expired",
-            KeyRejection::KindMismatch => "kind_mismatch",
-            KeyRejection::PatWithoutIssuer => "pat_without_issuer",
+            RecordRejection::Revoked => "revoked",
+            RecordRejection::Expired => "expired",
+            RecordRejection::KindMismatch => "kind_mismatch",
+            RecordRejection::PatWithoutIssuer => "pat_without_issuer",
         }
     }
 }
@@ -133,20 +122,20 @@ impl KeyRecord {
         presented: KeyKind,
         now: UnixTime,
         sole_issuer: Option<&str>,
-    ) -> Result<Identity, KeyRejection> {
+    ) -> Result<Identity, RecordRejection> {
         if self.kind != presented {
-            return Err(KeyRejection::KindMismatch);
+            return Err(RecordRejection::KindMismatch);
         }
         let issuer = match self.kind {
             KeyKind::ApiKey => None,
             KeyKind::Pat => Some(
                 pat_issuer(self.issuer.as_deref(), sole_issuer)
-                    .ok_or(KeyRejection::PatWithoutIssuer)?,
+                    .ok_or(RecordRejection::PatWithoutIssuer)?,
             ),
         };
         match self.status(now) {
-            KeyStatus::Revoked => Err(KeyRejection::Revoked),
-            KeyStatus::Expired => Err(KeyRejection::Expired),
+            KeyStatus::Revoked => Err(RecordRejection::Revoked),
+            KeyStatus::Expired => Err(RecordRejection::Expired),
             KeyStatus::Active => Ok(Identity::from_key(crate::identity::KeyFacts {
                 kind: self.kind.credential_kind(),
                 subject: self.subject.clone(),
@@ -159,7 +148,7 @@ impl KeyRecord {
     }
 }
 
-/// The value at `id:<id>`.
+/// The value stored at a key's id, so the admin API finds a key by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRecord {
     /// Lowercase hex SHA-256 of the token: where the [`KeyRecord`] lives.
@@ -169,51 +158,6 @@ pub struct IdRecord {
     /// As in the [`KeyRecord`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-}
-
-#[must_use]
-pub fn id_key(id: &str) -> String {
-    format!("id:{id}")
-}
-
-/// The prefix of every index entry of `subject`, whatever the issuer (and of the entries
-/// written before principals were issuer-qualified).
-#[must_use]
-pub fn subject_prefix(subject: &str) -> String {
-    format!("sub:{}:", hex::encode(subject.as_bytes()))
-}
-
-/// The issuer's part of an index key: `0` for none, else `i` + 16 hex of SHA-256(issuer).
-#[must_use]
-pub fn issuer_tag(issuer: Option<&str>) -> String {
-    use sha2::{Digest, Sha256};
-    match issuer {
-        None => "0".to_string(),
-        Some(iss) => {
-            let digest = Sha256::digest(iss.as_bytes());
-            let mut tag = String::from("i");
-            tag.push_str(&hex::encode(digest.get(..8).unwrap_or(&[])));
-            tag
-        }
-    }
-}
-
-/// The prefix of the index entries of the principal (issuer, subject).
-#[must_use]
-pub fn principal_prefix(issuer: Option<&str>, subject: &str) -> String {
-    format!("{}{}:", subject_prefix(subject), issuer_tag(issuer))
-}
-
-/// The id in an index entry name after `subject_prefix`: `<tag>:<id>`, or `<id>` for an entry
-/// written before principals were issuer-qualified.
-#[must_use]
-pub fn index_entry_id(rest: &str) -> &str {
-    rest.split_once(':').map_or(rest, |(_, id)| id)
-}
-
-#[must_use]
-pub fn used_key(id: &str) -> String {
-    format!("used:{id}")
 }
 
 #[cfg(test)]
@@ -254,7 +198,7 @@ mod tests {
         assert!(r.check(KeyKind::ApiKey, UnixTime(99), None).is_ok());
         assert_eq!(
             r.check(KeyKind::ApiKey, UnixTime(100), None),
-            Err(KeyRejection::Expired)
+            Err(RecordRejection::Expired)
         );
     }
 
@@ -263,12 +207,12 @@ mod tests {
         let mut r = record();
         assert_eq!(
             r.check(KeyKind::Pat, UnixTime(50), None),
-            Err(KeyRejection::KindMismatch)
+            Err(RecordRejection::KindMismatch)
         );
         r.revoked_at = Some(40);
         assert_eq!(
             r.check(KeyKind::ApiKey, UnixTime(50), None),
-            Err(KeyRejection::Revoked)
+            Err(RecordRejection::Revoked)
         );
         assert_eq!(r.status(UnixTime(50)), KeyStatus::Revoked);
     }
@@ -291,37 +235,11 @@ mod tests {
         r.issuer = None;
         assert_eq!(
             r.check(KeyKind::Pat, UnixTime(1), None),
-            Err(KeyRejection::PatWithoutIssuer)
+            Err(RecordRejection::PatWithoutIssuer)
         );
         let id = r
             .check(KeyKind::Pat, UnixTime(1), Some("https://only"))
             .unwrap();
         assert_eq!(id.issuer(), Some("https://only"));
-    }
-
-    #[test]
-    fn principal_index_keys_separate_issuers_and_fit_kv() {
-        let a = principal_prefix(Some("https://a"), "alice");
-        let b = principal_prefix(Some("https://b"), "alice");
-        assert_ne!(a, b);
-        assert!(a.starts_with(&subject_prefix("alice")));
-        assert_ne!(principal_prefix(None, "alice"), a);
-        let long_issuer = "https://".to_string() + &"x".repeat(400);
-        let subject = "s".repeat(MAX_SUBJECT_BYTES);
-        let key = format!(
-            "{}key_{}",
-            principal_prefix(Some(&long_issuer), &subject),
-            "A".repeat(16)
-        );
-        assert!(key.len() <= 512, "{}", key.len());
-        assert_eq!(index_entry_id("i0011223344556677:key_1"), "key_1");
-        assert_eq!(index_entry_id("key_1"), "key_1");
-    }
-
-    #[test]
-    fn subject_prefix_cannot_be_confused() {
-        assert_ne!(subject_prefix("a:b"), subject_prefix("a"));
-        assert!(!subject_prefix("a:").starts_with(&subject_prefix("a")));
-        assert!(!subject_prefix("ab").starts_with(&subject_prefix("a")));
     }
 }

@@ -1,0 +1,322 @@
+//! The one owner of the keys' KV schema: every KV key name of API keys and PATs is built and
+//! parsed here, and every read and write of them (hot path, admin API, the authority's tables)
+//! goes through [`KeyRepository`] or the name functions below.
+//!
+//! KV layout (the token itself is never stored):
+//! - `key:<hex sha256(token)>` → [`KeyRecord`] (the contract's record), read on the hot path;
+//! - `id:<id>` → [`IdRecord`] `{"hash","kind","subject"}`, so the admin API finds a key by id;
+//! - `sub:<hex(subject)>:<issuer tag>:<id>` → `""`, so keys are listed by subject, or by
+//!   principal (issuer, subject), with a KV prefix list. The subject is hex-encoded so no
+//!   character of it can break the key's structure; the issuer tag is `0` for no issuer (API
+//!   keys) or `i` + 16 hex digits of SHA-256(issuer), so every index key fits KV's 512-byte
+//!   limit whatever the issuer (see [`MAX_SUBJECT_BYTES`]). Entries written before principals
+//!   were issuer-qualified read `sub:<hex(subject)>:<id>`; listings read both.
+//! - `used:<id>` → Unix seconds of the last use, written after responses at most once a minute
+//!   per isolate, in its own key so it can never race with (and undo) a revocation.
+//!
+//! Never touches: what a record means or whether it authenticates ([`super::record`]), the
+//! per-isolate cache, a clock (`now` is an argument), a token (only its digest).
+
+use super::digest::TokenDigest;
+use super::record::{IdRecord, KeyRecord};
+use crate::ports::{Authority, KeyStore, StoreError};
+use crate::time::UnixTime;
+
+/// Longest subject a key or PAT can be made for, in UTF-8 bytes: the subject index key
+/// (`sub:` + 2 × subject + `:i` + 16 + `:` + id) must stay within KV's 512-byte key limit.
+pub const MAX_SUBJECT_BYTES: usize = 200;
+
+/// The prefix of every id record: listing it walks every key.
+const ID_PREFIX: &str = "id:";
+
+/// `key:<lowercase hex>`: where the record of the token with `digest` lives.
+#[must_use]
+pub fn record_key(digest: &TokenDigest) -> String {
+    format!("key:{}", digest.to_hex())
+}
+
+/// `id:<id>`: where a key's [`IdRecord`] lives.
+#[must_use]
+pub fn id_key(id: &str) -> String {
+    format!("{ID_PREFIX}{id}")
+}
+
+/// `used:<id>`: when the key was last used.
+#[must_use]
+pub fn used_key(id: &str) -> String {
+    format!("used:{id}")
+}
+
+/// The prefix of every index entry of `subject`, whatever the issuer (and of the entries
+/// written before principals were issuer-qualified).
+#[must_use]
+pub fn subject_prefix(subject: &str) -> String {
+    format!("sub:{}:", hex::encode(subject.as_bytes()))
+}
+
+/// The issuer's part of an index key: `0` for none, else `i` + 16 hex of SHA-256(issuer). (The
+/// counter objects of `crate::limits` name principals with the same tag.)
+#[must_use]
+pub fn issuer_tag(issuer: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match issuer {
+        None => "0".to_string(),
+        Some(iss) => {
+            let digest = Sha256::digest(iss.as_bytes());
+            let mut tag = String::from("i");
+            tag.push_str(&hex::encode(digest.get(..8).unwrap_or(&[])));
+            tag
+        }
+    }
+}
+
+/// The prefix of the index entries of the principal (issuer, subject).
+#[must_use]
+pub fn principal_prefix(issuer: Option<&str>, subject: &str) -> String {
+    format!("{}{}:", subject_prefix(subject), issuer_tag(issuer))
+}
+
+/// The index entry of key `id` of the principal (issuer, subject).
+#[must_use]
+pub fn index_entry(issuer: Option<&str>, subject: &str, id: &str) -> String {
+    format!("{}{id}", principal_prefix(issuer, subject))
+}
+
+/// The id in an index entry name after `subject_prefix`: `<tag>:<id>`, or `<id>` for an entry
+/// written before principals were issuer-qualified.
+#[must_use]
+fn index_entry_id(rest: &str) -> &str {
+    rest.split_once(':').map_or(rest, |(_, id)| id)
+}
+
+/// Which keys a listing walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing<'a> {
+    /// Every key, by its id record.
+    All,
+    /// The keys of one subject (every issuer), by the subject's index entries.
+    Subject(&'a str),
+}
+
+impl Listing<'_> {
+    /// The KV prefix the listing lists.
+    #[must_use]
+    pub fn prefix(&self) -> String {
+        match self {
+            Listing::All => ID_PREFIX.to_string(),
+            Listing::Subject(subject) => subject_prefix(subject),
+        }
+    }
+
+    /// The key id a listed `name` stands for (`None` for a name outside the listing).
+    #[must_use]
+    pub fn id_of<'n>(&self, name: &'n str) -> Option<&'n str> {
+        self.id_after(&self.prefix(), name)
+    }
+
+    /// [`Listing::id_of`] with the listing's `prefix` already built.
+    fn id_after<'n>(&self, prefix: &str, name: &'n str) -> Option<&'n str> {
+        let rest = name.strip_prefix(prefix)?;
+        Some(match self {
+            Listing::All => rest,
+            Listing::Subject(_) => index_entry_id(rest),
+        })
+    }
+}
+
+/// One page of key ids, in the store's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdPage {
+    pub ids: Vec<String>,
+    /// Present when more follow.
+    pub cursor: Option<String>,
+}
+
+/// The record of the token with `digest` as the state tier's authority holds it.
+pub async fn authority_record<A: Authority>(
+    authority: &A,
+    digest: &TokenDigest,
+) -> Result<Option<String>, StoreError> {
+    authority.record(&record_key(digest)).await
+}
+
+/// The keys' records in a [`KeyStore`] (KV, or the authority's key table).
+#[derive(Debug)]
+pub struct KeyRepository<'s, S> {
+    store: &'s S,
+}
+
+impl<S> Clone for KeyRepository<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for KeyRepository<'_, S> {}
+
+impl<'s, S: KeyStore> KeyRepository<'s, S> {
+    #[must_use]
+    pub fn new(store: &'s S) -> Self {
+        KeyRepository { store }
+    }
+
+    /// The stored text of the record at `digest`, read the hot path's way (the store may answer
+    /// from its edge cache). Left unparsed: a malformed record is the caller's refusal.
+    pub async fn record_text_cached(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<String>, StoreError> {
+        self.store.get_cached(&record_key(digest)).await
+    }
+
+    /// The record at `digest`, as fresh as the store allows; a malformed one reads as none.
+    pub async fn record(&self, digest: &TokenDigest) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self
+            .store
+            .get(&record_key(digest))
+            .await?
+            .and_then(|text| KeyRecord::parse(&text).ok()))
+    }
+
+    /// Replace the record at `digest`.
+    pub async fn put_record(
+        &self,
+        digest: &TokenDigest,
+        record: &KeyRecord,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(record).map_err(|_| StoreError::Unavailable)?;
+        self.store.put(&record_key(digest), &text, None).await
+    }
+
+    /// True when something is stored at `id`'s id record, well-formed or not.
+    pub async fn id_taken(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(&id_key(id)).await?.is_some())
+    }
+
+    /// The id record of `id`; a malformed one reads as none.
+    pub async fn id_record(&self, id: &str) -> Result<Option<IdRecord>, StoreError> {
+        Ok(self
+            .store
+            .get(&id_key(id))
+            .await?
+            .and_then(|text| serde_json::from_str::<IdRecord>(&text).ok()))
+    }
+
+    /// Write a new key's three records: id and subject index first, so a key that works is
+    /// always one the admin API can find and revoke.
+    pub async fn write_key(
+        &self,
+        digest: &TokenDigest,
+        record: &KeyRecord,
+    ) -> Result<(), StoreError> {
+        let index = IdRecord {
+            hash: digest.to_hex(),
+            kind: record.kind,
+            subject: record.subject.clone(),
+            issuer: record.issuer.clone(),
+        };
+        let index_json = serde_json::to_string(&index).map_err(|_| StoreError::Unavailable)?;
+        let record_json = serde_json::to_string(record).map_err(|_| StoreError::Unavailable)?;
+        self.store
+            .put(&id_key(&record.id), &index_json, None)
+            .await?;
+        let entry = index_entry(record.issuer.as_deref(), &record.subject, &record.id);
+        self.store.put(&entry, "", None).await?;
+        self.store
+            .put(&record_key(digest), &record_json, None)
+            .await
+    }
+
+    /// When key `id` was last used, if recorded (a failed or malformed read is none).
+    pub async fn last_used(&self, id: &str) -> Option<u64> {
+        self.store
+            .get(&used_key(id))
+            .await
+            .ok()
+            .flatten()?
+            .parse()
+            .ok()
+    }
+
+    /// Record a use of key `id` at `now` (best effort: a failed write is not retried).
+    pub async fn record_use(&self, id: &str, now: UnixTime) {
+        let _ = self
+            .store
+            .put(&used_key(id), &now.0.to_string(), None)
+            .await;
+    }
+
+    /// One page of the ids `listing` walks, at most `limit` names of the store's listing.
+    pub async fn list(
+        &self,
+        listing: Listing<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<IdPage, StoreError> {
+        let prefix = listing.prefix();
+        let page = self.store.list(&prefix, cursor, limit).await?;
+        let ids = page
+            .keys
+            .iter()
+            .filter_map(|name| listing.id_after(&prefix, name))
+            .map(str::to_string)
+            .collect();
+        Ok(IdPage {
+            ids,
+            cursor: page.cursor,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_key_is_lowercase_hex_sha256() {
+        assert_eq!(
+            record_key(&TokenDigest::of("abc")),
+            "key:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(id_key("key_1"), "id:key_1");
+        assert_eq!(used_key("key_1"), "used:key_1");
+    }
+
+    #[test]
+    fn principal_index_keys_separate_issuers_and_fit_kv() {
+        let a = principal_prefix(Some("https://a"), "alice");
+        let b = principal_prefix(Some("https://b"), "alice");
+        assert_ne!(a, b);
+        assert!(a.starts_with(&subject_prefix("alice")));
+        assert_ne!(principal_prefix(None, "alice"), a);
+        let long_issuer = "https://".to_string() + &"x".repeat(400);
+        let subject = "s".repeat(MAX_SUBJECT_BYTES);
+        let key = index_entry(
+            Some(&long_issuer),
+            &subject,
+            &format!("key_{}", "A".repeat(16)),
+        );
+        assert!(key.len() <= 512, "{}", key.len());
+        assert_eq!(index_entry_id("i0011223344556677:key_1"), "key_1");
+        assert_eq!(index_entry_id("key_1"), "key_1");
+    }
+
+    #[test]
+    fn subject_prefix_cannot_be_confused() {
+        assert_ne!(subject_prefix("a:b"), subject_prefix("a"));
+        assert!(!subject_prefix("a:").starts_with(&subject_prefix("a")));
+        assert!(!subject_prefix("ab").starts_with(&subject_prefix("a")));
+    }
+
+    #[test]
+    fn listings_read_ids_from_both_index_forms() {
+        let entry = index_entry(Some("https://a"), "alice", "key_1");
+        let subject = Listing::Subject("alice");
+        assert_eq!(subject.id_of(&entry), Some("key_1"));
+        let legacy = format!("{}key_2", subject_prefix("alice"));
+        assert_eq!(subject.id_of(&legacy), Some("key_2"));
+        assert_eq!(subject.id_of(&index_entry(None, "bob", "key_3")), None);
+        assert_eq!(Listing::All.id_of(&id_key("key_4")), Some("key_4"));
+        assert_eq!(Listing::All.id_of("used:key_4"), None);
+    }
+}
