@@ -27,11 +27,11 @@ impl CredentialKind {
 
 /// A caller whose credential has been verified.
 ///
-/// Its fields are private and its constructors crate-private ([`Identity::from_jwt`] for
-/// `jwt::VerifiedToken`, [`Identity::from_key`] for a key record that passed its checks): no code
+/// Its fields are private and its constructors crate-private (`Identity::from_jwt` for
+/// `jwt::VerifiedToken`, `Identity::from_key` for a key record that passed its checks): no code
 /// outside the verifiers can make one, or change one after it was made, so "this request is
 /// authenticated as X" cannot be asserted by anything but a verification. Read it through the
-/// accessors. (Integration tests get [`Identity::for_tests`] from the `test-support` feature,
+/// accessors. (Integration tests get `Identity::for_tests` from the `test-support` feature,
 /// which only the crate's own dev-dependency on itself turns on; no deployed build has it.)
 ///
 /// ```compile_fail,E0451
