@@ -59,7 +59,7 @@ fn vector_token(tokens: &Value, name: &str) -> String {
 }
 
 /// Deterministic stand-in for a CSPRNG (xorshift64*): the key's bytes do not matter here.
-fn filler() -> impl FnMut(&mut [u8]) {
+fn filler() -> impl FnMut(&mut [u8]) -> Result<(), edge_auth::ports::NoEntropy> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     move |buf: &mut [u8]| {
         for b in buf.iter_mut() {
@@ -68,6 +68,7 @@ fn filler() -> impl FnMut(&mut [u8]) {
             state ^= state >> 27;
             *b = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8;
         }
+        Ok(())
     }
 }
 
@@ -144,7 +145,7 @@ fn bench_apikey(c: &mut Criterion, key: &str) {
     g.bench_function("checksum", |b| b.iter(|| checksum(black_box(body))));
     let mut fill = filler();
     g.bench_function("generate", |b| {
-        b.iter(|| format.generate(KeyKind::ApiKey, &mut fill))
+        b.iter(|| format.generate(KeyKind::ApiKey, &mut fill).ok())
     });
     g.finish();
 }
@@ -481,7 +482,10 @@ fn bench_key_cache_hit_rate(c: &mut Criterion) {
     let mut fill = filler();
     let tokens: Vec<String> = (0..WORKING_SET)
         .map(|i| {
-            let token = settings.format.generate(KeyKind::ApiKey, &mut fill);
+            let token = settings
+                .format
+                .generate(KeyKind::ApiKey, &mut fill)
+                .expect("token");
             let record = serde_json::json!({
                 "id": format!("key_{i:016}"), "kind": "api_key", "subject": "bench-user",
                 "name": "bench key", "scopes": ["read"], "created_at": 1_899_990_000u64,
@@ -554,7 +558,9 @@ fn core(c: &mut Criterion) {
     let tokens = load_json("tokens.json");
     let config = load_json("config.json");
     let jwt = vector_token(&tokens, "valid_rs256");
-    let key = KeyFormat::default().generate(KeyKind::ApiKey, &mut filler());
+    let key = KeyFormat::default()
+        .generate(KeyKind::ApiKey, &mut filler())
+        .expect("token");
 
     bench_extract(c, &jwt, &key);
     bench_route(c);

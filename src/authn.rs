@@ -1156,7 +1156,7 @@ impl<K: Clone> Gateway<K> {
         headers: &[(String, String)],
         ports: Ports<'_, S, D, V, A>,
         now: UnixTime,
-        fill: &mut dyn FnMut(&mut [u8]),
+        fill: &mut crate::ports::Fill<'_>,
     ) -> AdminReply
     where
         S: KeyStore,

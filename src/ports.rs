@@ -27,6 +27,16 @@ impl StoreError {
     }
 }
 
+/// The platform CSPRNG could not fill a buffer. Nothing random may then be made: minting a key
+/// or PAT refuses (500 `no_entropy`) rather than use bytes nobody drew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoEntropy;
+
+/// The randomness port: fill the whole buffer with cryptographically secure random bytes, or
+/// say it cannot ([`NoEntropy`]). The adapter's is `getrandom` (WebCrypto's
+/// `getRandomValues`); tests pass closures.
+pub type Fill<'a> = dyn FnMut(&mut [u8]) -> Result<(), NoEntropy> + 'a;
+
 /// One page of a prefix listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListPage {

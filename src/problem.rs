@@ -123,6 +123,18 @@ impl Problem {
         }
     }
 
+    /// 500: the CSPRNG failed ([`crate::ports::NoEntropy`]): nothing random was made and nothing
+    /// written.
+    #[must_use]
+    pub fn no_entropy() -> Self {
+        Problem::new(
+            500,
+            "Internal error",
+            "no_entropy",
+            "The edge could not produce random bytes.",
+        )
+    }
+
     /// 502: a header the edge meant to add could not be sent
     /// ([`crate::headers::Unsendable`]): nothing is forwarded.
     #[must_use]

@@ -96,6 +96,7 @@ impl World {
                 n = n.wrapping_mul(31).wrapping_add(11);
                 *b = n;
             }
+            Ok(())
         };
         let mut headers: Vec<(String, String)> = headers
             .iter()

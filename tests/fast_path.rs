@@ -185,7 +185,11 @@ fn public_routes_cached_keys_verified_tokens_and_hs256_decide_on_the_first_poll(
         .config
         .keys
         .format
-        .generate(KeyKind::ApiKey, &mut |b| b.fill(7));
+        .generate(KeyKind::ApiKey, &mut |b| {
+            b.fill(7);
+            Ok(())
+        })
+        .unwrap();
     let record = json!({
         "id": "key_fastpath000000001", "kind": "api_key", "subject": "svc", "name": "n",
         "scopes": [], "created_at": NOW - 10, "expires_at": null
@@ -259,7 +263,11 @@ fn public_routes_cached_keys_verified_tokens_and_hs256_decide_on_the_first_poll(
         .config
         .keys
         .format
-        .generate(KeyKind::ApiKey, &mut |b| b.fill(8));
+        .generate(KeyKind::ApiKey, &mut |b| {
+            b.fill(8);
+            Ok(())
+        })
+        .unwrap();
     assert!(
         first_poll(&g, &p, "/v1/x", Some(&format!("Bearer {other}"))).is_none(),
         "an unknown key waits on KV"

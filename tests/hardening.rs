@@ -173,6 +173,7 @@ impl World {
                 n = n.wrapping_mul(31).wrapping_add(11);
                 *b = n;
             }
+            Ok(())
         };
         let body = if body.is_null() {
             Vec::new()
@@ -400,12 +401,15 @@ fn legacy_pat_record(token: &str) -> (String, String) {
 async fn a_pat_stored_without_an_issuer_works_only_with_a_single_issuer() {
     let format = edge_auth::keys::KeyFormat::default();
     let mut bytes = 5u8;
-    let token = format.generate(edge_auth::keys::KeyKind::Pat, &mut |buf: &mut [u8]| {
-        for b in buf {
-            bytes = bytes.wrapping_mul(13).wrapping_add(1);
-            *b = bytes;
-        }
-    });
+    let token = format
+        .generate(edge_auth::keys::KeyKind::Pat, &mut |buf: &mut [u8]| {
+            for b in buf {
+                bytes = bytes.wrapping_mul(13).wrapping_add(1);
+                *b = bytes;
+            }
+            Ok(())
+        })
+        .unwrap();
     let (key, value) = legacy_pat_record(&token);
 
     let mut single = two_issuer_config();
@@ -858,12 +862,15 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
     let format = edge_auth::keys::KeyFormat::default();
     let mut n = 77u8;
     let mut token = |kind| {
-        format.generate(kind, &mut |buf: &mut [u8]| {
-            for b in buf {
-                n = n.wrapping_mul(29).wrapping_add(3);
-                *b = n;
-            }
-        })
+        format
+            .generate(kind, &mut |buf: &mut [u8]| {
+                for b in buf {
+                    n = n.wrapping_mul(29).wrapping_add(3);
+                    *b = n;
+                }
+                Ok(())
+            })
+            .unwrap()
     };
     let api = token(edge_auth::keys::KeyKind::ApiKey);
     let pat = token(edge_auth::keys::KeyKind::Pat);
@@ -965,6 +972,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
             n = n.wrapping_mul(29).wrapping_add(3);
             *b = n;
         }
+        Ok(())
     };
     let reads_before = w.store.reads.get();
     let mut statuses = Vec::new();
@@ -974,7 +982,8 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
             .config
             .keys
             .format
-            .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill);
+            .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill)
+            .unwrap();
         let outcome = w
             .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
             .await;
@@ -1004,7 +1013,8 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
         .config
         .keys
         .format
-        .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill);
+        .generate(edge_auth::keys::KeyKind::ApiKey, &mut fill)
+        .unwrap();
     let outcome = w
         .decide("GET", "/v1/x", &[("authorization", &valid(&forged)), ip])
         .await;

@@ -7,12 +7,15 @@ use proptest::prelude::*;
 
 fn key_from_seed(format: &KeyFormat, kind: KeyKind, seed: Vec<u8>) -> String {
     let mut pos = 0usize;
-    format.generate(kind, &mut |buf: &mut [u8]| {
-        for b in buf.iter_mut() {
-            *b = seed[pos % seed.len()].wrapping_add((pos / seed.len()) as u8);
-            pos += 1;
-        }
-    })
+    format
+        .generate(kind, &mut |buf: &mut [u8]| {
+            for b in buf.iter_mut() {
+                *b = seed[pos % seed.len()].wrapping_add((pos / seed.len()) as u8);
+                pos += 1;
+            }
+            Ok(())
+        })
+        .unwrap()
 }
 
 proptest! {

@@ -64,6 +64,7 @@ impl Env {
                 n = n.wrapping_mul(31).wrapping_add(7);
                 *b = n;
             }
+            Ok(())
         };
         let body = if body.is_null() {
             Vec::new()
@@ -212,7 +213,12 @@ async fn the_cache_is_bounded() {
     let store = MemoryStore::new();
     let format = KeyFormat::default();
     for i in 0..10u8 {
-        let token = format.generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(i));
+        let token = format
+            .generate(KeyKind::ApiKey, &mut |b: &mut [u8]| {
+                b.fill(i);
+                Ok(())
+            })
+            .unwrap();
         let _ = keys
             .authenticate(
                 &store,
@@ -258,7 +264,12 @@ async fn revocation_through_this_isolate_applies_at_once_despite_the_cache() {
 #[tokio::test(flavor = "current_thread")]
 async fn kv_failure_is_unavailable_never_success() {
     let env = Env::new(30);
-    let token = KeyFormat::default().generate(KeyKind::ApiKey, &mut |b: &mut [u8]| b.fill(9));
+    let token = KeyFormat::default()
+        .generate(KeyKind::ApiKey, &mut |b: &mut [u8]| {
+            b.fill(9);
+            Ok(())
+        })
+        .unwrap();
     env.store.failing.set(true);
     match env.auth(&token, NOW).await {
         Err(KeyAuthFailure::Unavailable { retry_after, .. }) => assert!(retry_after > 0),
@@ -638,14 +649,17 @@ async fn touches(env: &Env, token: &str, now: UnixTime) -> bool {
 /// store has never seen, different for each `seed`.
 fn forged_key(seed: u64) -> String {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    KeyFormat::default().generate(KeyKind::ApiKey, &mut |buf: &mut [u8]| {
-        for b in buf {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *b = (state >> 24) as u8;
-        }
-    })
+    KeyFormat::default()
+        .generate(KeyKind::ApiKey, &mut |buf: &mut [u8]| {
+            for b in buf {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = (state >> 24) as u8;
+            }
+            Ok(())
+        })
+        .unwrap()
 }
 
 #[tokio::test(flavor = "current_thread")]

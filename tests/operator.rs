@@ -501,6 +501,21 @@ async fn admin<S: KeyStore>(
     path: &str,
     body: &[u8],
 ) -> AdminReply {
+    let mut fill = |buf: &mut [u8]| {
+        buf.fill(9);
+        Ok(())
+    };
+    admin_with(g, store, method, path, body, &mut fill).await
+}
+
+async fn admin_with<S: KeyStore>(
+    g: &Gateway<NativeKey>,
+    store: &S,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    fill: &mut edge_auth::ports::Fill<'_>,
+) -> AdminReply {
     let headers = vec![("authorization".to_string(), format!("Bearer {ADMIN_TOKEN}"))];
     let req = AdminRequest {
         method,
@@ -516,9 +531,44 @@ async fn admin<S: KeyStore>(
         authority: None::<&edge_auth::ports::NoAuthority>,
         now_ms: 0,
     };
-    let mut fill = |buf: &mut [u8]| buf.fill(9);
-    g.admin(req, &headers, ports, UnixTime(NOW), &mut fill)
-        .await
+    g.admin(req, &headers, ports, UnixTime(NOW), fill).await
+}
+
+/// Minting fails closed when the CSPRNG does: 500 `no_entropy`, and nothing is written (no
+/// record, no id, no index entry), whether it fails at once or after giving some bytes.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_csprng_mints_nothing_and_writes_nothing() {
+    let g = gateway_with(config_json(), &[("ADMIN_TOKEN", ADMIN_TOKEN)]);
+    let store = MemoryStore::new();
+    let body = br#"{"kind":"api_key","subject":"svc","name":"n","scopes":["read"]}"#;
+    let mut never = |_: &mut [u8]| Err(edge_auth::ports::NoEntropy);
+    let mut once = {
+        let mut left = 1u8;
+        move |buf: &mut [u8]| {
+            if left == 0 {
+                return Err(edge_auth::ports::NoEntropy);
+            }
+            left -= 1;
+            buf.fill(3);
+            Ok(())
+        }
+    };
+    for fill in [
+        &mut never as &mut edge_auth::ports::Fill<'_>,
+        &mut once as &mut edge_auth::ports::Fill<'_>,
+    ] {
+        match admin_with(&g, &store, "POST", "/keys", body, fill).await {
+            AdminReply::Problem(p) => assert_eq!((p.status, p.reason), (500, "no_entropy")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(store.writes.get(), 0);
+    assert!(store.data.borrow().is_empty());
+    // The same request with a working CSPRNG mints.
+    match admin(&g, &store, "POST", "/keys", body).await {
+        AdminReply::Json { status, .. } => assert_eq!(status, 201),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -132,6 +132,7 @@ impl Authority {
                 x ^= x << 17;
                 *b = (x >> 24) as u8;
             }
+            Ok(())
         };
         let actor = match &caller {
             AdminCaller::Admin => Actor::AdminToken,
@@ -514,7 +515,10 @@ fn failed_admin_authentication_is_one_audit_row_for_many() {
         reason: "bad_admin_token".into(),
         count: 7,
     };
-    let mut fill = |b: &mut [u8]| b.fill(1);
+    let mut fill = |b: &mut [u8]| {
+        b.fill(1);
+        Ok(())
+    };
     let applied = futures_now(run(
         call,
         &a.config,

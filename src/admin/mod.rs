@@ -13,7 +13,7 @@ use crate::keys::{
     pat_issuer, KeyCache, KeyKind, KeyRecord, KeyRepository, KeySettings, KeyStatus, Listing,
     TokenDigest,
 };
-use crate::ports::{KeyStore, StoreError, KV_BINDING};
+use crate::ports::{Fill, KeyStore, NoEntropy, StoreError, KV_BINDING};
 use crate::problem::Problem;
 use crate::state::Change;
 use crate::time::UnixTime;
@@ -69,8 +69,8 @@ pub struct AdminContext<'a> {
     pub is_issuer: &'a dyn Fn(&str) -> bool,
     pub cache: &'a KeyCache,
     pub now: UnixTime,
-    /// Writes cryptographically secure random bytes.
-    pub fill: &'a mut dyn FnMut(&mut [u8]),
+    /// The randomness port (the platform CSPRNG); minting refuses when it fails.
+    pub fill: &'a mut Fill<'a>,
     /// The mutations made, for the authority's audit log and revocation feed.
     pub changes: Vec<Change>,
     /// True inside the authority (the `AUTH_STATE` object): the endpoints that need its audit
@@ -369,10 +369,14 @@ async fn issue<S: KeyStore>(
     quota: crate::limits::KeyQuota,
     ctx: &mut AdminContext<'_>,
     store: &S,
-) -> Result<Issued, StoreError> {
+) -> Result<Issued, AdminReply> {
     let format = &ctx.settings.format;
-    let token = format.generate(kind, ctx.fill);
-    let id = format!("key_{}", random_base62(16, ctx.fill));
+    let (Ok(token), Ok(id)) = (
+        format.generate(kind, ctx.fill),
+        random_base62(16, ctx.fill).map(|r| format!("key_{r}")),
+    ) else {
+        return Err(AdminReply::Problem(Problem::no_entropy()));
+    };
     let digest = TokenDigest::of(&token);
     let record = KeyRecord {
         id: id.clone(),
@@ -390,7 +394,8 @@ async fn issue<S: KeyStore>(
     };
     KeyRepository::new(store)
         .write_key(&digest, &record)
-        .await?;
+        .await
+        .map_err(unavailable)?;
     ctx.cache.invalidate(&digest);
     Ok(Issued {
         token,
@@ -461,7 +466,7 @@ async fn create_key<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store:
             ctx.changes.push(issued.created());
             issued_reply(&issued)
         }
-        Err(e) => unavailable(e),
+        Err(reply) => reply,
     }
 }
 
@@ -511,7 +516,7 @@ async fn create_pat<S: KeyStore>(
             ctx.changes.push(issued.created());
             issued_reply(&issued)
         }
-        Err(e) => unavailable(e),
+        Err(reply) => reply,
     }
 }
 
@@ -624,10 +629,13 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 Err(e) => return unavailable(e),
             }
         }
-        let id = key
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("key_{}", random_base62(16, ctx.fill)));
+        let id = match &key.id {
+            Some(id) => id.clone(),
+            None => match random_base62(16, ctx.fill) {
+                Ok(r) => format!("key_{r}"),
+                Err(NoEntropy) => return AdminReply::Problem(Problem::no_entropy()),
+            },
+        };
         plan.push((Some((digest, key, issuer)), id));
     }
     let mut imported = 0usize;
@@ -892,7 +900,7 @@ async fn roll<S: KeyStore>(
     .await
     {
         Ok(i) => i,
-        Err(e) => return unavailable(e),
+        Err(reply) => return reply,
     };
     let grace_end = ctx.now.plus(cmd.grace_seconds).0;
     old.expires_at = Some(old.expires_at.map_or(grace_end, |e| e.min(grace_end)));

@@ -24,6 +24,7 @@ use worker::{Context, Env};
 use crate::admin::AdminRequest;
 use crate::authn::{Decision, Followup, Gateway, OwnEndpoint, Ports, RequestParts};
 use crate::config::{Config, ConfigError};
+use crate::ports::NoEntropy;
 use crate::problem::Problem;
 use crate::request_url::RequestUrl;
 use crate::state::authority::AuthorityCall;
@@ -123,19 +124,10 @@ fn now() -> UnixTime {
     unix_time(now_ms())
 }
 
-/// Fill with the CSPRNG; `Err` (the caller refuses with [`no_entropy`]) when it is not working.
-/// After one successful probe a later failure leaves zeros, which the callers never use: they
-/// probe first.
-pub(crate) fn csprng_fill(buf: &mut [u8]) {
-    if getrandom::getrandom(buf).is_err() {
-        buf.fill(0);
-    }
-}
-
-/// True when the CSPRNG answers (probed before minting a token).
-pub(crate) fn csprng_works() -> bool {
-    let mut probe = [0u8; 1];
-    getrandom::getrandom(&mut probe).is_ok()
+/// The randomness port ([`crate::ports::Fill`]): WebCrypto's `getRandomValues` through
+/// `getrandom`; [`NoEntropy`] when it fails (the core then refuses to mint).
+pub(crate) fn csprng_fill(buf: &mut [u8]) -> Result<(), NoEntropy> {
+    getrandom::getrandom(buf).map_err(|_| NoEntropy)
 }
 
 /// A request id: Cloudflare's `cf-ray` when present; else a per-isolate random prefix and a
@@ -303,7 +295,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
     // The assertion's `jti` is the only per-request use of the CSPRNG.
     let mut entropy = [0u8; 16];
     if gateway.config.assertion_signer.is_some() && getrandom::getrandom(&mut entropy).is_err() {
-        let p = no_entropy();
+        let p = Problem::no_entropy();
         return Step::Answer(problem_response(&p, &gateway.config.realm, &rid));
     }
 
@@ -478,11 +470,8 @@ async fn own_endpoint(
                 body: &body,
             };
             let documents = FetchDocuments::new(fetch_timeout(gateway));
-            // A CSPRNG that fails is refused before anything is minted with it.
+            // A CSPRNG that fails refuses in the core (`no_entropy`) before anything is written.
             let mut fill = csprng_fill;
-            if !csprng_works() {
-                return problem_response(&no_entropy(), realm, rid);
-            }
             let store = Store::new(env, gateway.config.keys.kv_cache_ttl_seconds());
             let Some(stub) = state::AuthorityStub::of(env) else {
                 // Without the state tier the admin API writes KV directly (docs/state.md).
@@ -615,16 +604,6 @@ fn audit_failure(
 
 fn fetch_timeout(gateway: &Gateway<CryptoKeyHandle>) -> u32 {
     u32::try_from(gateway.config.jwks.fetch_timeout_ms).unwrap_or(3_000)
-}
-
-/// The CSPRNG failed: refuse rather than continue with guessable values.
-pub(crate) fn no_entropy() -> Problem {
-    Problem::new(
-        500,
-        "Internal error",
-        "no_entropy",
-        "The edge could not produce random bytes.",
-    )
 }
 
 /// Background work after the response: JWKS refreshes and `last_used_at` writes.

@@ -258,14 +258,8 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
             request_id.clone()
         }
     };
-    // A CSPRNG that fails is refused before anything is minted with it.
+    // A CSPRNG that fails refuses in the core (`no_entropy`) before anything is written.
     let mut fill = super::csprng_fill;
-    if !super::csprng_works() {
-        return answer(
-            false,
-            &problem_response(&super::no_entropy(), &realm, &request_id),
-        );
-    }
     let tables = AdminStore::Tables(Tables(shell));
     let mut log = Log(shell);
     let now = super::unix_time(now_ms);

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::identity::CredentialKind;
+use crate::ports::{Fill, NoEntropy};
 
 /// `0-9A-Za-z`, in the order the checksum's base62 digits use.
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -134,14 +135,15 @@ impl KeyFormat {
         }
     }
 
-    /// A new token of `kind`. `fill` must write cryptographically secure random bytes.
-    pub fn generate(&self, kind: KeyKind, fill: &mut dyn FnMut(&mut [u8])) -> String {
+    /// A new token of `kind` from the randomness port; [`NoEntropy`] when it cannot give any
+    /// (no token is made of anything else).
+    pub fn generate(&self, kind: KeyKind, fill: &mut Fill<'_>) -> Result<String, NoEntropy> {
         let mut token = String::with_capacity(self.prefix(kind).len() + RANDOM_LEN + CHECKSUM_LEN);
         token.push_str(self.prefix(kind));
-        token.push_str(&random_base62(RANDOM_LEN, fill));
+        token.push_str(&random_base62(RANDOM_LEN, fill)?);
         let sum = checksum(&token);
         token.extend(sum.iter().map(|b| char::from(*b)));
-        token
+        Ok(token)
     }
 
     /// The public beginning of a token, safe to show: prefix and the first random characters.
@@ -153,11 +155,12 @@ impl KeyFormat {
 }
 
 /// `len` base62 characters without modulo bias: bytes ≥ 248 (= 4 × 62) are discarded.
-pub fn random_base62(len: usize, fill: &mut dyn FnMut(&mut [u8])) -> String {
+/// [`NoEntropy`] as soon as the port fails: nothing drawn before is used.
+pub fn random_base62(len: usize, fill: &mut Fill<'_>) -> Result<String, NoEntropy> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
-        fill(&mut buf);
+        fill(&mut buf)?;
         for b in buf {
             if out.len() == len {
                 break;
@@ -169,7 +172,7 @@ pub fn random_base62(len: usize, fill: &mut dyn FnMut(&mut [u8])) -> String {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// CRC-32 (IEEE) of `text` as a big-endian number in base62, left-padded with `0` to 6 chars.
@@ -215,21 +218,54 @@ mod tests {
                 *b = n;
                 n = n.wrapping_add(1);
             }
-        });
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(s.len(), 300);
         assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let all_high = random_base62(5, &mut |buf: &mut [u8]| {
             for (i, b) in buf.iter_mut().enumerate() {
                 *b = if i % 2 == 0 { 250 } else { 1 };
             }
-        });
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(all_high, "11111");
     }
 
     #[test]
     fn start_is_prefix_and_four_chars() {
         let f = KeyFormat::default();
-        let t = f.generate(KeyKind::Pat, &mut |b: &mut [u8]| b.fill(7));
+        let t = f
+            .generate(KeyKind::Pat, &mut |b: &mut [u8]| {
+                b.fill(7);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(f.start(&t), "eap_7777");
+    }
+
+    #[test]
+    fn a_failing_randomness_port_makes_no_token() {
+        let mut calls = 0;
+        let mut failing = |_: &mut [u8]| {
+            calls += 1;
+            Err(NoEntropy)
+        };
+        assert_eq!(
+            KeyFormat::default().generate(KeyKind::ApiKey, &mut failing),
+            Err(NoEntropy)
+        );
+        // A port that works once and then fails: what it gave first is not used.
+        let mut first = true;
+        let mut flaky = |buf: &mut [u8]| {
+            if std::mem::take(&mut first) {
+                buf.fill(1);
+                return Ok(());
+            }
+            Err(NoEntropy)
+        };
+        assert_eq!(random_base62(100, &mut flaky), Err(NoEntropy));
+        assert_eq!(calls, 1);
     }
 }

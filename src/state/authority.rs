@@ -72,7 +72,7 @@ pub async fn run<S: KeyStore, L: StateLog>(
     store: &S,
     log: &mut L,
     now: UnixTime,
-    fill: &mut dyn FnMut(&mut [u8]),
+    fill: &mut crate::ports::Fill<'_>,
 ) -> Applied {
     match call {
         AuthorityCall::AuthFailed {
