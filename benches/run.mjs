@@ -50,7 +50,7 @@ import {
   tamperSignature,
 } from "./lib/credentials.mjs";
 import { renderChart, renderReport, writeReport } from "./lib/report.mjs";
-import { coldStart } from "./lib/cold.mjs";
+import { coldFigures, coldStart } from "./lib/cold.mjs";
 
 const num = (name, dflt) => {
   const v = process.env[name];
@@ -687,6 +687,9 @@ async function main() {
     saved.startedAt = new Date(saved.startedAt);
     saved.finishedAt = new Date(saved.finishedAt);
     for (const c of saved.criterion ?? []) c.when = new Date(c.when);
+    // The cold-start figures are recomputed from the saved samples (the way they are summarised
+    // may have changed since).
+    if (saved.cold?.runs) Object.assign(saved.cold, coldFigures(saved.cold.runs, saved.cold.copies));
     // Criterion results run after the measurement are picked up too.
     const onDisk = criterionResults();
     if (onDisk.length) saved.criterion = onDisk;

@@ -265,6 +265,74 @@ const KINDS = (k) => [
 ];
 
 /**
+ * The figures of a pass's `runs` (`copies` per sample): per isolate, medians over rounds of
+ * paired per-round figures; edge-auth's breakdown is differences of those medians, so its parts
+ * add up to the medians they split (a median of differences would not).
+ */
+export function coldFigures(runs, copies) {
+  const k = copies;
+  const kinds = KINDS(k);
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const get = (round, kind) => runs.find((r) => r.round === round && r.kind === kind);
+  const each = (f) =>
+    rounds.map((round) => {
+      const by = Object.fromEntries(kinds.map(([id]) => [id, get(round, id)]));
+      return Object.values(by).every(Boolean) ? f(by) : NaN;
+    });
+  /** Median over rounds of f(the round's samples by kind). */
+  const over = (f) => median(each(f));
+  // Per isolate, in ms (wall) and ms of workerd CPU: the start of one isolate of `kind` above a
+  // bare one, and the bare one's own.
+  const startAbove = (kind, key) => (by) => (by[kind][key] - by.bare[key]) / k;
+  const bareStart = (key) => (by) => (by.bare[key] - by.base[key]) / (k - 1);
+  const figures = {};
+  const perRound = {};
+  for (const [label, key, first, second] of [["wall", "readyMs", "firstMs", "secondMs"], ["cpu", "cpuReadyMs", "cpuFirstMs", "cpuSecondMs"]]) {
+    const fresh = (kind) => (by) => bareStart(key)(by) + (kind === "bare" ? 0 : startAbove(kind, key)(by)) + by[kind][first];
+    const freshAbove = (kind) => (by) => startAbove(kind, key)(by) + by[kind][first] - by.bare[first];
+    const start = Object.fromEntries(["jose", "edge-auth", "edge-wasm", "edge-glue", "edge-auth-eager"].map((w) => [w, over(startAbove(w, key))]));
+    const firsts = Object.fromEntries(kinds.map(([id]) => [id, over((by) => by[id][first])]));
+    const seconds = Object.fromEntries(kinds.map(([id]) => [id, over((by) => by[id][second])]));
+    figures[label] = {
+      // Fresh isolate to first response, per Worker.
+      fresh: Object.fromEntries(["bare", "jose", "edge-auth"].map((w) => [w, over(fresh(w))])),
+      freshAboveBare: Object.fromEntries(["jose", "edge-auth"].map((w) => [w, over(freshAbove(w))])),
+      edgeVsJose: median((perRound[`${label}EdgeVsJose`] = each((by) => fresh("edge-auth")(by) / fresh("jose")(by)))),
+      edgeVsJoseAboveBare: median(
+        (perRound[`${label}EdgeVsJoseAboveBare`] = each((by) => {
+          const j = freshAbove("jose")(by);
+          return j > 0 ? freshAbove("edge-auth")(by) / j : NaN;
+        })),
+      ),
+      bareIsolateStart: over(bareStart(key)),
+      start,
+      first: firsts,
+      second: seconds,
+      // Where edge-auth's goes (per isolate), from the medians above.
+      breakdown: {
+        // Loading the wasm module (lazy compilation: decoding and validation).
+        wasmLoad: start["edge-wasm"],
+        // The glue's top level: instantiation and the start function.
+        instantiate: start["edge-glue"] - start["edge-wasm"],
+        // edge-auth's own entry and bindings over the glue probe.
+        entry: start["edge-auth"] - start["edge-glue"],
+        // Compiling every wasm function at load (eager), over lazy.
+        eagerCompile: start["edge-auth-eager"] - start["edge-auth"],
+        // The first request's lazy compilation: first request, lazy over eager.
+        firstLazyCompile: firsts["edge-auth"] - firsts["edge-auth-eager"],
+        // The first request's one-time work with the code compiled (per-isolate state: AUTH_CONFIG
+        // read and parsed, the gateway built; first runs): eager first over eager second.
+        firstOneTime: firsts["edge-auth-eager"] - seconds["edge-auth-eager"],
+        // The first request over the floor's first, and a steady (second) one over the floor's.
+        firstAboveBare: firsts["edge-auth"] - firsts.bare,
+        steadyAboveBare: seconds["edge-auth"] - seconds.bare,
+      },
+    };
+  }
+  return { figures, rounds: perRound };
+}
+
+/**
  * `samples` rounds; each starts every kind of KINDS once, in an order rotating with the round,
  * after one untimed start. Per isolate: its start (workerd's start with `copies` copies over the
  * same with as many bare copies, divided by `copies`; the bare Worker's own from `copies` bare
@@ -282,62 +350,7 @@ export async function coldStart({ defs, samples, copies = 8, path = "/public/pin
     const last = runs.slice(-kinds.length);
     log(`cold start ${round + 1}/${samples}: ${last.map((r) => `${r.kind} ready ${r.readyMs.toFixed(0)} ms cpu ${r.cpuReadyMs.toFixed(0)} ms, first ${r.cpuFirstMs.toFixed(1)} ms cpu`).join(" | ")}`);
   }
-  const rounds = [...new Set(runs.map((r) => r.round))];
-  const get = (round, kind) => runs.find((r) => r.round === round && r.kind === kind);
-  /** Median over rounds of f(round's samples by kind). */
-  const each = (f) =>
-    rounds.map((round) => {
-      const by = Object.fromEntries(kinds.map(([id]) => [id, get(round, id)]));
-      return Object.values(by).every(Boolean) ? f(by) : NaN;
-    });
-  const over = (f) => median(each(f));
-  // Per isolate, in ms (wall) and ms of workerd CPU: the start of one isolate of `kind` above a
-  // bare one, and the bare one's own.
-  const startAbove = (kind, key) => (by) => (by[kind][key] - by.bare[key]) / k;
-  const bareStart = (key) => (by) => (by.bare[key] - by.base[key]) / (k - 1);
-  const figures = {};
-  const perRound = {};
-  for (const [wall, cpu] of [["readyMs", "cpuReadyMs"]]) {
-    for (const [label, key, first, second] of [["wall", wall, "firstMs", "secondMs"], ["cpu", cpu, "cpuFirstMs", "cpuSecondMs"]]) {
-      const fresh = (kind) => (by) => bareStart(key)(by) + (kind === "bare" ? 0 : startAbove(kind, key)(by)) + by[kind][first];
-      const freshAbove = (kind) => (by) => startAbove(kind, key)(by) + by[kind][first] - by.bare[first];
-      figures[label] = {
-        // Fresh isolate to first response, per Worker.
-        fresh: Object.fromEntries(["bare", "jose", "edge-auth"].map((w) => [w, over(fresh(w))])),
-        freshAboveBare: Object.fromEntries(["jose", "edge-auth"].map((w) => [w, over(freshAbove(w))])),
-        edgeVsJose: median((perRound[`${label}EdgeVsJose`] = each((by) => fresh("edge-auth")(by) / fresh("jose")(by)))),
-        edgeVsJoseAboveBare: median(
-          (perRound[`${label}EdgeVsJoseAboveBare`] = each((by) => {
-            const j = freshAbove("jose")(by);
-            return j > 0 ? freshAbove("edge-auth")(by) / j : NaN;
-          })),
-        ),
-        bareIsolateStart: over(bareStart(key)),
-        start: Object.fromEntries(["jose", "edge-auth", "edge-wasm", "edge-glue", "edge-auth-eager"].map((w) => [w, over(startAbove(w, key))])),
-        first: Object.fromEntries(kinds.map(([id]) => [id, over((by) => by[id][first])])),
-        second: Object.fromEntries(kinds.map(([id]) => [id, over((by) => by[id][second])])),
-        // Where edge-auth's goes (per isolate).
-        breakdown: {
-          // Loading the wasm module (lazy compilation: decoding and validation).
-          wasmLoad: over(startAbove("edge-wasm", key)),
-          // The glue's top level: instantiation and the start function.
-          instantiate: over((by) => startAbove("edge-glue", key)(by) - startAbove("edge-wasm", key)(by)),
-          // edge-auth's own entry and bindings over the glue probe.
-          entry: over((by) => startAbove("edge-auth", key)(by) - startAbove("edge-glue", key)(by)),
-          // Compiling every wasm function at load (eager), over lazy.
-          eagerCompile: over((by) => startAbove("edge-auth-eager", key)(by) - startAbove("edge-auth", key)(by)),
-          // The first request's lazy compilation: first request, lazy over eager.
-          firstLazyCompile: over((by) => by["edge-auth"][first] - by["edge-auth-eager"][first]),
-          // The first request's one-time work with the code compiled (per-isolate state: AUTH_CONFIG
-          // read and parsed, the gateway built; first runs): eager first over eager second.
-          firstOneTime: over((by) => by["edge-auth-eager"][first] - by["edge-auth-eager"][second]),
-          // A steady request (the second one), over the floor's second.
-          steadyAboveBare: over((by) => by["edge-auth"][second] - by.bare[second]),
-          firstAboveBare: over((by) => by["edge-auth"][first] - by.bare[first]),
-        },
-      };
-    }
-  }
+  const { figures, rounds: perRound } = coldFigures(runs, k);
   let prof = null;
   if (profile) {
     prof = {};
