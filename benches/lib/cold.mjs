@@ -1,28 +1,32 @@
 // The cold-start pass (issue #13): a fresh isolate to its first response, edge-auth against the
 // jose reference and the bare Worker, and where edge-auth's start goes. Owns only the Miniflare
-// instances it starts (one per sample, one Worker each, disposed before the next); never touches
-// the timed Workers of benches/run.mjs, the build or src/.
+// instances it starts (one per sample, disposed before the next); never touches the timed
+// Workers of benches/run.mjs, the build or src/.
 //
-// One sample of one Worker: a new Miniflare (so a new workerd process and a new isolate) with that
-// Worker alone on a loopback socket; the times are
-//   ready   `new Miniflare` → `mf.ready`: workerd's start, which loads the script (compiles a
-//           CompiledWasm module, evaluates the modules' top level) before it serves;
-//   first   the first request (GET /public/ping, a public route: no KV, no JWKS) and its body,
-//           in which edge-auth builds its per-isolate state (reads and parses AUTH_CONFIG);
-//   second  a second request on the same isolate (the steady cost, for comparison).
-// Wall times are from the driver (performance.now); CPU is the new workerd process's, summed over
-// its threads from /proc/<pid>/task/*/schedstat (nanoseconds; /proc/<pid>/stat counts 10 ms ticks,
-// too coarse here). Miniflare's and workerd's own start are in every sample alike: the bare
-// Worker's figures are that floor, and "above bare" is what a Worker's script adds.
+// One sample: a new Miniflare (so a new workerd process) holding `copies` copies of one Worker,
+// each its own isolate on its own loopback socket; the figures are
+//   ready   `new Miniflare` → `mf.ready`: workerd's start, which loads every copy's script
+//           (decodes a CompiledWasm module, evaluates the modules' top level) before it serves;
+//   first   each copy's first request (GET /public/ping, a public route: no KV, no JWKS) and its
+//           body, in which edge-auth builds its per-isolate state (reads and parses AUTH_CONFIG);
+//   second  a second request to the same copy (the steady cost, for comparison);
+// first and second are medians over the copies. Wall times are from the driver
+// (performance.now); CPU is the new workerd process's, summed over its threads from
+// /proc/<pid>/task/*/schedstat (nanoseconds; /proc/<pid>/stat counts 10 ms ticks, too coarse
+// here). One isolate's start is `ready` less the same with as many bare copies, over `copies`
+// (Miniflare's and workerd's own start cancel out); the bare Worker's own is `copies` bare copies
+// less one, over `copies` - 1 (`coldFigures`).
 //
 // Besides bare, jose and edge-auth, two probes (benches/lib/workers.mjs `coldProbe`) split
 // edge-auth's start: edge-wasm (imports the wasm module only) and edge-glue (imports the JS glue,
-// which instantiates it), both answering with the bare Worker's handler.
+// which instantiates it), both answering with the bare Worker's handler; and edge-auth with V8's
+// lazy wasm compilation off (MINIFLARE_WORKERD_V8_FLAGS=--no-wasm-lazy-compilation) splits its
+// first request into lazy compilation and the rest.
 //
-// With `profile`, one more edge-auth sample runs with workerd's inspector on: a CPU profile
-// (Profiler.start/stop over the inspector's WebSocket) of its first request, summarised by where
-// the samples fall (wasm, JS glue, garbage collector, the rest) and the part under the glue's
-// JSON.stringify of AUTH_CONFIG and its callers.
+// With `profile`, one more edge-auth isolate (lazy, then eager compilation) runs with workerd's
+// inspector on: a CPU profile (Profiler.start/stop over the inspector's WebSocket) of its first
+// request, summarised by where the samples fall (wasm, JS glue, garbage collector, the rest) and
+// the part under the glue's JSON.stringify of AUTH_CONFIG and its callers.
 import { readFileSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
