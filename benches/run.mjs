@@ -4,7 +4,8 @@
 //   make bench                 # build, then this script with the defaults
 //   node benches/run.mjs       # on an existing build/
 //
-// Settings (environment; a full run with the defaults takes about 13-14 minutes on 2 cores):
+// Settings (environment; a full run with the defaults takes about 15-16 minutes on 2 cores, 22 at a
+// load average of 5):
 //   BENCH_ROUNDS=5            rounds; every round runs every (scenario, Worker) pair once,
 //                             interleaved so drift hits all three Workers alike; medians reported
 //   BENCH_DURATION=2          seconds per timed run
