@@ -57,6 +57,9 @@ test-browser:
 ## test: everything CI runs
 test: setup-test lint test-native build build-fault test-runtime test-browser
 
+## bench: edge-auth against jose and a bare Worker in workerd, then issue #13's figures (log line
+## on/off, cold start, size against the budget) into docs/benchmarks.md; the BENCH_* settings are
+## in benches/run.mjs's header (e.g. `make bench BENCH_ROUNDS=3`).
 bench: build
 	node benches/run.mjs
 

@@ -4,7 +4,8 @@
 //   make bench                 # build, then this script with the defaults
 //   node benches/run.mjs       # on an existing build/
 //
-// Settings (environment; a full run with the defaults takes about 13-14 minutes on 2 cores):
+// Settings (environment; a full run with the defaults takes about 15-16 minutes on 2 cores, 22 at a
+// load average of 5):
 //   BENCH_ROUNDS=5            rounds; every round runs every (scenario, Worker) pair once,
 //                             interleaved so drift hits all three Workers alike; medians reported
 //   BENCH_DURATION=2          seconds per timed run
@@ -21,6 +22,17 @@
 //   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
 //   BENCH_BUILD_DIR=build     the scripts/build.sh output to measure
 //   BENCH_RESULTS=$TMPDIR/edge-auth-bench-results.json   raw results of the run
+//   BENCH_COLD_SAMPLES=5      rounds of the cold-start pass (issue #13; 0: skip it): a fresh
+//                             Miniflare per sample and kind, see benches/lib/cold.mjs; in
+//                             BENCH_SCENARIOS its id is "cold-start"; it adds about a minute
+//   BENCH_COLD_COPIES=8       copies of the Worker per cold-start sample (isolates started at once)
+//   BENCH_COLD_PROFILE=1      also profile one edge-auth first request through the inspector (0: no)
+//
+// Issue #13's figures (the "Performance figures (issue #13)" section of the report): the public
+// route's CPU above the floor (`public`), the repeated token's CPU above the floor against jose's
+// (`jwt-<alg>-repeat`), the decision log line's cost (`log-line`: edge-auth and jose with their
+// `console.log` on and replaced by a no-op, four variants timed back to back in each round), the
+// cold start (the pass above) and the build's gzip size against its budget.
 //
 //   node benches/run.mjs --render [file]   re-renders the report from saved raw results
 import { fork, execSync } from "node:child_process";
@@ -39,6 +51,7 @@ import {
   tamperSignature,
 } from "./lib/credentials.mjs";
 import { renderChart, renderReport, writeReport } from "./lib/report.mjs";
+import { coldFigures, coldStart } from "./lib/cold.mjs";
 
 const num = (name, dflt) => {
   const v = process.env[name];
@@ -56,6 +69,9 @@ const settings = {
   warmup: num("BENCH_WARMUP", 0.3),
   countRequests: Math.floor(num("BENCH_COUNT_REQUESTS", 1000)),
   feedWindow: num("BENCH_FEED_WINDOW", 10),
+  coldSamples: Math.floor(num("BENCH_COLD_SAMPLES", 5)),
+  coldCopies: Math.max(2, Math.floor(num("BENCH_COLD_COPIES", 8))),
+  coldProfile: num("BENCH_COLD_PROFILE", 1) > 0,
   only: (process.env.BENCH_SCENARIOS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
   out: process.env.BENCH_OUT ?? "docs/benchmarks.md",
 };
@@ -68,6 +84,12 @@ const STATE = "edge-auth-state";
 // tier bound) on a route with a large leased limit, the same route without limits, and the limit
 // strict (one object call per request), back to back in each round.
 const LIMITS = "apikey-hot-limits";
+// The decision log line (issue #13): one repeated ES256 token (no KV on either side, a verdict
+// cached by edge-auth, a signature verified by jose) on edge-auth and jose with the line written
+// (on) and with `console.log` a no-op (off: the line is still built), back to back in each round.
+const LOG_LINE = "log-line";
+/** The cold-start pass's id in BENCH_SCENARIOS. */
+const COLD_START = "cold-start";
 /** The Workers timed in scenario `sc`. */
 const workersOf = (sc) => (sc.variants ? Object.keys(sc.variants) : sc.state ? [...WORKERS, STATE] : WORKERS);
 /** The path requested of `worker` in scenario `sc`. */
@@ -104,12 +126,28 @@ function sizes() {
   walk(dir);
   return files.sort().map((p) => {
     const raw = readFileSync(p);
-    return {
-      file: path.relative(ROOT, p),
-      raw: raw.length,
-      gzip: zlib.gzipSync(raw, { level: 9 }).length,
-    };
+    // As scripts/build.sh measures its budget: GNU gzip -9 (Node's zlib at level 9 comes out a
+    // few hundred bytes larger on the wasm); zlib only where gzip is missing.
+    let gzip;
+    let tool = "gzip -9";
+    try {
+      gzip = execSync("gzip -9 -c", { input: raw, maxBuffer: 64 << 20 }).length;
+    } catch {
+      gzip = zlib.gzipSync(raw, { level: 9 }).length;
+      tool = "zlib level 9";
+    }
+    return { file: path.relative(ROOT, p), raw: raw.length, gzip, tool, zlib: zlib.gzipSync(raw, { level: 9 }).length };
   });
+}
+
+/** The gzip budget scripts/build.sh enforces (`BUDGET_BYTES=$((N * 1024))`, its last one), or null. */
+function buildBudget() {
+  try {
+    const all = [...readFileSync(path.join(ROOT, "scripts/build.sh"), "utf8").matchAll(/^BUDGET_BYTES=\$\(\((\d+) \* 1024\)\)/gm)];
+    return all.length ? Number(all[all.length - 1][1]) * 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,6 +250,21 @@ function scenarios({ hotKey, coldKeys, pools, repeat, badSignature }) {
       state: true,
     });
   }
+  list.push({
+    id: LOG_LINE,
+    label: "decision log line on and off (JWT ES256, one repeated token)",
+    path: "/v1/items",
+    headers: fixed(bearer(repeat.ES256)),
+    status: 200,
+    type: "jwt",
+    noCount: true,
+    variants: {
+      "edge-on": { worker: "edge-auth" },
+      "edge-off": { worker: "edge-auth-nolog" },
+      "jose-on": { worker: "jose" },
+      "jose-off": { worker: "jose-nolog" },
+    },
+  });
   list.push({
     id: "jwt-bad-signature",
     label: "JWT RS256, bad signature (rejected)",
@@ -367,6 +420,17 @@ function summarise(list, runs) {
       return x && y ? x.costMs - y.costMs : NaN;
     });
     const deltaFloor = median(deltaFloorRounds);
+    // Issue #13: workerd CPU above the floor, edge-auth's over jose's, per round; and edge-auth's
+    // CPU above the floor and over it, per round.
+    const get = (round, w) => runs.find((r) => r.round === round && r.scenario === sc.id && r.worker === w);
+    const cpuOverheadRounds = rounds.map((round) => {
+      const [e, j, b] = [get(round, "edge-auth"), get(round, "jose"), get(round, "bare")];
+      return e && j && b && j.cpuUs > b.cpuUs ? (e.cpuUs - b.cpuUs) / (j.cpuUs - b.cpuUs) : NaN;
+    });
+    const cpuAboveFloorRounds = rounds.map((round) => {
+      const [e, b] = [get(round, "edge-auth"), get(round, "bare")];
+      return e && b ? e.cpuUs - b.cpuUs : NaN;
+    });
     // workerd CPU above the floor's, per round.
     const cpuAbove = (w) =>
       median(
@@ -412,7 +476,15 @@ function summarise(list, runs) {
       p50VsFloor: paired("edge-auth", "bare", "p50"),
       deltaFloorMs: deltaFloor,
       // Per-round values behind the target verdicts, to show how many rounds meet each target.
-      rounds: { costVsJose: perRound("edge-auth", "jose", "costMs"), deltaFloorMs: deltaFloorRounds },
+      rounds: {
+        costVsJose: perRound("edge-auth", "jose", "costMs"),
+        deltaFloorMs: deltaFloorRounds,
+        cpuOverheadVsJose: cpuOverheadRounds,
+        cpuAboveFloorUs: cpuAboveFloorRounds,
+      },
+      cpuOverheadVsJose: median(cpuOverheadRounds),
+      cpuVsFloor: paired("edge-auth", "bare", "cpuUs"),
+      cpuVsJose: paired("edge-auth", "jose", "cpuUs"),
       cpuAboveFloorUs: { "edge-auth": cpuAbove("edge-auth"), jose: cpuAbove("jose") },
     };
   });
@@ -475,8 +547,48 @@ function summariseLimits(list, runs) {
   };
 }
 
+/** The log-line scenario (issue #13): per variant, and each Worker's on − off, paired per round. */
+function summariseLogLine(list, runs) {
+  const sc = list.find((x) => x.id === LOG_LINE);
+  if (!sc) return null;
+  const mine = runs.filter((r) => r.scenario === sc.id);
+  const per = {};
+  for (const w of workersOf(sc)) {
+    const rs = mine.filter((r) => r.worker === w);
+    const statuses = {};
+    for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+    per[w] = {
+      worker: sc.variants[w].worker,
+      rps: median(rs.map((r) => r.rps)),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
+      costMs: median(rs.map((r) => r.costMs)),
+      p50: median(rs.map((r) => r.p50)),
+      requests: total,
+      unexpected: total - (statuses[String(sc.status)] ?? 0),
+      statuses,
+    };
+  }
+  const rounds = [...new Set(mine.map((r) => r.round))];
+  const perRound = (a, b, key) =>
+    rounds.map((round) => {
+      const x = mine.find((r) => r.round === round && r.worker === a);
+      const y = mine.find((r) => r.round === round && r.worker === b);
+      return x && y ? x[key] - y[key] : NaN;
+    });
+  const pairs = {
+    edgeCpuUs: perRound("edge-on", "edge-off", "cpuUs"),
+    joseCpuUs: perRound("jose-on", "jose-off", "cpuUs"),
+    edgeCostMs: perRound("edge-on", "edge-off", "costMs"),
+    joseCostMs: perRound("jose-on", "jose-off", "costMs"),
+  };
+  return { id: sc.id, label: sc.label, per, ...Object.fromEntries(Object.entries(pairs).map(([k, v]) => [k, median(v)])), rounds: pairs };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine and provenance
+
+const loadavg = () => ({ at: new Date().toISOString(), load: os.loadavg().map((x) => Number(x.toFixed(2))) });
 
 function machine() {
   let cpu = "unknown";
@@ -576,6 +688,9 @@ async function main() {
     saved.startedAt = new Date(saved.startedAt);
     saved.finishedAt = new Date(saved.finishedAt);
     for (const c of saved.criterion ?? []) c.when = new Date(c.when);
+    // The cold-start figures are recomputed from the saved samples (the way they are summarised
+    // may have changed since).
+    if (saved.cold?.runs) Object.assign(saved.cold, coldFigures(saved.cold.runs, saved.cold.copies));
     // Criterion results run after the measurement are picked up too.
     const onDisk = criterionResults();
     if (onDisk.length) saved.criterion = onDisk;
@@ -583,6 +698,7 @@ async function main() {
     return;
   }
   const startedAt = new Date();
+  const loads = { start: loadavg() };
   if (!existsSync(path.join(BUILD_DIR, "index.js"))) {
     throw new Error(`${path.relative(ROOT, BUILD_DIR)}/index.js is missing: run \`make build\` first (or \`make bench\`)`);
   }
@@ -669,7 +785,7 @@ async function main() {
           // bound after the gap, is refreshed by this one request, not by every connection's
           // first request at once; the stale-view burst is measured on its own, below).
           await fetch(workers.urls[workerName(sc, w)] + pathOf(sc, w), { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
-          const limiterBefore = sc.variants ? await workers.objectCalls("authority-limits") : null;
+          const limiterBefore = sc.id === LIMITS ? await workers.objectCalls("authority-limits") : null;
           const startedMs = Date.now();
           const cpuBefore = cpuMs(pid);
           const r = await runLoad({
@@ -717,7 +833,9 @@ async function main() {
       timedJwks[w] = (jwksAfter[p] ?? 0) - (jwksBefore[p] ?? 0);
     }
     const timedRequests = {};
-    for (const w of [...WORKERS, ...(stateFeed ? [STATE] : [])]) timedRequests[w] = runs.filter((r) => r.worker === w).reduce((a, r) => a + r.requests, 0);
+    for (const w of [...WORKERS, ...(stateFeed ? [STATE] : [])]) {
+      timedRequests[w] = runs.filter((r) => r.worker === w && !list.find((sc) => sc.id === r.scenario)?.variants).reduce((a, r) => a + r.requests, 0);
+    }
 
     // Counting pass: the counted twins (fresh isolates, KV through the counting wrapper).
     const counts = {};
@@ -776,7 +894,7 @@ async function main() {
     // Rate limits (issue #15): counter-object calls per 1,000 requests of each variant, on the
     // Worker that was timed (its isolate holds leases by now: steady state), after 5 untimed
     // requests; background renewals sent by the counted requests are let land (300 ms).
-    const limitsScenario = list.find((sc) => sc.variants);
+    const limitsScenario = list.find((sc) => sc.id === LIMITS);
     let limitsCounts = null;
     if (limitsScenario && settings.countRequests > 0) {
       limitsCounts = {};
@@ -851,8 +969,23 @@ async function main() {
       log(`state tier, stale-view burst: ${JSON.stringify(stateFeed.burst)}`);
     }
     const finalJwks = (await loop.counts()).jwks;
+    loads.timedEnd = loadavg();
+
+    // Cold start (issue #13): the timed Workers' workerd is stopped first, so the fresh ones
+    // started by the pass share the machine with the origin only.
+    let cold = null;
+    if (settings.coldSamples > 0 && (!settings.only.length || settings.only.includes(COLD_START))) {
+      const defs = workers.defs;
+      await workers.close();
+      workers = undefined;
+      loads.coldStart = loadavg();
+      cold = await coldStart({ defs, samples: settings.coldSamples, copies: settings.coldCopies, profile: settings.coldProfile, log });
+      loads.coldEnd = loadavg();
+      log(`cold start: ${JSON.stringify(cold.figures.cpu.fresh)} ms of workerd CPU per fresh isolate to first response`);
+    }
 
     const summary = summarise(list, runs);
+    const logLine = summariseLogLine(list, runs);
     const report = {
       startedAt,
       finishedAt: new Date(),
@@ -860,6 +993,7 @@ async function main() {
       machine: machine(),
       command: commandLine(),
       size,
+      sizeBudget: buildBudget(),
       summary,
       counts,
       validation,
@@ -867,6 +1001,9 @@ async function main() {
       timedRequests,
       stateFeed,
       limits,
+      logLine,
+      cold,
+      loads,
       jwksTotals: finalJwks,
       criterion: criterionResults(),
     };

@@ -21,6 +21,14 @@
 //   edge-auth-last-used-counted }  (benches/lib/counting-kv.mjs) around the namespace, put in
 //   edge-auth-state-counted }  place by a small entry module; used only by the counting pass
 //   jose-counted       }  (edge-auth-state-counted binds the same authority)
+//   edge-auth-nolog, jose-nolog  edge-auth and jose with `console.log` replaced by a no-op (an
+//                      entry module around the Worker's own entry): the decision line is still
+//                      built, never written; the "log-line" scenario times them against the two
+//                      Workers above (issue #13)
+//
+// `startWorkers` also returns `defs`, the option sets of the bare, jose and edge-auth Workers
+// (and two edge-auth start-up probes, see `coldProbe`), for benches/lib/cold.mjs, which starts
+// each in a Miniflare of its own to time a fresh isolate.
 //
 // The three timed Workers and the counting wrappers all bind the same KV namespace, so one seed
 // serves them all. (Miniflare 5 has no `wrappedBindings`: the wrapper now runs in the Worker's own
@@ -73,6 +81,56 @@ export default {
     bindings: { ...worker.bindings, WHO: who },
     kvNamespaces: { INNER: KV_ID },
     serviceBindings: { COUNTER: counter },
+  };
+}
+
+/**
+ * `worker` with `console.log` a no-op: a new entry module re-exports the Worker's own entry
+ * (`main`, a module of `worker.modules`) after replacing the global console's `log`. Both Workers
+ * write their decision line with `console.log` at request time (edge-auth from a microtask,
+ * build/index.js `logLine`), so every line is dropped; its building (in wasm, in JS) still runs.
+ */
+function withoutLog(worker, main) {
+  const entry = path.join(worker.modulesRoot, "nolog-entry.mjs");
+  const source = `import worker from "./${main}";
+console.log = () => {};
+export default worker;
+`;
+  return { ...worker, modules: [{ type: "ESModule", path: entry, contents: source }, ...worker.modules] };
+}
+
+/**
+ * Two start-up probes of edge-auth for the cold-start pass, each with the bare Worker's fetch
+ * handler (so their first request costs what the floor's does): "edge-wasm" only imports the
+ * build's wasm module (workerd compiles it when it loads the script), "edge-glue" imports
+ * build/index.js, whose top level instantiates the module and runs its start function. Against
+ * the bare Worker and each other they split edge-auth's start into wasm compile and glue +
+ * instantiate; edge-auth's own first request adds the config parse and the first decision.
+ */
+function coldProbe(name, importLine, origin) {
+  return {
+    name,
+    modules: true,
+    modulesRoot: BUILD_DIR,
+    modules: [
+      {
+        type: "ESModule",
+        path: path.join(BUILD_DIR, `${name}-entry.mjs`),
+        contents: `${importLine}
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    return fetch(new Request(env.ORIGIN + url.pathname + url.search, request));
+  },
+};
+`,
+      },
+      { type: "ESModule", path: path.join(BUILD_DIR, "index.js") },
+      { type: "CompiledWasm", path: path.join(BUILD_DIR, "index_bg.wasm") },
+    ],
+    compatibilityDate: COMPAT_DATE,
+    bindings: { ORIGIN: origin },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }
 
@@ -296,6 +354,8 @@ export async function startWorkers(s) {
       durableObjects: stateBinding,
     },
     withCountingKv(joseWorker("jose-counted", "jose-counted"), "reference-jose-worker.bundle.mjs", "jose", counter),
+    { ...withoutLog(edgeWorker("edge-auth-nolog", "edge"), "index.js"), kvNamespaces: { AUTH_KV: KV_ID } },
+    { ...withoutLog(joseWorker("jose-nolog", "jose"), "reference-jose-worker.bundle.mjs"), kvNamespaces: { AUTH_KV: KV_ID } },
     {
       // Seeds KV from inside workerd: much faster than one Node → workerd round trip per put.
       name: "kv-seeder",
@@ -345,6 +405,8 @@ export async function startWorkers(s) {
     "edge-auth-last-used-counted",
     "edge-auth-state-counted",
     "jose-counted",
+    "edge-auth-nolog",
+    "jose-nolog",
   ]) {
     urls[name] = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
   }
@@ -366,5 +428,14 @@ export async function startWorkers(s) {
     const { objects, ...calls } = await (await authorities[which].fetch("http://authority/__bench/object-calls")).json();
     return which === "authority" ? calls : { ...calls, objects };
   };
-  return { mf, urls, kv, seed, kvCounts, objectCalls, tail, close: () => mf.dispose() };
+  // For the cold-start pass: each of these alone in a Miniflare of its own (KV bound, empty).
+  const byName = Object.fromEntries(workers.map((w) => [w.name, w]));
+  const defs = {
+    bare: byName.bare,
+    jose: byName.jose,
+    "edge-auth": byName["edge-auth"],
+    "edge-wasm": coldProbe("edge-wasm", `import wasm from "./index_bg.wasm";\nglobalThis.__benchWasm = wasm;`, s.origin),
+    "edge-glue": coldProbe("edge-glue", `import * as glue from "./index.js";\nglobalThis.__benchGlue = glue;`, s.origin),
+  };
+  return { mf, urls, kv, seed, kvCounts, objectCalls, tail, defs, kvId: KV_ID, close: () => mf.dispose() };
 }

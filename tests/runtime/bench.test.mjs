@@ -3,7 +3,8 @@
 // figures are not judged here (targets live in docs/benchmarks.md, not in timed tests); what it
 // must get right is checked: every Worker answered as expected, the report renders, and the KV
 // counts show the difference the design promises (edge-auth's hot key costs no KV read; a hot key
-// on a leased rate limit makes far fewer object calls than on a strict one, issue #15).
+// on a leased rate limit makes far fewer object calls than on a strict one, issue #15), and
+// issue #13's figures are measured and reported: the log line on and off, the cold start.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -23,7 +24,10 @@ test("a short benchmark run validates every Worker, renders the report and count
   try {
     const env = {
       ...process.env,
-      BENCH_SCENARIOS: "public,apikey-hot,jwt-bad-signature,apikey-hot-limits",
+      BENCH_SCENARIOS: "public,apikey-hot,jwt-bad-signature,apikey-hot-limits,log-line,cold-start",
+      BENCH_COLD_SAMPLES: "1",
+      BENCH_COLD_COPIES: "2",
+      BENCH_COLD_PROFILE: "1",
       BENCH_ROUNDS: "1",
       BENCH_DURATION: "0.3",
       BENCH_WARMUP: "0.1",
@@ -104,9 +108,30 @@ test("a short benchmark run validates every Worker, renders the report and count
     assert.match(stdout, /### Rate limits: a hot key on a limited route \(issue #15\)/);
     assert.match(stdout, /\| \(a\)\/\(b\) CPU per request within 1\.1x \|/);
 
+    // Issue #13: the decision log line on and off (four variants, their own section), the cold
+    // start (a fresh Miniflare per kind) and the figures' table.
+    const logLine = run.logLine;
+    assert.equal(logLine.id, "log-line");
+    assert.deepEqual(Object.keys(logLine.per), ["edge-on", "edge-off", "jose-on", "jose-off"]);
+    for (const [w, v] of Object.entries(logLine.per)) {
+      assert.ok(v.requests > 0, `log-line ${w}: requests were timed`);
+      assert.equal(v.unexpected, 0, `log-line ${w}: every timed response was a 200`);
+    }
+    for (const k of ["edgeCpuUs", "joseCpuUs"]) assert.ok(Number.isFinite(logLine[k]), `${k} measured`);
+    const cold = run.cold;
+    assert.equal(cold.samples, 1);
+    for (const r of cold.runs) assert.deepEqual(r.statuses, [200], `cold start ${r.kind}: both requests answered 200`);
+    for (const w of ["bare", "jose", "edge-auth"]) assert.ok(cold.figures.cpu.fresh[w] > 0, `cold start ${w}: CPU to the first response measured`);
+    assert.ok(Number.isFinite(cold.figures.cpu.edgeVsJose), "cold start: edge-auth over jose");
+    assert.ok(run.sizeBudget > 0, "the size budget was read from scripts/build.sh");
+    assert.match(stdout, /### Performance figures \(issue #13\)/);
+    for (const row of ["public route fixed cost", "decision log line, edge-auth", "decision log line, jose", "cold start, whole", "cold start, above bare", "size of the build"]) {
+      assert.match(stdout, new RegExp(`\\| ${row} \\|`), `the issue #13 table has "${row}"`);
+    }
+
     assert.match(stdout, /### Targets from the issue/);
     assert.match(stdout, /\| hot API key within 0\.1 ms\/request of the floor \| `apikey-hot` \|/);
-    assert.match(stdout, /Budget: ≤ 340\.0 KiB gzip/);
+    assert.match(stdout, /Budget: ≤ \d+\.\d KiB gzip for the whole Worker \(scripts\/build\.sh's check\)/);
     assert.match(stdout, /### State tier: edge-auth with `AUTH_STATE` bound/);
     assert.match(stdout, /\| state tier on: CPU within 10 µs\/request of off \| `apikey-hot` \|/);
   } finally {
