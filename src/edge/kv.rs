@@ -132,8 +132,8 @@ impl Writer {
 /// (→ 500, never a forward).
 pub struct Store {
     env: Env,
-    /// KV `cacheTtl` for hot-path reads. KV refuses values under its minimum (30 or 60 s
-    /// depending on the platform's vintage), so 60 s is the floor.
+    /// KV `cacheTtl` for hot-path reads, as the core gives it
+    /// (`KeySettings::kv_cache_ttl_seconds`, already at least KV's minimum).
     cache_ttl: u64,
     writer: OnceCell<Option<Writer>>,
 }
@@ -142,7 +142,7 @@ impl Store {
     pub fn new(env: &Env, cache_ttl: u64) -> Self {
         Store {
             env: env.clone(),
-            cache_ttl: cache_ttl.max(60),
+            cache_ttl,
             writer: OnceCell::new(),
         }
     }

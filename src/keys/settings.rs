@@ -6,6 +6,10 @@ use serde::Deserialize;
 
 use super::format::{KeyFormat, KeyKind};
 
+/// KV refuses a `cacheTtl` under its minimum (30 or 60 s depending on the platform's vintage):
+/// 60 s is the floor.
+pub const KV_MIN_CACHE_TTL_SECONDS: u64 = 60;
+
 /// `keys` in `AUTH_CONFIG`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,9 +101,31 @@ impl KeySettings {
         })
     }
 
-    /// KV `cacheTtl` for hot-path reads: the adapter raises it to KV's minimum.
+    /// KV `cacheTtl` for hot-path reads: the lookup cache's TTL raised to
+    /// [`KV_MIN_CACHE_TTL_SECONDS`] (the one place the floor is applied; the adapter passes this
+    /// value to KV as it is).
     #[must_use]
     pub fn kv_cache_ttl_seconds(&self) -> u64 {
-        self.cache_ttl_seconds.max(60)
+        self.cache_ttl_seconds.max(KV_MIN_CACHE_TTL_SECONDS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_cache_ttl_is_the_lookup_ttl_raised_to_kvs_minimum() {
+        let ttl = |seconds: Option<u64>| {
+            KeySettings::from_raw(RawKeySettings {
+                cache_ttl_seconds: seconds,
+                ..RawKeySettings::default()
+            })
+            .unwrap()
+            .kv_cache_ttl_seconds()
+        };
+        assert_eq!(ttl(Some(5)), KV_MIN_CACHE_TTL_SECONDS);
+        assert_eq!(ttl(None), KV_MIN_CACHE_TTL_SECONDS);
+        assert_eq!(ttl(Some(300)), 300);
     }
 }
