@@ -7,9 +7,10 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::assertion::AssertionSigner;
+use crate::identity::is_scope_token;
 use crate::jwt::{IssuerPolicy, Issuers, JwksSettings, RawIssuer, RawJwksSettings};
 use crate::keys::{KeySettings, RawKeySettings};
-use crate::route::{is_scope_token, NormalizedPath, PathRules, RawRoute, RouteTable};
+use crate::route::{NormalizedPath, PathRules, RawRoute, RouteTable};
 
 /// A configuration error: which field, and which rule it breaks. Never holds a secret value.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The longest scope accepted anywhere (a token's claims, a route's `scopes`, a key's scopes).
+pub const MAX_SCOPE_BYTES: usize = 1024;
+
+/// A scope as RFC 6749 §3.3 defines a `scope-token` (`%x21 / %x23-5B / %x5D-7E`), at most
+/// [`MAX_SCOPE_BYTES`]: the one grammar for scopes in tokens, routes and key records, so a scope
+/// a route can require is one a credential can carry.
+#[must_use]
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= MAX_SCOPE_BYTES
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
 /// Which kind of credential the request carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

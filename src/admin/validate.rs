@@ -7,8 +7,8 @@ use crate::limits::{
     validate_credits, validate_limits, CreditsDef, KeyQuota, LimitDef, StoredCredits,
 };
 
+use crate::identity::is_scope_token;
 use crate::keys::{KeyKind, KeySettings, MAX_SUBJECT_BYTES};
-use crate::route::is_scope_token;
 use crate::time::UnixTime;
 
 /// Longest expiry accepted anywhere: ten years.

@@ -213,14 +213,6 @@ fn header_safe(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_CLAIM_BYTES && !s.chars().any(char::is_control)
 }
 
-/// RFC 6749 §3.3 `scope-token`: `%x21 / %x23-5B / %x5D-7E`.
-fn scope_token_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_CLAIM_BYTES
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
-
 /// Checks the registered claims against `policy` at `now`.
 ///
 /// * `exp` is required; the token is valid while `now < exp + leeway`.
@@ -348,7 +340,7 @@ pub fn check_claims(
 
 /// Adds one scope, refusing a non-scope-token and more than [`MAX_SCOPES`].
 fn add_scope(out: &mut Vec<String>, s: &str) -> Result<(), PolicyError> {
-    if !scope_token_ok(s) || out.len() >= MAX_SCOPES {
+    if !crate::identity::is_scope_token(s) || out.len() >= MAX_SCOPES {
         return Err(PolicyError::InvalidScope);
     }
     if !out.iter().any(|o| o == s) {
