@@ -740,41 +740,25 @@ impl<K: Clone> Gateway<K> {
                         log.kid = kid;
                         let policy = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
                         match failure {
-                            JwtFailure::Invalid { reason } => {
-                                log.issuer = iss;
-                                Err(Problem::invalid_token(
-                                    reason,
-                                    "The token is not valid for this API.",
-                                ))
-                            }
-                            JwtFailure::Unavailable {
-                                reason,
-                                retry_after,
-                            } => {
-                                // The token named a configured issuer (its keys were looked up):
-                                // the detail names that configured string, never the URL.
-                                let detail = match policy {
-                                    Some(p) => {
-                                        log.issuer = Some(p.issuer.clone());
-                                        log.jwks_uri = p.key_source.as_ref().map(|k| match k {
-                                            KeySource::JwksUri(u) | KeySource::Discovery(u) => {
-                                                u.clone()
-                                            }
-                                        });
-                                        format!(
-                                            "The signing keys of issuer {} cannot be fetched right now.",
-                                            p.issuer
-                                        )
-                                    }
-                                    None => {
-                                        log.issuer = iss;
-                                        "The token issuer's keys cannot be fetched right now."
-                                            .to_string()
-                                    }
-                                };
-                                Err(Problem::unavailable(reason, retry_after, detail))
-                            }
+                            JwtFailure::Invalid { .. } => log.issuer = iss,
+                            JwtFailure::Unavailable { .. } => match policy {
+                                // The token named a configured issuer (its keys were looked
+                                // up): the problem names that configured string, never the URL.
+                                Some(p) => {
+                                    log.issuer = Some(p.issuer.clone());
+                                    log.jwks_uri = p.key_source.as_ref().map(|k| match k {
+                                        KeySource::JwksUri(u) | KeySource::Discovery(u) => {
+                                            u.clone()
+                                        }
+                                    });
+                                }
+                                None => log.issuer = iss,
+                            },
                         }
+                        Err(Problem::from_jwt_failure(
+                            failure,
+                            policy.map(|p| p.issuer.as_str()),
+                        ))
                     }
                 }
             }
@@ -1128,23 +1112,17 @@ impl<K: Clone> Gateway<K> {
                             (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
                         }
                     }
-                    Err(JwtFailure::Invalid { reason }) => {
-                        if let Some(ip) = ip {
+                    Err(failure) => {
+                        if let (JwtFailure::Invalid { .. }, Some(ip)) = (failure, ip) {
                             self.failures.failed(ip, FailureClass::Jwt, now.0);
                         }
-                        Err(AdminReply::Problem(Problem::invalid_token(
-                            reason,
-                            "The token is not valid.",
+                        let (iss, _) = crate::jwt::unverified_hints(p.token);
+                        let issuer = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
+                        Err(AdminReply::Problem(Problem::from_jwt_failure(
+                            failure,
+                            issuer.map(|p| p.issuer.as_str()),
                         )))
                     }
-                    Err(JwtFailure::Unavailable {
-                        reason,
-                        retry_after,
-                    }) => Err(AdminReply::Problem(Problem::unavailable(
-                        reason,
-                        retry_after,
-                        "The token issuer's keys cannot be fetched right now.",
-                    ))),
                 }
             }
         }

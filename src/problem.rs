@@ -123,6 +123,31 @@ impl Problem {
         }
     }
 
+    /// The answer to a token the JWT authenticator refused: 401 `invalid_token` for the token's
+    /// fault, 503 with `Retry-After` when its keys cannot be had. `issuer` is the configured
+    /// issuer the token named, when it named one: the detail names that configured string, never
+    /// its JWKS URL. The one mapping, for the pipeline and the admin API alike.
+    #[must_use]
+    pub fn from_jwt_failure(failure: crate::jwt::JwtFailure, issuer: Option<&str>) -> Self {
+        match failure {
+            crate::jwt::JwtFailure::Invalid { reason } => {
+                Problem::invalid_token(reason, "The token is not valid for this API.")
+            }
+            crate::jwt::JwtFailure::Unavailable {
+                reason,
+                retry_after,
+            } => {
+                let detail = match issuer {
+                    Some(issuer) => {
+                        format!("The signing keys of issuer {issuer} cannot be fetched right now.")
+                    }
+                    None => "The token issuer's keys cannot be fetched right now.".to_string(),
+                };
+                Problem::unavailable(reason, retry_after, detail)
+            }
+        }
+    }
+
     /// 500: the CSPRNG failed ([`crate::ports::NoEntropy`]): nothing random was made and nothing
     /// written.
     #[must_use]
@@ -392,6 +417,32 @@ mod tests {
             Some("Bearer realm=\"api\"")
         );
         assert!(!p.body("r1").contains("\"error\""));
+    }
+
+    #[test]
+    fn jwt_failures_map_to_rfc6750_problems() {
+        use crate::jwt::JwtFailure;
+        let p = Problem::from_jwt_failure(JwtFailure::Invalid { reason: "expired" }, None);
+        assert_eq!((p.status, p.reason), (401, "expired"));
+        assert_eq!(p.error_code(), Some("invalid_token"));
+        let down = JwtFailure::Unavailable {
+            reason: "jwks_timeout",
+            retry_after: 4,
+        };
+        let p = Problem::from_jwt_failure(down, Some("https://idp.example"));
+        assert_eq!(
+            (p.status, p.retry_after, p.error_code()),
+            (503, Some(4), None)
+        );
+        assert_eq!(
+            p.detail,
+            "The signing keys of issuer https://idp.example cannot be fetched right now."
+        );
+        let p = Problem::from_jwt_failure(down, None);
+        assert_eq!(
+            p.detail,
+            "The token issuer's keys cannot be fetched right now."
+        );
     }
 
     #[test]

@@ -47,7 +47,6 @@ pub use crate::jwks::{KeyMaterial, PublicKey};
 use crate::identity::Identity;
 use crate::jwks::cache::{JwksCache, Lookup};
 use crate::ports::DocumentSource;
-use crate::problem::Problem;
 use crate::time::UnixTime;
 use claims::{CheckedClaims, CheckedToken};
 use token_cache::TokenCache;
@@ -118,24 +117,6 @@ impl JwtFailure {
     pub fn reason(&self) -> &'static str {
         match self {
             JwtFailure::Invalid { reason } | JwtFailure::Unavailable { reason, .. } => reason,
-        }
-    }
-
-    /// The rejection to answer with (texts static, never from the token).
-    #[must_use]
-    pub fn to_problem(&self) -> Problem {
-        match *self {
-            JwtFailure::Invalid { reason } => {
-                Problem::invalid_token(reason, "The bearer token is not valid.")
-            }
-            JwtFailure::Unavailable {
-                reason,
-                retry_after,
-            } => Problem::unavailable(
-                reason,
-                retry_after,
-                "The token's signing keys cannot be obtained right now.",
-            ),
         }
     }
 }
@@ -395,27 +376,5 @@ impl<K: Clone> JwtAuthenticator<K> {
             }
         }
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_map_to_rfc6750_problems() {
-        let p = JwtFailure::Invalid { reason: "expired" }.to_problem();
-        assert_eq!(p.status, 401);
-        assert_eq!(p.reason, "expired");
-        assert_eq!(p.error_code(), Some("invalid_token"));
-        let p = JwtFailure::Unavailable {
-            reason: "jwks_timeout",
-            retry_after: 4,
-        }
-        .to_problem();
-        assert_eq!(
-            (p.status, p.retry_after, p.error_code()),
-            (503, Some(4), None)
-        );
     }
 }
