@@ -26,8 +26,9 @@ use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
 use crate::state::{AuditEvent, AuditFilter, AuditPage, FeedEntry, StateLog};
 
 use super::crypto::CryptoKeyHandle;
-use super::respond::{admin_reply, problem_response};
-use super::{isolate, now_ms};
+use super::endpoints::admin_reply;
+use super::env::{isolate, now_ms};
+use super::response::problem_response;
 
 #[wasm_bindgen]
 extern "C" {
@@ -259,16 +260,16 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
         }
     };
     // A CSPRNG that fails is refused before anything is minted with it.
-    let mut fill = super::csprng_fill;
-    if !super::csprng_works() {
+    let mut fill = super::env::csprng_fill;
+    if !super::env::csprng_works() {
         return answer(
             false,
-            &problem_response(&super::no_entropy(), &realm, &request_id),
+            &problem_response(&crate::carry::no_entropy(), &realm, &request_id),
         );
     }
     let tables = AdminStore::Tables(Tables(shell));
     let mut log = Log(shell);
-    let now = super::unix_time(now_ms);
+    let now = super::env::unix_time(now_ms);
     let running = crate::state::authority::run(
         call,
         &gateway.config,
@@ -423,7 +424,7 @@ pub async fn refresh_view(
     };
     match FeedDocument::parse(text.as_bytes()) {
         Ok(doc) => {
-            if gateway.view.install(doc, super::whole_ms(fetched_at)) {
+            if gateway.view.install(doc, super::env::whole_ms(fetched_at)) {
                 gateway.keys.clear();
             }
         }
@@ -432,5 +433,5 @@ pub async fn refresh_view(
 }
 
 pub fn now_ms_u64() -> u64 {
-    super::whole_ms(now_ms())
+    super::env::whole_ms(now_ms())
 }
