@@ -143,17 +143,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
 
     let gateway = match isolate(&env) {
         Ok(g) => g,
-        Err(_) => {
-            let response = match carry::config_invalid_answer(url.path) {
-                ConfigInvalidAnswer::Health(body) => json_response(500, &body, &[]),
-                ConfigInvalidAnswer::Problem(p) => {
-                    problem_response(&p, carry::FALLBACK_REALM, &rid)
-                }
-            };
-            line.rejected(&carry::config_invalid());
-            log::decision(&line);
-            return Step::Answer(response);
-        }
+        Err(_) => return Step::Answer(config_invalid(url.path, &rid, &mut line)),
     };
     let entropy = if carry::needs_entropy(&gateway.config) {
         match env::entropy() {
@@ -277,6 +267,19 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
     log::decision(&line);
     log::key_notes(&gateway);
     step
+}
+
+/// Every request while the config is invalid: `crate::carry`'s answer, and the decision line.
+/// Out of line: it never runs in a working deployment.
+#[cold]
+#[inline(never)]
+fn config_invalid(path: &str, rid: &str, line: &mut LogLine) -> web_sys::Response {
+    line.rejected(&carry::config_invalid());
+    log::decision(line);
+    match carry::config_invalid_answer(path) {
+        ConfigInvalidAnswer::Health(body) => json_response(500, &body, &[]),
+        ConfigInvalidAnswer::Problem(p) => problem_response(&p, carry::FALLBACK_REALM, rid),
+    }
 }
 
 /// Background work after the response: JWKS refreshes, `last_used_at` writes and lease renewals.
