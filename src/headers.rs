@@ -500,6 +500,7 @@ mod tests {
             h(&[("X-Auth-Subject", "line\nbreak")]),
             h(&[("X-Auth-Subject", "caf\u{e9}")]),
             h(&[("X Auth", "v")]),
+            h(&[("x\u{7f}", "v")]),
             h(&[("", "v")]),
         ] {
             assert_eq!(
@@ -509,6 +510,8 @@ mod tests {
             );
             assert!(forward_headers(&incoming, &Forwarding::default(), set).is_empty());
         }
+        // A tab is sendable.
+        assert!(plan_forward(&incoming, &Forwarding::default(), h(&[("x-user", "a\tb")])).is_ok());
     }
 
     #[test]

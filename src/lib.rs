@@ -33,6 +33,7 @@
 pub mod assertion;
 pub mod authn;
 pub mod bounded;
+pub mod carry;
 pub mod config;
 pub mod extract;
 pub mod failures;

@@ -378,6 +378,7 @@ export async function startWorkers(s) {
     workers,
     cf: false,
     telemetry: { enabled: false },
+    ...(process.env.BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) } : {}),
     handleStructuredLogs({ level, message }) {
       const name = level === "error" || level === "warn" ? "stderr" : "stdout";
       chunks[name].push(message);

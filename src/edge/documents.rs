@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::respond::read_response_capped;
+use super::glue::read_response_capped;
 use crate::jwks::MAX_DOCUMENT_BYTES;
 use crate::ports::{DocumentSource, FetchError, FetchedDocument};
 

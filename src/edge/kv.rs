@@ -15,6 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::kv::KvStore;
 use worker::Env;
 
+use super::glue::probe_kv_js;
 use crate::ports::{KeyStore, ListPage, StoreError};
 
 use crate::ports::KV_BINDING as BINDING;
@@ -30,12 +31,6 @@ extern "C" {
         key: &str,
         options: &JsValue,
     ) -> Result<js_sys::Promise, JsValue>;
-}
-
-#[wasm_bindgen(module = "/src/edge/runtime.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = probeKv)]
-    fn probe_kv_js(namespace: &JsValue, key: &str, ms: u32) -> js_sys::Promise;
 }
 
 /// The fixed key the health endpoint reads (it need not exist).
@@ -84,7 +79,7 @@ impl Writer {
             .map_err(|_| StoreError::Unavailable)?;
         // KV refuses expirations less than 60 s ahead; records outlive their expiry a little
         // anyway, so a late request is told "expired" rather than "unknown".
-        let floor = (super::now_ms() / 1000.0) as u64 + 120;
+        let floor = (super::env::now_ms() / 1000.0) as u64 + 120;
         let builder = match expires_at {
             Some(at) => builder.expiration(at.max(floor)),
             None => builder,

@@ -24,8 +24,8 @@ use crate::ports::{Authority, StoreError};
 use crate::problem::Problem;
 
 use super::crypto::CryptoKeyHandle;
-use super::isolate;
-use super::respond::problem_response;
+use super::env::isolate;
+use super::response::problem_response;
 use super::state::AuthorityStub;
 
 #[wasm_bindgen(module = "/src/edge/runtime.js")]
@@ -72,7 +72,7 @@ pub fn limits_lease(
         serde_json::from_str(body).map_err(|_| JsValue::from_str("bad_lease_call"))?;
     let mut state =
         ObjectState::load(row.as_deref()).map_err(|_| JsValue::from_str("bad_counter_row"))?;
-    let reply = state.lease(&call, super::whole_ms(now_ms), rules);
+    let reply = state.lease(&call, super::env::whole_ms(now_ms), rules);
     let row = state
         .save()
         .map_err(|_| JsValue::from_str("bad_counter_row"))?;
@@ -90,7 +90,7 @@ pub fn limits_usage(
     now_ms: f64,
 ) -> Result<js_sys::Array, JsValue> {
     let rules = rules(&env)?;
-    let now = super::whole_ms(now_ms);
+    let now = super::env::whole_ms(now_ms);
     let mut state =
         ObjectState::load(row.as_deref()).map_err(|_| JsValue::from_str("bad_counter_row"))?;
     let mut changed = false;
@@ -241,7 +241,7 @@ pub async fn usage(
         return unavailable();
     };
     match crate::limits::usage_report(&meta, &key, &principal) {
-        Some(body) => super::respond::json(200, &body),
+        Some(body) => super::response::json(200, &body),
         None => unavailable(),
     }
 }

@@ -26,8 +26,9 @@ use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
 use crate::state::{AuditEvent, AuditFilter, AuditPage, FeedEntry, StateLog};
 
 use super::crypto::CryptoKeyHandle;
-use super::respond::{admin_reply, problem_response};
-use super::{isolate, now_ms};
+use super::endpoints::admin_reply;
+use super::env::{isolate, now_ms};
+use super::response::problem_response;
 
 #[wasm_bindgen]
 extern "C" {
@@ -259,10 +260,10 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
         }
     };
     // A CSPRNG that fails refuses in the core (`no_entropy`) before anything is written.
-    let mut fill = super::csprng_fill;
+    let mut fill = super::env::csprng_fill;
     let tables = AdminStore::Tables(Tables(shell));
     let mut log = Log(shell);
-    let now = super::unix_time(now_ms);
+    let now = super::env::unix_time(now_ms);
     let running = crate::state::authority::run(
         call,
         &gateway.config,
@@ -417,7 +418,7 @@ pub async fn refresh_view(
     };
     match FeedDocument::parse(text.as_bytes()) {
         Ok(doc) => {
-            if gateway.view.install(doc, super::whole_ms(fetched_at)) {
+            if gateway.view.install(doc, super::env::whole_ms(fetched_at)) {
                 gateway.keys.clear();
             }
         }
@@ -426,5 +427,5 @@ pub async fn refresh_view(
 }
 
 pub fn now_ms_u64() -> u64 {
-    super::whole_ms(now_ms())
+    super::env::whole_ms(now_ms())
 }

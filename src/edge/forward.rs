@@ -1,0 +1,79 @@
+//! Carrying out a forward: the core's `ForwardPlan` (its JSON edits) handed to `runtime.js`, the assertion's
+//! signing key (imported into WebCrypto once per isolate), the one-crossing forward itself, and
+//! the handler that answers a forward that failed in the runtime.
+//!
+//! Owns those runtime mechanics. Never decides: which edits may be sent (`headers::plan_forward`), whether an assertion
+//! can be signed and which problem a failed forward becomes are `crate::carry`'s. Never reads or
+//! changes the origin's response (it passes through untouched) and never logs a header value.
+
+use std::cell::OnceCell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::assertion::AssertionSigner;
+
+use super::env::once_per_isolate;
+use super::glue::{self, BadGatewayHandler};
+use super::response::problem_response;
+
+thread_local! {
+    /// The assertion key imported into WebCrypto: a promise of a `CryptoKey`, made on first use
+    /// (the isolate's config, and so its key, never changes).
+    static ASSERTION_KEY: OnceCell<JsValue> = const { OnceCell::new() };
+}
+
+/// The promise of the signing key for `signer`, imported once per isolate.
+pub fn assertion_key(signer: &AssertionSigner) -> JsValue {
+    once_per_isolate(&ASSERTION_KEY, || match signer.active_private_jwk() {
+        Some(jwk) => glue::import_assertion_key(&jwk),
+        None => JsValue::UNDEFINED,
+    })
+}
+
+/// An assertion to sign on the way out: its signing input and the key (a `CryptoKey` promise).
+pub struct PendingAssertion {
+    pub input: String,
+    pub key: JsValue,
+}
+
+/// Forward to the origin (one crossing: build the request, edit its headers, sign the assertion
+/// through WebCrypto, fetch). Returns the origin's response promise; a failed fetch or signature
+/// is answered by `BAD_GATEWAY` (and nothing is sent without its assertion).
+pub fn forward(
+    target: &str,
+    incoming: &web_sys::Request,
+    edits: &str,
+    request_id: &str,
+    realm: &str,
+    assertion: Option<&PendingAssertion>,
+    after: &JsValue,
+) -> JsValue {
+    let (input, key) = match assertion {
+        Some(a) => (Some(a.input.as_str()), &a.key),
+        None => (None, &JsValue::UNDEFINED),
+    };
+    BAD_GATEWAY.with(|on_error| {
+        glue::forward(
+            target, incoming, edits, on_error, request_id, realm, input, key, after,
+        )
+    })
+}
+
+thread_local! {
+    /// `(request_id, realm, error) => problem response`, made once per isolate (not a closure per
+    /// request). The problem is `crate::carry::forward_failed`'s; the failure is logged as a
+    /// second line after the request's decision.
+    static BAD_GATEWAY: BadGatewayHandler = {
+        let handler = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
+            |request_id: JsValue, realm: JsValue, error: JsValue| -> JsValue {
+                let request_id = request_id.as_string().unwrap_or_default();
+                let realm = realm.as_string().unwrap_or_default();
+                let p = crate::carry::forward_failed(error.as_string().as_deref());
+                super::log::origin_error(&request_id, &p);
+                problem_response(&p, &realm, &request_id).into()
+            },
+        );
+        handler.into_js_value().unchecked_into()
+    };
+}
