@@ -22,6 +22,8 @@
 //   BENCH_OUT=docs/benchmarks.md   where the report goes ("-" to only print it)
 //   BENCH_BUILD_DIR=build     the scripts/build.sh output to measure
 //   BENCH_RESULTS=$TMPDIR/edge-auth-bench-results.json   raw results of the run
+//   BENCH_INSPECTOR_PORT=9229   workerd's V8 inspector on this port (for a CPU profile of a
+//                             Worker while the bench runs: connect to /core:user:<worker>)
 //   BENCH_COLD_SAMPLES=5      rounds of the cold-start pass (issue #13; 0: skip it): a fresh
 //                             Miniflare per sample and kind, see benches/lib/cold.mjs; in
 //                             BENCH_SCENARIOS its id is "cold-start"; it adds about a minute
@@ -360,6 +362,19 @@ function workerdPid() {
     } catch {}
   }
   return null;
+}
+
+/** Resolves once process `pid` used at most one clock tick (10 ms) of CPU in 250 ms, or after
+ *  3 s: work a previous run left behind is not counted in the next. */
+async function untilIdle(pid, maxMs = 3000) {
+  const started = Date.now();
+  let last = cpuMs(pid);
+  while (Date.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = cpuMs(pid);
+    if (!(now - last > 10)) return;
+    last = now;
+  }
 }
 
 /** CPU milliseconds used so far by process `pid` (NaN when /proc cannot tell). */
@@ -786,6 +801,12 @@ async function main() {
           // first request at once; the stale-view burst is measured on its own, below).
           await fetch(workers.urls[workerName(sc, w)] + pathOf(sc, w), { headers: sc.headers() }).then((res) => res.arrayBuffer()).catch(() => {});
           const limiterBefore = sc.id === LIMITS ? await workers.objectCalls("authority-limits") : null;
+          // The rate-limit variants share one workerd with the counter object: a strict run
+          // leaves the object working for a moment after its last request (measured: that tail
+          // landed on whichever variant ran next, the leased one in 2 of 3 rounds by the
+          // rotation, and read as 1.15-1.23x leased/none where a run without the strict variant
+          // read 0.84-1.0x). Each timed run starts once workerd is idle (≤ 1 tick in 250 ms).
+          if (sc.variants) await untilIdle(pid);
           const startedMs = Date.now();
           const cpuBefore = cpuMs(pid);
           const r = await runLoad({
