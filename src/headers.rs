@@ -210,6 +210,18 @@ impl ForwardPlan {
     }
 }
 
+/// The header names `Connection` lists (hop-by-hop for this message, RFC 9110 §7.6.1), in
+/// [`canonical_name`] form.
+fn connection_named(incoming: &[(String, String)]) -> Vec<String> {
+    incoming
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|t| canonical_name(t.trim()))
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 /// Bytes a header value may hold on the way out (visible ASCII, space, tab).
 fn sendable_value(value: &str) -> bool {
     value
@@ -231,13 +243,7 @@ pub fn plan_forward(
     if !set.iter().all(|(n, v)| is_token(n) && sendable_value(v)) {
         return Err(Unsendable);
     }
-    let connection_named: Vec<String> = incoming
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(','))
-        .map(|t| canonical_name(t.trim()))
-        .filter(|t| !t.is_empty())
-        .collect();
+    let connection_named = connection_named(incoming);
     let mut delete: Vec<String> = Vec::new();
     for (name, _) in incoming {
         if !is_token(name) {
@@ -430,13 +436,7 @@ mod tests {
         f: &Forwarding,
         set: Vec<(String, String)>,
     ) -> Vec<(String, String)> {
-        let named: Vec<String> = incoming
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-            .flat_map(|(_, v)| v.split(','))
-            .map(|t| canonical_name(t.trim()))
-            .filter(|t| !t.is_empty())
-            .collect();
+        let named = connection_named(incoming);
         let mut out: Vec<(String, String)> = incoming
             .iter()
             .filter(|(n, _)| is_token(n))
