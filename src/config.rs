@@ -13,11 +13,37 @@ use crate::keys::{KeySettings, RawKeySettings};
 use crate::route::{NormalizedPath, PathRules, RawRoute, RouteTable};
 
 /// A configuration error: which field, and which rule it breaks. Never holds a secret value.
+/// The one error type of every part of `AUTH_CONFIG` (routes, issuers, keys, limits, the rest):
+/// a part names its field relative to itself and its caller puts it [`under`](Self::under) its
+/// own place, so the path always reads from the document's root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     /// A path such as `issuers[0].jwks_uri`, or `AUTH_CONFIG` for the document as a whole.
     pub field: String,
     pub reason: String,
+}
+
+impl ConfigError {
+    /// `field` breaks the rule `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error with its field placed under `parent`: `limits[0].cost` under `routes[2]`
+    /// is `routes[2].limits[0].cost`; a field that starts with an index (`[1].name`) joins
+    /// without a dot; an empty field becomes `parent` itself.
+    #[must_use]
+    pub fn under(self, parent: &str) -> Self {
+        let field = match self.field.as_str() {
+            "" => parent.to_string(),
+            f if f.starts_with('[') => format!("{parent}{f}"),
+            f => format!("{parent}.{f}"),
+        };
+        ConfigError { field, ..self }
+    }
 }
 
 impl std::fmt::Display for ConfigError {
@@ -26,11 +52,10 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+impl std::error::Error for ConfigError {}
+
 fn error(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    ConfigError::new(field, reason)
 }
 
 /// `AUTH_CONFIG` as written.
@@ -323,11 +348,10 @@ impl Config {
 
         let mut policies = Vec::with_capacity(raw.issuers.len());
         for (index, issuer) in raw.issuers.into_iter().enumerate() {
-            let policy = IssuerPolicy::from_raw(issuer, index, secret)
-                .map_err(|e| error(e.field, e.reason))?;
+            let policy = IssuerPolicy::from_raw(issuer, index, secret)?;
             policies.push(policy);
         }
-        let issuers = Issuers::new(policies).map_err(|e| error(e.field, e.reason))?;
+        let issuers = Issuers::new(policies)?;
         let admin_scope = raw
             .admin_scope
             .map(|a| admin_scope(a, &issuers))
@@ -350,7 +374,7 @@ impl Config {
                 "at least one route is required (without routes every request is refused)",
             ));
         }
-        let routes = RouteTable::from_raw(raw.routes).map_err(|e| error(e.field, e.reason))?;
+        let routes = RouteTable::from_raw(raw.routes)?;
         if let Some((field, name)) = routes.unknown_issuer(&|iss| issuers.get(iss).is_some()) {
             return Err(error(
                 field,
@@ -358,10 +382,8 @@ impl Config {
             ));
         }
 
-        let keys = KeySettings::from_raw(raw.keys.unwrap_or_default())
-            .map_err(|e| error(e.field, e.reason))?;
-        let jwks = JwksSettings::from_raw(raw.jwks.unwrap_or_default())
-            .map_err(|e| error(e.field, e.reason))?;
+        let keys = KeySettings::from_raw(raw.keys.unwrap_or_default())?;
+        let jwks = JwksSettings::from_raw(raw.jwks.unwrap_or_default())?;
 
         let forward = ForwardSettings {
             claims: forward_raw.claims.unwrap_or(false),
@@ -583,4 +605,25 @@ fn parse_admin_path(text: &str) -> Result<NormalizedPath, ConfigError> {
         return Err(error("admin_path", rule));
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigError;
+
+    #[test]
+    fn a_part_names_its_field_and_the_caller_places_it() {
+        let e = |f: &str| ConfigError::new(f, "rule");
+        assert_eq!(e("cost").under("routes[2]").field, "routes[2].cost");
+        assert_eq!(
+            e("[1].limit").under("routes[0].limits").field,
+            "routes[0].limits[1].limit"
+        );
+        assert_eq!(e("").under("routes[0].limits").field, "routes[0].limits");
+        assert_eq!(e("x").under("b").under("a").field, "a.b.x");
+        assert_eq!(
+            e("cost").under("routes[2]").to_string(),
+            "routes[2].cost: rule"
+        );
+    }
 }

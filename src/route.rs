@@ -8,6 +8,7 @@
 
 use serde::Deserialize;
 
+use crate::config::ConfigError;
 use crate::identity::{is_scope_token, CredentialKind};
 
 /// How a route treats credentials.
@@ -145,19 +146,11 @@ enum PatternSegment {
     Rest,
 }
 
-/// A config error in one route: the field path and the rule it breaks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteError {
-    pub field: String,
-    pub reason: String,
-}
-
 impl Route {
     /// Validate and compile `routes[index]`.
-    pub fn from_raw(raw: RawRoute, index: usize) -> Result<Route, RouteError> {
-        let err = |field: &str, reason: &str| RouteError {
-            field: format!("routes[{index}].{field}"),
-            reason: reason.to_string(),
+    pub fn from_raw(raw: RawRoute, index: usize) -> Result<Route, ConfigError> {
+        let err = |field: &str, reason: &str| {
+            ConfigError::new(field, reason).under(&format!("routes[{index}]"))
         };
         let pattern = compile_pattern(&raw.path).map_err(|reason| err("path", reason))?;
         let methods = match raw.methods {
@@ -236,10 +229,8 @@ impl Route {
             return Err(err("cost", "must be between 1 and 1000000"));
         }
         let limits = raw.limits.unwrap_or_default();
-        crate::limits::validate_limits(&limits, cost).map_err(|e| RouteError {
-            field: format!("routes[{index}].limits{}", e.field),
-            reason: e.reason.to_string(),
-        })?;
+        crate::limits::validate_limits(&limits, cost)
+            .map_err(|e| e.under(&format!("routes[{index}].limits")))?;
         Ok(Route {
             pattern,
             methods,
@@ -345,7 +336,7 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn from_raw(raw: Vec<RawRoute>) -> Result<RouteTable, RouteError> {
+    pub fn from_raw(raw: Vec<RawRoute>) -> Result<RouteTable, ConfigError> {
         let routes = raw
             .into_iter()
             .enumerate()
@@ -363,7 +354,7 @@ impl RouteTable {
                         .map(|_| r.requirement.route_index)
                 });
                 if let Some(k) = earlier {
-                    return Err(RouteError {
+                    return Err(ConfigError {
                         field: format!("routes[{i}].limits[{j}]"),
                         reason: format!(
                             "a limit named \"{}\" is defined differently in routes[{k}]: one name is one counter",
@@ -755,7 +746,7 @@ mod tests {
         assert!(!glob_segment(pattern.as_bytes(), text.as_bytes()));
     }
 
-    fn route_err(json: &str) -> RouteError {
+    fn route_err(json: &str) -> ConfigError {
         RouteTable::from_raw(serde_json::from_str(json).unwrap()).unwrap_err()
     }
 

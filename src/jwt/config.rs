@@ -74,30 +74,7 @@ impl Default for RawJwksSettings {
     }
 }
 
-/// A configuration field that fails validation. `reason` names the rule, never a secret value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Path of the offending field, e.g. `issuers[0].jwks_uri`.
-    pub field: String,
-    pub reason: String,
-}
-
-impl ConfigError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::config::ConfigError;
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;

@@ -31,4 +31,4 @@ pub use digest::TokenDigest;
 pub use format::{KeyFormat, KeyFormatError, KeyKind};
 pub use record::{pat_issuer, IdRecord, KeyRecord, KeyStatus, RecordRejection};
 pub use repository::{KeyRepository, Listing, MAX_SUBJECT_BYTES};
-pub use settings::{KeySettings, KeySettingsError, RawKeySettings};
+pub use settings::{KeySettings, RawKeySettings};

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::format::{KeyFormat, KeyKind};
+use crate::config::ConfigError;
 
 /// KV refuses a `cacheTtl` under its minimum (30 or 60 s depending on the platform's vintage):
 /// 60 s is the floor.
@@ -48,19 +49,9 @@ pub struct KeySettings {
     pub record_last_used: bool,
 }
 
-/// A settings error: field and rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeySettingsError {
-    pub field: String,
-    pub reason: String,
-}
-
 impl KeySettings {
-    pub fn from_raw(raw: RawKeySettings) -> Result<Self, KeySettingsError> {
-        let err = |field: &str, reason: &str| KeySettingsError {
-            field: format!("keys.{field}"),
-            reason: reason.to_string(),
-        };
+    pub fn from_raw(raw: RawKeySettings) -> Result<Self, ConfigError> {
+        let err = |field: &str, reason: &str| ConfigError::new(field, reason).under("keys");
         let default = KeyFormat::default();
         let api = raw
             .api_key_prefix

@@ -25,6 +25,8 @@ pub mod lease;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigError;
+
 /// What a limit counts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,15 +112,10 @@ const MAX_LIMIT: u64 = 1_000_000_000;
 const MAX_PERIOD_SECONDS: u64 = 31_536_000;
 const MAX_NAME_LEN: usize = 64;
 
-/// A definition error: the field under the list (`[0].limit`) and the rule it breaks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DefError {
-    pub field: String,
-    pub reason: &'static str,
-}
-
-fn def_error(field: String, reason: &'static str) -> DefError {
-    DefError { field, reason }
+/// A definition error: the field under the list (`[0].limit`) and the rule it breaks; the
+/// caller puts it under the list's own place ([`ConfigError::under`]).
+fn def_error(field: String, reason: &'static str) -> ConfigError {
+    ConfigError::new(field, reason)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -132,7 +129,7 @@ fn valid_name(name: &str) -> bool {
 /// Validate a list of limits; `default_cost` is what a request spends where a limit says
 /// nothing (the route's `cost`; for a key's own limits, 1, each route's cost being checked when
 /// the key is used there). Field paths are relative to the list (`[1].period_seconds`).
-pub fn validate_limits(list: &[LimitDef], default_cost: u64) -> Result<(), DefError> {
+pub fn validate_limits(list: &[LimitDef], default_cost: u64) -> Result<(), ConfigError> {
     if list.len() > MAX_LIMITS {
         return Err(def_error(String::new(), "at most 8 limits"));
     }
@@ -190,7 +187,7 @@ pub struct Refill {
 const MAX_CREDITS: u64 = 1_000_000_000_000;
 
 /// Validate credits; field paths are relative (`.refill.amount`).
-pub fn validate_credits(def: &CreditsDef) -> Result<(), DefError> {
+pub fn validate_credits(def: &CreditsDef) -> Result<(), ConfigError> {
     if def.remaining > MAX_CREDITS {
         return Err(def_error(
             ".remaining".into(),
