@@ -346,12 +346,7 @@ impl<K: Clone> Gateway<K> {
         let mut log = LogFacts::default();
         let path = match NormalizedPath::parse_with(req.path, self.config.forward.path_rules) {
             Ok(p) => p,
-            Err(e) => {
-                return Outcome::reject(
-                    Problem::new(400, "Invalid request path", e.reason(), e.detail()),
-                    log,
-                )
-            }
+            Err(e) => return Outcome::reject(Problem::bad_path(e), log),
         };
         if let Some(problem) = self.misdirected(&req) {
             return Outcome::reject(problem, log);
@@ -399,15 +394,7 @@ impl<K: Clone> Gateway<K> {
         }
 
         let Some(route) = self.config.routes.find(req.method, &path) else {
-            return Outcome::reject(
-                Problem::new(
-                    403,
-                    "Forbidden",
-                    "no_route",
-                    "No route allows this request.",
-                ),
-                log,
-            );
+            return Outcome::reject(Problem::no_route(), log);
         };
         log.route = Some(route.route_index);
         log.route_path = Some(route.pattern.clone());
@@ -960,21 +947,11 @@ impl<K: Clone> Gateway<K> {
         let (_, host) = split_origin(req.origin);
         if let Some(hosts) = &self.config.hosts {
             if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-                return Some(Problem::new(
-                    421,
-                    "Misdirected request",
-                    "host_not_allowed",
-                    "This edge does not serve this host.",
-                ));
+                return Some(Problem::host_not_allowed());
             }
         }
         if is_own_hop(req.headers, req.origin) {
-            return Some(Problem::new(
-                508,
-                "Loop detected",
-                "forwarding_loop",
-                "The request came back to the edge that forwarded it: check `origin`.",
-            ));
+            return Some(Problem::forwarding_loop());
         }
         None
     }
@@ -983,14 +960,8 @@ impl<K: Clone> Gateway<K> {
     /// `workers.dev`): forwarding to the request's own URL would call the edge itself.
     fn forward_would_loop(&self, req: &RequestParts<'_>) -> Option<Problem> {
         let (_, host) = split_origin(req.origin);
-        (self.config.origin.is_none() && has_no_origin_behind(host)).then(|| {
-            Problem::new(
-                500,
-                "Configuration error",
-                "route_mode_without_origin",
-                "No `origin` is configured and this host has no origin behind the edge: set `origin`.",
-            )
-        })
+        (self.config.origin.is_none() && has_no_origin_behind(host))
+            .then(Problem::route_mode_without_origin)
     }
 }
 
@@ -1038,12 +1009,7 @@ impl<K: Clone> Gateway<K> {
             .any(|p| path.starts_with(p));
         let admin_token = self.config.admin_token.as_ref();
         if admin_only && admin_token.is_none() && self.config.admin_scope.is_none() {
-            return Err(AdminReply::Problem(Problem::new(
-                404,
-                "Not found",
-                "admin_disabled",
-                "The admin API is not enabled (no ADMIN_TOKEN).",
-            )));
+            return Err(AdminReply::Problem(Problem::admin_disabled()));
         }
         let authorization = headers
             .iter()

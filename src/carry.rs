@@ -24,40 +24,6 @@ pub const ASSERTION_SIGNING_FAILED: &str = "assertion_signing_failed";
 /// The health endpoint's path while the config (and so the configured admin path) is unknown.
 const DEFAULT_HEALTH_PATH: &str = "/_auth/health";
 
-/// 400: the runtime's request (method, URL, headers) could not be read.
-#[must_use]
-pub fn unreadable_request() -> Problem {
-    Problem::new(
-        400,
-        "Invalid request",
-        "bad_request",
-        "The request cannot be read.",
-    )
-}
-
-/// 400: the request URL could not be parsed.
-#[must_use]
-pub fn unparsable_url() -> Problem {
-    Problem::new(
-        400,
-        "Invalid request",
-        "bad_url",
-        "The request URL cannot be parsed.",
-    )
-}
-
-/// 500 `config_invalid`: every request while the config is invalid (nothing is forwarded). The
-/// body never says which field: the operator's log does.
-#[must_use]
-pub fn config_invalid() -> Problem {
-    Problem::new(
-        500,
-        "Configuration error",
-        "config_invalid",
-        "The edge is misconfigured; the operator's log names the field.",
-    )
-}
-
 /// The answer to a request while the config is invalid.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigInvalidAnswer {
@@ -78,7 +44,7 @@ pub fn config_invalid_answer(path: &str) -> ConfigInvalidAnswer {
             "config_loaded": false,
         }));
     }
-    ConfigInvalidAnswer::Problem(config_invalid())
+    ConfigInvalidAnswer::Problem(Problem::config_invalid())
 }
 
 /// True when each request needs random bytes before it is decided: the assertion's `jti`, the
@@ -86,17 +52,6 @@ pub fn config_invalid_answer(path: &str) -> ConfigInvalidAnswer {
 #[must_use]
 pub fn needs_entropy(config: &Config) -> bool {
     config.assertion_signer.is_some()
-}
-
-/// The assertion could not be signed: refuse rather than forward without it.
-#[must_use]
-pub fn assertion_unavailable() -> Problem {
-    Problem::new(
-        500,
-        "Internal error",
-        "assertion_unavailable",
-        "The edge could not sign its assertion; nothing was forwarded.",
-    )
 }
 
 /// The signing input the core planned, with the signer that signs it. The core plans an
@@ -112,7 +67,7 @@ pub fn assertion_signing(
     match (planned, signer) {
         (None, _) => Ok(None),
         (Some(input), Some(signer)) => Ok(Some((input, signer))),
-        (Some(_), None) => Err(assertion_unavailable()),
+        (Some(_), None) => Err(Problem::assertion_unavailable()),
     }
 }
 
@@ -121,14 +76,9 @@ pub fn assertion_signing(
 #[must_use]
 pub fn forward_failed(error: Option<&str>) -> Problem {
     if error == Some(ASSERTION_SIGNING_FAILED) {
-        return assertion_unavailable();
+        return Problem::assertion_unavailable();
     }
-    Problem::new(
-        502,
-        "Bad gateway",
-        "origin_unreachable",
-        "The origin could not be reached.",
-    )
+    Problem::origin_unreachable()
 }
 
 /// The keys published at `{admin_path}/jwks.json`: the signer's (current and previous), or with
@@ -160,45 +110,6 @@ pub fn openapi_refusal(failure: AssetFailure) -> Problem {
     }
 }
 
-/// 404: a path under the admin prefix that no endpoint serves.
-#[must_use]
-pub fn not_found() -> Problem {
-    Problem::new(404, "Not found", "not_found", "No such endpoint.")
-}
-
-/// 413: an admin request body over the limit (declared or read).
-#[must_use]
-pub fn body_too_large() -> Problem {
-    Problem::new(
-        413,
-        "Payload too large",
-        "body_too_large",
-        "Request bodies are limited to 16 KiB.",
-    )
-}
-
-/// 400: an admin request body that could not be read.
-#[must_use]
-pub fn unreadable_body() -> Problem {
-    Problem::new(
-        400,
-        "Invalid request",
-        "bad_body",
-        "The request body could not be read.",
-    )
-}
-
-/// 400: an admin request body for the key authority that is not UTF-8.
-#[must_use]
-pub fn admin_body_not_utf8() -> Problem {
-    Problem::new(
-        400,
-        "Invalid request",
-        "invalid_admin_request",
-        "The body must be JSON (UTF-8).",
-    )
-}
-
 /// The reason to report to the audit log when an admin caller could not be authenticated (a
 /// 401); `None` for any other answer.
 #[must_use]
@@ -223,10 +134,13 @@ mod tests {
 
     #[test]
     fn failures_before_the_decision_are_refusals() {
-        assert_refusal(&unreadable_request(), 400, "bad_request");
-        assert_refusal(&unparsable_url(), 400, "bad_url");
+        assert_refusal(&Problem::unreadable_request(), 400, "bad_request");
+        assert_refusal(&Problem::unparsable_url(), 400, "bad_url");
         assert_refusal(&Problem::no_entropy(), 500, "no_entropy");
-        assert_eq!(unreadable_request().www_authenticate(FALLBACK_REALM), None);
+        assert_eq!(
+            Problem::unreadable_request().www_authenticate(FALLBACK_REALM),
+            None
+        );
     }
 
     #[test]
@@ -323,10 +237,14 @@ mod tests {
 
     #[test]
     fn admin_refusals() {
-        assert_refusal(&not_found(), 404, "not_found");
-        assert_refusal(&body_too_large(), 413, "body_too_large");
-        assert_refusal(&unreadable_body(), 400, "bad_body");
-        assert_refusal(&admin_body_not_utf8(), 400, "invalid_admin_request");
+        assert_refusal(&Problem::no_such_endpoint(), 404, "not_found");
+        assert_refusal(&Problem::body_too_large(), 413, "body_too_large");
+        assert_refusal(&Problem::unreadable_body(), 400, "bad_body");
+        assert_refusal(
+            &Problem::admin_body_not_utf8(),
+            400,
+            "invalid_admin_request",
+        );
     }
 
     #[test]

@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_refusal_logs_its_status_and_reason() {
-        let problem = Problem::new(401, "Unauthorized", "missing_credential", "none");
+        let problem = Problem::missing_credential();
         let mut line = LogLine::new("rid", "GET", "/", 0.0);
         line.rejected(&problem);
         let v = parsed(&line.to_line().unwrap());
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(v["status"], 401);
         assert_eq!(v["reason"], "missing_credential");
 
-        let problem = Problem::new(502, "Bad gateway", "origin_request_invalid", "x");
+        let problem = Problem::origin_request_invalid();
         line.origin_error(&problem);
         let v = parsed(&line.to_line().unwrap());
         assert_eq!(v["outcome"], "origin_error");
@@ -418,7 +418,7 @@ mod tests {
         let mut decision = LogLine::new("rid", "GET", "/", 0.0);
         decision.facts(&full_facts());
         decision.own(200);
-        let problem = Problem::new(502, "Bad gateway", "origin_unreachable", "x");
+        let problem = Problem::origin_unreachable();
         let note = crate::jwks::cache::UnusedAlgorithms {
             issuer: "https://issuer.example".into(),
             algorithms: vec![crate::jwt::Algorithm::Rs256],
@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn the_other_lines_have_exactly_these_fields() {
-        let problem = Problem::new(502, "Bad gateway", "origin_unreachable", "x");
+        let problem = Problem::origin_unreachable();
         let line = origin_error_line(3.0, "rid\u{2028}", &problem);
         assert_eq!(
             keys(&line),

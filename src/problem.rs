@@ -71,8 +71,10 @@ struct Body<'a> {
 }
 
 impl Problem {
+    /// Private: every problem has a named constructor below, so the set of reasons, titles and
+    /// details lives in this file and nowhere else.
     #[must_use]
-    pub fn new(
+    fn new(
         status: u16,
         title: &'static str,
         reason: &'static str,
@@ -146,6 +148,254 @@ impl Problem {
                 Problem::unavailable(reason, retry_after, detail)
             }
         }
+    }
+
+    // --- Requests the edge cannot take (before or around the decision) ---------------------
+
+    /// 400: the runtime's request (method, URL, headers) could not be read.
+    #[must_use]
+    pub fn unreadable_request() -> Self {
+        Problem::new(
+            400,
+            "Invalid request",
+            "bad_request",
+            "The request cannot be read.",
+        )
+    }
+
+    /// 400: the request URL could not be parsed.
+    #[must_use]
+    pub fn unparsable_url() -> Self {
+        Problem::new(
+            400,
+            "Invalid request",
+            "bad_url",
+            "The request URL cannot be parsed.",
+        )
+    }
+
+    /// 400: a path that cannot be made canonical (see README *Paths*).
+    #[must_use]
+    pub fn bad_path(error: crate::route::PathError) -> Self {
+        Problem::new(400, "Invalid request path", error.reason(), error.detail())
+    }
+
+    /// 403: no route allows this method and path.
+    #[must_use]
+    pub fn no_route() -> Self {
+        Problem::new(
+            403,
+            "Forbidden",
+            "no_route",
+            "No route allows this request.",
+        )
+    }
+
+    /// 421: a host not in `hosts`.
+    #[must_use]
+    pub fn host_not_allowed() -> Self {
+        Problem::new(
+            421,
+            "Misdirected request",
+            "host_not_allowed",
+            "This edge does not serve this host.",
+        )
+    }
+
+    /// 508: the request came back to the edge that forwarded it.
+    #[must_use]
+    pub fn forwarding_loop() -> Self {
+        Problem::new(
+            508,
+            "Loop detected",
+            "forwarding_loop",
+            "The request came back to the edge that forwarded it: check `origin`.",
+        )
+    }
+
+    /// 500: route mode on a host with no origin behind the edge.
+    #[must_use]
+    pub fn route_mode_without_origin() -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "route_mode_without_origin",
+            "No `origin` is configured and this host has no origin behind the edge: set `origin`.",
+        )
+    }
+
+    /// 500 `config_invalid`: every request while the config is invalid (nothing is forwarded).
+    /// The body never says which field: the operator's log does.
+    #[must_use]
+    pub fn config_invalid() -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "config_invalid",
+            "The edge is misconfigured; the operator's log names the field.",
+        )
+    }
+
+    /// 500: the authority (the `AUTH_STATE` object) has an invalid configuration.
+    #[must_use]
+    pub fn authority_config_invalid() -> Self {
+        Problem::new(
+            500,
+            "Configuration error",
+            "config_invalid",
+            "The authority's configuration is invalid.",
+        )
+    }
+
+    /// 400: a call to the authority that is not one.
+    #[must_use]
+    pub fn bad_authority_call() -> Self {
+        Problem::new(400, "Invalid request", "bad_call", "Not an authority call.")
+    }
+
+    /// 500: the assertion could not be signed; nothing was forwarded.
+    #[must_use]
+    pub fn assertion_unavailable() -> Self {
+        Problem::new(
+            500,
+            "Internal error",
+            "assertion_unavailable",
+            "The edge could not sign its assertion; nothing was forwarded.",
+        )
+    }
+
+    /// 502: the origin could not be reached.
+    #[must_use]
+    pub fn origin_unreachable() -> Self {
+        Problem::new(
+            502,
+            "Bad gateway",
+            "origin_unreachable",
+            "The origin could not be reached.",
+        )
+    }
+
+    // --- The admin API -------------------------------------------------------------------------
+
+    /// 404: the admin API is not enabled (no `ADMIN_TOKEN`, no admin scope).
+    #[must_use]
+    pub fn admin_disabled() -> Self {
+        Problem::new(
+            404,
+            "Not found",
+            "admin_disabled",
+            "The admin API is not enabled (no ADMIN_TOKEN).",
+        )
+    }
+
+    /// 400 `invalid_admin_request`: `detail` names the field and the rule.
+    #[must_use]
+    pub fn invalid_admin_request(detail: impl Into<String>) -> Self {
+        Problem::new(400, "Invalid request", "invalid_admin_request", detail)
+    }
+
+    /// 400: an admin request body for the key authority that is not UTF-8.
+    #[must_use]
+    pub fn admin_body_not_utf8() -> Self {
+        Problem::invalid_admin_request("The body must be JSON (UTF-8).")
+    }
+
+    /// 400: an admin request body that could not be read.
+    #[must_use]
+    pub fn unreadable_body() -> Self {
+        Problem::new(
+            400,
+            "Invalid request",
+            "bad_body",
+            "The request body could not be read.",
+        )
+    }
+
+    /// 413: an admin request body over the limit (declared or read).
+    #[must_use]
+    pub fn body_too_large() -> Self {
+        Problem::new(
+            413,
+            "Payload too large",
+            "body_too_large",
+            "Request bodies are limited to 16 KiB.",
+        )
+    }
+
+    /// 404: no such key (or not the caller's).
+    #[must_use]
+    pub fn no_such_key() -> Self {
+        Problem::new(404, "Not found", "not_found", "No such key.")
+    }
+
+    /// 404: a path under the admin prefix that no endpoint serves.
+    #[must_use]
+    pub fn no_such_endpoint() -> Self {
+        Problem::new(404, "Not found", "not_found", "No such endpoint.")
+    }
+
+    /// 403 `forbidden`: the caller may not use this endpoint (`detail` says why).
+    #[must_use]
+    pub fn forbidden(detail: &'static str) -> Self {
+        Problem::new(403, "Forbidden", "forbidden", detail)
+    }
+
+    /// 405: the endpoint does not support this method.
+    #[must_use]
+    pub fn method_not_allowed() -> Self {
+        Problem::new(
+            405,
+            "Method not allowed",
+            "method_not_allowed",
+            "This endpoint does not support this method.",
+        )
+    }
+
+    /// 403: a PAT asked for a scope its creator does not hold (`scope` is the caller's own
+    /// request text, a validated scope token).
+    #[must_use]
+    pub fn scope_not_held(scope: &str) -> Self {
+        Problem::new(
+            403,
+            "Scope not held",
+            "scope_not_held",
+            format!(
+                "A PAT can only carry scopes its creator holds; \"{scope}\" is not one of them."
+            ),
+        )
+    }
+
+    /// 409: the principal already holds `cap` active PATs.
+    #[must_use]
+    pub fn pat_limit_reached(cap: usize) -> Self {
+        Problem::new(
+            409,
+            "Too many PATs",
+            "pat_limit_reached",
+            format!("A principal may hold at most {cap} active PATs: revoke one first."),
+        )
+    }
+
+    /// 409: an imported key's `id` belongs to another key; nothing was imported.
+    #[must_use]
+    pub fn id_taken(index: usize) -> Self {
+        Problem::new(
+            409,
+            "Conflict",
+            "id_taken",
+            format!("\"keys[{index}].id\" is already the id of another key; nothing was imported."),
+        )
+    }
+
+    /// 409: only an active key can be rolled.
+    #[must_use]
+    pub fn not_active() -> Self {
+        Problem::new(
+            409,
+            "Conflict",
+            "not_active",
+            "Only an active key can be rolled.",
+        )
     }
 
     /// 500: the CSPRNG failed ([`crate::ports::NoEntropy`]): nothing random was made and nothing

@@ -79,16 +79,11 @@ pub struct AdminContext<'a> {
 }
 
 fn bad_request(detail: impl Into<String>) -> AdminReply {
-    AdminReply::Problem(Problem::new(
-        400,
-        "Invalid request",
-        "invalid_admin_request",
-        detail,
-    ))
+    AdminReply::Problem(Problem::invalid_admin_request(detail))
 }
 
 fn not_found() -> AdminReply {
-    AdminReply::Problem(Problem::new(404, "Not found", "not_found", "No such key."))
+    AdminReply::Problem(Problem::no_such_key())
 }
 
 fn unavailable(e: StoreError) -> AdminReply {
@@ -107,16 +102,11 @@ fn unauthorized() -> AdminReply {
 }
 
 fn forbidden(detail: &'static str) -> AdminReply {
-    AdminReply::Problem(Problem::new(403, "Forbidden", "forbidden", detail))
+    AdminReply::Problem(Problem::forbidden(detail))
 }
 
 fn method_not_allowed() -> AdminReply {
-    AdminReply::Problem(Problem::new(
-        405,
-        "Method not allowed",
-        "method_not_allowed",
-        "This endpoint does not support this method.",
-    ))
+    AdminReply::Problem(Problem::method_not_allowed())
 }
 
 /// Handle one admin request.
@@ -127,12 +117,7 @@ pub async fn handle<S: KeyStore>(
     store: &S,
 ) -> AdminReply {
     if req.body.len() > MAX_BODY_BYTES {
-        return AdminReply::Problem(Problem::new(
-            413,
-            "Payload too large",
-            "body_too_large",
-            "Request bodies are limited to 16 KiB.",
-        ));
+        return AdminReply::Problem(Problem::body_too_large());
     }
     let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match (segments.as_slice(), caller) {
@@ -228,7 +213,7 @@ pub async fn handle<S: KeyStore>(
                 _ => method_not_allowed(),
             }
         }
-        _ => AdminReply::Problem(Problem::new(404, "Not found", "not_found", "No such endpoint.")),
+        _ => AdminReply::Problem(Problem::no_such_endpoint()),
     }
 }
 
@@ -487,14 +472,7 @@ async fn create_pat<S: KeyStore>(
         );
     }
     if let Some(extra) = cmd.scopes.iter().find(|s| !caller_scopes.contains(s)) {
-        return AdminReply::Problem(Problem::new(
-            403,
-            "Scope not held",
-            "scope_not_held",
-            format!(
-                "A PAT can only carry scopes its creator holds; \"{extra}\" is not one of them."
-            ),
-        ));
+        return AdminReply::Problem(Problem::scope_not_held(extra));
     }
     if let Some(reply) = pat_cap_reached(owner, ctx, store).await {
         return reply;
@@ -549,12 +527,7 @@ async fn pat_cap_reached<S: KeyStore>(
                 Err(e) => return Some(unavailable(e)),
             }
             if active >= cap {
-                return Some(AdminReply::Problem(Problem::new(
-                    409,
-                    "Too many PATs",
-                    "pat_limit_reached",
-                    format!("A principal may hold at most {cap} active PATs: revoke one first."),
-                )));
+                return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
             }
         }
         cursor = page.cursor;
@@ -615,16 +588,7 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
         }
         if let Some(id) = &key.id {
             match repo.id_taken(id).await {
-                Ok(true) => {
-                    return AdminReply::Problem(Problem::new(
-                        409,
-                        "Conflict",
-                        "id_taken",
-                        format!(
-                        "\"keys[{i}].id\" is already the id of another key; nothing was imported."
-                    ),
-                    ))
-                }
+                Ok(true) => return AdminReply::Problem(Problem::id_taken(i)),
                 Ok(false) => {}
                 Err(e) => return unavailable(e),
             }
@@ -854,12 +818,7 @@ async fn roll<S: KeyStore>(
         Err(e) => return unavailable(e),
     };
     if old.status(ctx.now) != KeyStatus::Active {
-        return AdminReply::Problem(Problem::new(
-            409,
-            "Conflict",
-            "not_active",
-            "Only an active key can be rolled.",
-        ));
+        return AdminReply::Problem(Problem::not_active());
     }
     // The new key keeps the old one's lifetime, counted from now (PATs stay within the maximum).
     let expires_at = old.expires_at.map(|exp| {

@@ -60,7 +60,7 @@ pub async fn own_endpoint(
         OwnEndpoint::Console(path) => console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => redirect(&location),
         OwnEndpoint::Api(path) => admin(gateway, env, ctx, req, url, headers, path, rid).await,
-        OwnEndpoint::NotFound => problem_response(&carry::not_found(), realm, rid),
+        OwnEndpoint::NotFound => problem_response(&Problem::no_such_endpoint(), realm, rid),
     }
 }
 
@@ -149,7 +149,7 @@ async fn admin(
         Err(reply) => return admin_reply(reply, realm, rid),
     };
     let Ok(body_text) = String::from_utf8(body) else {
-        return problem_response(&carry::admin_body_not_utf8(), realm, rid);
+        return problem_response(&Problem::admin_body_not_utf8(), realm, rid);
     };
     // Usage: the key's metadata from the authority, then its counters (limits.rs).
     let (method, path) = match &usage_of {
@@ -344,7 +344,7 @@ async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, Prob
         .flatten()
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(carry::body_too_large());
+        return Err(Problem::body_too_large());
     }
     if req.body().is_none() {
         return Ok(Vec::new());
@@ -353,13 +353,13 @@ async fn read_body(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, Prob
     let cap = u32::try_from(limit).unwrap_or(u32::MAX);
     let read = JsFuture::from(glue::read_body_capped(req.as_ref(), cap, ADMIN_DRAIN_BYTES))
         .await
-        .map_err(|_| carry::unreadable_body())?;
+        .map_err(|_| Problem::unreadable_body())?;
     if read.is_null() {
-        return Err(carry::body_too_large());
+        return Err(Problem::body_too_large());
     }
-    let bytes: js_sys::Uint8Array = read.dyn_into().map_err(|_| carry::unreadable_body())?;
+    let bytes: js_sys::Uint8Array = read.dyn_into().map_err(|_| Problem::unreadable_body())?;
     if bytes.length() as usize > limit {
-        return Err(carry::body_too_large());
+        return Err(Problem::body_too_large());
     }
     Ok(bytes.to_vec())
 }

@@ -126,7 +126,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
         headers,
     }) = RequestFacts::read(&req)
     else {
-        let p = carry::unreadable_request();
+        let p = Problem::unreadable_request();
         return Step::Answer(problem_response(
             &p,
             carry::FALLBACK_REALM,
@@ -137,7 +137,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
     super::fault::inject(&headers).await;
     let rid = env::request_id(&headers);
     let Ok(url) = RequestUrl::parse(&url_text) else {
-        let p = carry::unparsable_url();
+        let p = Problem::unparsable_url();
         return Step::Answer(problem_response(&p, carry::FALLBACK_REALM, &rid));
     };
     let mut line = LogLine::new(&rid, &method, url.path, started);
@@ -270,7 +270,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
 #[cold]
 #[inline(never)]
 fn config_invalid(path: &str, rid: &str, line: &mut LogLine) -> web_sys::Response {
-    line.rejected(&carry::config_invalid());
+    line.rejected(&Problem::config_invalid());
     log::decision(line);
     match carry::config_invalid_answer(path) {
         ConfigInvalidAnswer::Health(body) => json_response(500, &body, &[]),

@@ -237,12 +237,7 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
     let gateway = match isolate(&env) {
         Ok(g) => g,
         Err(_) => {
-            let p = Problem::new(
-                500,
-                "Configuration error",
-                "config_invalid",
-                "The authority's configuration is invalid.",
-            );
+            let p = Problem::authority_config_invalid();
             return answer(false, &problem_response(&p, "api", "unknown"));
         }
     };
@@ -250,7 +245,7 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
     let call: AuthorityCall = match serde_json::from_str(body) {
         Ok(c) => c,
         Err(_) => {
-            let p = Problem::new(400, "Invalid request", "bad_call", "Not an authority call.");
+            let p = Problem::bad_authority_call();
             return answer(false, &problem_response(&p, &realm, "unknown"));
         }
     };

@@ -178,12 +178,7 @@ fn audit<L: StateLog>(method: &str, query: Option<&str>, caller: &AdminCaller, l
         commit: true,
     };
     if method != "GET" {
-        return read(AdminReply::Problem(Problem::new(
-            405,
-            "Method not allowed",
-            "method_not_allowed",
-            "This endpoint does not support this method.",
-        )));
+        return read(AdminReply::Problem(Problem::method_not_allowed()));
     }
     let filter = match caller {
         AdminCaller::Admin => AuditFilter::All,
@@ -201,10 +196,7 @@ fn audit<L: StateLog>(method: &str, query: Option<&str>, caller: &AdminCaller, l
             .map(|(_, v)| v.into_owned())
     };
     let bad = |detail: &str| {
-        read(AdminReply::Problem(Problem::new(
-            400,
-            "Invalid request",
-            "invalid_admin_request",
+        read(AdminReply::Problem(Problem::invalid_admin_request(
             detail.to_string(),
         )))
     };
