@@ -121,7 +121,11 @@ test("a short benchmark run validates every Worker, renders the report and count
     const cold = run.cold;
     assert.equal(cold.samples, 1);
     for (const r of cold.runs) assert.deepEqual(r.statuses, [200], `cold start ${r.kind}: both requests answered 200`);
-    for (const w of ["bare", "jose", "edge-auth"]) assert.ok(cold.figures.cpu.fresh[w] > 0, `cold start ${w}: CPU to the first response measured`);
+    // Measured, not judged: with one sample of two copies, "fresh" is a difference of two
+    // workerd starts plus a first request, and a noisy machine can make it ≤ 0 (failed once in a
+    // fresh-clone CI run, bare at load ~3). The figures are judged in the report, over rounds.
+    for (const w of ["bare", "jose", "edge-auth"]) assert.ok(Number.isFinite(cold.figures.cpu.fresh[w]), `cold start ${w}: CPU to the first response measured`);
+    for (const r of cold.runs) assert.ok(r.cpuFirstMs > 0, `cold start ${r.kind}: its first request's CPU measured`);
     assert.ok(Number.isFinite(cold.figures.cpu.edgeVsJose), "cold start: edge-auth over jose");
     assert.ok(run.sizeBudget > 0, "the size budget was read from scripts/build.sh");
     assert.match(stdout, /### Performance figures \(issue #13\)/);
