@@ -184,12 +184,10 @@ impl ForwardPlan {
     }
 
     /// The form `runtime.js` `send` applies: JSON `[[delete…], [[name, value]…]]`.
-    #[must_use]
-    pub fn to_json(&self) -> String {
-        // Serialising strings into a `String` cannot fail; an empty plan would still strip
-        // every `x-auth-*` name in the runtime's second line.
-        serde_json::to_string(&(&self.delete, &self.append))
-            .unwrap_or_else(|_| String::from("[[],[]]"))
+    /// [`Unsendable`] if it could not be written (it cannot for strings, but an empty plan in
+    /// its place would forward the client's credentials: nothing is sent instead).
+    pub fn to_json(&self) -> Result<String, Unsendable> {
+        serde_json::to_string(&(&self.delete, &self.append)).map_err(|_| Unsendable)
     }
 
     /// The headers the origin receives when the runtime applies this plan to `incoming`, as
@@ -480,7 +478,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            plan.to_json(),
+            plan.to_json().unwrap(),
             r#"[["authorization","x-auth-subject","x_auth_scopes"],[["X-Auth-Type","jwt"],["X-Auth-Subject","alice"]]]"#
         );
     }

@@ -233,17 +233,20 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
                         })
                     },
                 );
-            match assertion {
+            let edits = plan
+                .to_json()
+                .map_err(|crate::headers::Unsendable| Problem::origin_request_invalid());
+            match assertion.and_then(|a| edits.map(|e| (a, e))) {
                 Err(p) => {
                     line.rejected(&p);
                     Step::Answer(problem_response(&p, realm, &rid))
                 }
-                Ok(assertion) => {
+                Ok((assertion, edits)) => {
                     line.forwarded();
                     Step::Forward {
                         incoming: Clone::clone(&req),
                         target,
-                        edits: plan.to_json(),
+                        edits,
                         request_id: rid.clone(),
                         realm: realm.clone(),
                         assertion,
