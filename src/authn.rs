@@ -2,6 +2,7 @@
 //! Generic over the ports, so it runs natively against fakes and in the Worker against KV, fetch
 //! and WebCrypto. It returns a [`Decision`]; it never forwards or answers anything itself.
 
+use crate::reason::Reason;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::admin::{self, AdminCaller, AdminContext, AdminReply, AdminRequest};
@@ -90,7 +91,7 @@ pub struct HealthProblem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// `kv_not_bound`, `kv_not_answering`, or the issuer's last fetch failure.
-    pub reason: &'static str,
+    pub reason: Reason,
 }
 
 /// `GET {admin_path}/health`: `status` is `ok` only when every dependency is usable, else
@@ -128,7 +129,7 @@ impl HealthReport {
             self.problems.push(HealthProblem {
                 dependency: "state",
                 issuer: None,
-                reason: health.last_error.unwrap_or("revocation_view_stale"),
+                reason: health.last_error.unwrap_or(Reason::RevocationViewStale),
             });
             self.status = "degraded";
         }
@@ -203,7 +204,7 @@ pub enum Followup {
 /// Facts for the decision log line. No credential, hash or secret can be put here.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogFacts {
-    pub reason: &'static str,
+    pub reason: Option<Reason>,
     /// The matched route's index in `routes`.
     pub route: Option<usize>,
     /// The matched route's `path` pattern as configured (`/v1/**`).
@@ -233,7 +234,7 @@ pub struct Outcome {
 impl Outcome {
     fn reject(problem: Problem, log: LogFacts) -> Outcome {
         let log = LogFacts {
-            reason: problem.reason,
+            reason: Some(problem.reason),
             ..log
         };
         Outcome {
@@ -354,7 +355,7 @@ impl<K: Clone> Gateway<K> {
 
         if let Some(rest) = path.strip_prefix(&self.config.admin_path) {
             let endpoint = own_endpoint(rest, path.canonical(), &self.config.admin_path_text);
-            log.reason = "own_endpoint";
+            log.reason = Some(Reason::OwnEndpoint);
             return Outcome {
                 decision: Decision::Own(endpoint),
                 followups: Vec::new(),
@@ -376,7 +377,7 @@ impl<K: Clone> Gateway<K> {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.route_path = Some(route.pattern.clone());
-                        log.reason = "cors_preflight";
+                        log.reason = Some(Reason::CorsPreflight);
                         // A preflight carries no credential and spends no limit.
                         return self.forward(
                             &req,
@@ -401,7 +402,7 @@ impl<K: Clone> Gateway<K> {
 
         let ip = client_ip(req.headers);
         if route.auth == AuthMode::Public {
-            log.reason = "public";
+            log.reason = Some(Reason::Public);
             return self
                 .spend_and_forward(
                     &req,
@@ -428,7 +429,7 @@ impl<K: Clone> Gateway<K> {
             Ok(Extracted::One(p)) => p,
             Ok(absent @ (Extracted::None | Extracted::UnsupportedScheme)) => {
                 if route.auth == AuthMode::Optional {
-                    log.reason = "anonymous";
+                    log.reason = Some(Reason::Anonymous);
                     return self
                         .spend_and_forward(
                             &req,
@@ -470,7 +471,7 @@ impl<K: Clone> Gateway<K> {
                 .clone_from(&identity.issuer().map(str::to_string));
             let mut outcome = Outcome::reject(
                 Problem::invalid_token(
-                    "issuer_not_accepted",
+                    Reason::IssuerNotAccepted,
                     "This resource does not accept credentials from this issuer.",
                 ),
                 log,
@@ -490,7 +491,7 @@ impl<K: Clone> Gateway<K> {
             outcome.followups = followups;
             return outcome;
         }
-        log.reason = "authenticated";
+        log.reason = Some(Reason::Authenticated);
         self.spend_and_forward(
             &req,
             &path,
@@ -636,7 +637,7 @@ impl<K: Clone> Gateway<K> {
         let token = presented.token;
         if token.len() > crate::extract::MAX_CREDENTIAL_LEN {
             return Err(Problem::invalid_token(
-                "credential_too_large",
+                Reason::CredentialTooLarge,
                 "The credential is larger than any this API accepts (16 KiB).",
             ));
         }
@@ -646,7 +647,7 @@ impl<K: Clone> Gateway<K> {
             None if looks_like_jwt(token) => CredentialKind::Jwt,
             None => {
                 return Err(Problem::invalid_token(
-                    "unrecognised_credential",
+                    Reason::UnrecognisedCredential,
                     "The credential is neither a JWT nor a key of a known kind.",
                 ))
             }
@@ -654,13 +655,13 @@ impl<K: Clone> Gateway<K> {
         log.kind = Some(kind);
         if kind == CredentialKind::Jwt && presented.source == CredentialSource::ApiKeyHeader {
             return Err(Problem::invalid_token(
-                "jwt_in_api_key_header",
+                Reason::JwtInApiKeyHeader,
                 "X-API-Key carries API keys and PATs only; send JWTs as Bearer tokens.",
             ));
         }
         if !route.accept.accepts(kind) {
             return Err(Problem::invalid_token(
-                "kind_not_accepted",
+                Reason::KindNotAccepted,
                 format!(
                     "This route does not accept a credential of kind {}. This route accepts: {}.",
                     kind.as_str(),
@@ -815,7 +816,7 @@ impl<K: Clone> Gateway<K> {
                 "The credential has been revoked.",
             )),
             Err(ViewRefusal::Stale) => Err(Problem::unavailable(
-                "revocations_unconfirmed",
+                Reason::RevocationsUnconfirmed,
                 1,
                 "The edge cannot confirm recent revocations right now; try again.",
             )),
@@ -1046,7 +1047,7 @@ impl<K: Clone> Gateway<K> {
                         self.failures.failed(ip, FailureClass::Admin, now.0);
                     }
                     return Err(AdminReply::Problem(Problem::invalid_token(
-                        "bad_admin_token",
+                        Reason::BadAdminToken,
                         "The admin token is not valid.",
                     )));
                 }
@@ -1137,20 +1138,20 @@ impl<K: Clone> Gateway<K> {
             problems.push(HealthProblem {
                 dependency: "kv",
                 issuer: None,
-                reason: "kv_not_bound",
+                reason: Reason::KvNotBound,
             });
         } else if kv.answering != Some(true) {
             problems.push(HealthProblem {
                 dependency: "kv",
                 issuer: None,
-                reason: "kv_not_answering",
+                reason: Reason::KvNotAnswering,
             });
         }
         for i in issuers.iter().filter(|i| !i.usable()) {
             problems.push(HealthProblem {
                 dependency: "issuer",
                 issuer: Some(i.issuer.clone()),
-                reason: i.last_error.unwrap_or("jwks_unavailable"),
+                reason: i.last_error.unwrap_or(Reason::JwksUnavailable),
             });
         }
         let enabled = |on: bool| if on { "enabled" } else { "disabled" };

@@ -8,6 +8,7 @@
 //! only detects the failure and calls the function here. Never touches a runtime type, I/O or a
 //! clock. Never forwards: every function answers with a refusal or with what may be sent.
 
+use crate::reason::Reason;
 use serde_json::Value;
 
 use crate::admin::AdminReply;
@@ -20,7 +21,7 @@ pub const FALLBACK_REALM: &str = "api";
 /// The request id of a refusal made before the request could be read.
 pub const UNKNOWN_REQUEST_ID: &str = "unknown";
 /// The error `runtime.js` reports when WebCrypto could not sign the assertion.
-pub const ASSERTION_SIGNING_FAILED: &str = "assertion_signing_failed";
+pub const ASSERTION_SIGNING_FAILED: &str = Reason::AssertionSigningFailed.as_str();
 /// The health endpoint's path while the config (and so the configured admin path) is unknown.
 const DEFAULT_HEALTH_PATH: &str = "/_auth/health";
 
@@ -113,7 +114,7 @@ pub fn openapi_refusal(failure: AssetFailure) -> Problem {
 /// The reason to report to the audit log when an admin caller could not be authenticated (a
 /// 401); `None` for any other answer.
 #[must_use]
-pub fn audited_failure(reply: &AdminReply) -> Option<&'static str> {
+pub fn audited_failure(reply: &AdminReply) -> Option<Reason> {
     match reply {
         AdminReply::Problem(p) if p.status == 401 => Some(p.reason),
         _ => None,
@@ -125,7 +126,7 @@ mod tests {
     use super::*;
 
     fn assert_refusal(p: &Problem, status: u16, reason: &str) {
-        assert_eq!((p.status, p.reason), (status, reason));
+        assert_eq!((p.status, p.reason.as_str()), (status, reason));
         // A refusal's body is problem+json and names no secret.
         let body: Value = serde_json::from_str(&p.body("rid")).unwrap();
         assert_eq!(body["status"], status);
@@ -249,10 +250,10 @@ mod tests {
 
     #[test]
     fn only_a_401_is_audited() {
-        let unauthenticated = Problem::invalid_token("bad_signature", "x");
+        let unauthenticated = Problem::invalid_token(Reason::BadSignature, "x");
         assert_eq!(
             audited_failure(&AdminReply::Problem(unauthenticated)),
-            Some("bad_signature")
+            Some(Reason::BadSignature)
         );
         let forbidden = Problem::insufficient_scope(&["admin".to_string()]);
         assert_eq!(audited_failure(&AdminReply::Problem(forbidden)), None);

@@ -1,6 +1,7 @@
 //! Credential extraction: request headers → at most one presented credential. It only reads
 //! syntax; it does not know what a valid token is. Never from the query string.
 
+use crate::reason::Reason;
 /// Where a credential was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialSource {
@@ -42,11 +43,11 @@ pub enum Malformed {
 
 impl Malformed {
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            Malformed::MultipleCredentials => "multiple_credentials",
-            Malformed::BadBearerSyntax => "bad_bearer_syntax",
-            Malformed::BadApiKeyHeader => "bad_api_key_header",
+            Malformed::MultipleCredentials => Reason::MultipleCredentials,
+            Malformed::BadBearerSyntax => Reason::BadBearerSyntax,
+            Malformed::BadApiKeyHeader => Reason::BadApiKeyHeader,
         }
     }
 

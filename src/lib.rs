@@ -42,6 +42,7 @@ pub mod identity;
 pub mod log;
 pub mod ports;
 pub mod problem;
+pub mod reason;
 pub mod request_url;
 pub mod route;
 pub mod time;

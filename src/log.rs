@@ -8,6 +8,7 @@
 //! field here could hold one. Never touches a clock or the logger itself: times are arguments,
 //! and the adapter (`src/edge/log.rs`) only hands the finished text to the runtime.
 
+use crate::reason::Reason;
 use serde::Serialize;
 
 use crate::authn::LogFacts;
@@ -30,7 +31,8 @@ pub struct LogLine {
     /// The edge's own answer; absent when forwarded (the origin answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
-    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     route: Option<usize>,
     /// The matched route's pattern as configured (`/v1/**`).
@@ -66,7 +68,7 @@ impl LogLine {
             path: path.chars().take(MAX_PATH_CHARS).collect(),
             outcome: "",
             status: None,
-            reason: "",
+            reason: None,
             route: None,
             route_path: None,
             kind: None,
@@ -129,7 +131,7 @@ impl LogLine {
     fn answered(&mut self, outcome: &'static str, problem: &Problem) {
         self.outcome = outcome;
         self.status = Some(problem.status);
-        self.reason = problem.reason;
+        self.reason = Some(problem.reason);
     }
 }
 
@@ -154,7 +156,7 @@ pub fn refresh_failure_line(
     time: f64,
     issuer: &str,
     jwks_uri: Option<&str>,
-    reason: &str,
+    reason: Reason,
 ) -> String {
     let line = serde_json::json!({
         "time": time,
@@ -281,7 +283,7 @@ mod tests {
 
     fn full_facts() -> LogFacts {
         LogFacts {
-            reason: "authenticated",
+            reason: Some(Reason::Authenticated),
             route: Some(2),
             route_path: Some("/v1/**".into()),
             kind: Some(CredentialKind::Jwt),
@@ -348,7 +350,7 @@ mod tests {
     fn absent_facts_and_a_forwarded_status_are_left_out() {
         let mut line = LogLine::new("rid-2", "POST", "/v1/y", 5.0);
         line.facts(&LogFacts {
-            reason: "public",
+            reason: Some(Reason::Public),
             ..LogFacts::default()
         });
         line.forwarded();
@@ -430,7 +432,7 @@ mod tests {
         let lines = [
             decision.to_line().unwrap(),
             origin_error_line(1.0, "rid", &problem),
-            refresh_failure_line(1.0, "https://issuer.example", None, "jwks_fetch_failed"),
+            refresh_failure_line(1.0, "https://issuer.example", None, Reason::JwksFetchFailed),
             unused_algorithms_line(1.0, &note),
             config_error_line(&error),
         ];
@@ -457,14 +459,14 @@ mod tests {
         assert_eq!(v["status"], 502);
         assert_eq!(v["reason"], "origin_unreachable");
 
-        let line = refresh_failure_line(3.0, "iss", Some("https://j"), "jwks_fetch_failed");
+        let line = refresh_failure_line(3.0, "iss", Some("https://j"), Reason::JwksFetchFailed);
         assert_eq!(
             keys(&line),
             ["issuer", "jwks_uri", "outcome", "reason", "time"]
         );
         assert_eq!(parsed(&line)["outcome"], "jwks_refresh_failed");
         // Without a configured URL the field is there, as null.
-        let line = refresh_failure_line(3.0, "iss", None, "jwks_fetch_failed");
+        let line = refresh_failure_line(3.0, "iss", None, Reason::JwksFetchFailed);
         assert!(parsed(&line)["jwks_uri"].is_null());
 
         let note = crate::jwks::cache::UnusedAlgorithms {

@@ -4,6 +4,7 @@
 //! Futures here are not `Send`: Workers run one isolate on one thread.
 #![allow(async_fn_in_trait)]
 
+use crate::reason::Reason;
 /// The name of the key store's binding (Workers KV), as the operator configures it.
 pub const KV_BINDING: &str = "AUTH_KV";
 
@@ -19,10 +20,10 @@ pub enum StoreError {
 impl StoreError {
     /// The static reason code for logs and problems.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            StoreError::Unavailable => "kv_unavailable",
-            StoreError::NotBound => "kv_not_bound",
+            StoreError::Unavailable => Reason::KvUnavailable,
+            StoreError::NotBound => Reason::KvNotBound,
         }
     }
 }

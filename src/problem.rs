@@ -1,6 +1,7 @@
 //! Rejections rendered as RFC 6750 `WWW-Authenticate` challenges and RFC 9457 problem documents.
 //! Texts are static or built from the config and request ids only: never from a credential.
 
+use crate::reason::Reason;
 use serde::Serialize;
 
 /// The RFC 6750 error code carried in `WWW-Authenticate` and the problem body's `error` member.
@@ -47,7 +48,7 @@ pub struct Problem {
     /// Seconds, for 503.
     pub retry_after: Option<u64>,
     /// Machine-readable reason code for logs (`missing_credential`, `bad_checksum`, …).
-    pub reason: &'static str,
+    pub reason: Reason,
     /// The `error` member where no RFC 6750 code applies (429 `rate_limited`).
     pub error: Option<&'static str>,
     /// `RateLimit-Policy` and `RateLimit` values, on a 429 of a limited request.
@@ -74,12 +75,7 @@ impl Problem {
     /// Private: every problem has a named constructor below, so the set of reasons, titles and
     /// details lives in this file and nowhere else.
     #[must_use]
-    fn new(
-        status: u16,
-        title: &'static str,
-        reason: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    fn new(status: u16, title: &'static str, reason: Reason, detail: impl Into<String>) -> Self {
         Problem {
             status,
             title,
@@ -103,7 +99,7 @@ impl Problem {
                 ..Problem::new(
                     429,
                     "Out of credits",
-                    "credits_exhausted",
+                    Reason::CreditsExhausted,
                     "This key has no usage credits left.",
                 )
             }
@@ -113,7 +109,7 @@ impl Problem {
                 ..Problem::new(
                     429,
                     "Too many requests",
-                    "limit_exceeded",
+                    Reason::LimitExceeded,
                     "A rate limit of this API is exhausted; retry after the time given.",
                 )
             }
@@ -158,7 +154,7 @@ impl Problem {
         Problem::new(
             400,
             "Invalid request",
-            "bad_request",
+            Reason::BadRequest,
             "The request cannot be read.",
         )
     }
@@ -169,7 +165,7 @@ impl Problem {
         Problem::new(
             400,
             "Invalid request",
-            "bad_url",
+            Reason::BadUrl,
             "The request URL cannot be parsed.",
         )
     }
@@ -186,7 +182,7 @@ impl Problem {
         Problem::new(
             403,
             "Forbidden",
-            "no_route",
+            Reason::NoRoute,
             "No route allows this request.",
         )
     }
@@ -197,7 +193,7 @@ impl Problem {
         Problem::new(
             421,
             "Misdirected request",
-            "host_not_allowed",
+            Reason::HostNotAllowed,
             "This edge does not serve this host.",
         )
     }
@@ -208,7 +204,7 @@ impl Problem {
         Problem::new(
             508,
             "Loop detected",
-            "forwarding_loop",
+            Reason::ForwardingLoop,
             "The request came back to the edge that forwarded it: check `origin`.",
         )
     }
@@ -219,7 +215,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "route_mode_without_origin",
+            Reason::RouteModeWithoutOrigin,
             "No `origin` is configured and this host has no origin behind the edge: set `origin`.",
         )
     }
@@ -231,7 +227,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "config_invalid",
+            Reason::ConfigInvalid,
             "The edge is misconfigured; the operator's log names the field.",
         )
     }
@@ -242,7 +238,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "config_invalid",
+            Reason::ConfigInvalid,
             "The authority's configuration is invalid.",
         )
     }
@@ -250,7 +246,12 @@ impl Problem {
     /// 400: a call to the authority that is not one.
     #[must_use]
     pub fn bad_authority_call() -> Self {
-        Problem::new(400, "Invalid request", "bad_call", "Not an authority call.")
+        Problem::new(
+            400,
+            "Invalid request",
+            Reason::BadCall,
+            "Not an authority call.",
+        )
     }
 
     /// 500: the assertion could not be signed; nothing was forwarded.
@@ -259,7 +260,7 @@ impl Problem {
         Problem::new(
             500,
             "Internal error",
-            "assertion_unavailable",
+            Reason::AssertionUnavailable,
             "The edge could not sign its assertion; nothing was forwarded.",
         )
     }
@@ -270,7 +271,7 @@ impl Problem {
         Problem::new(
             502,
             "Bad gateway",
-            "origin_unreachable",
+            Reason::OriginUnreachable,
             "The origin could not be reached.",
         )
     }
@@ -283,7 +284,7 @@ impl Problem {
         Problem::new(
             404,
             "Not found",
-            "admin_disabled",
+            Reason::AdminDisabled,
             "The admin API is not enabled (no ADMIN_TOKEN).",
         )
     }
@@ -291,7 +292,7 @@ impl Problem {
     /// 400 `invalid_admin_request`: `detail` names the field and the rule.
     #[must_use]
     pub fn invalid_admin_request(detail: impl Into<String>) -> Self {
-        Problem::new(400, "Invalid request", "invalid_admin_request", detail)
+        Problem::new(400, "Invalid request", Reason::InvalidAdminRequest, detail)
     }
 
     /// 400: an admin request body for the key authority that is not UTF-8.
@@ -306,7 +307,7 @@ impl Problem {
         Problem::new(
             400,
             "Invalid request",
-            "bad_body",
+            Reason::BadBody,
             "The request body could not be read.",
         )
     }
@@ -317,7 +318,7 @@ impl Problem {
         Problem::new(
             413,
             "Payload too large",
-            "body_too_large",
+            Reason::BodyTooLarge,
             "Request bodies are limited to 16 KiB.",
         )
     }
@@ -325,19 +326,19 @@ impl Problem {
     /// 404: no such key (or not the caller's).
     #[must_use]
     pub fn no_such_key() -> Self {
-        Problem::new(404, "Not found", "not_found", "No such key.")
+        Problem::new(404, "Not found", Reason::NotFound, "No such key.")
     }
 
     /// 404: a path under the admin prefix that no endpoint serves.
     #[must_use]
     pub fn no_such_endpoint() -> Self {
-        Problem::new(404, "Not found", "not_found", "No such endpoint.")
+        Problem::new(404, "Not found", Reason::NotFound, "No such endpoint.")
     }
 
     /// 403 `forbidden`: the caller may not use this endpoint (`detail` says why).
     #[must_use]
     pub fn forbidden(detail: &'static str) -> Self {
-        Problem::new(403, "Forbidden", "forbidden", detail)
+        Problem::new(403, "Forbidden", Reason::Forbidden, detail)
     }
 
     /// 405: the endpoint does not support this method.
@@ -346,7 +347,7 @@ impl Problem {
         Problem::new(
             405,
             "Method not allowed",
-            "method_not_allowed",
+            Reason::MethodNotAllowed,
             "This endpoint does not support this method.",
         )
     }
@@ -358,7 +359,7 @@ impl Problem {
         Problem::new(
             403,
             "Scope not held",
-            "scope_not_held",
+            Reason::ScopeNotHeld,
             format!(
                 "A PAT can only carry scopes its creator holds; \"{scope}\" is not one of them."
             ),
@@ -371,7 +372,7 @@ impl Problem {
         Problem::new(
             409,
             "Too many PATs",
-            "pat_limit_reached",
+            Reason::PatLimitReached,
             format!("A principal may hold at most {cap} active PATs: revoke one first."),
         )
     }
@@ -382,7 +383,7 @@ impl Problem {
         Problem::new(
             409,
             "Conflict",
-            "id_taken",
+            Reason::IdTaken,
             format!("\"keys[{index}].id\" is already the id of another key; nothing was imported."),
         )
     }
@@ -393,7 +394,7 @@ impl Problem {
         Problem::new(
             409,
             "Conflict",
-            "not_active",
+            Reason::NotActive,
             "Only an active key can be rolled.",
         )
     }
@@ -405,7 +406,7 @@ impl Problem {
         Problem::new(
             500,
             "Internal error",
-            "no_entropy",
+            Reason::NoEntropy,
             "The edge could not produce random bytes.",
         )
     }
@@ -417,7 +418,7 @@ impl Problem {
         Problem::new(
             502,
             "Bad gateway",
-            "origin_request_invalid",
+            Reason::OriginRequestInvalid,
             "The request for the origin could not be built.",
         )
     }
@@ -426,7 +427,7 @@ impl Problem {
     #[must_use]
     pub fn limits_unavailable() -> Self {
         Problem::unavailable(
-            "limits_unavailable",
+            Reason::LimitsUnavailable,
             1,
             "The edge cannot reach the counters of this API's limits right now; try again.",
         )
@@ -438,7 +439,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "state_not_bound",
+            Reason::StateNotBound,
             "AUTH_STATE is not bound: rate limits and credits need the state tier (a Durable Object binding, see the README).",
         )
     }
@@ -453,7 +454,7 @@ impl Problem {
             ..Problem::new(
                 429,
                 "Too many failed attempts",
-                "too_many_failures",
+                Reason::TooManyFailures,
                 "Too many failed authentication attempts from this address; retry later.",
             )
         }
@@ -461,7 +462,7 @@ impl Problem {
 
     /// 400 `invalid_request`.
     #[must_use]
-    pub fn invalid_request(reason: &'static str, detail: impl Into<String>) -> Self {
+    pub fn invalid_request(reason: Reason, detail: impl Into<String>) -> Self {
         Problem {
             challenge: Challenge::BearerError(BearerError::InvalidRequest),
             ..Problem::new(400, "Invalid request", reason, detail)
@@ -476,7 +477,7 @@ impl Problem {
             ..Problem::new(
                 401,
                 "Authentication required",
-                "missing_credential",
+                Reason::MissingCredential,
                 MISSING_CREDENTIAL_DETAIL,
             )
         }
@@ -506,7 +507,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "kv_not_bound",
+            Reason::KvNotBound,
             format!("{binding} is not bound: the edge cannot look up API keys or PATs. The operator must bind the KV namespace."),
         )
     }
@@ -521,7 +522,7 @@ impl Problem {
         Problem::new(
             503,
             "Service unavailable",
-            "assets_not_bound",
+            Reason::AssetsNotBound,
             "ASSETS is not bound: the OpenAPI document is served from the static-assets binding (wrangler.jsonc `assets`).",
         )
     }
@@ -533,7 +534,7 @@ impl Problem {
         Problem::new(
             503,
             "Service unavailable",
-            "openapi_unavailable",
+            Reason::OpenapiUnavailable,
             "The ASSETS binding did not serve openapi.json: deploy with this repository's assets directory (www/).",
         )
     }
@@ -544,7 +545,7 @@ impl Problem {
         Problem::new(
             500,
             "Configuration error",
-            "state_not_bound",
+            Reason::StateNotBound,
             "AUTH_STATE is not bound: principal and token revocation and the audit log need the state tier (a Durable Object binding, see the README).",
         )
     }
@@ -553,7 +554,7 @@ impl Problem {
     #[must_use]
     pub fn state_unavailable() -> Self {
         Problem::unavailable(
-            "state_unavailable",
+            Reason::StateUnavailable,
             2,
             "The key authority is not answering; nothing was changed. Try again.",
         )
@@ -568,7 +569,7 @@ impl Problem {
 
     /// 401 `invalid_token`.
     #[must_use]
-    pub fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
+    pub fn invalid_token(reason: Reason, detail: impl Into<String>) -> Self {
         Problem {
             challenge: Challenge::BearerError(BearerError::InvalidToken),
             ..Problem::new(401, "Invalid credential", reason, detail)
@@ -584,7 +585,7 @@ impl Problem {
             ..Problem::new(
                 403,
                 "Insufficient scope",
-                "insufficient_scope",
+                Reason::InsufficientScope,
                 "The credential lacks a scope this resource requires.",
             )
         }
@@ -592,7 +593,7 @@ impl Problem {
 
     /// 503 with `Retry-After`: a dependency (KV, JWKS) is down and nothing cached can decide.
     #[must_use]
-    pub fn unavailable(reason: &'static str, retry_after: u64, detail: impl Into<String>) -> Self {
+    pub fn unavailable(reason: Reason, retry_after: u64, detail: impl Into<String>) -> Self {
         Problem {
             retry_after: Some(retry_after),
             ..Problem::new(503, "Temporarily unavailable", reason, detail)
@@ -672,11 +673,16 @@ mod tests {
     #[test]
     fn jwt_failures_map_to_rfc6750_problems() {
         use crate::jwt::JwtFailure;
-        let p = Problem::from_jwt_failure(JwtFailure::Invalid { reason: "expired" }, None);
-        assert_eq!((p.status, p.reason), (401, "expired"));
+        let p = Problem::from_jwt_failure(
+            JwtFailure::Invalid {
+                reason: Reason::Expired,
+            },
+            None,
+        );
+        assert_eq!((p.status, p.reason.as_str()), (401, "expired"));
         assert_eq!(p.error_code(), Some("invalid_token"));
         let down = JwtFailure::Unavailable {
-            reason: "jwks_timeout",
+            reason: Reason::JwksTimeout,
             retry_after: 4,
         };
         let p = Problem::from_jwt_failure(down, Some("https://idp.example"));
@@ -711,7 +717,7 @@ mod tests {
 
     #[test]
     fn unavailable_has_retry_after_and_no_challenge() {
-        let p = Problem::unavailable("kv_unavailable", 5, "x");
+        let p = Problem::unavailable(Reason::KvUnavailable, 5, "x");
         assert_eq!(p.status, 503);
         assert_eq!(p.retry_after, Some(5));
         assert_eq!(p.www_authenticate("api"), None);
@@ -719,7 +725,7 @@ mod tests {
 
     #[test]
     fn realm_is_escaped() {
-        let p = Problem::invalid_token("bad", "x");
+        let p = Problem::invalid_token(Reason::BadSignature, "x");
         assert_eq!(
             p.www_authenticate("a\"b\\c").as_deref(),
             Some("Bearer realm=\"a\\\"b\\\\c\", error=\"invalid_token\"")

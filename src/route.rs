@@ -6,6 +6,7 @@
 //! ambiguity (an encoded `/` or `\`, a control character, invalid UTF-8 or percent-encoding) are
 //! refused rather than guessed at. Matching is case-sensitive. No I/O, no clock.
 
+use crate::reason::Reason;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
@@ -425,15 +426,15 @@ pub enum PathError {
 
 impl PathError {
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            PathError::NotAbsolute => "path_not_absolute",
-            PathError::BadPercentEncoding => "path_bad_encoding",
-            PathError::AmbiguousSegment => "path_ambiguous",
-            PathError::PathParameters => "path_parameters",
-            PathError::EncodedPercent => "path_encoded_percent",
-            PathError::TrailingDotOrSpace => "path_trailing_dot_or_space",
-            PathError::TooLong => "path_too_long",
+            PathError::NotAbsolute => Reason::PathNotAbsolute,
+            PathError::BadPercentEncoding => Reason::PathBadEncoding,
+            PathError::AmbiguousSegment => Reason::PathAmbiguous,
+            PathError::PathParameters => Reason::PathParameters,
+            PathError::EncodedPercent => Reason::PathEncodedPercent,
+            PathError::TrailingDotOrSpace => Reason::PathTrailingDotOrSpace,
+            PathError::TooLong => Reason::PathTooLong,
         }
     }
 

@@ -152,7 +152,7 @@ fn verdict(reply: &AdminReply) -> (u16, &str) {
     match reply {
         AdminReply::Json { status, .. } => (*status, "ok"),
         AdminReply::NoContent => (204, "ok"),
-        AdminReply::Problem(p) => (p.status, p.reason),
+        AdminReply::Problem(p) => (p.status, p.reason.as_str()),
     }
 }
 
@@ -220,7 +220,7 @@ async fn a_wrong_or_missing_admin_token_is_refused_before_any_read_or_fetch() {
     let AdminReply::Problem(p) = &wrong else {
         panic!("refused: {wrong:?}");
     };
-    assert_eq!((p.status, p.reason), (401, "bad_admin_token"));
+    assert_eq!((p.status, p.reason.as_str()), (401, "bad_admin_token"));
     assert_eq!(p.error_code(), Some("invalid_token"));
     // A longer or shorter token is as wrong (compared as hashes, in constant time).
     let longer = format!("{ADMIN_TOKEN}x");
@@ -276,7 +276,7 @@ async fn wrong_admin_tokens_spend_the_failed_auth_budget_but_the_right_one_alway
     let AdminReply::Problem(p) = &limited else {
         panic!("refused: {limited:?}");
     };
-    assert_eq!((p.status, p.reason), (429, "too_many_failures"));
+    assert_eq!((p.status, p.reason.as_str()), (429, "too_many_failures"));
     assert!(p.retry_after.is_some_and(|s| s > 0));
     // The same address with the right token: the comparison is one hash, never budgeted.
     assert_eq!(

@@ -245,7 +245,7 @@ fn forward(decided: &Decided) -> (&str, Vec<(String, String)>, Option<&str>) {
 
 fn rejection(outcome: &Outcome) -> (u16, &'static str) {
     match &outcome.decision {
-        Decision::Reject(p) => (p.status, p.reason),
+        Decision::Reject(p) => (p.status, p.reason.as_str()),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -1022,7 +1022,7 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
         panic!("refused")
     };
     assert_eq!(
-        (p.status, p.reason, p.error_code()),
+        (p.status, p.reason.as_str(), p.error_code()),
         (429, "too_many_failures", Some("rate_limited"))
     );
     assert!(p.retry_after.is_some_and(|r| r >= 1));

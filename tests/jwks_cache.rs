@@ -8,6 +8,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+use edge_auth::reason::Reason;
 
 mod support_jwt;
 
@@ -47,7 +48,7 @@ async fn run(
 }
 
 fn reason(r: Result<JwtSuccess, JwtFailure>) -> &'static str {
-    r.unwrap_err().reason()
+    r.unwrap_err().reason().as_str()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -170,7 +171,7 @@ async fn stale_if_error_then_hard_expiry_fails_closed() {
     let err = auth
         .refresh(&refresh, &source, &NativeVerifier, UnixTime(T0 + 100))
         .await;
-    assert_eq!(err, Some("jwks_timeout"));
+    assert_eq!(err, Some(Reason::JwksTimeout));
     assert!(run(&auth, &source, &token, T0 + 200).await.is_ok());
     assert!(run(&auth, &source, &token, T0 + 359).await.is_ok());
 
@@ -180,7 +181,7 @@ async fn stale_if_error_then_hard_expiry_fails_closed() {
     assert_eq!(
         r.unwrap_err(),
         JwtFailure::Unavailable {
-            reason: "jwks_timeout",
+            reason: Reason::JwksTimeout,
             retry_after: 2
         }
     );
@@ -200,7 +201,7 @@ async fn failing_fetches_back_off_with_retry_after() {
     let token = a.token(&claims(T0));
 
     let unavailable = |retry_after| JwtFailure::Unavailable {
-        reason: "jwks_http_error",
+        reason: Reason::JwksHttpError,
         retry_after,
     };
     assert_eq!(
@@ -233,7 +234,7 @@ async fn failing_fetches_back_off_with_retry_after() {
     assert_eq!(
         r,
         JwtFailure::Unavailable {
-            reason: "jwks_invalid",
+            reason: Reason::JwksInvalid,
             retry_after: 8
         }
     );
@@ -328,7 +329,7 @@ async fn discovery_refuses_a_document_for_another_issuer() {
         assert_eq!(
             r,
             JwtFailure::Unavailable {
-                reason: want,
+                reason: Reason::from_code(want).unwrap(),
                 retry_after: 1
             }
         );
@@ -486,14 +487,14 @@ async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
     assert_eq!(
         run(&authn, &source, &token, T0).await.unwrap_err(),
         JwtFailure::Unavailable {
-            reason: "jwks_too_large",
+            reason: Reason::JwksTooLarge,
             retry_after: 1
         }
     );
     assert_eq!(
         run(&authn, &source, &token, T0 + 1).await.unwrap_err(),
         JwtFailure::Unavailable {
-            reason: "jwks_too_large",
+            reason: Reason::JwksTooLarge,
             retry_after: 2
         }
     );
@@ -534,7 +535,7 @@ async fn an_oversized_document_is_a_failed_fetch_never_an_empty_set() {
             UnixTime(T0 + 100),
         )
         .await;
-    assert_eq!(err, Some("jwks_too_large"));
+    assert_eq!(err, Some(Reason::JwksTooLarge));
     assert!(run(&authn, &source, &token, T0 + 101).await.is_ok());
     assert_eq!(source.fetches(), 2);
 }
@@ -550,7 +551,7 @@ async fn an_oversized_discovery_document_is_a_failed_fetch() {
     assert_eq!(
         run(&auth, &source, &token, T0).await.unwrap_err(),
         JwtFailure::Unavailable {
-            reason: "discovery_too_large",
+            reason: Reason::DiscoveryTooLarge,
             retry_after: 1
         }
     );

@@ -18,6 +18,7 @@ mod support_jwt;
 use edge_auth::jwks::cache::{Freshness, JwksCache, Lookup, StaleRefresh};
 use edge_auth::jwt::{Algorithm, Issuers, JwksSettings, RawIssuer, RawJwksSettings};
 use edge_auth::ports::FetchError;
+use edge_auth::reason::Reason;
 use edge_auth::time::UnixTime;
 use serde_json::json;
 use support_jwt::{issuers, jwks, raw_issuer, EdKey, ScriptedSource, ISS, JWKS_URL};
@@ -111,8 +112,8 @@ impl From<Lookup<u32>> for Cmd {
             Lookup::Unavailable {
                 reason,
                 retry_after,
-            } => Cmd::Unavailable(reason, retry_after),
-            Lookup::Rejected(r) => Cmd::Rejected(r.reason()),
+            } => Cmd::Unavailable(reason.as_str(), retry_after),
+            Lookup::Rejected(r) => Cmd::Rejected(r.reason().as_str()),
         }
     }
 }
@@ -205,7 +206,12 @@ impl Bench {
                     Reply::Error(e) => self.source.fail(self.jwks_url, e),
                     Reply::Broken => self.source.serve(self.jwks_url, None, "{\"keys\":5}"),
                 }
-                Cmd::Done(self.cache.fetch(policy, &self.source, at(t)).await)
+                Cmd::Done(
+                    self.cache
+                        .fetch(policy, &self.source, at(t))
+                        .await
+                        .map_err(Reason::as_str),
+                )
             }
             Ev::Look(t, tok) => {
                 let (kid, alg) = tok.kid_alg();
@@ -247,7 +253,7 @@ async fn play(row: &Row) -> Outcome {
             h.state,
             h.keys,
             h.last_fetch_at.map(|s| s - T0),
-            h.last_error,
+            h.last_error.map(Reason::as_str),
         ),
         fetches: bench.source.fetches(),
         notes: bench.cache.take_unused_algorithms().len(),
@@ -279,7 +285,7 @@ fn backing_off(until: u64) -> StaleRefresh {
 }
 fn failing(reason: &'static str, retry_at: u64) -> Freshness {
     Freshness::Failing {
-        reason,
+        reason: Reason::from_code(reason).unwrap(),
         retry_at: at(retry_at),
     }
 }

@@ -12,6 +12,7 @@
 mod support_jwt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_auth::reason::Reason;
 use std::collections::HashMap;
 
 use edge_auth::jwks::{KeyMaterial, KeySet, PublicKey};
@@ -246,7 +247,7 @@ async fn rfc7515_a1_token_passes_structure_but_lacks_required_claims() {
     assert_eq!(
         r.unwrap_err(),
         JwtFailure::Invalid {
-            reason: "missing_aud"
+            reason: Reason::MissingAud
         }
     );
     let late = auth
@@ -257,7 +258,12 @@ async fn rfc7515_a1_token_passes_structure_but_lacks_required_claims() {
             UnixTime(1_400_000_000),
         )
         .await;
-    assert_eq!(late.unwrap_err(), JwtFailure::Invalid { reason: "expired" });
+    assert_eq!(
+        late.unwrap_err(),
+        JwtFailure::Invalid {
+            reason: Reason::Expired
+        }
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -131,7 +131,7 @@ fn status(reply: &AdminReply) -> u16 {
 fn reason(r: Result<edge_auth::identity::Identity, KeyAuthFailure>) -> &'static str {
     match r {
         Err(KeyAuthFailure::Invalid { reason })
-        | Err(KeyAuthFailure::Unavailable { reason, .. }) => reason,
+        | Err(KeyAuthFailure::Unavailable { reason, .. }) => reason.as_str(),
         Err(KeyAuthFailure::NotBound) => "kv_not_bound",
         Ok(_) => "ok",
     }

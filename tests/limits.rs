@@ -677,7 +677,7 @@ mod pipeline {
         match decide(&g, "/limited/x", Some(&objects)) {
             Decision::Reject(p) => {
                 assert_eq!(
-                    (p.status, p.reason, p.error),
+                    (p.status, p.reason.as_str(), p.error),
                     (429, "limit_exceeded", Some("rate_limited"))
                 );
                 assert_eq!(
@@ -752,7 +752,9 @@ mod pipeline {
     fn without_the_state_tier_a_limited_route_is_refused_not_forwarded() {
         let g = gateway();
         match decide(&g, "/limited/x", None) {
-            Decision::Reject(p) => assert_eq!((p.status, p.reason), (500, "state_not_bound")),
+            Decision::Reject(p) => {
+                assert_eq!((p.status, p.reason.as_str()), (500, "state_not_bound"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -767,7 +769,9 @@ mod pipeline {
         let objects = Objects::new();
         objects.down.set(true);
         match decide(&g, "/limited/x", Some(&objects)) {
-            Decision::Reject(p) => assert_eq!((p.status, p.reason), (503, "limits_unavailable")),
+            Decision::Reject(p) => {
+                assert_eq!((p.status, p.reason.as_str()), (503, "limits_unavailable"))
+            }
             other => panic!("{other:?}"),
         }
         let local: Vec<u16> = (0..4)

@@ -11,6 +11,7 @@
 
 mod support_store;
 
+use edge_auth::reason::Reason;
 use std::cell::Cell;
 
 use edge_auth::admin::{AdminCaller, AdminReply};
@@ -277,7 +278,7 @@ fn every_mutation_is_audited_with_its_actor_and_published_in_the_feed() {
     let view = a.view();
     assert_eq!(
         view.check(&key_identity(id, "svc"), Some(NOW), NOW, 0),
-        Err(ViewRefusal::Revoked("key_revoked"))
+        Err(ViewRefusal::Revoked(Reason::KeyRevoked))
     );
     let text = serde_json::to_string(&a.log.audit).unwrap();
     assert!(
@@ -411,7 +412,7 @@ fn principal_revocation_revokes_the_principals_keys_and_publishes_a_cut_off() {
     };
     assert_eq!(
         view.check(&jwt(NOW), None, NOW, 0),
-        Err(ViewRefusal::Revoked("principal_revoked"))
+        Err(ViewRefusal::Revoked(Reason::PrincipalRevoked))
     );
     assert_eq!(view.check(&jwt(NOW + 1), None, NOW + 1, 0), Ok(()));
 

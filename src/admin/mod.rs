@@ -4,6 +4,7 @@
 //! that creates them; hashes never appear at all. Records are read and written through
 //! [`KeyRepository`] (the one owner of the KV schema); this module never names a KV key.
 
+use crate::reason::Reason;
 mod validate;
 
 use serde_json::{json, Value};
@@ -90,7 +91,7 @@ fn unavailable(e: StoreError) -> AdminReply {
     match e {
         StoreError::NotBound => AdminReply::Problem(Problem::kv_not_bound(KV_BINDING)),
         StoreError::Unavailable => AdminReply::Problem(Problem::unavailable(
-            "kv_unavailable",
+            Reason::KvUnavailable,
             5,
             "The key store is not answering; try again.",
         )),

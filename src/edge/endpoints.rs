@@ -6,6 +6,7 @@
 //! (the core's admin module does), which failure becomes which problem (`crate::carry`), or
 //! anything about a request for the origin.
 
+use crate::reason::Reason;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -207,7 +208,7 @@ fn audit_failure(
     ctx: &Context,
     gateway: &Rc<Gateway<CryptoKeyHandle>>,
     stub: &state::AuthorityStub,
-    reason: &str,
+    reason: Reason,
     rid: &str,
     ip: Option<String>,
 ) {

@@ -32,7 +32,7 @@ pub fn origin_error(request_id: &str, problem: &Problem) {
 }
 
 /// A background JWKS refresh failed (stale keys are still served).
-pub fn refresh_failure(issuer: &str, jwks_uri: Option<&str>, reason: &str) {
+pub fn refresh_failure(issuer: &str, jwks_uri: Option<&str>, reason: crate::reason::Reason) {
     log_line(&crate::log::refresh_failure_line(
         now_ms(),
         issuer,

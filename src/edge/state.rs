@@ -10,6 +10,7 @@
 //! No policy lives here: what to write, what to audit, what the feed says and when the view must
 //! be refreshed are the core's (`crate::state`). Never logs a record, a digest or a token.
 
+use crate::reason::Reason;
 use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -398,7 +399,7 @@ pub async fn refresh_view(
     let Ok(pair) = fetched else {
         gateway
             .view
-            .refresh_failed("feed_unreachable", now_ms_u64());
+            .refresh_failed(Reason::FeedUnreachable, now_ms_u64());
         return;
     };
     let text = js_sys::Reflect::get(&pair, &0.into())
@@ -408,7 +409,9 @@ pub async fn refresh_view(
         .ok()
         .and_then(|v| v.as_f64());
     let (Some(text), Some(fetched_at)) = (text, fetched_at) else {
-        gateway.view.refresh_failed("feed_invalid", now_ms_u64());
+        gateway
+            .view
+            .refresh_failed(Reason::FeedInvalid, now_ms_u64());
         return;
     };
     match FeedDocument::parse(text.as_bytes()) {

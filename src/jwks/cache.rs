@@ -68,6 +68,7 @@
 //! duplicate work to the requests already in flight at a cold start, and avoids making them fail
 //! or wait on a fetch they cannot observe.
 
+use crate::reason::Reason;
 use core::cell::RefCell;
 use std::collections::HashMap;
 
@@ -94,7 +95,7 @@ pub struct IssuerHealth {
     /// The last fetch's failure reason (`jwks_fetch_failed`, `jwks_timeout`, …) while fetches
     /// have failed since the last success, whether or not keys still serve.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<&'static str>,
+    pub last_error: Option<Reason>,
     /// Algorithms the issuer's `algorithms` allows that none of the keys held can verify
     /// ([`KeySet::unused_algorithms`]): accepted configuration, reported. Absent when none are,
     /// or when no keys are held.
@@ -142,11 +143,11 @@ pub enum KeyRejection {
 
 impl KeyRejection {
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            KeyRejection::UnknownKid => "unknown_kid",
-            KeyRejection::AlgMismatch => "alg_key_mismatch",
-            KeyRejection::KidRequired => "kid_required",
+            KeyRejection::UnknownKid => Reason::UnknownKid,
+            KeyRejection::AlgMismatch => Reason::AlgKeyMismatch,
+            KeyRejection::KidRequired => Reason::KidRequired,
         }
     }
 }
@@ -171,10 +172,7 @@ pub enum Lookup<K> {
     /// held): [`JwksCache::fetch`] does both.
     Discover,
     /// Nothing usable and no fetch allowed now: answer 503 with `Retry-After`.
-    Unavailable {
-        reason: &'static str,
-        retry_after: u64,
-    },
+    Unavailable { reason: Reason, retry_after: u64 },
     /// The token's key cannot be chosen from the usable set: 401.
     Rejected(KeyRejection),
 }
@@ -205,10 +203,7 @@ pub enum Freshness {
     /// Past stale-if-error with no failure since: nothing served, the next token fetches.
     Expired,
     /// Nothing usable and the last fetch failed with `reason`: no fetch before `retry_at`.
-    Failing {
-        reason: &'static str,
-        retry_at: UnixTime,
-    },
+    Failing { reason: Reason, retry_at: UnixTime },
 }
 
 impl Freshness {
@@ -259,12 +254,12 @@ struct Backoff {
     /// At least 1.
     failures: u32,
     retry_at: UnixTime,
-    reason: &'static str,
+    reason: Reason,
 }
 
 impl Backoff {
     /// The backoff after one more failure at `now` (`previous` failures before it).
-    fn after(previous: u32, reason: &'static str, now: UnixTime) -> Backoff {
+    fn after(previous: u32, reason: Reason, now: UnixTime) -> Backoff {
         let failures = previous.saturating_add(1);
         let exponent = failures.saturating_sub(1).min(6);
         let delay = (1u64 << exponent).min(MAX_BACKOFF_SECONDS);
@@ -383,7 +378,7 @@ impl<K> KeyState<K> {
                 retry_after: b.retry_at.since(now).max(1),
             },
             None => Lookup::Unavailable {
-                reason: "jwks_unavailable",
+                reason: Reason::JwksUnavailable,
                 retry_after: 1,
             },
         }
@@ -451,7 +446,7 @@ pub struct UnusedAlgorithms {
 const MAX_UNUSED_NOTES: usize = 16;
 
 /// Never held across an await, so a borrow cannot fail; if it did, fail closed.
-const BUSY: &str = "jwks_cache_busy";
+const BUSY: Reason = Reason::JwksCacheBusy;
 
 impl<K: Clone> JwksCache<K> {
     /// An empty state for each of `issuers` (issuers are unique by construction).
@@ -587,7 +582,7 @@ impl<K: Clone> JwksCache<K> {
         // Lookups only come for configured issuers (the token's issuer was resolved first).
         let Some(slot) = self.slot(issuer) else {
             return Lookup::Unavailable {
-                reason: "jwks_issuer_unknown",
+                reason: Reason::JwksIssuerUnknown,
                 retry_after: 1,
             };
         };
@@ -756,7 +751,7 @@ impl<K: Clone> JwksCache<K> {
     /// Result: a fetch of `issuer`'s keys at `now` failed with `reason`. The issuer becomes
     /// `Failing`: held keys stay (until their hard limit), the refresh mark is dropped, and
     /// fetching backs off one step further.
-    pub fn fetch_failed(&self, issuer: &str, reason: &'static str, now: UnixTime) {
+    pub fn fetch_failed(&self, issuer: &str, reason: Reason, now: UnixTime) {
         let Some(Ok(mut slot)) = self.slot(issuer).map(RefCell::try_borrow_mut) else {
             return;
         };
@@ -809,10 +804,10 @@ impl<K: Clone> JwksCache<K> {
         policy: &IssuerPolicy,
         source: &S,
         now: UnixTime,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), Reason> {
         let issuer = policy.issuer.as_str();
         let jwks_uri = match &policy.key_source {
-            None => return Err("jwks_not_configured"),
+            None => return Err(Reason::JwksNotConfigured),
             Some(KeySource::JwksUri(uri)) => uri.clone(),
             Some(KeySource::Discovery(url)) => match self.discovered_uri(issuer, now, true) {
                 Some(uri) => uri,
@@ -854,14 +849,14 @@ async fn fetch_discovery<S: DocumentSource>(
     source: &S,
     url: &str,
     issuer: &str,
-) -> Result<(String, Option<String>), &'static str> {
+) -> Result<(String, Option<String>), Reason> {
     let doc = source.fetch(url).await.map_err(|e| match e {
-        FetchError::Timeout => "discovery_timeout",
-        FetchError::Network => "discovery_fetch_failed",
+        FetchError::Timeout => Reason::DiscoveryTimeout,
+        FetchError::Network => Reason::DiscoveryFetchFailed,
         FetchError::TooLarge => DiscoveryError::TooLarge.reason(),
     })?;
     if doc.status != 200 {
-        return Err("discovery_http_error");
+        return Err(Reason::DiscoveryHttpError);
     }
     let uri = jwks_uri_from(&doc.body, issuer).map_err(|e| e.reason())?;
     Ok((uri, doc.cache_control))
@@ -870,14 +865,14 @@ async fn fetch_discovery<S: DocumentSource>(
 async fn fetch_jwks<S: DocumentSource>(
     source: &S,
     url: &str,
-) -> Result<(KeySet, Option<String>), &'static str> {
+) -> Result<(KeySet, Option<String>), Reason> {
     let doc = source.fetch(url).await.map_err(|e| match e {
-        FetchError::Timeout => "jwks_timeout",
-        FetchError::Network => "jwks_fetch_failed",
+        FetchError::Timeout => Reason::JwksTimeout,
+        FetchError::Network => Reason::JwksFetchFailed,
         FetchError::TooLarge => JwksError::TooLarge.reason(),
     })?;
     if doc.status != 200 {
-        return Err("jwks_http_error");
+        return Err(Reason::JwksHttpError);
     }
     let set = KeySet::parse(&doc.body).map_err(|e| e.reason())?;
     Ok((set, doc.cache_control))
@@ -1029,7 +1024,7 @@ mod tests {
         let mut t = UnixTime(1_000);
         let mut waits = Vec::new();
         for _ in 0..9 {
-            cache.fetch_failed(ISS, "jwks_fetch_failed", t);
+            cache.fetch_failed(ISS, Reason::JwksFetchFailed, t);
             match cache.lookup(ISS, None, Algorithm::EdDsa, t) {
                 Lookup::Unavailable {
                     reason,

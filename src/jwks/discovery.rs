@@ -2,6 +2,7 @@
 //! must name exactly the configured issuer (OpenID Connect Discovery 1.0 §4.3), otherwise a
 //! compromised or misrouted discovery endpoint could point us at anyone's keys.
 
+use crate::reason::Reason;
 use serde_json::Value;
 
 use super::MAX_DOCUMENT_BYTES;
@@ -23,12 +24,12 @@ pub enum DiscoveryError {
 impl DiscoveryError {
     /// Static reason code for logs and `503` answers.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            DiscoveryError::Malformed => "discovery_invalid",
-            DiscoveryError::TooLarge => "discovery_too_large",
-            DiscoveryError::IssuerMismatch => "discovery_issuer_mismatch",
-            DiscoveryError::BadJwksUri => "discovery_jwks_uri_invalid",
+            DiscoveryError::Malformed => Reason::DiscoveryInvalid,
+            DiscoveryError::TooLarge => Reason::DiscoveryTooLarge,
+            DiscoveryError::IssuerMismatch => Reason::DiscoveryIssuerMismatch,
+            DiscoveryError::BadJwksUri => Reason::DiscoveryJwksUriInvalid,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! material's type, so a P-384 key can never verify an ES256 or ES512 token. EC coordinates must
 //! have exactly the curve's length (32, 48 or 66 bytes, RFC 7518 §6.2.1.2).
 
+use crate::reason::Reason;
 pub mod cache;
 pub mod discovery;
 
@@ -124,10 +125,10 @@ pub enum JwksError {
 impl JwksError {
     /// Static reason code for logs and `503` answers.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            JwksError::TooLarge => "jwks_too_large",
-            JwksError::Malformed => "jwks_invalid",
+            JwksError::TooLarge => Reason::JwksTooLarge,
+            JwksError::Malformed => Reason::JwksInvalid,
         }
     }
 }

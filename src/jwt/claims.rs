@@ -3,6 +3,7 @@
 //! and local, and all of them run before any key is fetched: a token that is expired, for another
 //! audience, or for an unknown issuer never costs a JWKS request.
 
+use crate::reason::Reason;
 use serde_json::{Map, Value};
 
 use super::alg::Algorithm;
@@ -52,31 +53,31 @@ pub enum PolicyError {
 impl PolicyError {
     /// Static reason code for logs.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            PolicyError::MissingIss => "missing_iss",
-            PolicyError::InvalidIss => "invalid_iss",
-            PolicyError::UnknownIssuer => "unknown_issuer",
-            PolicyError::AlgNotAllowed => "alg_not_allowed",
-            PolicyError::MalformedSignature => "malformed_signature",
-            PolicyError::MissingExp => "missing_exp",
-            PolicyError::InvalidExp => "invalid_exp",
-            PolicyError::Expired => "expired",
-            PolicyError::InvalidNbf => "invalid_nbf",
-            PolicyError::NotYetValid => "not_yet_valid",
-            PolicyError::InvalidIat => "invalid_iat",
-            PolicyError::IatInFuture => "iat_in_future",
-            PolicyError::MissingAud => "missing_aud",
-            PolicyError::InvalidAud => "invalid_aud",
-            PolicyError::AudienceMismatch => "audience_mismatch",
-            PolicyError::MissingSub => "missing_sub",
-            PolicyError::InvalidSub => "invalid_sub",
-            PolicyError::InvalidScope => "invalid_scope",
-            PolicyError::InvalidClientId => "invalid_client_id",
-            PolicyError::TokenTypeNotAccessToken => "token_type_not_access_token",
-            PolicyError::ClientIdNotAllowed => "client_id_not_allowed",
-            PolicyError::RequiredClaimMissing => "required_claim_missing",
-            PolicyError::RequiredClaimMismatch => "required_claim_mismatch",
+            PolicyError::MissingIss => Reason::MissingIss,
+            PolicyError::InvalidIss => Reason::InvalidIss,
+            PolicyError::UnknownIssuer => Reason::UnknownIssuer,
+            PolicyError::AlgNotAllowed => Reason::AlgNotAllowed,
+            PolicyError::MalformedSignature => Reason::MalformedSignature,
+            PolicyError::MissingExp => Reason::MissingExp,
+            PolicyError::InvalidExp => Reason::InvalidExp,
+            PolicyError::Expired => Reason::Expired,
+            PolicyError::InvalidNbf => Reason::InvalidNbf,
+            PolicyError::NotYetValid => Reason::NotYetValid,
+            PolicyError::InvalidIat => Reason::InvalidIat,
+            PolicyError::IatInFuture => Reason::IatInFuture,
+            PolicyError::MissingAud => Reason::MissingAud,
+            PolicyError::InvalidAud => Reason::InvalidAud,
+            PolicyError::AudienceMismatch => Reason::AudienceMismatch,
+            PolicyError::MissingSub => Reason::MissingSub,
+            PolicyError::InvalidSub => Reason::InvalidSub,
+            PolicyError::InvalidScope => Reason::InvalidScope,
+            PolicyError::InvalidClientId => Reason::InvalidClientId,
+            PolicyError::TokenTypeNotAccessToken => Reason::TokenTypeNotAccessToken,
+            PolicyError::ClientIdNotAllowed => Reason::ClientIdNotAllowed,
+            PolicyError::RequiredClaimMissing => Reason::RequiredClaimMissing,
+            PolicyError::RequiredClaimMismatch => Reason::RequiredClaimMismatch,
         }
     }
 }

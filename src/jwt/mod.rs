@@ -22,6 +22,7 @@
 //! [`JwtAuthenticator`] drives the three phases, the per-isolate JWKS cache
 //! ([`crate::jwks::cache`]) and a small verified-token cache ([`token_cache`]).
 
+use crate::reason::Reason;
 pub mod alg;
 pub mod claims;
 pub mod config;
@@ -58,12 +59,9 @@ const MAX_PREIMPORTS_PER_REFRESH: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyFailure {
     /// The token is not acceptable (401 `invalid_token`).
-    Invalid(&'static str),
+    Invalid(Reason),
     /// No usable keys and none obtainable now (503 with `Retry-After`).
-    Unavailable {
-        reason: &'static str,
-        retry_after: u64,
-    },
+    Unavailable { reason: Reason, retry_after: u64 },
 }
 
 /// A token whose signature has been verified with a key its issuer vouches for.
@@ -103,20 +101,17 @@ pub struct JwtSuccess {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwtFailure {
     /// 401 `invalid_token`; `reason` is a static code for logs.
-    Invalid { reason: &'static str },
+    Invalid { reason: Reason },
     /// 503 with `Retry-After: retry_after` seconds.
-    Unavailable {
-        reason: &'static str,
-        retry_after: u64,
-    },
+    Unavailable { reason: Reason, retry_after: u64 },
 }
 
 impl JwtFailure {
     /// The static reason code.
     #[must_use]
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            JwtFailure::Invalid { reason } | JwtFailure::Unavailable { reason, .. } => reason,
+            JwtFailure::Invalid { reason } | JwtFailure::Unavailable { reason, .. } => *reason,
         }
     }
 }
@@ -141,7 +136,7 @@ pub fn unverified_hints(token: &str) -> (Option<String>, Option<String>) {
     (iss, kid)
 }
 
-fn invalid(reason: &'static str) -> JwtFailure {
+fn invalid(reason: Reason) -> JwtFailure {
     JwtFailure::Invalid { reason }
 }
 
@@ -280,9 +275,9 @@ impl<K: Clone> JwtAuthenticator<K> {
             let secret = policy
                 .hs256_secret
                 .as_ref()
-                .ok_or(KeyFailure::Invalid("alg_not_allowed"))?;
+                .ok_or(KeyFailure::Invalid(Reason::AlgNotAllowed))?;
             if !verifier::verify_hs256(secret.bytes(), input, &checked.signature) {
-                return Err(KeyFailure::Invalid("bad_signature"));
+                return Err(KeyFailure::Invalid(Reason::BadSignature));
             }
             None
         } else {
@@ -311,13 +306,13 @@ impl<K: Clone> JwtAuthenticator<K> {
                 // `lookup_after_fetch` never asks for another fetch; fail closed if it did.
                 Lookup::Fetch | Lookup::Discover => {
                     return Err(KeyFailure::Unavailable {
-                        reason: "jwks_unavailable",
+                        reason: Reason::JwksUnavailable,
                         retry_after: 1,
                     })
                 }
             };
             if !verifier::signature_shape_ok(alg, &checked.signature, Some(&selected.key)) {
-                return Err(KeyFailure::Invalid("malformed_signature"));
+                return Err(KeyFailure::Invalid(Reason::MalformedSignature));
             }
             let handle = match selected.handle {
                 Some(handle) => handle,
@@ -336,7 +331,7 @@ impl<K: Clone> JwtAuthenticator<K> {
                 .await
                 .map_err(verify_error)?;
             if !ok {
-                return Err(KeyFailure::Invalid("bad_signature"));
+                return Err(KeyFailure::Invalid(Reason::BadSignature));
             }
             selected.refresh
         };
@@ -362,9 +357,9 @@ impl<K: Clone> JwtAuthenticator<K> {
         source: &S,
         verifier: &V,
         now: UnixTime,
-    ) -> Option<&'static str> {
+    ) -> Option<Reason> {
         let Some(policy) = self.issuers.get(refresh.issuer()) else {
-            return Some("unknown_issuer");
+            return Some(Reason::UnknownIssuer);
         };
         if let Err(reason) = self.jwks.fetch(policy, source, now).await {
             return Some(reason);

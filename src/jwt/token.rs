@@ -2,6 +2,7 @@
 //! before any key is looked at. Everything here is cheap and bounded: the size cap comes before
 //! any decoding, and nothing in this phase can trigger a fetch.
 
+use crate::reason::Reason;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
@@ -53,22 +54,22 @@ pub enum ParseError {
 impl ParseError {
     /// Static reason code for logs.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            ParseError::TooLarge => "token_too_large",
-            ParseError::Malformed => "malformed_token",
-            ParseError::Encrypted => "encrypted_token_unsupported",
-            ParseError::InvalidBase64 => "invalid_base64url",
-            ParseError::MalformedHeader => "malformed_header",
-            ParseError::MalformedPayload => "malformed_payload",
-            ParseError::DuplicateMember => "duplicate_member",
-            ParseError::AlgNone => "alg_none",
-            ParseError::AlgUnsupported => "alg_unsupported",
-            ParseError::Crit => "crit_unsupported",
-            ParseError::EmbeddedKey => "embedded_key_rejected",
-            ParseError::Nested => "nested_token_unsupported",
-            ParseError::TypNotAllowed => "typ_not_allowed",
-            ParseError::InvalidKid => "invalid_kid",
+            ParseError::TooLarge => Reason::TokenTooLarge,
+            ParseError::Malformed => Reason::MalformedToken,
+            ParseError::Encrypted => Reason::EncryptedTokenUnsupported,
+            ParseError::InvalidBase64 => Reason::InvalidBase64url,
+            ParseError::MalformedHeader => Reason::MalformedHeader,
+            ParseError::MalformedPayload => Reason::MalformedPayload,
+            ParseError::DuplicateMember => Reason::DuplicateMember,
+            ParseError::AlgNone => Reason::AlgNone,
+            ParseError::AlgUnsupported => Reason::AlgUnsupported,
+            ParseError::Crit => Reason::CritUnsupported,
+            ParseError::EmbeddedKey => Reason::EmbeddedKeyRejected,
+            ParseError::Nested => Reason::NestedTokenUnsupported,
+            ParseError::TypNotAllowed => Reason::TypNotAllowed,
+            ParseError::InvalidKid => Reason::InvalidKid,
         }
     }
 }

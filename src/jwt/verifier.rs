@@ -6,6 +6,7 @@
 //! all: its key is the configured secret, checked in constant time by [`verify_hs256`].
 #![allow(async_fn_in_trait)]
 
+use crate::reason::Reason;
 use jwt_compact::alg::{Hs256, Hs256Key};
 use jwt_compact::{Algorithm as _, AlgorithmSignature as _};
 
@@ -26,11 +27,11 @@ pub enum VerifyError {
 impl VerifyError {
     /// Static reason code for logs.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            VerifyError::BadKey => "key_rejected",
-            VerifyError::Unsupported => "verifier_unsupported",
-            VerifyError::Backend => "verifier_error",
+            VerifyError::BadKey => Reason::KeyRejected,
+            VerifyError::Unsupported => Reason::VerifierUnsupported,
+            VerifyError::Backend => Reason::VerifierError,
         }
     }
 }

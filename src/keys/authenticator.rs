@@ -12,6 +12,7 @@ use super::repository::{authority_record, KeyRepository};
 use super::settings::KeySettings;
 use crate::identity::Identity;
 use crate::ports::{Authority, KeyStore, StoreError};
+use crate::reason::Reason;
 use crate::time::UnixTime;
 
 /// A `last_used_at` write to run after the response.
@@ -42,12 +43,9 @@ pub struct Recent<'a, A> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyAuthFailure {
     /// 401 `invalid_token`.
-    Invalid { reason: &'static str },
+    Invalid { reason: Reason },
     /// 503 with `Retry-After`.
-    Unavailable {
-        reason: &'static str,
-        retry_after: u64,
-    },
+    Unavailable { reason: Reason, retry_after: u64 },
     /// The store is not bound at all: 500 `kv_not_bound`, a configuration fault.
     NotBound,
 }
@@ -118,7 +116,7 @@ impl KeyAuthenticator {
             .map_err(|e| KeyAuthFailure::Invalid { reason: e.reason() })?;
         if expected.is_some_and(|e| e != kind) {
             return Err(KeyAuthFailure::Invalid {
-                reason: "kind_mismatch",
+                reason: Reason::KindMismatch,
             });
         }
         let digest = TokenDigest::of(token);
@@ -130,7 +128,7 @@ impl KeyAuthenticator {
             !matches!(cached, Some(Cached::Found(_))) && r.view.recently_created(&digest)
         }) {
             let unavailable = |_| KeyAuthFailure::Unavailable {
-                reason: "state_unavailable",
+                reason: Reason::StateUnavailable,
                 retry_after: KV_RETRY_AFTER,
             };
             let stored = authority_record(r.authority, &digest)
@@ -138,7 +136,7 @@ impl KeyAuthenticator {
                 .map_err(unavailable)?;
             if let Some(text) = stored {
                 let record = KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
-                    reason: "bad_record",
+                    reason: Reason::BadRecord,
                 })?;
                 cache.insert(digest, Cached::Found(record.clone()), now);
                 return self.finish(&record, kind, sole_issuer, now);
@@ -148,7 +146,7 @@ impl KeyAuthenticator {
             Some(Cached::Found(r)) => r,
             Some(Cached::Missing) => {
                 return Err(KeyAuthFailure::Invalid {
-                    reason: "unknown_key",
+                    reason: Reason::UnknownKey,
                 })
             }
             None => {
@@ -158,7 +156,7 @@ impl KeyAuthenticator {
                     .map_err(|e| match e {
                         StoreError::NotBound => KeyAuthFailure::NotBound,
                         StoreError::Unavailable => KeyAuthFailure::Unavailable {
-                            reason: "kv_unavailable",
+                            reason: Reason::KvUnavailable,
                             retry_after: KV_RETRY_AFTER,
                         },
                     })?;
@@ -166,13 +164,13 @@ impl KeyAuthenticator {
                     None => {
                         cache.insert(digest, Cached::Missing, now);
                         return Err(KeyAuthFailure::Invalid {
-                            reason: "unknown_key",
+                            reason: Reason::UnknownKey,
                         });
                     }
                     Some(text) => {
                         let record =
                             KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
-                                reason: "bad_record",
+                                reason: Reason::BadRecord,
                             })?;
                         cache.insert(digest, Cached::Found(record.clone()), now);
                         record
@@ -189,14 +187,14 @@ impl KeyAuthenticator {
                     let text = authority_record(r.authority, &digest)
                         .await
                         .map_err(|_| KeyAuthFailure::Unavailable {
-                            reason: "state_unavailable",
+                            reason: Reason::StateUnavailable,
                             retry_after: KV_RETRY_AFTER,
                         })?
                         .ok_or(KeyAuthFailure::Invalid {
-                            reason: "unknown_key",
+                            reason: Reason::UnknownKey,
                         })?;
                     let current = KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
-                        reason: "bad_record",
+                        reason: Reason::BadRecord,
                     })?;
                     cache.insert_confirmed(digest, current.clone(), at, now);
                     return self.finish(&current, kind, sole_issuer, now);

@@ -3,6 +3,7 @@
 //! any KV read. Generation takes its randomness from the caller (the platform CSPRNG).
 //! Owns the token's shape only; never touches KV, a digest or a clock.
 
+use crate::reason::Reason;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::CredentialKind;
@@ -51,12 +52,12 @@ pub enum KeyFormatError {
 
 impl KeyFormatError {
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            KeyFormatError::UnknownPrefix => "unknown_key_prefix",
-            KeyFormatError::BadLength => "bad_key_length",
-            KeyFormatError::BadAlphabet => "bad_key_alphabet",
-            KeyFormatError::BadChecksum => "bad_checksum",
+            KeyFormatError::UnknownPrefix => Reason::UnknownKeyPrefix,
+            KeyFormatError::BadLength => Reason::BadKeyLength,
+            KeyFormatError::BadAlphabet => Reason::BadKeyAlphabet,
+            KeyFormatError::BadChecksum => Reason::BadChecksum,
         }
     }
 }

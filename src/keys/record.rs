@@ -5,6 +5,7 @@
 //! ([`KeyRecord::check`], refused with a [`RecordRejection`]). Never touches: KV or its key names
 //! (the layout is [`super::repository`]'s), a clock (`now` is an argument), a token.
 
+use crate::reason::Reason;
 use serde::{Deserialize, Serialize};
 
 use super::format::KeyKind;
@@ -60,12 +61,12 @@ pub enum RecordRejection {
 
 impl RecordRejection {
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            RecordRejection::Revoked => "revoked",
-            RecordRejection::Expired => "expired",
-            RecordRejection::KindMismatch => "kind_mismatch",
-            RecordRejection::PatWithoutIssuer => "pat_without_issuer",
+            RecordRejection::Revoked => Reason::Revoked,
+            RecordRejection::Expired => Reason::Expired,
+            RecordRejection::KindMismatch => Reason::KindMismatch,
+            RecordRejection::PatWithoutIssuer => Reason::PatWithoutIssuer,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! clock (times are arguments), or a credential (a recently created key is known by the first
 //! 8 bytes of its digest only, never by its token or full hash).
 
+use crate::reason::Reason;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -104,13 +105,13 @@ pub struct FeedDocument {
 
 impl FeedDocument {
     /// Parse a document, bounded in bytes and entries.
-    pub fn parse(body: &[u8]) -> Result<FeedDocument, &'static str> {
+    pub fn parse(body: &[u8]) -> Result<FeedDocument, Reason> {
         if body.len() > MAX_DOCUMENT_BYTES {
-            return Err("feed_too_large");
+            return Err(Reason::FeedTooLarge);
         }
-        let doc: FeedDocument = serde_json::from_slice(body).map_err(|_| "feed_invalid")?;
+        let doc: FeedDocument = serde_json::from_slice(body).map_err(|_| Reason::FeedInvalid)?;
         if doc.entries.len() > MAX_ENTRIES || doc.epoch.is_empty() || doc.epoch.len() > 64 {
-            return Err("feed_invalid");
+            return Err(Reason::FeedInvalid);
         }
         Ok(doc)
     }
@@ -177,7 +178,7 @@ pub enum ViewPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViewRefusal {
     /// 401 `invalid_token`, with this reason.
-    Revoked(&'static str),
+    Revoked(Reason),
     /// The view is older than the bound and `on_stale` is `refuse`: 503.
     Stale,
 }
@@ -201,7 +202,7 @@ struct ViewState {
     fetched_at_ms: Option<u64>,
     /// A refresh is running (so one request does not start another).
     refreshing_since_ms: Option<u64>,
-    last_error: Option<&'static str>,
+    last_error: Option<Reason>,
     /// When the last refresh failed: requests do not wait on another for [`REFRESH_AFTER_MS`].
     failed_at_ms: Option<u64>,
 }
@@ -214,7 +215,7 @@ pub struct ViewHealth {
     pub head: u64,
     pub entries: usize,
     pub overflow: bool,
-    pub last_error: Option<&'static str>,
+    pub last_error: Option<Reason>,
     pub on_stale: &'static str,
     pub max_staleness_seconds: u64,
 }
@@ -329,7 +330,7 @@ impl RevocationView {
     }
 
     /// A refresh failed at `now_ms` (the view keeps its last document).
-    pub fn refresh_failed(&self, reason: &'static str, now_ms: u64) {
+    pub fn refresh_failed(&self, reason: Reason, now_ms: u64) {
         if let Ok(mut s) = self.state.try_borrow_mut() {
             s.refreshing_since_ms = None;
             s.last_error = Some(reason);
@@ -380,7 +381,7 @@ impl RevocationView {
         let snap = &state.snapshot;
         if let Some(id) = identity.key_id() {
             if snap.keys.get(id).is_some_and(|&at| at <= now) {
-                return Err(ViewRefusal::Revoked("key_revoked"));
+                return Err(ViewRefusal::Revoked(Reason::KeyRevoked));
             }
         }
         let principal = (
@@ -392,7 +393,7 @@ impl RevocationView {
             CredentialKind::ApiKey | CredentialKind::Pat => {
                 if let (Some(before), Some(created)) = (cut_off, created_at) {
                     if created <= before {
-                        return Err(ViewRefusal::Revoked("principal_revoked"));
+                        return Err(ViewRefusal::Revoked(Reason::PrincipalRevoked));
                     }
                 }
             }
@@ -405,13 +406,13 @@ impl RevocationView {
                 let (jti, iat) = token_id_and_iat(identity.claims_json());
                 if let (Some(tokens), Some(jti)) = (issuer_tokens, jti.as_deref()) {
                     if tokens.contains_key(jti) {
-                        return Err(ViewRefusal::Revoked("token_revoked"));
+                        return Err(ViewRefusal::Revoked(Reason::TokenRevoked));
                     }
                 }
                 if let Some(before) = cut_off {
                     // A token without `iat` cannot prove it was issued after the cut-off.
                     if iat.is_none_or(|iat| iat <= before) {
-                        return Err(ViewRefusal::Revoked("principal_revoked"));
+                        return Err(ViewRefusal::Revoked(Reason::PrincipalRevoked));
                     }
                 }
             }
@@ -525,7 +526,7 @@ mod tests {
         assert_eq!(v.plan(11_200), ViewPlan::Current, "one refresh at a time");
         assert_eq!(v.plan(15_000), ViewPlan::Current);
         assert_eq!(v.plan(15_001), ViewPlan::AwaitRefresh, "past the bound");
-        v.refresh_failed("feed_unreachable", 15_001);
+        v.refresh_failed(Reason::FeedUnreachable, 15_001);
         assert_eq!(
             v.plan(15_500),
             ViewPlan::Current,
@@ -556,13 +557,19 @@ mod tests {
             0,
         );
         let at = |id, now| v.check(&key(id, "s", None), Some(1), now, 1_000);
-        assert_eq!(at("key_a", 100), Err(ViewRefusal::Revoked("key_revoked")));
+        assert_eq!(
+            at("key_a", 100),
+            Err(ViewRefusal::Revoked(Reason::KeyRevoked))
+        );
         assert_eq!(
             at("key_b", 150),
             Ok(()),
             "a rolled key works until its grace ends"
         );
-        assert_eq!(at("key_b", 200), Err(ViewRefusal::Revoked("key_revoked")));
+        assert_eq!(
+            at("key_b", 200),
+            Err(ViewRefusal::Revoked(Reason::KeyRevoked))
+        );
         assert_eq!(at("key_c", 150), Ok(()));
     }
 
@@ -583,11 +590,11 @@ mod tests {
         let pat = key("key_p", "alice", Some("https://i"));
         assert_eq!(
             v.check(&pat, Some(499), 600, 0),
-            Err(ViewRefusal::Revoked("principal_revoked"))
+            Err(ViewRefusal::Revoked(Reason::PrincipalRevoked))
         );
         assert_eq!(
             v.check(&pat, Some(500), 600, 0),
-            Err(ViewRefusal::Revoked("principal_revoked")),
+            Err(ViewRefusal::Revoked(Reason::PrincipalRevoked)),
             "the cut-off's own second is included"
         );
         assert_eq!(v.check(&pat, Some(501), 600, 0), Ok(()), "made after");
@@ -601,12 +608,12 @@ mod tests {
         let no_iat = jwt("https://i", "alice", r#"{}"#);
         assert_eq!(
             v.check(&old, None, 600, 0),
-            Err(ViewRefusal::Revoked("principal_revoked"))
+            Err(ViewRefusal::Revoked(Reason::PrincipalRevoked))
         );
         assert_eq!(v.check(&new, None, 600, 0), Ok(()));
         assert_eq!(
             v.check(&no_iat, None, 600, 0),
-            Err(ViewRefusal::Revoked("principal_revoked")),
+            Err(ViewRefusal::Revoked(Reason::PrincipalRevoked)),
             "without iat a token cannot prove it is newer"
         );
     }
@@ -635,7 +642,7 @@ mod tests {
         };
         assert_eq!(
             t("https://i", "t-1"),
-            Err(ViewRefusal::Revoked("token_revoked"))
+            Err(ViewRefusal::Revoked(Reason::TokenRevoked))
         );
         assert_eq!(t("https://i", "t-2"), Ok(()));
         assert_eq!(t("https://other", "t-1"), Ok(()));
@@ -700,13 +707,13 @@ mod tests {
         assert!(FeedDocument::parse(br#"{"epoch":"e","head":1,"entries":[]}"#).is_ok());
         assert_eq!(
             FeedDocument::parse(br#"{"epoch":"e","head":1,"entries":[{"t":"nope"}]}"#),
-            Err("feed_invalid")
+            Err(Reason::FeedInvalid)
         );
         assert_eq!(
             FeedDocument::parse(br#"{"epoch":"","head":1,"entries":[]}"#),
-            Err("feed_invalid")
+            Err(Reason::FeedInvalid)
         );
         let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
-        assert_eq!(FeedDocument::parse(&big), Err("feed_too_large"));
+        assert_eq!(FeedDocument::parse(&big), Err(Reason::FeedTooLarge));
     }
 }
