@@ -2,7 +2,6 @@
 //! Generic over the ports, so it runs natively against fakes and in the Worker against KV, fetch
 //! and WebCrypto. It returns a [`Decision`]; it never forwards or answers anything itself.
 
-use crate::reason::Reason;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::admin::{self, AdminCaller, AdminContext, AdminReply, AdminRequest};
@@ -19,6 +18,8 @@ use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, Signature
 use crate::keys::{KeyAuthFailure, KeyAuthenticator, KeyKind, Recent, Touch};
 use crate::ports::{Authority, DocumentSource, KeyStore, NoAuthority, KV_BINDING};
 use crate::problem::Problem;
+use crate::reason::Reason;
+use crate::rejection::{CredentialRefusal, Dependency, Rejection};
 use crate::route::{AuthMode, NormalizedPath, Requirement};
 use crate::state::feed::ViewRefusal;
 use crate::state::{Actor, RevocationView};
@@ -421,10 +422,7 @@ impl<K: Clone> Gateway<K> {
 
         let presented = match extract(req.header("authorization"), req.header("x-api-key")) {
             Err(malformed) => {
-                return Outcome::reject(
-                    Problem::invalid_request(malformed.reason(), malformed.detail()),
-                    log,
-                )
+                return Outcome::reject(Problem::from(Rejection::Malformed(malformed)), log)
             }
             Ok(Extracted::One(p)) => p,
             Ok(absent @ (Extracted::None | Extracted::UnsupportedScheme)) => {
@@ -463,17 +461,14 @@ impl<K: Clone> Gateway<K> {
             .await;
         let (identity, followups, quota) = match verified {
             Ok(v) => v,
-            Err(problem) => return Outcome::reject(problem, log),
+            Err(rejection) => return Outcome::reject(Problem::from(rejection), log),
         };
         if !route.accepts_issuer(identity.issuer()) {
             log.subject = Some(identity.subject().to_string());
             log.issuer
                 .clone_from(&identity.issuer().map(str::to_string));
             let mut outcome = Outcome::reject(
-                Problem::invalid_token(
-                    Reason::IssuerNotAccepted,
-                    "This resource does not accept credentials from this issuer.",
-                ),
+                Problem::from(Rejection::Credential(CredentialRefusal::IssuerNotAccepted)),
                 log,
             );
             outcome.followups = followups;
@@ -627,7 +622,7 @@ impl<K: Clone> Gateway<K> {
         now: UnixTime,
         ip: Option<&str>,
         log: &mut LogFacts,
-    ) -> Result<Verified, Problem>
+    ) -> Result<Verified, Rejection>
     where
         S: KeyStore,
         D: DocumentSource,
@@ -636,38 +631,23 @@ impl<K: Clone> Gateway<K> {
     {
         let token = presented.token;
         if token.len() > crate::extract::MAX_CREDENTIAL_LEN {
-            return Err(Problem::invalid_token(
-                Reason::CredentialTooLarge,
-                "The credential is larger than any this API accepts (16 KiB).",
-            ));
+            return Err(Rejection::Credential(CredentialRefusal::TooLarge));
         }
         let kind = match self.config.keys.format.classify(token) {
             Some(KeyKind::ApiKey) => CredentialKind::ApiKey,
             Some(KeyKind::Pat) => CredentialKind::Pat,
             None if looks_like_jwt(token) => CredentialKind::Jwt,
-            None => {
-                return Err(Problem::invalid_token(
-                    Reason::UnrecognisedCredential,
-                    "The credential is neither a JWT nor a key of a known kind.",
-                ))
-            }
+            None => return Err(Rejection::Credential(CredentialRefusal::Unrecognised)),
         };
         log.kind = Some(kind);
         if kind == CredentialKind::Jwt && presented.source == CredentialSource::ApiKeyHeader {
-            return Err(Problem::invalid_token(
-                Reason::JwtInApiKeyHeader,
-                "X-API-Key carries API keys and PATs only; send JWTs as Bearer tokens.",
-            ));
+            return Err(Rejection::Credential(CredentialRefusal::JwtInApiKeyHeader));
         }
         if !route.accept.accepts(kind) {
-            return Err(Problem::invalid_token(
-                Reason::KindNotAccepted,
-                format!(
-                    "This route does not accept a credential of kind {}. This route accepts: {}.",
-                    kind.as_str(),
-                    route.accept.names().join(", ")
-                ),
-            ));
+            return Err(Rejection::Credential(CredentialRefusal::KindNotAccepted {
+                kind,
+                accepted: route.accept,
+            }));
         }
         // The failed-auth budget, before any lookup: an address that has failed too often is
         // refused without a KV read or a signature check, except for a key this isolate already
@@ -680,13 +660,13 @@ impl<K: Clone> Gateway<K> {
         if let Some(ip) = ip {
             if let Err(retry) = self.failures.check(ip, class, now.0) {
                 if class == FailureClass::Jwt || !self.keys.holds_found(token, now) {
-                    return Err(Problem::too_many_failures(retry));
+                    return Err(Rejection::TooManyFailures { retry_after: retry });
                 }
             }
         }
         let result = self.verify_kind(kind, token, ports, now, log).await;
-        if let (Err(p), Some(ip)) = (&result, ip) {
-            if p.status == 401 {
+        if let (Err(rejection), Some(ip)) = (&result, ip) {
+            if rejection.is_credential_fault() {
                 self.failures.failed(ip, class, now.0);
             }
         }
@@ -700,7 +680,7 @@ impl<K: Clone> Gateway<K> {
         ports: &Ports<'_, S, D, V, A>,
         now: UnixTime,
         log: &mut LogFacts,
-    ) -> Result<Verified, Problem>
+    ) -> Result<Verified, Rejection>
     where
         S: KeyStore,
         D: DocumentSource,
@@ -743,7 +723,7 @@ impl<K: Clone> Gateway<K> {
                                 None => log.issuer = iss,
                             },
                         }
-                        Err(Problem::from_jwt_failure(
+                        Err(Rejection::from_jwt(
                             failure,
                             policy.map(|p| p.issuer.as_str()),
                         ))
@@ -777,21 +757,12 @@ impl<K: Clone> Gateway<K> {
                         let followups = success.touch.into_iter().map(Followup::TouchKey).collect();
                         Ok((success.identity, followups, success.quota))
                     }
-                    Err(KeyAuthFailure::Invalid { reason }) => {
-                        Err(Problem::invalid_token(reason, "The key is not valid."))
+                    Err(failure) => {
+                        if failure == KeyAuthFailure::NotBound {
+                            log.binding = Some(KV_BINDING);
+                        }
+                        Err(Rejection::from_key(failure))
                     }
-                    Err(KeyAuthFailure::NotBound) => {
-                        log.binding = Some(KV_BINDING);
-                        Err(Problem::kv_not_bound(KV_BINDING))
-                    }
-                    Err(KeyAuthFailure::Unavailable {
-                        reason,
-                        retry_after,
-                    }) => Err(Problem::unavailable(
-                        reason,
-                        retry_after,
-                        "Keys cannot be looked up right now.",
-                    )),
                 }
             }
         }
@@ -805,21 +776,18 @@ impl<K: Clone> Gateway<K> {
         created_at: Option<u64>,
         ports: &Ports<'_, S, D, V, A>,
         now: UnixTime,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), Rejection> {
         if ports.authority.is_none() {
             return Ok(());
         }
         match self.view.check(identity, created_at, now.0, ports.now_ms) {
             Ok(()) => Ok(()),
-            Err(ViewRefusal::Revoked(reason)) => Err(Problem::invalid_token(
-                reason,
-                "The credential has been revoked.",
-            )),
-            Err(ViewRefusal::Stale) => Err(Problem::unavailable(
-                Reason::RevocationsUnconfirmed,
-                1,
-                "The edge cannot confirm recent revocations right now; try again.",
-            )),
+            Err(ViewRefusal::Revoked(reason)) => Err(Rejection::Revoked(reason)),
+            Err(ViewRefusal::Stale) => Err(Rejection::Unavailable {
+                dependency: Dependency::Revocations,
+                reason: Reason::RevocationsUnconfirmed,
+                retry_after: 1,
+            }),
         }
     }
 
@@ -1017,10 +985,7 @@ impl<K: Clone> Gateway<K> {
             .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
             .map(|(_, v)| v.as_str());
         match extract(authorization, None) {
-            Err(m) => Err(AdminReply::Problem(Problem::invalid_request(
-                m.reason(),
-                m.detail(),
-            ))),
+            Err(m) => Err(AdminReply::Problem(Rejection::Malformed(m).into())),
             Ok(Extracted::None | Extracted::UnsupportedScheme) => {
                 Ok((AdminCaller::Anonymous, Actor::Anonymous))
             }
@@ -1039,17 +1004,16 @@ impl<K: Clone> Gateway<K> {
                 };
                 if let Some(ip) = ip {
                     if let Err(retry) = self.failures.check(ip, class, now.0) {
-                        return Err(AdminReply::Problem(Problem::too_many_failures(retry)));
+                        return Err(AdminReply::Problem(
+                            Rejection::TooManyFailures { retry_after: retry }.into(),
+                        ));
                     }
                 }
                 if !jwt {
                     if let Some(ip) = ip {
                         self.failures.failed(ip, FailureClass::Admin, now.0);
                     }
-                    return Err(AdminReply::Problem(Problem::invalid_token(
-                        Reason::BadAdminToken,
-                        "The admin token is not valid.",
-                    )));
+                    return Err(AdminReply::Problem(Rejection::BadAdminToken.into()));
                 }
                 match self
                     .jwt
@@ -1080,15 +1044,14 @@ impl<K: Clone> Gateway<K> {
                         }
                     }
                     Err(failure) => {
-                        if let (JwtFailure::Invalid { .. }, Some(ip)) = (failure, ip) {
-                            self.failures.failed(ip, FailureClass::Jwt, now.0);
-                        }
                         let (iss, _) = crate::jwt::unverified_hints(p.token);
                         let issuer = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
-                        Err(AdminReply::Problem(Problem::from_jwt_failure(
-                            failure,
-                            issuer.map(|p| p.issuer.as_str()),
-                        )))
+                        let rejection =
+                            Rejection::from_jwt(failure, issuer.map(|p| p.issuer.as_str()));
+                        if let (true, Some(ip)) = (rejection.is_credential_fault(), ip) {
+                            self.failures.failed(ip, FailureClass::Jwt, now.0);
+                        }
+                        Err(AdminReply::Problem(rejection.into()))
                     }
                 }
             }

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn only_a_401_is_audited() {
-        let unauthenticated = Problem::invalid_token(Reason::BadSignature, "x");
+        let unauthenticated =
+            Problem::from(crate::rejection::Rejection::Token(Reason::BadSignature));
         assert_eq!(
             audited_failure(&AdminReply::Problem(unauthenticated)),
             Some(Reason::BadSignature)

@@ -43,6 +43,7 @@ pub mod log;
 pub mod ports;
 pub mod problem;
 pub mod reason;
+pub mod rejection;
 pub mod request_url;
 pub mod route;
 pub mod time;

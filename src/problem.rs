@@ -4,6 +4,8 @@
 use crate::reason::Reason;
 use serde::Serialize;
 
+use crate::rejection::{CredentialRefusal, Dependency, Rejection};
+
 /// The RFC 6750 error code carried in `WWW-Authenticate` and the problem body's `error` member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BearerError {
@@ -58,6 +60,12 @@ pub struct Problem {
 /// What the missing-credential 401 tells the client to send.
 pub const MISSING_CREDENTIAL_DETAIL: &str =
     "Send a credential: Authorization: Bearer <token> or X-API-Key: <key>.";
+
+impl From<Rejection> for Problem {
+    fn from(rejection: Rejection) -> Self {
+        Problem::from_rejection(rejection)
+    }
+}
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -121,25 +129,67 @@ impl Problem {
         }
     }
 
-    /// The answer to a token the JWT authenticator refused: 401 `invalid_token` for the token's
-    /// fault, 503 with `Retry-After` when its keys cannot be had. `issuer` is the configured
-    /// issuer the token named, when it named one: the detail names that configured string, never
-    /// its JWKS URL. The one mapping, for the pipeline and the admin API alike.
+    /// The one conversion of an authentication [`Rejection`] to the wire: 400 `invalid_request`
+    /// for malformed credential headers, 401 `invalid_token` for a credential at fault, 429 for
+    /// the failed-authentication budget, 503 with `Retry-After` when a dependency cannot answer
+    /// (an issuer is named by its configured `issuer`, never its JWKS URL), 500 for a missing
+    /// `AUTH_KV`. The pipeline and the admin API alike.
     #[must_use]
-    pub fn from_jwt_failure(failure: crate::jwt::JwtFailure, issuer: Option<&str>) -> Self {
-        match failure {
-            crate::jwt::JwtFailure::Invalid { reason } => {
+    pub fn from_rejection(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::Malformed(m) => Problem::invalid_request(m.reason(), m.detail()),
+            Rejection::Credential(c) => {
+                let detail = match c {
+                    CredentialRefusal::TooLarge => {
+                        "The credential is larger than any this API accepts (16 KiB).".to_string()
+                    }
+                    CredentialRefusal::Unrecognised => {
+                        "The credential is neither a JWT nor a key of a known kind.".to_string()
+                    }
+                    CredentialRefusal::JwtInApiKeyHeader => {
+                        "X-API-Key carries API keys and PATs only; send JWTs as Bearer tokens."
+                            .to_string()
+                    }
+                    CredentialRefusal::KindNotAccepted { kind, accepted } => format!(
+                        "This route does not accept a credential of kind {}. This route accepts: {}.",
+                        kind.as_str(),
+                        accepted.names().join(", ")
+                    ),
+                    CredentialRefusal::IssuerNotAccepted => {
+                        "This resource does not accept credentials from this issuer.".to_string()
+                    }
+                };
+                Problem::invalid_token(c.reason(), detail)
+            }
+            Rejection::Token(reason) => {
                 Problem::invalid_token(reason, "The token is not valid for this API.")
             }
-            crate::jwt::JwtFailure::Unavailable {
+            Rejection::Key(reason) => Problem::invalid_token(reason, "The key is not valid."),
+            Rejection::Revoked(reason) => {
+                Problem::invalid_token(reason, "The credential has been revoked.")
+            }
+            Rejection::BadAdminToken => {
+                Problem::invalid_token(Reason::BadAdminToken, "The admin token is not valid.")
+            }
+            Rejection::TooManyFailures { retry_after } => Problem::too_many_failures(retry_after),
+            Rejection::KvNotBound => Problem::kv_not_bound(crate::ports::KV_BINDING),
+            Rejection::Unavailable {
+                dependency,
                 reason,
                 retry_after,
             } => {
-                let detail = match issuer {
-                    Some(issuer) => {
+                let detail = match dependency {
+                    Dependency::IssuerKeys(Some(issuer)) => {
                         format!("The signing keys of issuer {issuer} cannot be fetched right now.")
                     }
-                    None => "The token issuer's keys cannot be fetched right now.".to_string(),
+                    Dependency::IssuerKeys(None) => {
+                        "The token issuer's keys cannot be fetched right now.".to_string()
+                    }
+                    Dependency::KeyStore => "Keys cannot be looked up right now.".to_string(),
+                    Dependency::Revocations => {
+                        "The edge cannot confirm recent revocations right now; try again."
+                            .to_string()
+                    }
                 };
                 Problem::unavailable(reason, retry_after, detail)
             }
@@ -462,7 +512,7 @@ impl Problem {
 
     /// 400 `invalid_request`.
     #[must_use]
-    pub fn invalid_request(reason: Reason, detail: impl Into<String>) -> Self {
+    fn invalid_request(reason: Reason, detail: impl Into<String>) -> Self {
         Problem {
             challenge: Challenge::BearerError(BearerError::InvalidRequest),
             ..Problem::new(400, "Invalid request", reason, detail)
@@ -569,7 +619,7 @@ impl Problem {
 
     /// 401 `invalid_token`.
     #[must_use]
-    pub fn invalid_token(reason: Reason, detail: impl Into<String>) -> Self {
+    fn invalid_token(reason: Reason, detail: impl Into<String>) -> Self {
         Problem {
             challenge: Challenge::BearerError(BearerError::InvalidToken),
             ..Problem::new(401, "Invalid credential", reason, detail)
@@ -673,19 +723,19 @@ mod tests {
     #[test]
     fn jwt_failures_map_to_rfc6750_problems() {
         use crate::jwt::JwtFailure;
-        let p = Problem::from_jwt_failure(
+        let p = Problem::from(Rejection::from_jwt(
             JwtFailure::Invalid {
                 reason: Reason::Expired,
             },
             None,
-        );
+        ));
         assert_eq!((p.status, p.reason.as_str()), (401, "expired"));
         assert_eq!(p.error_code(), Some("invalid_token"));
         let down = JwtFailure::Unavailable {
             reason: Reason::JwksTimeout,
             retry_after: 4,
         };
-        let p = Problem::from_jwt_failure(down, Some("https://idp.example"));
+        let p = Problem::from(Rejection::from_jwt(down, Some("https://idp.example")));
         assert_eq!(
             (p.status, p.retry_after, p.error_code()),
             (503, Some(4), None)
@@ -694,7 +744,7 @@ mod tests {
             p.detail,
             "The signing keys of issuer https://idp.example cannot be fetched right now."
         );
-        let p = Problem::from_jwt_failure(down, None);
+        let p = Problem::from(Rejection::from_jwt(down, None));
         assert_eq!(
             p.detail,
             "The token issuer's keys cannot be fetched right now."
