@@ -1,5 +1,5 @@
 //! The request pipeline: sanitise → route → extract → verify → authorise → header plan.
-//! Generic over the ports, so it runs natively against fakes and in the Worker against KV, fetch
+//! Generic over one bundle of ports ([`crate::ports::Runtime`]), so it runs natively against fakes and in the Worker against KV, fetch
 //! and WebCrypto. It returns a [`Decision`]; it never forwards or answers anything itself.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -14,9 +14,10 @@ use crate::headers::{
     Forwarding,
 };
 use crate::identity::{CredentialKind, Identity};
-use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource, SignatureVerifier};
+use crate::jwt::{JwksRefresh, JwtAuthenticator, JwtFailure, KeySource};
 use crate::keys::{KeyAuthFailure, KeyAuthenticator, KeyKind, Recent, Touch};
-use crate::ports::{Authority, DocumentSource, KeyStore, NoAuthority, KV_BINDING};
+pub use crate::ports::Ports;
+use crate::ports::{Authority, Runtime, KV_BINDING};
 use crate::problem::Problem;
 use crate::reason::Reason;
 use crate::rejection::{CredentialRefusal, Dependency, Rejection};
@@ -252,31 +253,6 @@ const WAIT_MS: u32 = 10;
 /// A verified credential: who, the work to run after, and a key's own limits and credits.
 type Verified = (Identity, Vec<Followup>, Option<crate::limits::KeyQuota>);
 
-/// The ports one request needs.
-pub struct Ports<'a, S, D, V, A = NoAuthority> {
-    pub store: &'a S,
-    pub documents: &'a D,
-    pub verifier: &'a V,
-    /// The state tier, when `AUTH_STATE` is bound: every positive verdict is then checked
-    /// against the isolate's revocation view, and keys created moments ago are read from it.
-    pub authority: Option<&'a A>,
-    /// Unix milliseconds (the view's freshness is judged in them).
-    pub now_ms: u64,
-}
-
-impl<'a, S, D, V> Ports<'a, S, D, V, NoAuthority> {
-    /// The ports without a state tier.
-    pub fn without_state(store: &'a S, documents: &'a D, verifier: &'a V, now_ms: u64) -> Self {
-        Ports {
-            store,
-            documents,
-            verifier,
-            authority: None,
-            now_ms,
-        }
-    }
-}
-
 /// Per-isolate state: the validated config and the caches that outlive a request.
 pub struct Gateway<K> {
     pub config: Config,
@@ -312,18 +288,12 @@ impl<K: Clone> Gateway<K> {
     }
 
     /// Decide what to do with one request.
-    pub async fn decide<S, D, V, A>(
+    pub async fn decide<R: Runtime<Key = K>>(
         &self,
         req: RequestParts<'_>,
-        ports: Ports<'_, S, D, V, A>,
+        ports: R,
         now: UnixTime,
-    ) -> Outcome
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-        A: Authority,
-    {
+    ) -> Outcome {
         let mut outcome = self.decide_plain(req, ports, now).await;
         if self.config.debug.explain_rejections {
             if let Decision::Reject(problem) = outcome.decision {
@@ -333,18 +303,12 @@ impl<K: Clone> Gateway<K> {
         outcome
     }
 
-    async fn decide_plain<S, D, V, A>(
+    async fn decide_plain<R: Runtime<Key = K>>(
         &self,
         req: RequestParts<'_>,
-        ports: Ports<'_, S, D, V, A>,
+        ports: R,
         now: UnixTime,
-    ) -> Outcome
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-        A: Authority,
-    {
+    ) -> Outcome {
         let mut log = LogFacts::default();
         let path = match NormalizedPath::parse_with(req.path, self.config.forward.path_rules) {
             Ok(p) => p,
@@ -504,17 +468,14 @@ impl<K: Clone> Gateway<K> {
 
     /// Spend the route's (and the key's) limits and credits: leased capacity when this isolate
     /// holds some (no I/O), else one call to each counter's object (`src/limits/`).
-    async fn spend<S, D, V, A>(
+    async fn spend<R: Runtime<Key = K>>(
         &self,
         route: &Requirement,
         identity: Option<&Identity>,
         quota: Option<&crate::limits::KeyQuota>,
         ip: Option<&str>,
-        ports: &Ports<'_, S, D, V, A>,
-    ) -> Result<crate::limits::lease::Ticket, Problem>
-    where
-        A: Authority,
-    {
+        ports: &R,
+    ) -> Result<crate::limits::lease::Ticket, Problem> {
         use crate::limits::lease::Admission;
         if route.limits.is_empty() && quota.is_none() {
             return Ok(crate::limits::lease::Ticket::default());
@@ -530,7 +491,7 @@ impl<K: Clone> Gateway<K> {
         if plan.is_empty() {
             return Ok(crate::limits::lease::Ticket::default());
         }
-        let Some(authority) = ports.authority else {
+        let Some(authority) = ports.authority() else {
             return Err(Problem::limits_need_state());
         };
         let mut asked = false;
@@ -614,21 +575,15 @@ impl<K: Clone> Gateway<K> {
     }
 
     /// Verify one presented credential against what the route accepts.
-    async fn verify<S, D, V, A>(
+    async fn verify<R: Runtime<Key = K>>(
         &self,
         presented: Presented<'_>,
         route: &Requirement,
-        ports: &Ports<'_, S, D, V, A>,
+        ports: &R,
         now: UnixTime,
         ip: Option<&str>,
         log: &mut LogFacts,
-    ) -> Result<Verified, Rejection>
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-        A: Authority,
-    {
+    ) -> Result<Verified, Rejection> {
         let token = presented.token;
         if token.len() > crate::extract::MAX_CREDENTIAL_LEN {
             return Err(Rejection::Credential(CredentialRefusal::TooLarge));
@@ -673,25 +628,19 @@ impl<K: Clone> Gateway<K> {
         result
     }
 
-    async fn verify_kind<S, D, V, A>(
+    async fn verify_kind<R: Runtime<Key = K>>(
         &self,
         kind: CredentialKind,
         token: &str,
-        ports: &Ports<'_, S, D, V, A>,
+        ports: &R,
         now: UnixTime,
         log: &mut LogFacts,
-    ) -> Result<Verified, Rejection>
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-        A: Authority,
-    {
+    ) -> Result<Verified, Rejection> {
         match kind {
             CredentialKind::Jwt => {
                 match self
                     .jwt
-                    .authenticate(token, ports.documents, ports.verifier, now)
+                    .authenticate(token, ports.documents(), ports.verifier(), now)
                     .await
                 {
                     Ok(success) => {
@@ -736,14 +685,14 @@ impl<K: Clone> Gateway<K> {
                 } else {
                     KeyKind::ApiKey
                 };
-                let recent = ports.authority.map(|authority| Recent {
+                let recent = ports.authority().map(|authority| Recent {
                     view: &self.view,
                     authority,
                 });
                 match self
                     .keys
                     .authenticate(
-                        ports.store,
+                        ports.store(),
                         recent,
                         token,
                         Some(expected),
@@ -770,17 +719,17 @@ impl<K: Clone> Gateway<K> {
 
     /// With the state tier: a positive verdict (from KV, a cache, or a signature) stands only if
     /// the revocation view, fresh within the bound, does not overturn it.
-    fn confirm<S, D, V, A>(
+    fn confirm<R: Runtime<Key = K>>(
         &self,
         identity: &Identity,
         created_at: Option<u64>,
-        ports: &Ports<'_, S, D, V, A>,
+        ports: &R,
         now: UnixTime,
     ) -> Result<(), Rejection> {
-        if ports.authority.is_none() {
+        if ports.authority().is_none() {
             return Ok(());
         }
-        match self.view.check(identity, created_at, now.0, ports.now_ms) {
+        match self.view.check(identity, created_at, now.0, ports.now_ms()) {
             Ok(()) => Ok(()),
             Err(ViewRefusal::Revoked(reason)) => Err(Rejection::Revoked(reason)),
             Err(ViewRefusal::Stale) => Err(Rejection::Unavailable {
@@ -794,7 +743,7 @@ impl<K: Clone> Gateway<K> {
     /// Spend the request's limits and credits ([`Gateway::spend`]), then [`Gateway::forward`]
     /// with what they granted; a refusal is the answer.
     #[allow(clippy::too_many_arguments)]
-    async fn spend_and_forward<S, D, V, A: Authority>(
+    async fn spend_and_forward<R: Runtime<Key = K>>(
         &self,
         req: &RequestParts<'_>,
         path: &NormalizedPath,
@@ -802,7 +751,7 @@ impl<K: Clone> Gateway<K> {
         grant: Grant,
         quota: Option<&crate::limits::KeyQuota>,
         ip: Option<&str>,
-        ports: &Ports<'_, S, D, V, A>,
+        ports: &R,
         log: LogFacts,
         followups: Vec<Followup>,
         now: UnixTime,
@@ -961,18 +910,13 @@ impl<K: Clone> Gateway<K> {
     /// over to [`crate::admin`]. The admin token is the config's `ADMIN_TOKEN`.
     /// Who is calling the admin API: the admin (by `ADMIN_TOKEN` or an admin-scoped JWT), a
     /// user (a verified JWT), or nobody; with the audit log's [`Actor`]. A refusal is the reply.
-    pub async fn admin_caller<S, D, V, A>(
+    pub async fn admin_caller<R: Runtime<Key = K>>(
         &self,
         path: &str,
         headers: &[(String, String)],
-        ports: &Ports<'_, S, D, V, A>,
+        ports: &R,
         now: UnixTime,
-    ) -> Result<(AdminCaller, Actor), AdminReply>
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-    {
+    ) -> Result<(AdminCaller, Actor), AdminReply> {
         let admin_only = ["/keys", "/principals", "/tokens", "/audit"]
             .iter()
             .any(|p| path.starts_with(p));
@@ -1017,7 +961,7 @@ impl<K: Clone> Gateway<K> {
                 }
                 match self
                     .jwt
-                    .authenticate(p.token, ports.documents, ports.verifier, now)
+                    .authenticate(p.token, ports.documents(), ports.verifier(), now)
                     .await
                 {
                     Ok(success) => {
@@ -1058,19 +1002,14 @@ impl<K: Clone> Gateway<K> {
         }
     }
 
-    pub async fn admin<S, D, V, A>(
+    pub async fn admin<R: Runtime<Key = K>>(
         &self,
         req: AdminRequest<'_>,
         headers: &[(String, String)],
-        ports: Ports<'_, S, D, V, A>,
+        ports: R,
         now: UnixTime,
         fill: &mut crate::ports::Fill<'_>,
-    ) -> AdminReply
-    where
-        S: KeyStore,
-        D: DocumentSource,
-        V: SignatureVerifier<Key = K>,
-    {
+    ) -> AdminReply {
         let caller = match self.admin_caller(req.path, headers, &ports, now).await {
             Ok((caller, _)) => caller,
             Err(reply) => return reply,
@@ -1086,7 +1025,7 @@ impl<K: Clone> Gateway<K> {
             changes: Vec::new(),
             state_tier: false,
         };
-        admin::handle(req, &caller, &mut ctx, ports.store).await
+        admin::handle(req, &caller, &mut ctx, ports.store()).await
     }
 }
 

@@ -136,3 +136,80 @@ impl Authority for NoAuthority {
 
     async fn pause(&self, _ms: u32) {}
 }
+
+/// Every port one request needs, as one bundle: the pipeline (`authn::Gateway::decide`,
+/// `admin`) is generic over a `Runtime` alone, so a new port is one associated type here and one
+/// field of [`Ports`], not a new type parameter on every function between the entry and the
+/// authenticator.
+pub trait Runtime {
+    /// The verifier's imported key (a WebCrypto `CryptoKey` handle in the Worker).
+    type Key: Clone;
+    type Store: KeyStore;
+    type Documents: DocumentSource;
+    type Verifier: crate::jwt::SignatureVerifier<Key = Self::Key>;
+    type Authority: Authority;
+    /// API keys and PATs (Workers KV).
+    fn store(&self) -> &Self::Store;
+    /// JWKS and discovery documents.
+    fn documents(&self) -> &Self::Documents;
+    /// Signature verification (WebCrypto).
+    fn verifier(&self) -> &Self::Verifier;
+    /// The state tier, when `AUTH_STATE` is bound.
+    fn authority(&self) -> Option<&Self::Authority>;
+    /// Unix milliseconds (the revocation view's freshness is judged in them).
+    fn now_ms(&self) -> u64;
+}
+
+/// The ports one request needs: the [`Runtime`] the adapter and the tests build.
+pub struct Ports<'a, S, D, V, A = NoAuthority> {
+    pub store: &'a S,
+    pub documents: &'a D,
+    pub verifier: &'a V,
+    /// The state tier, when `AUTH_STATE` is bound: every positive verdict is then checked
+    /// against the isolate's revocation view, and keys created moments ago are read from it.
+    pub authority: Option<&'a A>,
+    /// Unix milliseconds (the view's freshness is judged in them).
+    pub now_ms: u64,
+}
+
+impl<'a, S, D, V> Ports<'a, S, D, V, NoAuthority> {
+    /// The ports without a state tier.
+    pub fn without_state(store: &'a S, documents: &'a D, verifier: &'a V, now_ms: u64) -> Self {
+        Ports {
+            store,
+            documents,
+            verifier,
+            authority: None,
+            now_ms,
+        }
+    }
+}
+
+impl<S, D, V, A> Runtime for Ports<'_, S, D, V, A>
+where
+    S: KeyStore,
+    D: DocumentSource,
+    V: crate::jwt::SignatureVerifier,
+    A: Authority,
+{
+    type Key = V::Key;
+    type Store = S;
+    type Documents = D;
+    type Verifier = V;
+    type Authority = A;
+    fn store(&self) -> &S {
+        self.store
+    }
+    fn documents(&self) -> &D {
+        self.documents
+    }
+    fn verifier(&self) -> &V {
+        self.verifier
+    }
+    fn authority(&self) -> Option<&A> {
+        self.authority
+    }
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+}
