@@ -657,7 +657,7 @@ impl<K: Clone> Gateway<K> {
                         log.kid = kid;
                         let policy = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
                         match failure {
-                            JwtFailure::Invalid { .. } => log.issuer = iss,
+                            JwtFailure::Invalid { .. } | JwtFailure::NotBound => log.issuer = iss,
                             JwtFailure::Unavailable { .. } => match policy {
                                 // The token named a configured issuer (its keys were looked
                                 // up): the problem names that configured string, never the URL.

@@ -15,10 +15,32 @@
 
 use crate::extract::Malformed;
 use crate::identity::CredentialKind;
-use crate::jwt::JwtFailure;
-use crate::keys::KeyAuthFailure;
 use crate::reason::Reason;
 use crate::route::AcceptSet;
+
+/// What an authenticator (JWT or key) answers when it does not accept a credential: one type for
+/// both, so the pipeline and the admin API treat them alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// 401 `invalid_token`: the credential is at fault.
+    Invalid { reason: Reason },
+    /// 503 with `Retry-After: retry_after` seconds: what decides cannot be had right now.
+    Unavailable { reason: Reason, retry_after: u64 },
+    /// The key store is not bound at all: 500 `kv_not_bound`, a configuration fault (never a
+    /// JWT's).
+    NotBound,
+}
+
+impl AuthFailure {
+    /// The reason code.
+    #[must_use]
+    pub fn reason(&self) -> Reason {
+        match self {
+            AuthFailure::Invalid { reason } | AuthFailure::Unavailable { reason, .. } => *reason,
+            AuthFailure::NotBound => Reason::KvNotBound,
+        }
+    }
+}
 
 /// A credential that is well-formed but does not fit this edge or route (401 `invalid_token`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,10 +114,11 @@ pub enum Rejection {
 impl Rejection {
     /// A JWT authenticator's failure; `issuer` is the configured issuer the token named, if any.
     #[must_use]
-    pub fn from_jwt(failure: JwtFailure, issuer: Option<&str>) -> Self {
+    pub fn from_jwt(failure: AuthFailure, issuer: Option<&str>) -> Self {
         match failure {
-            JwtFailure::Invalid { reason } => Rejection::Token(reason),
-            JwtFailure::Unavailable {
+            AuthFailure::Invalid { reason } => Rejection::Token(reason),
+            AuthFailure::NotBound => Rejection::KvNotBound,
+            AuthFailure::Unavailable {
                 reason,
                 retry_after,
             } => Rejection::Unavailable {
@@ -108,11 +131,11 @@ impl Rejection {
 
     /// A key authenticator's failure.
     #[must_use]
-    pub fn from_key(failure: KeyAuthFailure) -> Self {
+    pub fn from_key(failure: AuthFailure) -> Self {
         match failure {
-            KeyAuthFailure::Invalid { reason } => Rejection::Key(reason),
-            KeyAuthFailure::NotBound => Rejection::KvNotBound,
-            KeyAuthFailure::Unavailable {
+            AuthFailure::Invalid { reason } => Rejection::Key(reason),
+            AuthFailure::NotBound => Rejection::KvNotBound,
+            AuthFailure::Unavailable {
                 reason,
                 retry_after,
             } => Rejection::Unavailable {
@@ -183,7 +206,7 @@ mod tests {
     #[test]
     fn phase_failures_keep_their_reason() {
         let r = Rejection::from_jwt(
-            JwtFailure::Unavailable {
+            AuthFailure::Unavailable {
                 reason: Reason::JwksTimeout,
                 retry_after: 1,
             },
@@ -199,11 +222,11 @@ mod tests {
             }
         );
         assert_eq!(
-            Rejection::from_key(KeyAuthFailure::NotBound).reason(),
+            Rejection::from_key(AuthFailure::NotBound).reason(),
             Reason::KvNotBound
         );
         assert_eq!(
-            Rejection::from_key(KeyAuthFailure::Invalid {
+            Rejection::from_key(AuthFailure::Invalid {
                 reason: Reason::UnknownKey
             }),
             Rejection::Key(Reason::UnknownKey)

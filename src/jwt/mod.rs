@@ -97,24 +97,9 @@ pub struct JwtSuccess {
     pub refresh: Option<JwksRefresh>,
 }
 
-/// A refused token, or keys that cannot be had right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JwtFailure {
-    /// 401 `invalid_token`; `reason` is a static code for logs.
-    Invalid { reason: Reason },
-    /// 503 with `Retry-After: retry_after` seconds.
-    Unavailable { reason: Reason, retry_after: u64 },
-}
-
-impl JwtFailure {
-    /// The static reason code.
-    #[must_use]
-    pub fn reason(&self) -> Reason {
-        match self {
-            JwtFailure::Invalid { reason } | JwtFailure::Unavailable { reason, .. } => *reason,
-        }
-    }
-}
+/// A refused token, or keys that cannot be had right now: the authenticators' one failure type
+/// ([`crate::rejection::AuthFailure`]; a JWT is never refused with `NotBound`).
+pub type JwtFailure = crate::rejection::AuthFailure;
 
 /// Longest `iss` or `kid` taken from a refused token into a log line (characters).
 const MAX_LOGGED_HINT_CHARS: usize = 256;

@@ -39,16 +39,9 @@ pub struct Recent<'a, A> {
     pub authority: &'a A,
 }
 
-/// A refused key, or a store that cannot answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyAuthFailure {
-    /// 401 `invalid_token`.
-    Invalid { reason: Reason },
-    /// 503 with `Retry-After`.
-    Unavailable { reason: Reason, retry_after: u64 },
-    /// The store is not bound at all: 500 `kv_not_bound`, a configuration fault.
-    NotBound,
-}
+/// A refused key, or a store that cannot answer: the authenticators' one failure type
+/// ([`crate::rejection::AuthFailure`]).
+pub type KeyAuthFailure = crate::rejection::AuthFailure;
 
 /// Seconds a client should wait after a KV failure.
 const KV_RETRY_AFTER: u64 = 5;
