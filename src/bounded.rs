@@ -91,6 +91,7 @@ impl<K: Hash + Eq + Clone, V> SieveMap<K, V> {
     }
 
     #[must_use]
+    #[cfg(test)]
     pub fn contains_key(&self, key: &K) -> bool {
         self.index.contains_key(key)
     }

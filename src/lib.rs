@@ -30,21 +30,27 @@
     )
 )]
 
-pub mod assertion;
+pub(crate) mod assertion;
 pub mod authn;
-pub mod bounded;
-pub mod carry;
+pub(crate) mod bounded;
+// Used by the adapter (wasm32) and tested natively: natively only its tests call it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod carry;
 pub mod config;
 pub mod extract;
-pub mod failures;
+pub(crate) mod failures;
 pub mod headers;
 pub mod identity;
-pub mod log;
+// Used by the adapter (wasm32) and tested natively: natively only its tests call it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod log;
 pub mod ports;
 pub mod problem;
 pub mod reason;
 pub mod rejection;
-pub mod request_url;
+// Used by the adapter (wasm32) and tested natively: natively only its tests call it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod request_url;
 pub mod route;
 pub mod time;
 

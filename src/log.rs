@@ -101,11 +101,6 @@ impl LogLine {
         self.answered("rejected", problem);
     }
 
-    /// Meant for the origin, but the request for it could not be built: `problem` says why.
-    pub fn origin_error(&mut self, problem: &Problem) {
-        self.answered("origin_error", problem);
-    }
-
     /// Handed to the origin (which answers: no status).
     pub fn forwarded(&mut self) {
         self.outcome = "forwarded";
@@ -382,13 +377,6 @@ mod tests {
         assert_eq!(v["outcome"], "rejected");
         assert_eq!(v["status"], 401);
         assert_eq!(v["reason"], "missing_credential");
-
-        let problem = Problem::origin_request_invalid();
-        line.origin_error(&problem);
-        let v = parsed(&line.to_line().unwrap());
-        assert_eq!(v["outcome"], "origin_error");
-        assert_eq!(v["status"], 502);
-        assert_eq!(v["reason"], "origin_request_invalid");
     }
 
     #[test]

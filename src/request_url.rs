@@ -64,20 +64,6 @@ impl<'a> RequestUrl<'a> {
             query,
         })
     }
-
-    /// The URL to forward to: `base` (an origin, `scheme://host[:port]`) with this path and query.
-    #[must_use]
-    pub fn with_origin(&self, base: &str) -> String {
-        let query_len = self.query.map_or(0, |q| q.len() + 1);
-        let mut out = String::with_capacity(base.len() + self.path.len() + query_len);
-        out.push_str(base);
-        out.push_str(self.path);
-        if let Some(q) = self.query {
-            out.push('?');
-            out.push_str(q);
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -145,19 +131,5 @@ mod tests {
         ] {
             assert!(RequestUrl::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn forwards_path_and_query_to_another_origin() {
-        let u = RequestUrl::parse("https://edge.example/v1/x%20y?a=1").unwrap();
-        assert_eq!(
-            u.with_origin("http://127.0.0.1:9000"),
-            "http://127.0.0.1:9000/v1/x%20y?a=1"
-        );
-        let u = RequestUrl::parse("https://edge.example/").unwrap();
-        assert_eq!(
-            u.with_origin("https://api.internal"),
-            "https://api.internal/"
-        );
     }
 }

@@ -14,7 +14,7 @@
 
 use crate::reason::Reason;
 pub mod cache;
-pub mod discovery;
+pub(crate) mod discovery;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use std::collections::HashSet;

@@ -23,13 +23,13 @@
 //! ([`crate::jwks::cache`]) and a small verified-token cache ([`token_cache`]).
 
 use crate::reason::Reason;
-pub mod alg;
+pub(crate) mod alg;
 pub mod claims;
-pub mod config;
-pub mod json;
-pub mod mapping;
+pub(crate) mod config;
+pub(crate) mod json;
+pub(crate) mod mapping;
 pub mod token;
-pub mod token_cache;
+pub(crate) mod token_cache;
 pub mod verifier;
 
 pub use alg::Algorithm;

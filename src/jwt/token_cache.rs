@@ -82,11 +82,13 @@ impl TokenCache {
         }
     }
 
+    #[cfg(test)]
     #[must_use]
     pub fn len(&self) -> usize {
         self.entries.try_borrow().map_or(0, |e| e.len())
     }
 
+    #[cfg(test)]
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -17,13 +17,13 @@
 //! ([`settings`]) and cache, as [`crate::jwt::JwtAuthenticator`] does for JWTs; the admin API
 //! ([`crate::admin`]) writes and reads records through the same [`repository`].
 
-pub mod authenticator;
-pub mod cache;
-pub mod digest;
+pub(crate) mod authenticator;
+pub(crate) mod cache;
+pub(crate) mod digest;
 pub mod format;
-pub mod record;
+pub(crate) mod record;
 pub mod repository;
-pub mod settings;
+pub(crate) mod settings;
 
 pub use authenticator::{touch, KeyAuthFailure, KeyAuthenticator, KeySuccess, Recent, Touch};
 pub use cache::KeyCache;

@@ -20,7 +20,7 @@
 //! plus the period).
 
 pub mod counter;
-pub mod fields;
+pub(crate) mod fields;
 pub mod lease;
 
 use serde::{Deserialize, Serialize};
