@@ -241,12 +241,13 @@ export class AuthState extends DurableObject {
 
   record(key) {
     const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
-    if (!key.startsWith("key:") || !rows.length) return new Response(null, { status: 404 });
+    if (!wasm.kvIsRecord(key) || !rows.length) return new Response(null, { status: 404 });
     return new Response(rows[0].value);
   }
 
   /** Copy records KV holds and the tables do not (keys made before the state tier), verbatim:
-   *  `key:`, `id:` and `sub:` entries, never overwriting what the authority has. One call works
+   *  records, id records and subject index entries (`kvIsAdopted`: the schema is
+   *  src/keys/repository.rs's), never overwriting what the authority has. One call works
    *  for at most ADOPT_MS and answers a cursor to continue with. (Authorised by the Worker.) */
   async adopt(cursor) {
     const started = Date.now();
@@ -256,7 +257,7 @@ export class AuthState extends DurableObject {
     do {
       const page = await this.env.AUTH_KV.list({ cursor: next, limit: 1000 });
       for (const { name } of page.keys) {
-        if (!/^(key|id|sub):/.test(name)) continue;
+        if (!wasm.kvIsAdopted(name)) continue;
         if (this.sql.exec("SELECT 1 FROM kv WHERE key = ?", name).toArray().length) {
           skipped++;
           continue;

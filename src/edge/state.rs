@@ -285,6 +285,19 @@ pub fn authority_call(shell: &SqlShell, env: Env, body: &str, now_ms: f64) -> Js
     }
 }
 
+/// Inside the object: whether a stored name is a key record (the KV schema is
+/// `keys::repository`'s; the shell never spells a prefix).
+#[wasm_bindgen(js_name = kvIsRecord)]
+pub fn kv_is_record(name: &str) -> bool {
+    crate::keys::repository::is_record_key(name)
+}
+
+/// Inside the object: whether a KV name is one the authority adopts from KV.
+#[wasm_bindgen(js_name = kvIsAdopted)]
+pub fn kv_is_adopted(name: &str) -> bool {
+    crate::keys::repository::is_adopted(name)
+}
+
 /// Inside the object: the feed's entry cap (the shell reports `overflow` past it).
 #[wasm_bindgen(js_name = feedMaxEntries)]
 pub fn feed_max_entries() -> u32 {

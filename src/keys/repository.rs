@@ -28,11 +28,32 @@ pub const MAX_SUBJECT_BYTES: usize = 200;
 
 /// The prefix of every id record: listing it walks every key.
 const ID_PREFIX: &str = "id:";
+/// The prefix of every key record (by token digest).
+const RECORD_PREFIX: &str = "key:";
+/// The prefix of every subject index entry.
+const SUBJECT_PREFIX: &str = "sub:";
+/// The prefix of every last-use record.
+const USED_PREFIX: &str = "used:";
+
+/// A key record's name (`key:…`): what the authority serves to the Worker's reads.
+#[must_use]
+pub fn is_record_key(name: &str) -> bool {
+    name.starts_with(RECORD_PREFIX)
+}
+
+/// What the authority copies from KV when it adopts keys made before the state tier: records,
+/// id records and subject index entries. Never `used:` (last use comes from the counters).
+#[must_use]
+pub fn is_adopted(name: &str) -> bool {
+    [RECORD_PREFIX, ID_PREFIX, SUBJECT_PREFIX]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
 
 /// `key:<lowercase hex>`: where the record of the token with `digest` lives.
 #[must_use]
 pub fn record_key(digest: &TokenDigest) -> String {
-    format!("key:{}", digest.to_hex())
+    format!("{RECORD_PREFIX}{}", digest.to_hex())
 }
 
 /// `id:<id>`: where a key's [`IdRecord`] lives.
@@ -44,14 +65,14 @@ pub fn id_key(id: &str) -> String {
 /// `used:<id>`: when the key was last used.
 #[must_use]
 pub fn used_key(id: &str) -> String {
-    format!("used:{id}")
+    format!("{USED_PREFIX}{id}")
 }
 
 /// The prefix of every index entry of `subject`, whatever the issuer (and of the entries
 /// written before principals were issuer-qualified).
 #[must_use]
 pub fn subject_prefix(subject: &str) -> String {
-    format!("sub:{}:", hex::encode(subject.as_bytes()))
+    format!("{SUBJECT_PREFIX}{}:", hex::encode(subject.as_bytes()))
 }
 
 /// The issuer's part of an index key: `0` for none, else `i` + 16 hex of SHA-256(issuer). (The
@@ -279,6 +300,14 @@ mod tests {
             "key:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(id_key("key_1"), "id:key_1");
+        assert!(is_record_key(&record_key(&TokenDigest::of("abc"))));
+        assert!(!is_record_key("id:key_1"));
+        for adopted in ["key:ab", "id:key_1", "sub:6162:0:key_1"] {
+            assert!(is_adopted(adopted), "{adopted}");
+        }
+        for not in ["used:key_1", "limits/x", "keyx", "auditx"] {
+            assert!(!is_adopted(not), "{not}");
+        }
         assert_eq!(used_key("key_1"), "used:key_1");
     }
 
