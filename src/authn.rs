@@ -250,6 +250,17 @@ impl Outcome {
 /// How long a request pauses while another request's lease call is on its way.
 const WAIT_MS: u32 = 10;
 
+/// A request past routing: what every later step reads (the request, its canonical path, the
+/// route it matched, the client address, the time).
+#[derive(Clone, Copy)]
+struct Routed<'a> {
+    req: &'a RequestParts<'a>,
+    path: &'a NormalizedPath,
+    route: &'a Requirement,
+    ip: Option<&'a str>,
+    now: UnixTime,
+}
+
 /// A verified credential: who, the work to run after, and a key's own limits and credits.
 type Verified = (Identity, Vec<Followup>, Option<crate::limits::KeyQuota>);
 
@@ -344,15 +355,19 @@ impl<K: Clone> Gateway<K> {
                         log.route_path = Some(route.pattern.clone());
                         log.reason = Some(Reason::CorsPreflight);
                         // A preflight carries no credential and spends no limit.
-                        return self.forward(
-                            &req,
-                            &path,
+                        let at = Routed {
+                            req: &req,
+                            path: &path,
                             route,
+                            ip: None,
+                            now,
+                        };
+                        return self.forward(
+                            &at,
                             Grant::Public,
                             log,
                             Vec::new(),
                             crate::limits::lease::Ticket::default(),
-                            now,
                         );
                     }
                 }
@@ -366,21 +381,17 @@ impl<K: Clone> Gateway<K> {
         log.route_path = Some(route.pattern.clone());
 
         let ip = client_ip(req.headers);
+        let at = Routed {
+            req: &req,
+            path: &path,
+            route,
+            ip,
+            now,
+        };
         if route.auth == AuthMode::Public {
             log.reason = Some(Reason::Public);
             return self
-                .spend_and_forward(
-                    &req,
-                    &path,
-                    route,
-                    Grant::Public,
-                    None,
-                    ip,
-                    &ports,
-                    log,
-                    Vec::new(),
-                    now,
-                )
+                .spend_and_forward(&at, Grant::Public, None, &ports, log, Vec::new())
                 .await;
         }
 
@@ -393,18 +404,7 @@ impl<K: Clone> Gateway<K> {
                 if route.auth == AuthMode::Optional {
                     log.reason = Some(Reason::Anonymous);
                     return self
-                        .spend_and_forward(
-                            &req,
-                            &path,
-                            route,
-                            Grant::Anonymous,
-                            None,
-                            ip,
-                            &ports,
-                            log,
-                            Vec::new(),
-                            now,
-                        )
+                        .spend_and_forward(&at, Grant::Anonymous, None, &ports, log, Vec::new())
                         .await;
                 }
                 let problem = if absent == Extracted::UnsupportedScheme {
@@ -452,16 +452,12 @@ impl<K: Clone> Gateway<K> {
         }
         log.reason = Some(Reason::Authenticated);
         self.spend_and_forward(
-            &req,
-            &path,
-            route,
+            &at,
             Grant::Verified(identity),
             quota.as_ref(),
-            ip,
             &ports,
             log,
             followups,
-            now,
         )
         .await
     }
@@ -742,26 +738,22 @@ impl<K: Clone> Gateway<K> {
 
     /// Spend the request's limits and credits ([`Gateway::spend`]), then [`Gateway::forward`]
     /// with what they granted; a refusal is the answer.
-    #[allow(clippy::too_many_arguments)]
     async fn spend_and_forward<R: Runtime<Key = K>>(
         &self,
-        req: &RequestParts<'_>,
-        path: &NormalizedPath,
-        route: &Requirement,
+        at: &Routed<'_>,
         grant: Grant,
         quota: Option<&crate::limits::KeyQuota>,
-        ip: Option<&str>,
         ports: &R,
         log: LogFacts,
         followups: Vec<Followup>,
-        now: UnixTime,
     ) -> Outcome {
+        let Routed { route, ip, .. } = *at;
         let identity = match &grant {
             Grant::Verified(identity) => Some(identity),
             Grant::Public | Grant::Anonymous => None,
         };
         match self.spend(route, identity, quota, ip, ports).await {
-            Ok(ticket) => self.forward(req, path, route, grant, log, followups, ticket, now),
+            Ok(ticket) => self.forward(at, grant, log, followups, ticket),
             Err(problem) => {
                 let mut outcome = Outcome::reject(problem, log);
                 outcome.followups = followups;
@@ -770,18 +762,21 @@ impl<K: Clone> Gateway<K> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
-        req: &RequestParts<'_>,
-        path: &NormalizedPath,
-        route: &Requirement,
+        at: &Routed<'_>,
         grant: Grant,
         log: LogFacts,
         mut followups: Vec<Followup>,
         ticket: crate::limits::lease::Ticket,
-        now: UnixTime,
     ) -> Outcome {
+        let Routed {
+            req,
+            path,
+            route,
+            now,
+            ..
+        } = *at;
         if !ticket.renewals.is_empty() {
             followups.push(Followup::RenewLeases(ticket.renewals));
         }
