@@ -3,8 +3,11 @@
 //! Owns: [`LeaseBook`], bounded in counters (SIEVE, `usage.max_tracked`), and the admission of
 //! one request against a [`Plan`]: every counter is checked first and spent only if all pass
 //! (a request refused by one limit spends nothing from the others). What it decides:
-//! - a counter with leased units left is spent locally, no I/O; when a lease is less than half
-//!   left (or near its end) a renewal is sent in the background, so a steady client never waits;
+//! - a counter with leased units left is spent locally, no I/O; a renewal is sent in the
+//!   background when a lease is less than half left, when what is left would last fewer than
+//!   `RENEW_TRIPS` (4) round trips at the rate it is spent, or near its end (not a fixed window's
+//!   lease that ends with the window: a renewal could end no later), so a steady client whose
+//!   round trip spends less than a lease never waits (tests/limits_pacing.rs);
 //! - a counter without units asks its object (the request waits for that one call);
 //! - a strict limit asks its object for every request;
 //! - an object that did not answer is not asked again for a second; meanwhile its limits count
@@ -33,6 +36,10 @@ use crate::bounded::SieveMap;
 const DENIED_CACHE_MS: u64 = 1_000;
 /// How long an object that did not answer is left alone.
 const UNAVAILABLE_MS: u64 = 1_000;
+/// A renewal is sent when the units left would last fewer than this many round trips at the
+/// rate they are being spent (as well as at half a lease left): a lease of 100 spent 60 units per
+/// round trip ran out before its renewal came back (tests/limits_pacing.rs).
+const RENEW_TRIPS: u64 = 4;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
@@ -59,6 +66,20 @@ struct Lease {
     older: Slot,
     /// `current`'s size when granted (renew when less than half is left).
     granted: u64,
+    /// `current` ends with its fixed window: renewing it early could not make it last longer
+    /// (units of the next window cannot be leased before it starts), and units it still has at
+    /// the end say nothing of demand (its size is not halved for them).
+    window_bound: bool,
+    /// The new units of the last grant (what `current` held beyond the units it absorbed): a
+    /// renewal paced by the spending rate is sent only with less than this left, so the isolate
+    /// never holds more than two grants' worth.
+    fresh: u64,
+    /// When `current` was installed (this isolate's clock) and units spent since: the rate.
+    installed_ms: u64,
+    spent_since: u64,
+    /// The round trip of this counter's calls: the last one's, or more while they get faster
+    /// (halfway from the previous; a slower one counts at once).
+    rtt_ms: u64,
     /// Units to ask for next.
     want: u64,
     /// A background call for this counter is on its way.
@@ -139,7 +160,7 @@ impl Eq for Flight {}
 impl Lease {
     fn normalise(&mut self, now: u64) {
         if self.current.expires_ms <= now && self.current.remaining > 0 {
-            if self.current.remaining.saturating_mul(2) > self.granted {
+            if !self.window_bound && self.current.remaining.saturating_mul(2) > self.granted {
                 self.want = (self.want / 2).max(1);
             }
             // Units in transit are returned (or moved) when the holding call is answered.
@@ -168,7 +189,30 @@ impl Lease {
         if let Some(t) = self.holding.as_mut().filter(|t| t.seq == self.seq) {
             t.spent = t.spent.saturating_add(from_current);
         }
+        self.spent_since = self.spent_since.saturating_add(cost);
         self.used_at = now;
+    }
+
+    /// Renew now? At half `current` left; or, with less than the last grant's new units left,
+    /// when those would be spent within [`RENEW_TRIPS`] round trips at the rate spent since
+    /// `current` was installed; or when it nears its end, unless it ends with its window.
+    fn wants_renewal(&self, now: u64, lease_ms: u64) -> bool {
+        let left = self.current.remaining;
+        if left.saturating_mul(2) < self.granted {
+            return true;
+        }
+        if left < self.fresh && self.rtt_ms > 0 && self.spent_since > 0 {
+            // left / (spent / elapsed) < trips × rtt, without dividing. An elapsed time of 0
+            // (Workers' clock stands still while a burst is served) counts as 1 ms.
+            let elapsed = u128::from(now.saturating_sub(self.installed_ms).max(1));
+            let lasts = u128::from(left) * elapsed;
+            let needed =
+                u128::from(RENEW_TRIPS) * u128::from(self.rtt_ms) * u128::from(self.spent_since);
+            if lasts < needed {
+                return true;
+            }
+        }
+        !self.window_bound && self.current.expires_ms.saturating_sub(now) < lease_ms / 4
     }
 
     /// Units that arrive while `current` must stay as it is: spent first, never reported.
@@ -466,9 +510,7 @@ impl LeaseBook {
             if item.strict {
                 continue;
             }
-            let low = lease.current.remaining.saturating_mul(2) < lease.granted;
-            let ending = lease.current.expires_ms.saturating_sub(now) < self.settings.lease_ms / 4;
-            if !lease.flight && (low || ending) {
+            if !lease.flight && lease.wants_renewal(now, self.settings.lease_ms) {
                 renewals.push((i, self.ask(item, lease, false)));
                 lease.flight = true;
             }
@@ -614,6 +656,10 @@ impl LeaseBook {
             if let Some(gate) = lease.gate.take() {
                 gate.release();
             }
+            if !ask.strict {
+                let rtt = now.saturating_sub(sent_ms).max(1);
+                lease.rtt_ms = rtt.max(lease.rtt_ms.saturating_add(rtt) / 2);
+            }
             lease.others_remaining = grant.remaining;
             lease.reset_at_ms = sent_ms.saturating_add(grant.reset_ms);
             let expires_ms = sent_ms.saturating_add(grant.valid_ms);
@@ -666,6 +712,11 @@ impl LeaseBook {
             lease.current.expires_ms = expires_ms;
             lease.seq = grant.seq;
             lease.granted = lease.current.remaining;
+            lease.fresh = grant.granted;
+            lease.window_bound = ask.limit.is_some_and(|d| d.window == super::Window::Fixed)
+                && grant.valid_ms >= grant.reset_ms;
+            lease.installed_ms = now;
+            lease.spent_since = 0;
             if grant.granted >= ask.want {
                 lease.want = ask
                     .want
