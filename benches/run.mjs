@@ -44,7 +44,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { BUILD_DIR, LIMITS_USAGE, ROOT, startWorkers } from "./lib/workers.mjs";
-import { runLoad, rotating } from "./lib/load.mjs";
+import { runLoad, runPaced, rotating } from "./lib/load.mjs";
 import {
   jwksDocument,
   loadSigningKeys,
@@ -71,6 +71,9 @@ const settings = {
   warmup: num("BENCH_WARMUP", 0.3),
   countRequests: Math.floor(num("BENCH_COUNT_REQUESTS", 1000)),
   feedWindow: num("BENCH_FEED_WINDOW", 10),
+  pacedRate: num("BENCH_PACED_RATE", 100),
+  pacedSeconds: num("BENCH_PACED_SECONDS", 3),
+  pacedRounds: Math.floor(num("BENCH_PACED_ROUNDS", 7)),
   coldSamples: Math.floor(num("BENCH_COLD_SAMPLES", 5)),
   coldCopies: Math.max(2, Math.floor(num("BENCH_COLD_COPIES", 8))),
   coldProfile: num("BENCH_COLD_PROFILE", 1) > 0,
@@ -942,10 +945,44 @@ async function main() {
       }
       log(`counted ${limitsScenario.id}: ${JSON.stringify(limitsCounts)}`);
     }
+    // Rate limits' latency (issue #15: "p50 unchanged"), judged below saturation: an open-loop
+    // client sending evenly spaced requests (benches/lib/load.mjs runPaced), (a) leased and (b)
+    // none back to back in a rotating order, each round paired. At saturation p50 only follows
+    // the cost per request (8 connections / throughput), which the CPU row already judges.
+    let limitsPaced = null;
+    if (limitsScenario && settings.pacedRounds > 0 && settings.pacedSeconds > 0 && settings.pacedRate > 0) {
+      const pair = ["leased", "none"].filter((w) => workersOf(limitsScenario).includes(w));
+      limitsPaced = { rate: settings.pacedRate, seconds: settings.pacedSeconds, rounds: [] };
+      for (const w of pair) {
+        await runPaced({ url: workers.urls[workerName(limitsScenario, w)], path: pathOf(limitsScenario, w), rate: settings.pacedRate, duration: 0.5, headers: limitsScenario.headers });
+      }
+      for (let round = 0; round < settings.pacedRounds; round++) {
+        const order = round % 2 ? [...pair].reverse() : pair;
+        const row = {};
+        for (const w of order) {
+          await untilIdle(pid);
+          row[w] = await runPaced({ url: workers.urls[workerName(limitsScenario, w)], path: pathOf(limitsScenario, w), rate: settings.pacedRate, duration: settings.pacedSeconds, headers: limitsScenario.headers });
+        }
+        limitsPaced.rounds.push(row);
+        log(`paced ${limitsScenario.id} round ${round + 1}/${settings.pacedRounds} at ${settings.pacedRate} req/s: ` + pair.map((w) => `${w} p50 ${row[w].p50.toFixed(2)} ms p99 ${row[w].p99.toFixed(2)} ms`).join(" | "));
+      }
+      const ratios = limitsPaced.rounds.map((r) => (r.leased && r.none ? r.leased.p50 / r.none.p50 : NaN));
+      limitsPaced.p50Ratios = ratios;
+      limitsPaced.p50LeasedVsNone = median(ratios);
+      for (const w of pair) {
+        limitsPaced[w] = {
+          p50: median(limitsPaced.rounds.map((r) => r[w].p50)),
+          p99: median(limitsPaced.rounds.map((r) => r[w].p99)),
+          errors: limitsPaced.rounds.reduce((a, r) => a + r[w].errors, 0),
+          unexpected: limitsPaced.rounds.reduce((a, r) => a + r[w].requests - (r[w].statuses[String(limitsScenario.status)] ?? 0), 0),
+        };
+      }
+    }
     const limits = summariseLimits(list, runs);
     if (limits) {
       limits.counts = limitsCounts;
       limits.seen = limitsSeen[LIMITS] ?? {};
+      limits.paced = limitsPaced;
     }
 
     // Feed window: continuous traffic on the state Worker (one isolate), so the rate of feed

@@ -1,6 +1,7 @@
 // One load run with autocannon's programmatic API, loopback only, bounded by duration or count.
 // autocannon's own latency histogram has 1 ms resolution; every response time it reports (ms,
 // from process.hrtime) is collected here instead, so percentiles are exact to the microsecond.
+import http from "node:http";
 import autocannon from "autocannon";
 
 /**
@@ -76,4 +77,73 @@ export function rotating(tokens, toHeaders) {
     i = (i + 1) % tokens.length;
     return toHeaders(t);
   };
+}
+
+/**
+ * One open-loop run at a fixed rate: request i is due at start + i / rate, sent then whatever
+ * the earlier ones are doing (keep-alive sockets, as many as are in flight), and its latency is
+ * counted from when it was due, so a stalled server cannot hide behind a paused client
+ * (no coordinated omission). Below saturation this is the latency a client pacing itself sees;
+ * `runLoad` at saturation measures throughput instead (its p50 ≈ connections / throughput).
+ * @param {object} o
+ * @param {string} o.url
+ * @param {string} o.path
+ * @param {number} o.rate      requests per second
+ * @param {number} o.duration  seconds
+ * @param {() => Record<string,string>} o.headers
+ */
+export async function runPaced({ url, path, rate, duration, headers }) {
+  const target = new URL(url + path);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const total = Math.max(1, Math.round(rate * duration));
+  const intervalNs = 1e9 / rate;
+  const latencies = [];
+  const statuses = {};
+  let errors = 0;
+  let lateNs = 0n;
+  const start = process.hrtime.bigint() + 10_000_000n;
+  const inFlight = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + BigInt(Math.round(i * intervalNs));
+    await until(due);
+    const behind = process.hrtime.bigint() - due;
+    if (behind > lateNs) lateNs = behind;
+    inFlight.push(
+      new Promise((resolve) => {
+        const req = http.request(
+          { host: target.hostname, port: target.port, path: target.pathname + target.search, method: "GET", agent, headers: headers() },
+          (res) => {
+            res.resume();
+            res.on("end", () => {
+              latencies.push(Number(process.hrtime.bigint() - due) / 1e6);
+              statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+              resolve();
+            });
+          },
+        );
+        req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+        req.on("error", () => {
+          errors++;
+          resolve();
+        });
+        req.end();
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const count = latencies.length;
+  const pct = (p) => (count ? latencies[Math.min(count - 1, Math.floor((p / 100) * count))] : NaN);
+  return { requests: count, rate, p50: pct(50), p90: pct(90), p99: pct(99), statuses, errors, maxLateMs: Number(lateNs) / 1e6 };
+}
+
+/** Resolve at `due` (process.hrtime.bigint() ns): a timer for the bulk, then yielding turns. */
+async function until(due) {
+  for (;;) {
+    const left = Number(due - process.hrtime.bigint()) / 1e6;
+    if (left <= 0) return;
+    if (left > 2) await new Promise((r) => setTimeout(r, left - 1.5));
+    else await new Promise((r) => setImmediate(r));
+  }
 }

@@ -36,6 +36,8 @@ test("a short benchmark run validates every Worker, renders the report and count
       BENCH_COLD_KEYS: "10",
       BENCH_COUNT_REQUESTS: "20",
       BENCH_FEED_WINDOW: "1",
+      BENCH_PACED_ROUNDS: "1",
+      BENCH_PACED_SECONDS: "0.3",
       BENCH_OUT: "-",
       BENCH_RESULTS: results,
       BENCH_BUILD_DIR: "build",
@@ -107,6 +109,18 @@ test("a short benchmark run validates every Worker, renders the report and count
     assert.equal(limits.counts.strict.counterObjects, 1, "one counter object (limits/<object>) for the one key, both limits in it");
     assert.match(stdout, /### Rate limits: a hot key on a limited route \(issue #15\)/);
     assert.match(stdout, /\| \(a\)\/\(b\) CPU per request within 1\.1x \|/);
+    // The paced (open-loop) latency pass: every request of both variants answered 200, at the
+    // asked rate (30 requests in 0.3 s at 100 req/s), and the verdict row rendered.
+    const paced = limits.paced;
+    assert.equal(paced.rounds.length, 1);
+    for (const w of ["leased", "none"]) {
+      const r = paced.rounds[0][w];
+      assert.equal(r.requests, 30, `paced ${w}: 30 requests`);
+      assert.deepEqual(r.statuses, { 200: 30 }, `paced ${w}: all 200`);
+      assert.ok(r.p50 > 0 && r.p50 <= r.p99, `paced ${w}: p50 ${r.p50} ≤ p99 ${r.p99}`);
+    }
+    assert.ok(Number.isFinite(paced.p50LeasedVsNone), "paced p50 ratio measured");
+    assert.match(stdout, /\| \(a\)\/\(b\) p50 latency unchanged \(judged as within 1\.1x\), at 100 req\/s evenly spaced/);
 
     // Issue #13: the decision log line on and off (four variants, their own section), the cold
     // start (a fresh Miniflare per kind) and the figures' table.
