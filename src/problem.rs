@@ -721,6 +721,67 @@ mod tests {
     }
 
     #[test]
+    fn every_rejection_keeps_its_reason_and_a_fault_is_exactly_a_401_invalid_token() {
+        use crate::extract::Malformed;
+        use crate::identity::CredentialKind;
+        use crate::rejection::{CredentialRefusal, Dependency, Rejection};
+        use crate::route::AcceptSet;
+        let all = [
+            Rejection::Malformed(Malformed::MultipleCredentials),
+            Rejection::Malformed(Malformed::BadBearerSyntax),
+            Rejection::Credential(CredentialRefusal::TooLarge),
+            Rejection::Credential(CredentialRefusal::Unrecognised),
+            Rejection::Credential(CredentialRefusal::JwtInApiKeyHeader),
+            Rejection::Credential(CredentialRefusal::KindNotAccepted {
+                kind: CredentialKind::Pat,
+                accepted: AcceptSet::ALL,
+            }),
+            Rejection::Credential(CredentialRefusal::IssuerNotAccepted),
+            Rejection::Token(Reason::Expired),
+            Rejection::Key(Reason::BadChecksum),
+            Rejection::Revoked(Reason::PrincipalRevoked),
+            Rejection::BadAdminToken,
+            Rejection::TooManyFailures { retry_after: 7 },
+            Rejection::KvNotBound,
+            Rejection::Unavailable {
+                dependency: Dependency::KeyStore,
+                reason: Reason::KvUnavailable,
+                retry_after: 5,
+            },
+            Rejection::Unavailable {
+                dependency: Dependency::Revocations,
+                reason: Reason::RevocationsUnconfirmed,
+                retry_after: 1,
+            },
+            Rejection::Unavailable {
+                dependency: Dependency::IssuerKeys(None),
+                reason: Reason::JwksTimeout,
+                retry_after: 2,
+            },
+        ];
+        for r in all {
+            let p = Problem::from(r.clone());
+            assert_eq!(p.reason, r.reason(), "{r:?}");
+            // The failed-auth budget used to count "a 401 from verify_kind": the typed rule
+            // says the same for everything but the route-fit refusals, which come before it.
+            let fits_route = matches!(r, Rejection::Credential(_));
+            assert_eq!(
+                r.is_credential_fault(),
+                p.status == 401 && !fits_route,
+                "{r:?} → {}",
+                p.status
+            );
+            if p.status == 503 {
+                assert!(p.retry_after.is_some(), "{r:?}: a 503 says when to retry");
+            }
+            assert!(
+                !p.body("rid").contains("eyJ"),
+                "{r:?}: no token in the body"
+            );
+        }
+    }
+
+    #[test]
     fn jwt_failures_map_to_rfc6750_problems() {
         use crate::jwt::JwtFailure;
         let p = Problem::from(Rejection::from_jwt(
