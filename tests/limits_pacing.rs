@@ -427,3 +427,35 @@ fn a_window_shorter_than_a_lease_is_renewed_per_lease_not_per_request() {
         assert!(c.paused <= windows * per_window, "{load:?}: {c:?}");
     }
 }
+
+#[test]
+fn a_sparse_client_makes_one_call_per_lease_not_two() {
+    // A request every 11 s, longer than a lease (10 s): each finds its lease ended and makes its
+    // own call. The answer is installed and the request spends at once (the same millisecond):
+    // that one spend says nothing of the rate. Before, it read as one unit per ms, and a
+    // background renewal followed every call (two calls per request, and leases doubling in
+    // size with nobody to spend them).
+    for rtt_ms in [3, 30] {
+        let c = Sim::new(
+            hot_key_plan(&bench_limit()),
+            Load::Open {
+                every_us: 11_000_000,
+            },
+            rtt_ms * 1000,
+            0,
+            220_000_000,
+        )
+        .run();
+        println!("every 11 s, rtt {rtt_ms} ms: {c:?}");
+        assert_eq!(c.refused, 0, "{c:?}");
+        assert!(c.requests >= 19, "{c:?}");
+        // One call per request, and a renewal or two while the first leases are a unit or
+        // two (half a lease of 1 is nothing left).
+        assert!(
+            c.calls <= c.requests + 2,
+            "rtt {rtt_ms} ms: {} calls for {} requests",
+            c.calls,
+            c.requests
+        );
+    }
+}

@@ -110,22 +110,31 @@ export async function runPaced({ url, path, rate, duration, headers }) {
     if (behind > lateNs) lateNs = behind;
     inFlight.push(
       new Promise((resolve) => {
+        // Settled once: by the body's end, or by an error on the request or the response (a
+        // reset or the timeout after the headers arrived is the response's). A failed request
+        // counts in the latencies too (as when it failed), so a stall cannot vanish from p99.
+        let settled = false;
+        const finish = (status) => {
+          if (settled) return;
+          settled = true;
+          latencies.push(Number(process.hrtime.bigint() - due) / 1e6);
+          if (status === undefined) errors++;
+          else statuses[status] = (statuses[status] ?? 0) + 1;
+          resolve();
+        };
         const req = http.request(
           { host: target.hostname, port: target.port, path: target.pathname + target.search, method: "GET", agent, headers: headers() },
           (res) => {
             res.resume();
-            res.on("end", () => {
-              latencies.push(Number(process.hrtime.bigint() - due) / 1e6);
-              statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-              resolve();
+            res.on("end", () => finish(res.statusCode));
+            res.on("error", () => finish(undefined));
+            res.on("close", () => {
+              if (!res.complete) finish(undefined);
             });
           },
         );
         req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
-        req.on("error", () => {
-          errors++;
-          resolve();
-        });
+        req.on("error", () => finish(undefined));
         req.end();
       }),
     );

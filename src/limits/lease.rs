@@ -77,6 +77,10 @@ struct Lease {
     /// When `current` was installed (this isolate's clock) and units spent since: the rate.
     installed_ms: u64,
     spent_since: u64,
+    /// `current` answered a request's own call, and that request has yet to spend: its spend,
+    /// at once on the install, says nothing of the rate (it would read as a unit per ms and
+    /// renew every sparse lease twice), so the rate is measured from it, without it.
+    rate_skip: bool,
     /// The round trip of this counter's calls: the last one's, or more while they get faster
     /// (halfway from the previous; a slower one counts at once).
     rtt_ms: u64,
@@ -189,7 +193,12 @@ impl Lease {
         if let Some(t) = self.holding.as_mut().filter(|t| t.seq == self.seq) {
             t.spent = t.spent.saturating_add(from_current);
         }
-        self.spent_since = self.spent_since.saturating_add(cost);
+        if self.rate_skip {
+            self.rate_skip = false;
+            self.installed_ms = now;
+        } else {
+            self.spent_since = self.spent_since.saturating_add(cost);
+        }
         self.used_at = now;
     }
 
@@ -653,9 +662,8 @@ impl LeaseBook {
             };
             lease.flight = false;
             lease.unavailable_until_ms = 0;
-            if let Some(gate) = lease.gate.take() {
-                gate.release();
-            }
+            // A gate is made only by a request's own call (a background renewal sets `flight`).
+            let own_call = lease.gate.take().map(|gate| gate.release()).is_some();
             if !ask.strict {
                 let rtt = now.saturating_sub(sent_ms).max(1);
                 lease.rtt_ms = rtt.max(lease.rtt_ms.saturating_add(rtt) / 2);
@@ -717,6 +725,7 @@ impl LeaseBook {
                 && grant.valid_ms >= grant.reset_ms;
             lease.installed_ms = now;
             lease.spent_since = 0;
+            lease.rate_skip = own_call;
             if grant.granted >= ask.want {
                 lease.want = ask
                     .want
