@@ -37,18 +37,28 @@ extern "C" {
     fn fetch(this: &AssetsBinding, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
 }
 
+/// One request to an edge endpoint: what the handlers here read.
+#[derive(Clone, Copy)]
+pub struct OwnCall<'a, 'u> {
+    pub gateway: &'a Rc<Gateway<CryptoKeyHandle>>,
+    pub env: &'a Env,
+    pub ctx: &'a Context,
+    pub req: &'a web_sys::Request,
+    pub url: &'a RequestUrl<'u>,
+    pub headers: &'a [(String, String)],
+    pub rid: &'a str,
+}
+
 /// Serve the endpoint the core chose.
-#[allow(clippy::too_many_arguments)]
-pub async fn own_endpoint(
-    gateway: &Rc<Gateway<CryptoKeyHandle>>,
-    env: &Env,
-    ctx: &Context,
-    req: &web_sys::Request,
-    url: &RequestUrl<'_>,
-    headers: &[(String, String)],
-    endpoint: OwnEndpoint,
-    rid: &str,
-) -> web_sys::Response {
+pub async fn own_endpoint(call: OwnCall<'_, '_>, endpoint: OwnEndpoint) -> web_sys::Response {
+    let OwnCall {
+        gateway,
+        env,
+        req,
+        url,
+        rid,
+        ..
+    } = call;
     let realm = &gateway.config.realm;
     match endpoint {
         OwnEndpoint::Health => health(gateway, env).await,
@@ -60,7 +70,7 @@ pub async fn own_endpoint(
         OwnEndpoint::OpenApi => openapi(env, url, realm, rid).await,
         OwnEndpoint::Console(path) => console(env, req, url, &path).await,
         OwnEndpoint::Redirect(location) => redirect(&location),
-        OwnEndpoint::Api(path) => admin(gateway, env, ctx, req, url, headers, path, rid).await,
+        OwnEndpoint::Api(path) => admin(call, path).await,
         OwnEndpoint::NotFound => problem_response(&Problem::no_such_endpoint(), realm, rid),
     }
 }
@@ -87,17 +97,16 @@ async fn health(gateway: &Rc<Gateway<CryptoKeyHandle>>, env: &Env) -> web_sys::R
 
 /// The admin API: the body (capped), then the core's handlers, directly on KV without the state
 /// tier, else through the key authority (docs/state.md).
-#[allow(clippy::too_many_arguments)]
-async fn admin(
-    gateway: &Rc<Gateway<CryptoKeyHandle>>,
-    env: &Env,
-    ctx: &Context,
-    req: &web_sys::Request,
-    url: &RequestUrl<'_>,
-    headers: &[(String, String)],
-    path: String,
-    rid: &str,
-) -> web_sys::Response {
+async fn admin(call: OwnCall<'_, '_>, path: String) -> web_sys::Response {
+    let OwnCall {
+        gateway,
+        env,
+        ctx,
+        req,
+        url,
+        headers,
+        rid,
+    } = call;
     let realm = &gateway.config.realm;
     let body = match read_body(req, crate::admin::MAX_BODY_BYTES).await {
         Ok(b) => b,

@@ -24,7 +24,7 @@ use crate::state::ViewPlan;
 
 use super::crypto::{CryptoKeyHandle, WebCryptoVerifier};
 use super::documents::FetchDocuments;
-use super::endpoints::own_endpoint;
+use super::endpoints::{own_endpoint, OwnCall};
 use super::env::{self, fetch_timeout, isolate, now, now_ms, store};
 use super::forward::{self, PendingAssertion};
 use super::response::{json_response, problem_response};
@@ -256,8 +256,16 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
             }
         }
         Decision::Own(endpoint) => {
-            let resp =
-                own_endpoint(&gateway, &env, &ctx, &req, &url, &headers, endpoint, &rid).await;
+            let call = OwnCall {
+                gateway: &gateway,
+                env: &env,
+                ctx: &ctx,
+                req: &req,
+                url: &url,
+                headers: &headers,
+                rid: &rid,
+            };
+            let resp = own_endpoint(call, endpoint).await;
             line.own(resp.status());
             Step::Answer(resp)
         }
