@@ -901,10 +901,11 @@ fn has_no_origin_behind(host: &str) -> bool {
 }
 
 impl<K: Clone> Gateway<K> {
-    /// Serve the admin API (`{admin_path}/keys…`, `/pats…`): decide who the caller is, then hand
-    /// over to [`crate::admin`]. The admin token is the config's `ADMIN_TOKEN`.
     /// Who is calling the admin API: the admin (by `ADMIN_TOKEN` or an admin-scoped JWT), a
     /// user (a verified JWT), or nobody; with the audit log's [`Actor`]. A refusal is the reply.
+    /// With the state tier (`ports.authority()`), a verified JWT must also pass the revocation
+    /// view, as on every other route: the caller keeps the view current ([`crate::state::ViewPlan`]), and a view
+    /// past its bound refuses (503) rather than let a revoked token through.
     pub async fn admin_caller<R: Runtime<Key = K>>(
         &self,
         path: &str,
@@ -960,6 +961,15 @@ impl<K: Clone> Gateway<K> {
                     .await
                 {
                     Ok(success) => {
+                        // With the state tier, a revoked token (its `jti`, or its principal cut
+                        // off) is refused here as on every other route: the admin API is no way
+                        // around a revocation (a PAT minted by a revoked JWT would outlive it).
+                        if let Err(rejection) = self.confirm(&success.identity, None, ports, now) {
+                            if let (true, Some(ip)) = (rejection.is_credential_fault(), ip) {
+                                self.failures.failed(ip, FailureClass::Jwt, now.0);
+                            }
+                            return Err(AdminReply::Problem(rejection.into()));
+                        }
                         let id = success.identity;
                         // A scope is only as trusted as its issuer.
                         let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {

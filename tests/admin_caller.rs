@@ -14,10 +14,12 @@ mod support_jwt;
 #[path = "support_store/mod.rs"]
 mod support_store;
 
-use edge_auth::admin::{AdminReply, AdminRequest};
+use edge_auth::admin::{AdminCaller, AdminReply, AdminRequest};
 use edge_auth::authn::{Gateway, Ports};
 use edge_auth::config::Config;
 use edge_auth::jwt::NativeKey;
+use edge_auth::state::feed::FeedDocument;
+use edge_auth::state::FeedEntry;
 use edge_auth::time::UnixTime;
 use serde_json::{json, Value};
 use support_jwt::{CountingVerifier, EdKey, ScriptedSource, AUD, ISS, JWKS_URL};
@@ -533,5 +535,160 @@ async fn an_api_key_or_pat_is_no_admin_credential_and_is_never_looked_up() {
     assert!(
         w.gateway.keys.cache().is_empty(),
         "nor does it fill the key lookup cache"
+    );
+}
+
+// --- revocations (the state tier) ----------------------------------------------------------------
+
+/// Who `headers` resolve to, with the state tier bound and the gateway's view as installed (read
+/// 10 ms after it was fetched), or without it (`state: false`).
+async fn caller_of(
+    w: &World,
+    token: &str,
+    path: &str,
+    state: bool,
+) -> Result<AdminCaller, (u16, String)> {
+    let headers = vec![
+        ("authorization".to_string(), format!("Bearer {token}")),
+        ("cf-connecting-ip".to_string(), IP.to_string()),
+    ];
+    let authority = edge_auth::ports::NoAuthority;
+    let ports = Ports {
+        store: &w.store,
+        documents: &w.source,
+        verifier: &w.verifier,
+        authority: state.then_some(&authority),
+        now_ms: VIEW_FETCHED_MS + 10,
+    };
+    match w
+        .gateway
+        .admin_caller(path, &headers, &ports, UnixTime(NOW))
+        .await
+    {
+        Ok((caller, _)) => Ok(caller),
+        Err(AdminReply::Problem(p)) => Err((p.status, p.reason.as_str().to_string())),
+        Err(other) => panic!("not a problem: {other:?}"),
+    }
+}
+
+const VIEW_FETCHED_MS: u64 = NOW * 1000;
+
+impl World {
+    /// A JWT for `sub` with `scope`, its `jti` and `iat`.
+    fn jwt_with(&self, sub: &str, scope: &str, jti: &str, iat: u64) -> String {
+        self.key.token(&json!({
+            "iss": ISS, "aud": AUD, "sub": sub, "exp": NOW + 600, "iat": iat, "scope": scope,
+            "jti": jti
+        }))
+    }
+
+    /// The view of recent revocations, as the feed would deliver it: `entries` and nothing else.
+    fn install(&self, entries: Vec<FeedEntry>) {
+        let doc = FeedDocument {
+            epoch: "e".into(),
+            head: entries.len() as u64,
+            overflow: false,
+            entries,
+        };
+        // (`install` answers whether cached positives must go: not for a first document.)
+        let _ = self.gateway.view.install(doc, VIEW_FETCHED_MS);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_revoked_jwt_is_no_caller_of_the_admin_api_with_the_state_tier() {
+    let w = World::new();
+    w.install(vec![
+        FeedEntry::Token {
+            iss: ISS.into(),
+            jti: "stolen".into(),
+            exp: NOW + 600,
+        },
+        FeedEntry::Token {
+            iss: ISS.into(),
+            jti: "admin-stolen".into(),
+            exp: NOW + 600,
+        },
+        FeedEntry::Principal {
+            iss: Some(ISS.into()),
+            sub: "carol".into(),
+            before: NOW,
+        },
+    ]);
+    // A user JWT revoked by its jti cannot mint a PAT that would outlive it.
+    let user = w.jwt_with("alice", "read", "stolen", NOW);
+    assert_eq!(
+        caller_of(&w, &user, "/pats", true).await,
+        Err((401, "token_revoked".into()))
+    );
+    // An admin-scoped JWT revoked by its jti loses its admin rights.
+    let admin = w.jwt_with("ops", ADMIN_SCOPE, "admin-stolen", NOW);
+    assert_eq!(
+        caller_of(&w, &admin, "/keys", true).await,
+        Err((401, "token_revoked".into()))
+    );
+    // A principal cut off ("sign out everywhere"): its tokens issued until then are refused...
+    let carol = w.jwt_with("carol", "read", "c1", NOW);
+    assert_eq!(
+        caller_of(&w, &carol, "/pats", true).await,
+        Err((401, "principal_revoked".into()))
+    );
+    // ...while another subject's token, and an admin JWT nobody revoked, are still callers.
+    let bob = w.jwt_with("bob", "read", "b1", NOW);
+    assert!(matches!(
+        caller_of(&w, &bob, "/pats", true).await,
+        Ok(AdminCaller::User { subject, .. }) if subject == "bob"
+    ));
+    let admin_ok = w.jwt_with("ops", ADMIN_SCOPE, "a2", NOW);
+    assert_eq!(
+        caller_of(&w, &admin_ok, "/keys", true).await,
+        Ok(AdminCaller::Admin)
+    );
+    // Revocations live in the state tier: without it nothing is revoked (docs/state.md).
+    assert!(matches!(
+        caller_of(&w, &user, "/pats", false).await,
+        Ok(AdminCaller::User { .. })
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_revoked_jwt_spends_the_failed_auth_budget_of_the_admin_api() {
+    let w = World::new();
+    w.install(vec![FeedEntry::Token {
+        iss: ISS.into(),
+        jti: "stolen".into(),
+        exp: NOW + 600,
+    }]);
+    let user = w.jwt_with("alice", "read", "stolen", NOW);
+    let mut refused = 0;
+    for _ in 0..200 {
+        match caller_of(&w, &user, "/pats", true).await {
+            Err((401, _)) => refused += 1,
+            Err((429, reason)) => {
+                assert_eq!(reason, "too_many_failures");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        refused > 0 && refused < 200,
+        "{refused} refusals before the budget ran out"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_view_past_its_bound_refuses_a_jwt_caller_rather_than_let_a_revocation_through() {
+    let w = World::new();
+    // Never loaded: the revocations cannot be confirmed (`on_stale: refuse`, the default).
+    let user = w.jwt_with("alice", "read", "fresh", NOW);
+    assert_eq!(
+        caller_of(&w, &user, "/pats", true).await,
+        Err((503, "revocations_unconfirmed".into()))
+    );
+    // The admin token is a secret, not a token the feed can revoke: it needs no view.
+    assert_eq!(
+        caller_of(&w, ADMIN_TOKEN, "/keys", true).await,
+        Ok(AdminCaller::Admin)
     );
 }

@@ -133,7 +133,16 @@ async fn admin(call: OwnCall<'_, '_>, path: String) -> web_sys::Response {
         return admin_reply(reply, realm, rid);
     };
     let store = state::AdminStore::Kv(&store);
-    let ports = Ports::without_state(&store, &documents, &WebCryptoVerifier, 0);
+    // A JWT caller is checked against the revocation view like any request (authn
+    // `admin_caller`): the view is brought up to date as the core's plan says.
+    let view_now_ms = state::current_view(gateway, ctx, &stub).await;
+    let ports = Ports {
+        store: &store,
+        documents: &documents,
+        verifier: &WebCryptoVerifier,
+        authority: Some(&stub),
+        now_ms: view_now_ms,
+    };
     let ip = crate::headers::client_ip(headers).map(|v| v.chars().take(64).collect());
     let (caller, actor) = match gateway.admin_caller(&path, headers, &ports, now()).await {
         Ok(found) => found,

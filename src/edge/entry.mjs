@@ -216,11 +216,21 @@ export class AuthState extends DurableObject {
     return result.response;
   }
 
+  /** True while an entry past its time may still be what makes a change effective: changes are
+   *  waiting for KV, or KV took the last of them, after writes had failed, less than a feed
+   *  window ago (until then an isolate or a KV location may still serve the copy from before). */
+  keepingAll(now) {
+    if (this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length) return true;
+    return now < Number(this.meta("drained_at") ?? 0) + wasm.feedWindowSeconds();
+  }
+
   /** The revocation feed: every entry still kept, newest first, at most the core's cap. */
   feed() {
     const now = Math.floor(Date.now() / 1000);
     const max = wasm.feedMaxEntries();
-    const rows = this.sql.exec("SELECT entry FROM feed WHERE until > ? ORDER BY seq DESC LIMIT ?", now, max + 1).toArray();
+    const rows = this.keepingAll(now)
+      ? this.sql.exec("SELECT entry FROM feed ORDER BY seq DESC LIMIT ?", max + 1).toArray()
+      : this.sql.exec("SELECT entry FROM feed WHERE until > ? ORDER BY seq DESC LIMIT ?", now, max + 1).toArray();
     const overflow = rows.length > max;
     const entries = rows.slice(0, max).map((r) => r.entry).join(",");
     const body = `{"epoch":${JSON.stringify(this.meta("epoch"))},"head":${Number(this.meta("head") ?? 0)},"overflow":${overflow},"entries":[${entries}]}`;
@@ -280,6 +290,7 @@ export class AuthState extends DurableObject {
       return this.flushing;
     }
     this.flushing = (async () => {
+      let wrote = false;
       do {
         this.again = false;
         const rows = this.sql.exec("SELECT key, seq FROM outbox ORDER BY seq LIMIT 100").toArray();
@@ -289,13 +300,21 @@ export class AuthState extends DurableObject {
             if (current.length) await this.env.AUTH_KV.put(key, current[0].value);
             else await this.env.AUTH_KV.delete(key);
           } catch {
+            this.setMeta("kv_failing", 1);
             await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
             return;
           }
           this.sql.exec("DELETE FROM outbox WHERE key = ? AND seq = ?", key, seq);
+          wrote = true;
         }
         if (rows.length === 100) this.again = true;
       } while (this.again);
+      // KV has every change again after failing writes: entries that expired meanwhile are kept
+      // one more window (`keepingAll`). Writes that never failed need no more than their own.
+      if (wrote && this.meta("kv_failing") !== null) {
+        this.setMeta("drained_at", Math.floor(Date.now() / 1000));
+        this.sql.exec("DELETE FROM meta WHERE name = ?", "kv_failing");
+      }
     })().finally(() => {
       this.flushing = null;
     });
@@ -308,14 +327,15 @@ export class AuthState extends DurableObject {
     await this.flush();
   }
 
-  /** Drop feed entries past their time (only once KV has every change: until then the feed
-   *  is what makes them effective), and audit rows past the retention, at most once a minute. */
+  /** Drop feed entries past their time (only once KV has had every change for a window: until
+   *  then the feed is what makes them effective, see `keepingAll`), and audit rows past the
+   *  retention, at most once a minute. */
   prune() {
     const nowMs = Date.now();
     if (nowMs - this.prunedAt < 60_000) return;
     this.prunedAt = nowMs;
     const now = Math.floor(nowMs / 1000);
-    this.sql.exec("DELETE FROM feed WHERE until <= ? AND NOT EXISTS (SELECT 1 FROM outbox)", now);
+    if (!this.keepingAll(now)) this.sql.exec("DELETE FROM feed WHERE until <= ?", now);
     const keep = wasm.auditRetentionSeconds(this.env);
     this.sql.exec("DELETE FROM audit WHERE time < ?", now - keep);
   }

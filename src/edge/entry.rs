@@ -20,7 +20,6 @@ use crate::carry::{self, ConfigInvalidAnswer};
 use crate::log::LogLine;
 use crate::problem::Problem;
 use crate::request_url::RequestUrl;
-use crate::state::ViewPlan;
 
 use super::crypto::{CryptoKeyHandle, WebCryptoVerifier};
 use super::documents::FetchDocuments;
@@ -164,31 +163,10 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
     // The state tier: the view of recent revocations is refreshed as the core's plan says (in
     // the background after 1 s; first, when older than the bound).
     let authority = state::AuthorityStub::of(&env);
-    let mut view_now_ms = state::now_ms_u64();
-    if let Some(stub) = &authority {
-        match gateway.view.plan(view_now_ms) {
-            ViewPlan::Current => {}
-            ViewPlan::RefreshInBackground => {
-                gateway.view.refresh_started(view_now_ms);
-                ctx.wait_until(state::refresh_view(
-                    Rc::clone(&gateway),
-                    stub.clone(),
-                    true,
-                    state::AUTHORITY_TIMEOUT_MS,
-                ));
-            }
-            ViewPlan::AwaitRefresh => {
-                state::refresh_view(
-                    Rc::clone(&gateway),
-                    stub.clone(),
-                    true,
-                    state::AWAITED_REFRESH_MS,
-                )
-                .await;
-                view_now_ms = state::now_ms_u64();
-            }
-        }
-    }
+    let view_now_ms = match &authority {
+        Some(stub) => state::current_view(&gateway, &ctx, stub).await,
+        None => state::now_ms_u64(),
+    };
     let parts = RequestParts {
         method: &method,
         path: url.path,

@@ -24,6 +24,7 @@ use crate::ports::{Authority, KeyStore, ListPage, StoreError};
 use crate::problem::Problem;
 use crate::state::authority::AuthorityCall;
 use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
+use crate::state::ViewPlan;
 use crate::state::{AuditEvent, AuditFilter, AuditPage, FeedEntry, StateLog};
 
 use super::crypto::CryptoKeyHandle;
@@ -304,6 +305,15 @@ pub fn feed_max_entries() -> u32 {
     u32::try_from(MAX_ENTRIES).unwrap_or(u32::MAX)
 }
 
+/// Inside the object: how long a feed entry is kept after the change it publishes (and after KV
+/// has taken the last pending change, see entry.mjs `keepingAll`).
+#[wasm_bindgen(js_name = feedWindowSeconds)]
+pub fn feed_window_seconds() -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = crate::state::feed::WINDOW_SECONDS as f64;
+    seconds
+}
+
 /// Inside the object: how long audit rows are kept, in seconds (`audit.retention_days`).
 #[wasm_bindgen(js_name = auditRetentionSeconds)]
 pub fn audit_retention_seconds(env: Env) -> f64 {
@@ -434,6 +444,34 @@ pub async fn refresh_view(
             }
         }
         Err(reason) => gateway.view.refresh_failed(reason, now_ms_u64()),
+    }
+}
+
+/// Bring the isolate's view up to date as the core's plan says ([`ViewPlan`]): nothing when it is
+/// current, a background refresh after 1 s, an awaited one (at most [`AWAITED_REFRESH_MS`]) past
+/// the bound. Returns the time the request's verdicts are judged at (after any wait).
+pub async fn current_view(
+    gateway: &Rc<Gateway<CryptoKeyHandle>>,
+    ctx: &worker::Context,
+    stub: &AuthorityStub,
+) -> u64 {
+    let now = now_ms_u64();
+    match gateway.view.plan(now) {
+        ViewPlan::Current => now,
+        ViewPlan::RefreshInBackground => {
+            gateway.view.refresh_started(now);
+            ctx.wait_until(refresh_view(
+                Rc::clone(gateway),
+                stub.clone(),
+                true,
+                AUTHORITY_TIMEOUT_MS,
+            ));
+            now
+        }
+        ViewPlan::AwaitRefresh => {
+            refresh_view(Rc::clone(gateway), stub.clone(), true, AWAITED_REFRESH_MS).await;
+            now_ms_u64()
+        }
     }
 }
 

@@ -25,6 +25,14 @@ async function createKey(isolate, subject, extra = {}) {
   return res.json();
 }
 
+/** `POST /_auth/pats` (self-service) with a user's JWT. */
+const mintPat = (isolate, jwt) =>
+  isolate.fetch("/_auth/pats", {
+    method: "POST",
+    headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json", "cf-connecting-ip": "203.0.113.8" },
+    body: JSON.stringify({ name: "laptop", scopes: [], expires_in: 3600 }),
+  });
+
 /** Polls until `isolate` answers `want` for `token`; resolves to the elapsed ms since `since`. */
 async function until(isolate, token, want, since, timeoutMs = BOUND_MS + MARGIN_MS + 3000) {
   for (;;) {
@@ -105,6 +113,13 @@ test("a principal revocation signs the subject out everywhere: keys and JWTs iss
     assert.ok(elapsed <= BOUND_MS + MARGIN_MS, `refused after ${elapsed} ms`);
   }
   assert.equal(await status(B, other.token), 200, "another principal is untouched");
+  // Nor is the admin API a way around it: the signed-out JWT cannot mint a PAT that would
+  // outlive the cut-off (its created_at is later), in either isolate.
+  for (const isolate of [A, B]) {
+    const pat = await mintPat(isolate, jwt);
+    assert.equal(pat.status, 401, await pat.clone().text());
+    assert.equal((await pat.json()).detail, "The credential has been revoked.");
+  }
   const fresh = mint(signing, claims(jwks.url, AUD, { sub: "alice", iat: Math.floor(Date.now() / 1000) + 1 }));
   assert.equal(await status(B, fresh), 200, "a token issued after the cut-off works");
 });
@@ -120,6 +135,11 @@ test("one JWT revoked by jti is refused by B within the bound; others of the sub
   const elapsed = await until(B, revoked, 401, t0);
   assert.ok(elapsed <= BOUND_MS + MARGIN_MS, `refused after ${elapsed} ms`);
   assert.equal(await status(B, kept), 200);
+  // The revoked JWT is refused by the admin API too; the other one still manages its PATs.
+  const pat = await mintPat(B, revoked);
+  assert.equal(pat.status, 401, await pat.clone().text());
+  assert.equal((await pat.json()).detail, "The credential has been revoked.");
+  assert.equal((await mintPat(B, kept)).status, 201);
   const bad = await A.fetch("/_auth/tokens/revoke", admin({ method: "POST", body: JSON.stringify({ issuer: jwks.url, jti: "x" }) }));
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).detail, /"exp"/);

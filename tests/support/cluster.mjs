@@ -106,6 +106,8 @@ function checkLag(ms) {
  *   (tests of the plumbing, e.g. tests/support/fixtures/counter-do.mjs). Alias: `modulesOverride`.
  * - `durableObject`: `{ binding, className }`: the class is exported by the modules; it is
  *   defined once, in the "authority" worker, and every isolate binds that one namespace.
+ * - `authorityModules`: other modules for the "authority" worker alone (a test entry around the
+ *   built Worker, e.g. tests/support/fixtures/authority-clock.mjs).
  *
  * Returns `{ isolates: [{ name, fetch(path, init), logs }], kv, setLag(i, ms), logs, mf, close() }`.
  * `kv` is direct, lag-free access to the shared namespace: `put` writes the envelope with time 0
@@ -122,6 +124,7 @@ export async function startCluster({
   durableObject = null,
   workerModules,
   modulesOverride,
+  authorityModules,
 } = {}) {
   const modules = workerModules ?? modulesOverride ?? builtModules(path.join(ROOT, buildDir));
   const vars = { ...bindings };
@@ -143,6 +146,7 @@ export async function startCluster({
     const { binding, className } = durableObject;
     workers.push({
       ...common,
+      ...(authorityModules ?? {}),
       name: "authority",
       durableObjects: { [binding]: { className, useSQLite: true } },
       unsafeBindings: [laggedKvBinding("AUTH_KV", "authority", 0)],
