@@ -385,12 +385,13 @@ fn rows() -> Vec<Row> {
         row("fresh: the cooldown after a refetch decision ends", vec![ok(0, c100), Look(30, Unknown)], Look(60, Unknown), Cmd::Fetch, fresh(100), ("fresh", 2, Some(60), None), 1, 1),
         row("fresh: after the refetch an unknown kid is rejected, never fetched again", vec![ok(0, c100), Look(30, Unknown), ok(30, c100)], After(30, Unknown), Cmd::Rejected("unknown_kid"), fresh(130), ("fresh", 2, Some(30), None), 2, 2),
         row("fresh: a failed refetch keeps the keys fresh and reports the error", vec![ok(0, c100), Look(30, Unknown)], err(30), done_err(NET), fresh(100), ("fresh", 2, Some(30), Some(NET)), 2, 1),
+        row("fresh: after a failed refetch the unknown kid is unavailable, not rejected", vec![ok(0, c100), Look(30, Unknown), err(30)], After(30, Unknown), Cmd::Unavailable("jwks_fetch_failed", 1), fresh(100), ("fresh", 2, Some(30), Some(NET)), 2, 1),
         row("fresh while backing off: known keys still serve", vec![ok(0, c100), err(30)], Look(30, Known), serve(false), fresh(100), ("fresh", 2, Some(30), Some(NET)), 2, 1),
-        row("fresh: an unknown kid after the cooldown but while backing off is rejected", {
+        row("fresh: an unknown kid after the cooldown but while backing off is unavailable (the failed fetch may have missed its key)", {
             let mut s = vec![ok(0, c100)];
             s.extend(failures_from(30, 6)); // the last at 61, backing off 32 s, until 93
             s
-        }, Look(92, Unknown), Cmd::Rejected("unknown_kid"), fresh(100), ("fresh", 2, Some(61), Some(NET)), 7, 1),
+        }, Look(92, Unknown), Cmd::Unavailable("jwks_fetch_failed", 1), fresh(100), ("fresh", 2, Some(61), Some(NET)), 7, 1),
         row("fresh: the backoff ends: an unknown kid refetches", {
             let mut s = vec![ok(0, c100)];
             s.extend(failures_from(30, 6));

@@ -49,12 +49,16 @@
 //! * an unknown `kid` on usable keys → one foreground refetch (`Fetch`/`Discover`) at most once
 //!   per `unknown_kid_cooldown` after the last fetch or refetch decision (recorded when decided,
 //!   so concurrent misses wait), and never while backing off; else
-//!   [`KeyRejection::UnknownKid`]. A flood of random `kid`s costs one fetch per cooldown;
+//!   [`KeyRejection::UnknownKid`], unless the last fetch failed (`Failing`): then the failed
+//!   fetch may be what kept the issuer's new key out, so the answer is [`Lookup::Unavailable`]
+//!   (503, retry after the backoff), not a 401 that tells the client to drop its token. A flood
+//!   of random `kid`s costs one fetch per cooldown;
 //! * time alone moves `Fresh` → `Stale` → `Expired` (or `Failing` when a failure is recorded),
 //!   and ends backoffs and in-flight marks.
 //!
 //! After a foreground fetch the caller looks again with [`JwksCache::lookup_after_fetch`], which
-//! never answers a fetch: nothing usable is `Unavailable`, an unknown `kid` is rejected.
+//! never answers a fetch: nothing usable is `Unavailable`, an unknown `kid` is rejected (or
+//! `Unavailable` when that fetch failed).
 //!
 //! Discovery issuers keep the discovered `jwks_uri` with its own TTL; when rediscovery fails, a
 //! URI still within stale-if-error is used, else the failure is recorded like a JWKS failure.
@@ -647,6 +651,12 @@ impl<K: Clone> JwksCache<K> {
                 slot.keys.set_last_fetch(now);
                 slot.fetch_command(now)
             }
+            // A kid the held set lacks while the issuer's last fetch failed may be the issuer's
+            // new key, which that fetch would have brought: nothing held can decide, so the
+            // answer is 503 with when to retry, not 401 (RFC 6750 `invalid_token` tells clients
+            // to drop the token; the contract's "JWKS unavailable and nothing cached can
+            // decide"). No fetch is added: random kids still cost nothing while it fails.
+            KeyMatch::Missing if slot.keys.backoff().is_some() => slot.keys.unavailable(now),
             KeyMatch::Missing => Lookup::Rejected(KeyRejection::UnknownKid),
         }
     }
