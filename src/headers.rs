@@ -52,6 +52,18 @@ pub fn is_reserved_auth_header(name: &str) -> bool {
         .all(|expected| normalised.next() == Some(*expected))
 }
 
+/// A header whose dashed spelling Cloudflare, a trusted proxy or the edge itself vouches for
+/// (`lower` is [`canonical_name`]). Its underscore spelling (`CF_Connecting_IP`, `X_API_Key` beside
+/// a forwarded credential, `X_Forwarded_For` behind a trusted proxy) is never forwarded: servers
+/// that map headers to CGI-style variables read it as the real header, and only the dashed one
+/// passes the rules of [`is_dropped`].
+fn is_vouched_for(lower: &str) -> bool {
+    is_credential_header(lower)
+        || lower.starts_with("cf-")
+        || lower.starts_with("x-forwarded-")
+        || CLIENT_FORWARDING.contains(&lower)
+}
+
 /// The credential headers, stripped unless the route asks to forward them.
 fn is_credential_header(lower: &str) -> bool {
     lower == "authorization" || lower == "x-api-key"
@@ -133,9 +145,12 @@ pub struct ClientFacts<'a> {
     pub hop: &'a str,
 }
 
-/// Why a header is never forwarded as the client sent it (`lower` is [`canonical_name`]).
-fn is_dropped(lower: &str, connection_named: &[String], f: Forwarding) -> bool {
+/// Why a header is never forwarded as the client sent it.
+fn is_dropped(name: &str, connection_named: &[String], f: Forwarding) -> bool {
+    let lower = canonical_name(name);
+    let lower = lower.as_str();
     is_reserved_auth_header(lower)
+        || (name.contains('_') && is_vouched_for(lower))
         || HOP_BY_HOP.contains(&lower)
         || connection_named.iter().any(|n| n == lower)
         || lower == "host"
@@ -247,7 +262,7 @@ pub fn plan_forward(
         if !is_token(name) {
             continue;
         }
-        let gone = is_dropped(&canonical_name(name), &connection_named, *forwarding)
+        let gone = is_dropped(name, &connection_named, *forwarding)
             || set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name));
         if gone && !delete.iter().any(|d| d.eq_ignore_ascii_case(name)) {
             delete.push(name.to_ascii_lowercase());
@@ -398,6 +413,39 @@ mod tests {
     }
 
     #[test]
+    fn underscore_spellings_of_vouched_for_headers_never_pass() {
+        let incoming = h(&[
+            ("CF-Connecting-IP", "198.51.100.7"),
+            ("CF_Connecting_IP", "10.0.0.1"),
+            ("cf_ipcountry", "XX"),
+            ("Authorization", "Bearer verified"),
+            ("X_API_Key", "eak_someone-else"),
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X_Forwarded_For", "10.0.0.2"),
+            ("True_Client_IP", "10.0.0.3"),
+            ("X_Custom_Thing", "kept"),
+        ]);
+        // Even where the dashed spelling passes (credentials forwarded, a trusted proxy).
+        let f = Forwarding {
+            forward_credentials: true,
+            trust_forwarded: true,
+        };
+        let names: Vec<String> = forward_headers(&incoming, &f, vec![])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "CF-Connecting-IP",
+                "Authorization",
+                "X-Forwarded-For",
+                "X_Custom_Thing"
+            ]
+        );
+    }
+
+    #[test]
     fn forwarding_strips_spoofed_hop_by_hop_and_credentials() {
         let incoming = h(&[
             ("X-Auth-Subject", "admin"),
@@ -438,7 +486,7 @@ mod tests {
         let mut out: Vec<(String, String)> = incoming
             .iter()
             .filter(|(n, _)| is_token(n))
-            .filter(|(n, _)| !is_dropped(&canonical_name(n), &named, *f))
+            .filter(|(n, _)| !is_dropped(n, &named, *f))
             .filter(|(n, _)| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(n)))
             .cloned()
             .collect();
