@@ -31,6 +31,8 @@ use support_store::MemoryStore;
 
 const NOW: u64 = 1_800_000_000;
 const ISSUER: &str = "https://issuer.test";
+/// The largest leeway an issuer may set: a token verifies up to that long past its `exp`.
+const MAX_LEEWAY: u64 = 300;
 
 /// The audit and feed tables, in memory; `fail_audit` makes appends fail.
 #[derive(Default)]
@@ -196,12 +198,18 @@ impl Authority {
     }
 
     fn view(&self) -> RevocationView {
+        self.view_at(NOW)
+    }
+
+    /// The view an isolate builds from the feed the authority serves at `now` (entries kept
+    /// while `until > now`).
+    fn view_at(&self, now: u64) -> RevocationView {
         let view = RevocationView::new(RevocationSettings::default());
         let entries = self
             .log
             .feed
             .iter()
-            .filter(|(_, until)| *until > NOW)
+            .filter(|(_, until)| *until > now)
             .map(|(e, _)| e.clone())
             .collect();
         view.install(
@@ -435,12 +443,12 @@ fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events(
     assert_eq!(status, 200);
     assert!(a.log.feed.iter().any(
         |(e, until)| matches!(e, FeedEntry::Token { jti, .. } if jti == "t1")
-            && *until == NOW + 100
+            && *until == NOW + 100 + MAX_LEEWAY
     ));
     let (_, expired) = a.admin(
         "POST",
         "/tokens/revoke",
-        json!({"issuer": ISSUER, "jti": "t0", "exp": NOW - 1}),
+        json!({"issuer": ISSUER, "jti": "t0", "exp": NOW - MAX_LEEWAY}),
     );
     assert_eq!(expired["already_expired"], true);
 
@@ -505,6 +513,70 @@ fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events(
     assert_eq!(rest["events"][0]["action"], "token.revoke");
     assert!(rest.get("cursor").is_none());
     assert_eq!(a.admin("GET", "/audit?cursor=abc", Value::Null).0, 400);
+}
+
+fn jwt_identity(jti: &str) -> Identity {
+    Identity::for_tests(
+        CredentialKind::Jwt,
+        "bob",
+        &[],
+        Some(ISSUER),
+        None,
+        None,
+        None,
+        Some(&format!(r#"{{"jti":"{jti}","iat":{NOW}}}"#)),
+    )
+}
+
+#[test]
+fn a_revoked_token_stays_refused_through_the_leeway_past_its_exp() {
+    let mut a = Authority::new();
+    let (status, body) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t-soon", "exp": NOW + 10}),
+    );
+    assert_eq!(
+        (status, body["already_expired"].clone()),
+        (200, json!(false))
+    );
+    // At NOW + 30 a token with `exp` NOW + 10 and a leeway of 60 still verifies
+    // (`now < exp + leeway`): the feed the authority serves then must still list it.
+    let later = NOW + 30;
+    let view = a.view_at(later);
+    assert_eq!(
+        view.check(&jwt_identity("t-soon"), None, later, 0),
+        Err(ViewRefusal::Revoked(Reason::TokenRevoked))
+    );
+    assert_eq!(
+        a.view_at(NOW + 10 + MAX_LEEWAY).check(
+            &jwt_identity("t-soon"),
+            None,
+            NOW + 10 + MAX_LEEWAY,
+            0
+        ),
+        Ok(()),
+        "dropped once no leeway accepts the token"
+    );
+
+    // Past `exp` but within the leeway: recorded, not "already expired".
+    let (status, body) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t-late", "exp": NOW - 10}),
+    );
+    assert_eq!(
+        (status, body["already_expired"].clone()),
+        (200, json!(false))
+    );
+    assert!(a.log.feed.iter().any(
+        |(e, until)| matches!(e, FeedEntry::Token { jti, .. } if jti == "t-late")
+            && *until == NOW - 10 + MAX_LEEWAY
+    ));
+    assert_eq!(
+        a.view().check(&jwt_identity("t-late"), None, NOW, 0),
+        Err(ViewRefusal::Revoked(Reason::TokenRevoked))
+    );
 }
 
 #[test]

@@ -1025,7 +1025,8 @@ async fn revoke_principal<S: KeyStore>(
     }
 }
 
-/// `POST /tokens/revoke` (authority only): one JWT, by (issuer, jti), until its `exp`.
+/// `POST /tokens/revoke` (authority only): one JWT, by (issuer, jti), until its `exp` plus the
+/// largest clock leeway (the token verifies that long past `exp`).
 fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
     let cmd = match validate::RevokeToken::parse(body, ctx.now) {
         Ok(c) => c,
@@ -1034,7 +1035,8 @@ fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
     if !(ctx.is_issuer)(&cmd.issuer) {
         return bad_request("\"issuer\" must be one of the configured issuers.");
     }
-    let expired = cmd.exp <= ctx.now.0;
+    // "Already expired" only once no leeway could accept the token: until then it is recorded.
+    let expired = crate::state::feed::token_revocation_until(cmd.exp) <= ctx.now.0;
     if !expired {
         ctx.changes.push(Change::TokenRevoked {
             issuer: cmd.issuer.clone(),

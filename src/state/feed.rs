@@ -14,12 +14,23 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{CredentialKind, Identity};
+use crate::jwt::config::MAX_LEEWAY_SECONDS;
 use crate::keys::TokenDigest;
 
 /// How long a key revocation (or a creation) stays in the feed: longer than every KV and cache
 /// term together (isolate cache 30 s + KV `cacheTtl` 60 s + propagation ~60 s, docs/state.md),
 /// so after it KV alone answers right.
 pub const WINDOW_SECONDS: u64 = 600;
+
+/// Until when a JWT revocation of a token expiring at `exp` stays in the feed: `exp` plus the
+/// largest clock leeway an issuer may be configured with ([`MAX_LEEWAY_SECONDS`]), because a
+/// token is accepted while `now < exp + leeway` (`jwt::claims`). Dropping the entry at `exp`
+/// would let a revoked token work again for the leeway. The constant, not the configured
+/// leeway, so the authority needs no issuer configuration to judge it and it is always enough.
+#[must_use]
+pub fn token_revocation_until(exp: u64) -> u64 {
+    exp.saturating_add(MAX_LEEWAY_SECONDS)
+}
 
 /// A view younger than this is used as is; older, a request starts one background refresh.
 pub const REFRESH_AFTER_MS: u64 = 1_000;
@@ -58,7 +69,8 @@ pub enum FeedEntry {
     /// A key created within the window: its record may be cached absent somewhere. `d` is the
     /// first 8 bytes of the token's SHA-256 in hex (enough to know when to ask the authority).
     Created { d: String },
-    /// One JWT (`iss`, `jti`), revoked until its `exp`.
+    /// One JWT (`iss`, `jti`), revoked; kept until [`token_revocation_until`] of its `exp` (the
+    /// view refuses the jti whatever the time: the token's own `exp` check ends it).
     Token { iss: String, jti: String, exp: u64 },
     /// Every credential of (`iss`, `sub`) issued at or before `before` (whole seconds: a revocation
     /// "now" includes what was issued earlier in the same second) (`iss` absent: the principal of
