@@ -560,7 +560,8 @@ fn pat_issuer_of(
 /// `POST /keys/import`: existing keys, known by the SHA-256 of their tokens (migrating from
 /// another system without reissuing keys; the token is never sent). Every record is validated
 /// before anything is written; a hash already stored is skipped (so an import can be re-run), an
-/// `id` already taken by another key is a 409 before anything is written. The reply lists the ids
+/// `id` already taken by another key is a 409 before anything is written (one `id` twice in the
+/// batch is a 400 from [`Import::parse`]). The reply lists the ids
 /// in input order, never the hashes.
 async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S) -> AdminReply {
     let repo = KeyRepository::new(store);
