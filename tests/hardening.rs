@@ -918,6 +918,19 @@ async fn existing_keys_are_imported_by_hash_and_work_without_being_reissued() {
         409
     );
     assert_eq!(w.store.writes.get(), writes_before, "nothing written");
+    // One id twice in a batch: `id:X` could name only one of them, so revoking X would leave
+    // the other active and unlisted. Refused, naming the second, before anything is written.
+    let twice = json!({ "keys": [
+        { "hash": hash(&token(edge_auth::keys::KeyKind::ApiKey)), "id": "key_twin", "kind": "api_key", "subject": "x", "name": "" },
+        { "hash": hash(&token(edge_auth::keys::KeyKind::ApiKey)), "id": "key_twin", "kind": "api_key", "subject": "y", "name": "" }
+    ]});
+    let reply = w.admin(ADMIN, "POST", "/keys/import", None, twice).await;
+    assert_eq!(status(&reply), 400, "{reply:?}");
+    let AdminReply::Problem(p) = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(p.detail.contains("keys[1].id"), "{}", p.detail);
+    assert_eq!(w.store.writes.get(), writes_before, "nothing written");
     let bad = json!({ "keys": [{ "hash": "ABC", "kind": "api_key", "subject": "x", "name": "" }] });
     let reply = w.admin(ADMIN, "POST", "/keys/import", None, bad).await;
     let AdminReply::Problem(p) = reply else {

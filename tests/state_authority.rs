@@ -31,6 +31,8 @@ use support_store::MemoryStore;
 
 const NOW: u64 = 1_800_000_000;
 const ISSUER: &str = "https://issuer.test";
+/// The largest leeway an issuer may set: a token verifies up to that long past its `exp`.
+const MAX_LEEWAY: u64 = 300;
 
 /// The audit and feed tables, in memory; `fail_audit` makes appends fail.
 #[derive(Default)]
@@ -196,12 +198,18 @@ impl Authority {
     }
 
     fn view(&self) -> RevocationView {
+        self.view_at(NOW)
+    }
+
+    /// The view an isolate builds from the feed the authority serves at `now` (entries kept
+    /// while `until > now`).
+    fn view_at(&self, now: u64) -> RevocationView {
         let view = RevocationView::new(RevocationSettings::default());
         let entries = self
             .log
             .feed
             .iter()
-            .filter(|(_, until)| *until > NOW)
+            .filter(|(_, until)| *until > now)
             .map(|(e, _)| e.clone())
             .collect();
         view.install(
@@ -435,12 +443,12 @@ fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events(
     assert_eq!(status, 200);
     assert!(a.log.feed.iter().any(
         |(e, until)| matches!(e, FeedEntry::Token { jti, .. } if jti == "t1")
-            && *until == NOW + 100
+            && *until == NOW + 100 + MAX_LEEWAY
     ));
     let (_, expired) = a.admin(
         "POST",
         "/tokens/revoke",
-        json!({"issuer": ISSUER, "jti": "t0", "exp": NOW - 1}),
+        json!({"issuer": ISSUER, "jti": "t0", "exp": NOW - MAX_LEEWAY}),
     );
     assert_eq!(expired["already_expired"], true);
 
@@ -505,6 +513,70 @@ fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events(
     assert_eq!(rest["events"][0]["action"], "token.revoke");
     assert!(rest.get("cursor").is_none());
     assert_eq!(a.admin("GET", "/audit?cursor=abc", Value::Null).0, 400);
+}
+
+fn jwt_identity(jti: &str) -> Identity {
+    Identity::for_tests(
+        CredentialKind::Jwt,
+        "bob",
+        &[],
+        Some(ISSUER),
+        None,
+        None,
+        None,
+        Some(&format!(r#"{{"jti":"{jti}","iat":{NOW}}}"#)),
+    )
+}
+
+#[test]
+fn a_revoked_token_stays_refused_through_the_leeway_past_its_exp() {
+    let mut a = Authority::new();
+    let (status, body) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t-soon", "exp": NOW + 10}),
+    );
+    assert_eq!(
+        (status, body["already_expired"].clone()),
+        (200, json!(false))
+    );
+    // At NOW + 30 a token with `exp` NOW + 10 and a leeway of 60 still verifies
+    // (`now < exp + leeway`): the feed the authority serves then must still list it.
+    let later = NOW + 30;
+    let view = a.view_at(later);
+    assert_eq!(
+        view.check(&jwt_identity("t-soon"), None, later, 0),
+        Err(ViewRefusal::Revoked(Reason::TokenRevoked))
+    );
+    assert_eq!(
+        a.view_at(NOW + 10 + MAX_LEEWAY).check(
+            &jwt_identity("t-soon"),
+            None,
+            NOW + 10 + MAX_LEEWAY,
+            0
+        ),
+        Ok(()),
+        "dropped once no leeway accepts the token"
+    );
+
+    // Past `exp` but within the leeway: recorded, not "already expired".
+    let (status, body) = a.admin(
+        "POST",
+        "/tokens/revoke",
+        json!({"issuer": ISSUER, "jti": "t-late", "exp": NOW - 10}),
+    );
+    assert_eq!(
+        (status, body["already_expired"].clone()),
+        (200, json!(false))
+    );
+    assert!(a.log.feed.iter().any(
+        |(e, until)| matches!(e, FeedEntry::Token { jti, .. } if jti == "t-late")
+            && *until == NOW - 10 + MAX_LEEWAY
+    ));
+    assert_eq!(
+        a.view().check(&jwt_identity("t-late"), None, NOW, 0),
+        Err(ViewRefusal::Revoked(Reason::TokenRevoked))
+    );
 }
 
 #[test]
@@ -605,6 +677,9 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
         },
         0,
     );
+    // The feed reaches an isolate after the change's second (the feed is cached 2 s per
+    // location): the reads are at NOW + 1. A read in the change's own second would be repeated
+    // (a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between).
     let auth = |view| {
         futures_now(keys.authenticate(
             &stale,
@@ -615,7 +690,7 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
             &token,
             None,
             None,
-            UnixTime(NOW),
+            UnixTime(NOW + 1),
         ))
         .unwrap()
         .identity
@@ -670,5 +745,105 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
     assert_eq!(
         a.admin("PATCH", "/keys/key_nope", json!({"name": "x"})).0,
         404
+    );
+}
+
+/// Scopes of `token` as an isolate with `keys` (its cache), KV `kv` and `view` sees them at
+/// `now`, counting authority reads in `calls`.
+fn scopes_seen(
+    keys: &KeyAuthenticator,
+    kv: &MemoryStore,
+    view: &RevocationView,
+    authority: &MemoryStore,
+    calls: &Cell<usize>,
+    token: &str,
+    now: u64,
+) -> Vec<String> {
+    let counting = CountingAuthority {
+        store: authority,
+        calls: Cell::new(0),
+    };
+    let seen = futures_now(keys.authenticate(
+        kv,
+        Some(edge_auth::keys::Recent {
+            view,
+            authority: &counting,
+        }),
+        token,
+        None,
+        None,
+        UnixTime(now),
+    ))
+    .unwrap()
+    .identity
+    .scopes()
+    .to_vec();
+    calls.set(calls.get() + counting.calls.get());
+    seen
+}
+
+#[test]
+fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between() {
+    let mut a = Authority::new();
+    let key = a.create("svc");
+    let id = key["id"].as_str().unwrap().to_string();
+    let token = key["token"].as_str().unwrap().to_string();
+    let record_key =
+        edge_auth::keys::repository::record_key(&edge_auth::keys::TokenDigest::of(&token));
+    // The isolate's KV keeps the copy from before both changes.
+    let stale = MemoryStore::new();
+    let old = a.store.data.borrow().get(&record_key).unwrap().clone();
+    stale.data.borrow_mut().insert(record_key, old);
+    let keys = KeyAuthenticator::new(a.config.keys.clone());
+    let calls = Cell::new(0);
+
+    let patch = |a: &mut Authority, scopes: Value| {
+        let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({ "scopes": scopes }));
+        assert_eq!(status, 200, "{body}");
+    };
+    // The isolate holds the KV copy (read before the feed listed anything).
+    let empty = RevocationView::new(RevocationSettings::default());
+    empty.install(
+        FeedDocument {
+            epoch: "e".into(),
+            head: 0,
+            overflow: false,
+            entries: vec![],
+        },
+        0,
+    );
+    assert!(scopes_seen(&keys, &stale, &empty, &a.store, &calls, &token, NOW).is_empty());
+    assert_eq!(calls.get(), 0);
+
+    patch(&mut a, json!(["read"]));
+    let view = a.view();
+    assert_eq!(
+        scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW),
+        ["read"],
+        "the first change: read from the authority"
+    );
+    assert_eq!(calls.get(), 1);
+
+    // A second change in the same second: its Changed entry has the same `at`.
+    patch(&mut a, json!(["read", "write"]));
+    let view = a.view();
+    assert_eq!(
+        scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW),
+        ["read", "write"],
+        "a read in the change's second cannot prove it followed the change: read again"
+    );
+    assert_eq!(calls.get(), 2);
+
+    // Bounded: a read made in a later second than the change is trusted.
+    for _ in 0..3 {
+        assert_eq!(
+            scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW + 1),
+            ["read", "write"]
+        );
+    }
+    assert_eq!(
+        calls.get(),
+        3,
+        "one more read (in a later second), then the cache"
     );
 }

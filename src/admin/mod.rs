@@ -560,7 +560,8 @@ fn pat_issuer_of(
 /// `POST /keys/import`: existing keys, known by the SHA-256 of their tokens (migrating from
 /// another system without reissuing keys; the token is never sent). Every record is validated
 /// before anything is written; a hash already stored is skipped (so an import can be re-run), an
-/// `id` already taken by another key is a 409 before anything is written. The reply lists the ids
+/// `id` already taken by another key is a 409 before anything is written (one `id` twice in the
+/// batch is a 400 from [`Import::parse`]). The reply lists the ids
 /// in input order, never the hashes.
 async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S) -> AdminReply {
     let repo = KeyRepository::new(store);
@@ -1025,7 +1026,8 @@ async fn revoke_principal<S: KeyStore>(
     }
 }
 
-/// `POST /tokens/revoke` (authority only): one JWT, by (issuer, jti), until its `exp`.
+/// `POST /tokens/revoke` (authority only): one JWT, by (issuer, jti), until its `exp` plus the
+/// largest clock leeway (the token verifies that long past `exp`).
 fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
     let cmd = match validate::RevokeToken::parse(body, ctx.now) {
         Ok(c) => c,
@@ -1034,7 +1036,8 @@ fn revoke_token(body: &[u8], ctx: &mut AdminContext<'_>) -> AdminReply {
     if !(ctx.is_issuer)(&cmd.issuer) {
         return bad_request("\"issuer\" must be one of the configured issuers.");
     }
-    let expired = cmd.exp <= ctx.now.0;
+    // "Already expired" only once no leeway could accept the token: until then it is recorded.
+    let expired = crate::state::feed::token_revocation_until(cmd.exp) <= ctx.now.0;
     if !expired {
         ctx.changes.push(Change::TokenRevoked {
             issuer: cmd.issuer.clone(),

@@ -140,6 +140,12 @@ impl Import {
                         at("id")
                     ));
                 }
+                // Two records with one id: `id:<id>` would name only the last, so revoking the
+                // id would leave the other active and unlisted. The store's ids are checked by
+                // the handler; this batch's own are checked here.
+                if keys.iter().any(|other| other.id.as_ref() == Some(id)) {
+                    return Err(format!("\"{}\" appears twice in this import.", at("id")));
+                }
             }
             subject(&at("subject"), &k.subject)?;
             if kind == KeyKind::ApiKey && k.issuer.is_some() {

@@ -173,10 +173,15 @@ impl KeyAuthenticator {
         };
         // A record whose scopes changed after this copy was read (the feed says when) is read
         // again from the authority: KV and this cache may both hold the copy from before the
-        // change.
+        // change. Change times are whole seconds and two changes may share one, so a copy
+        // confirmed by a read in the change's own second (`c == at`) cannot prove it followed
+        // the change and is read again; a read in a later second is trusted. The cost: requests
+        // in the change's second each read again (the feed usually reaches an isolate a second
+        // or more later, so normally one read per change), then one read in the next second.
+        // A finer unit would change the feed's entries and the authority's clock; this does not.
         if let Some(r) = &recent {
             if let Some(at) = r.view.changed_at(&record.id) {
-                if cache.confirmed(&digest).is_none_or(|c| c < at) {
+                if cache.confirmed(&digest).is_none_or(|c| c <= at) {
                     let text = authority_record(r.authority, &digest)
                         .await
                         .map_err(|_| KeyAuthFailure::Unavailable {
@@ -189,7 +194,8 @@ impl KeyAuthenticator {
                     let current = KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
                         reason: Reason::BadRecord,
                     })?;
-                    cache.insert_confirmed(digest, current.clone(), at, now);
+                    // Confirmed as of this request's second: the read is no earlier than `now`.
+                    cache.insert_confirmed(digest, current.clone(), now);
                     return self.finish(&current, kind, sole_issuer, now);
                 }
             }

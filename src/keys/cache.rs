@@ -28,8 +28,9 @@ pub(super) enum Cached {
 struct Entry {
     record: KeyRecord,
     stored_at: UnixTime,
-    /// Read from the authority because of a change published at this time (state tier): the
-    /// record reflects every change up to it. `None`: read from KV, which may lag a change.
+    /// Read from the authority in this second (state tier, the reading request's `now`): the
+    /// record reflects every change published in an earlier second; one in the same second may
+    /// have followed the read. `None`: read from KV, which may lag a change.
     confirmed: Option<u64>,
 }
 
@@ -129,7 +130,7 @@ impl KeyCache {
         }
     }
 
-    /// The change time a cached found record reflects (see `Entry::confirmed`).
+    /// When a cached found record was read from the authority (see `Entry::confirmed`).
     pub(super) fn confirmed(&self, digest: &TokenDigest) -> Option<u64> {
         self.found
             .try_borrow()
@@ -137,16 +138,10 @@ impl KeyCache {
             .and_then(|f| f.peek(digest).and_then(|e| e.confirmed))
     }
 
-    /// Cache a record the authority answered after a change published at `at`.
-    pub(super) fn insert_confirmed(
-        &self,
-        digest: TokenDigest,
-        record: KeyRecord,
-        at: u64,
-        now: UnixTime,
-    ) {
+    /// Cache a record the authority answered to a read made at `now` (after a change).
+    pub(super) fn insert_confirmed(&self, digest: TokenDigest, record: KeyRecord, now: UnixTime) {
         if self.ttl > 0 {
-            self.insert_found(digest, record, Some(at), now);
+            self.insert_found(digest, record, Some(now.0), now);
         }
     }
 

@@ -14,12 +14,23 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{CredentialKind, Identity};
+use crate::jwt::config::MAX_LEEWAY_SECONDS;
 use crate::keys::TokenDigest;
 
 /// How long a key revocation (or a creation) stays in the feed: longer than every KV and cache
 /// term together (isolate cache 30 s + KV `cacheTtl` 60 s + propagation ~60 s, docs/state.md),
 /// so after it KV alone answers right.
 pub const WINDOW_SECONDS: u64 = 600;
+
+/// Until when a JWT revocation of a token expiring at `exp` stays in the feed: `exp` plus the
+/// largest clock leeway an issuer may be configured with ([`MAX_LEEWAY_SECONDS`]), because a
+/// token is accepted while `now < exp + leeway` (`jwt::claims`). Dropping the entry at `exp`
+/// would let a revoked token work again for the leeway. The constant, not the configured
+/// leeway, so the authority needs no issuer configuration to judge it and it is always enough.
+#[must_use]
+pub fn token_revocation_until(exp: u64) -> u64 {
+    exp.saturating_add(MAX_LEEWAY_SECONDS)
+}
 
 /// A view younger than this is used as is; older, a request starts one background refresh.
 pub const REFRESH_AFTER_MS: u64 = 1_000;
@@ -58,7 +69,8 @@ pub enum FeedEntry {
     /// A key created within the window: its record may be cached absent somewhere. `d` is the
     /// first 8 bytes of the token's SHA-256 in hex (enough to know when to ask the authority).
     Created { d: String },
-    /// One JWT (`iss`, `jti`), revoked until its `exp`.
+    /// One JWT (`iss`, `jti`), revoked; kept until [`token_revocation_until`] of its `exp` (the
+    /// view refuses the jti whatever the time: the token's own `exp` check ends it).
     Token { iss: String, jti: String, exp: u64 },
     /// Every credential of (`iss`, `sub`) issued at or before `before` (whole seconds: a revocation
     /// "now" includes what was issued earlier in the same second) (`iss` absent: the principal of
@@ -97,7 +109,8 @@ pub struct FeedDocument {
     pub epoch: String,
     /// The sequence number of the newest change.
     pub head: u64,
-    /// True when more entries exist than the document holds: no cached positive may be trusted.
+    /// True when more entries exist than the document holds: no cached positive may be trusted,
+    /// and what is unlisted cannot be confirmed (the entries held are still refused).
     #[serde(default)]
     pub overflow: bool,
     pub entries: Vec<FeedEntry>,
@@ -357,7 +370,9 @@ impl RevocationView {
     }
 
     /// Check a positive verdict at `now` (seconds) against the view as of `now_ms`.
-    /// `created_at` is the key record's creation time (keys and PATs only).
+    /// `created_at` is the key record's creation time (keys and PATs only). A revocation the
+    /// view lists is refused always; only then does a stale or overflowing view apply
+    /// `on_stale` to what it cannot confirm.
     pub fn check(
         &self,
         identity: &Identity,
@@ -368,54 +383,21 @@ impl RevocationView {
         let Ok(state) = self.state.try_borrow() else {
             return Err(ViewRefusal::Stale);
         };
+        // What the view lists is refused first, whatever its age or an overflow: a listed
+        // revocation is a fact (revocations are sticky), so even `serve` never lets it pass.
+        if let Some(reason) = listed_revocation(&state.snapshot, identity, created_at, now) {
+            return Err(ViewRefusal::Revoked(reason));
+        }
         let fresh = state
             .fetched_at_ms
             .is_some_and(|t| now_ms.saturating_sub(t) <= self.settings.max_staleness_ms);
         if !fresh || state.snapshot.overflow {
-            // A stale view cannot confirm anything; `serve` accepts that knowingly.
+            // A stale or overflowing view cannot confirm that nothing else is revoked (an
+            // overflowing document left entries out); `serve` accepts that knowingly.
             return match self.settings.on_stale {
                 OnStale::Refuse => Err(ViewRefusal::Stale),
                 OnStale::Serve => Ok(()),
             };
-        }
-        let snap = &state.snapshot;
-        if let Some(id) = identity.key_id() {
-            if snap.keys.get(id).is_some_and(|&at| at <= now) {
-                return Err(ViewRefusal::Revoked(Reason::KeyRevoked));
-            }
-        }
-        let principal = (
-            identity.issuer().map(str::to_string),
-            identity.subject().to_string(),
-        );
-        let cut_off = snap.principals.get(&principal).copied();
-        match identity.kind() {
-            CredentialKind::ApiKey | CredentialKind::Pat => {
-                if let (Some(before), Some(created)) = (cut_off, created_at) {
-                    if created <= before {
-                        return Err(ViewRefusal::Revoked(Reason::PrincipalRevoked));
-                    }
-                }
-            }
-            CredentialKind::Jwt => {
-                let issuer_tokens = identity.issuer().and_then(|i| snap.tokens.get(i));
-                if cut_off.is_none() && issuer_tokens.is_none() {
-                    return Ok(());
-                }
-                // Only now is the payload read again: most requests never get here.
-                let (jti, iat) = token_id_and_iat(identity.claims_json());
-                if let (Some(tokens), Some(jti)) = (issuer_tokens, jti.as_deref()) {
-                    if tokens.contains_key(jti) {
-                        return Err(ViewRefusal::Revoked(Reason::TokenRevoked));
-                    }
-                }
-                if let Some(before) = cut_off {
-                    // A token without `iat` cannot prove it was issued after the cut-off.
-                    if iat.is_none_or(|iat| iat <= before) {
-                        return Err(ViewRefusal::Revoked(Reason::PrincipalRevoked));
-                    }
-                }
-            }
         }
         Ok(())
     }
@@ -448,6 +430,55 @@ impl RevocationView {
             max_staleness_seconds: self.settings.max_staleness_ms / 1000,
         }
     }
+}
+
+/// The revocation `snap` lists for `identity` at `now`, if any (`created_at`: the key record's
+/// creation time, keys and PATs only).
+fn listed_revocation(
+    snap: &Snapshot,
+    identity: &Identity,
+    created_at: Option<u64>,
+    now: u64,
+) -> Option<Reason> {
+    if let Some(id) = identity.key_id() {
+        if snap.keys.get(id).is_some_and(|&at| at <= now) {
+            return Some(Reason::KeyRevoked);
+        }
+    }
+    let principal = (
+        identity.issuer().map(str::to_string),
+        identity.subject().to_string(),
+    );
+    let cut_off = snap.principals.get(&principal).copied();
+    match identity.kind() {
+        CredentialKind::ApiKey | CredentialKind::Pat => {
+            if let (Some(before), Some(created)) = (cut_off, created_at) {
+                if created <= before {
+                    return Some(Reason::PrincipalRevoked);
+                }
+            }
+        }
+        CredentialKind::Jwt => {
+            let issuer_tokens = identity.issuer().and_then(|i| snap.tokens.get(i));
+            if cut_off.is_none() && issuer_tokens.is_none() {
+                return None;
+            }
+            // Only now is the payload read again: most requests never get here.
+            let (jti, iat) = token_id_and_iat(identity.claims_json());
+            if let (Some(tokens), Some(jti)) = (issuer_tokens, jti.as_deref()) {
+                if tokens.contains_key(jti) {
+                    return Some(Reason::TokenRevoked);
+                }
+            }
+            if let Some(before) = cut_off {
+                // A token without `iat` cannot prove it was issued after the cut-off.
+                if iat.is_none_or(|iat| iat <= before) {
+                    return Some(Reason::PrincipalRevoked);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// `jti` and `iat` of a verified payload (`iat` rounded down, as the policy reads it).
@@ -689,6 +720,84 @@ mod tests {
             v.check(&key("key_b", "s", None), Some(1), 5, 4),
             Err(ViewRefusal::Stale)
         );
+    }
+
+    #[test]
+    fn an_overflowing_or_stale_view_still_refuses_what_it_lists() {
+        let listed = vec![
+            FeedEntry::Key {
+                id: "key_gone".into(),
+                at: 1,
+            },
+            FeedEntry::Principal {
+                iss: Some("https://i".into()),
+                sub: "mallory".into(),
+                before: 50,
+            },
+            FeedEntry::Token {
+                iss: "https://i".into(),
+                jti: "t-gone".into(),
+                exp: 9_999,
+            },
+        ];
+        for on_stale in [OnStale::Refuse, OnStale::Serve] {
+            let v = RevocationView::new(RevocationSettings {
+                on_stale,
+                ..RevocationSettings::default()
+            });
+            let mut overflowing = doc(7, listed.clone());
+            overflowing.overflow = true;
+            assert!(v.install(overflowing, 0));
+            let unlisted = if on_stale == OnStale::Refuse {
+                Err(ViewRefusal::Stale)
+            } else {
+                Ok(())
+            };
+            // Fresh but overflowing, then stale (past the 5 s bound).
+            for now_ms in [0, 60_000] {
+                let case = format!("{on_stale:?} at {now_ms} ms");
+                assert_eq!(
+                    v.check(&key("key_gone", "s", None), Some(1), 5, now_ms),
+                    Err(ViewRefusal::Revoked(Reason::KeyRevoked)),
+                    "{case}: a listed key"
+                );
+                assert_eq!(
+                    v.check(
+                        &key("key_p", "mallory", Some("https://i")),
+                        Some(10),
+                        60,
+                        now_ms
+                    ),
+                    Err(ViewRefusal::Revoked(Reason::PrincipalRevoked)),
+                    "{case}: a listed principal (PAT)"
+                );
+                assert_eq!(
+                    v.check(
+                        &jwt("https://i", "mallory", r#"{"iat":40}"#),
+                        None,
+                        60,
+                        now_ms
+                    ),
+                    Err(ViewRefusal::Revoked(Reason::PrincipalRevoked)),
+                    "{case}: a listed principal (JWT)"
+                );
+                assert_eq!(
+                    v.check(
+                        &jwt("https://i", "bob", r#"{"jti":"t-gone","iat":1}"#),
+                        None,
+                        60,
+                        now_ms
+                    ),
+                    Err(ViewRefusal::Revoked(Reason::TokenRevoked)),
+                    "{case}: a listed jti"
+                );
+                assert_eq!(
+                    v.check(&key("key_other", "s", None), Some(1), 5, now_ms),
+                    unlisted,
+                    "{case}: what the view cannot confirm follows on_stale"
+                );
+            }
+        }
     }
 
     #[test]

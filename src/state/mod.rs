@@ -348,7 +348,8 @@ pub fn record_changes<L: StateLog>(
                     jti: jti.clone(),
                     exp: *exp,
                 };
-                log.append_feed(&entry, *exp)?;
+                // Past `exp` the token still verifies within its issuer's leeway.
+                log.append_feed(&entry, feed::token_revocation_until(*exp))?;
             }
         }
     }

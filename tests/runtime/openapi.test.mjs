@@ -558,8 +558,11 @@ test("POST /tokens/revoke: one JWT until its exp; an expired one records nothing
   const exp = now() + 600;
   const revoked = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminAuth, body: { issuer: jwks.url, jti: "openapi-jti-1", exp }, expect: 200 });
   assert.deepEqual(revoked.body, { issuer: jwks.url, jti: "openapi-jti-1", exp, already_expired: false });
-  const expired = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminJwt(), body: { issuer: jwks.url, jti: "openapi-jti-2", exp: now() - 10 }, expect: 200 });
+  const expired = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminJwt(), body: { issuer: jwks.url, jti: "openapi-jti-2", exp: now() - 400 }, expect: 200 });
+  // Past exp + 300 s (the largest leeway): no token can verify any more.
   assert.equal(expired.body.already_expired, true);
+  const inLeeway = await call("POST", "/tokens/revoke", "/tokens/revoke", { on: stateEdge, auth: adminAuth, body: { issuer: jwks.url, jti: "openapi-jti-3", exp: now() - 10 }, expect: 200 });
+  assert.equal(inLeeway.body.already_expired, false, "within the leeway a token still verifies: recorded");
 
   for (const [body, refusedByDoc] of [
     [{ issuer: jwks.url, jti: "j" }, true], // no exp

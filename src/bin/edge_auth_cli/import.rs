@@ -83,10 +83,18 @@ pub fn parse_records(text: &str) -> Result<Vec<ImportRecord>, String> {
         out
     };
     let mut seen = std::collections::HashSet::new();
+    // Ids too: the Worker refuses one id twice in a batch, and across batches the later one
+    // would be a 409 after the earlier batches were written.
+    let mut ids = std::collections::HashSet::new();
     for (n, record) in &records {
         record.check().map_err(|e| format!("record {n}: {e}"))?;
         if !seen.insert(record.hash.as_str()) {
             return Err(format!("record {n}: the same hash appears twice"));
+        }
+        if let Some(id) = &record.id {
+            if !ids.insert(id.as_str()) {
+                return Err(format!("record {n}: the same id appears twice"));
+            }
         }
     }
     Ok(records.into_iter().map(|(_, r)| r).collect())
@@ -223,6 +231,14 @@ mod tests {
         assert!(parse_records(&format!("{twice}\n{twice}"))
             .unwrap_err()
             .contains("record 2"));
+        let other = "b".repeat(64);
+        let same_id = format!(
+            "{{\"hash\":\"{HASH}\",\"id\":\"key_x\",\"kind\":\"api_key\",\"subject\":\"s\",\"name\":\"n\"}}\n\
+             {{\"hash\":\"{other}\",\"id\":\"key_x\",\"kind\":\"api_key\",\"subject\":\"s\",\"name\":\"n\"}}"
+        );
+        assert!(parse_records(&same_id)
+            .unwrap_err()
+            .contains("record 2: the same id"));
     }
 
     #[test]
