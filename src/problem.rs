@@ -427,6 +427,21 @@ impl Problem {
         )
     }
 
+    /// 429: the principal created `keys.pat_max_created_per_hour` PATs within the hour.
+    #[must_use]
+    pub fn pat_creation_rate(per_hour: usize, retry_after: u64) -> Self {
+        Problem {
+            retry_after: Some(retry_after),
+            error: Some("rate_limited"),
+            ..Problem::new(
+                429,
+                "Too many new PATs",
+                Reason::PatCreationRate,
+                format!("A principal may create at most {per_hour} PATs an hour: retry later."),
+            )
+        }
+    }
+
     /// 409: an imported key's `id` belongs to another key; nothing was imported.
     #[must_use]
     pub fn id_taken(index: usize) -> Self {

@@ -200,6 +200,7 @@ reasons! {
         Forbidden = "forbidden", "403", "The caller may not do this (the detail says why).";
         ScopeNotHeld = "scope_not_held", "403", "A PAT may only carry scopes its creator holds.";
         PatLimitReached = "pat_limit_reached", "409", "The principal holds `keys.pat_max_active` active PATs.";
+        PatCreationRate = "pat_creation_rate", "429", "The principal created `keys.pat_max_created_per_hour` PATs within the last hour (revoked ones count).";
         IdTaken = "id_taken", "409", "An imported key's id is already taken; nothing was imported.";
         NotActive = "not_active", "409", "Only an active key can be rolled.";
         NoEntropy = "no_entropy", "500", "The CSPRNG could not fill a buffer; nothing was minted.";

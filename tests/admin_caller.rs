@@ -48,6 +48,8 @@ struct World {
     store: MemoryStore,
     key: EdKey,
     seed: u8,
+    /// The time of the next call (default `NOW`).
+    now: u64,
 }
 
 impl World {
@@ -73,6 +75,7 @@ impl World {
             store: MemoryStore::new(),
             key,
             seed: 0,
+            now: NOW,
         }
     }
 
@@ -124,7 +127,7 @@ impl World {
             now_ms: 0,
         };
         self.gateway
-            .admin(req, &headers, ports, UnixTime(NOW), &mut fill)
+            .admin(req, &headers, ports, UnixTime(self.now), &mut fill)
             .await
     }
 
@@ -690,5 +693,51 @@ async fn a_view_past_its_bound_refuses_a_jwt_caller_rather_than_let_a_revocation
     assert_eq!(
         caller_of(&w, ADMIN_TOKEN, "/keys", true).await,
         Ok(AdminCaller::Admin)
+    );
+}
+
+// --- PAT churn ------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_principal_creates_at_most_so_many_pats_an_hour_even_if_it_revokes_them() {
+    let mut config = config();
+    config["keys"] = json!({ "pat_max_created_per_hour": 3 });
+    let mut w = World::with(config, &[("ADMIN_TOKEN", ADMIN_TOKEN)]);
+    let token = w.key.token(&json!({
+        "iss": ISS, "aud": AUD, "sub": "churner", "exp": NOW + 7_200, "iat": NOW, "scope": "read"
+    }));
+    // Create and revoke, three times: each pair would be two feed entries kept 10 minutes.
+    for i in 0..3 {
+        w.now = NOW + i * 60;
+        let made = json_of(w.bearer(&token, "POST", "/pats", pat_body()).await, 201);
+        let id = made["id"].as_str().unwrap().to_string();
+        let path = format!("/pats/{id}");
+        assert_eq!(
+            verdict(&w.bearer(&token, "DELETE", &path, Value::Null).await),
+            (204, "ok")
+        );
+    }
+    // The fourth within the hour is refused, none active notwithstanding, with when to retry:
+    // an hour after the first.
+    w.now = NOW + 600;
+    match w.bearer(&token, "POST", "/pats", pat_body()).await {
+        AdminReply::Problem(p) => {
+            assert_eq!((p.status, p.reason.as_str()), (429, "pat_creation_rate"));
+            assert_eq!(p.retry_after, Some(3_000));
+        }
+        other => panic!("wanted 429, got {other:?}"),
+    }
+    // Another principal is not affected; an hour after the first creation, one more may be made.
+    let other = w.key.token(&json!({
+        "iss": ISS, "aud": AUD, "sub": "someone-else", "exp": NOW + 7_200, "iat": NOW, "scope": "read"
+    }));
+    assert_eq!(
+        verdict(&w.bearer(&other, "POST", "/pats", pat_body()).await),
+        (201, "ok")
+    );
+    w.now = NOW + 3_601;
+    assert_eq!(
+        verdict(&w.bearer(&token, "POST", "/pats", pat_body()).await),
+        (201, "ok")
     );
 }

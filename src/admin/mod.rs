@@ -499,15 +499,20 @@ async fn create_pat<S: KeyStore>(
     }
 }
 
-/// 409 when `owner` already holds `keys.pat_max_active` active PATs. Counts by reading the
-/// subject's index and records (KV is eventually consistent, so two creations racing in two
-/// locations can both pass; the state tier makes this exact).
+/// 409 when `owner` already holds `keys.pat_max_active` active PATs; 429 when it created
+/// `keys.pat_max_created_per_hour` PATs (revoked ones included) in the last hour. Counts by
+/// reading the subject's index and records (KV is eventually consistent, so two creations racing
+/// in two locations can both pass; the state tier makes this exact).
 async fn pat_cap_reached<S: KeyStore>(
     owner: Owner<'_>,
     ctx: &AdminContext<'_>,
     store: &S,
 ) -> Option<AdminReply> {
     let cap = ctx.settings.pat_max_active;
+    let per_hour = ctx.settings.pat_max_created_per_hour;
+    let hour_ago = ctx.now.0.saturating_sub(3_600);
+    // The oldest creation within the hour: the cap frees a slot an hour after it.
+    let mut recent: Vec<u64> = Vec::new();
     let listing = Listing::Subject(owner.subject);
     let mut cursor: Option<String> = None;
     let mut active = 0usize;
@@ -521,14 +526,30 @@ async fn pat_cap_reached<S: KeyStore>(
         };
         for id in &page.ids {
             match load(id, Some(owner), ctx.sole_issuer, store).await {
-                Ok(Some((_, record))) if record.status(ctx.now) == KeyStatus::Active => {
-                    active += 1;
+                Ok(Some((_, record))) => {
+                    if record.kind == KeyKind::Pat && record.created_at > hour_ago {
+                        recent.push(record.created_at);
+                    }
+                    if record.status(ctx.now) == KeyStatus::Active {
+                        active += 1;
+                    }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(e) => return Some(unavailable(e)),
             }
             if active >= cap {
                 return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
+            }
+            if recent.len() >= per_hour {
+                let oldest = recent.iter().copied().min().unwrap_or(ctx.now.0);
+                let retry_after = oldest
+                    .saturating_add(3_600)
+                    .saturating_sub(ctx.now.0)
+                    .max(1);
+                return Some(AdminReply::Problem(Problem::pat_creation_rate(
+                    per_hour,
+                    retry_after,
+                )));
             }
         }
         cursor = page.cursor;

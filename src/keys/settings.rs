@@ -32,6 +32,9 @@ pub struct RawKeySettings {
     /// Most active PATs one principal may hold (default 50).
     #[serde(default)]
     pub pat_max_active: Option<usize>,
+    /// Most PATs one principal may create in any hour, revoked ones included (default 20).
+    #[serde(default)]
+    pub pat_max_created_per_hour: Option<usize>,
     /// Record `last_used_at` (default true). Each recording is a KV write (billed), at most once
     /// a minute per key and isolate.
     #[serde(default)]
@@ -46,6 +49,10 @@ pub struct KeySettings {
     pub cache_max_entries: usize,
     pub pat_max_lifetime_seconds: u64,
     pub pat_max_active: usize,
+    /// Bounds how many feed entries one principal can make by creating and revoking PATs: each
+    /// pair is two entries kept 10 minutes, and an overflowing feed refuses every request
+    /// (docs/state.md), so one account must not be able to fill it.
+    pub pat_max_created_per_hour: usize,
     pub record_last_used: bool,
 }
 
@@ -82,12 +89,20 @@ impl KeySettings {
         if !(1..=10_000).contains(&pat_max_active) {
             return Err(err("pat_max_active", "must be between 1 and 10000"));
         }
+        let pat_max_created_per_hour = raw.pat_max_created_per_hour.unwrap_or(20);
+        if !(1..=1_000).contains(&pat_max_created_per_hour) {
+            return Err(err(
+                "pat_max_created_per_hour",
+                "must be between 1 and 1000",
+            ));
+        }
         Ok(KeySettings {
             format,
             cache_ttl_seconds,
             cache_max_entries,
             pat_max_lifetime_seconds,
             pat_max_active,
+            pat_max_created_per_hour,
             record_last_used: raw.record_last_used.unwrap_or(true),
         })
     }
