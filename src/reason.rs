@@ -70,6 +70,7 @@ reasons! {
         PathBadEncoding = "path_bad_encoding", "400", "Invalid percent-encoding or UTF-8 in the path.";
         PathAmbiguous = "path_ambiguous", "400", "An encoded `/` or `\\`, or a control character, in the path.";
         PathParameters = "path_parameters", "400", "A `;` in a path segment (without `forward.matrix_parameters`).";
+        PathParametersWithoutName = "path_parameters_without_name", "400", "A path segment that is only path parameters (`/a/;x/b`, with `forward.matrix_parameters`).";
         PathEncodedPercent = "path_encoded_percent", "400", "`%25` (an encoded `%`) in the path.";
         PathTrailingDotOrSpace = "path_trailing_dot_or_space", "400", "A path segment ending in `.` or a space.";
         PathTooLong = "path_too_long", "400", "The path is longer than the edge accepts.";

@@ -417,6 +417,10 @@ pub enum PathError {
     /// `;` (path parameters: Tomcat, Jetty and Spring strip them, others do not) while
     /// `forward.matrix_parameters` is off.
     PathParameters,
+    /// A segment that is only path parameters (`/a/;x/b`) while `forward.matrix_parameters` is
+    /// on: Tomcat and Spring strip `;x` and collapse the empty segment left (`/a/b`), so the edge
+    /// cannot match it as a segment of its own without the origin reading another path.
+    ParametersWithoutName,
     /// A decoded `%` (from `%25`): an origin that decodes again would read another path.
     EncodedPercent,
     /// A segment ending in `.` or a space: some servers (IIS, some Java containers) trim them.
@@ -432,6 +436,7 @@ impl PathError {
             PathError::BadPercentEncoding => Reason::PathBadEncoding,
             PathError::AmbiguousSegment => Reason::PathAmbiguous,
             PathError::PathParameters => Reason::PathParameters,
+            PathError::ParametersWithoutName => Reason::PathParametersWithoutName,
             PathError::EncodedPercent => Reason::PathEncodedPercent,
             PathError::TrailingDotOrSpace => Reason::PathTrailingDotOrSpace,
             PathError::TooLong => Reason::PathTooLong,
@@ -451,6 +456,9 @@ impl PathError {
             }
             PathError::PathParameters => {
                 "Path parameters (\";\") are not accepted: origins disagree on what they mean."
+            }
+            PathError::ParametersWithoutName => {
+                "A path segment holds only path parameters (\";\" with no name before it)."
             }
             PathError::EncodedPercent => {
                 "The request path holds \"%25\": a double-encoded path is not accepted."
@@ -507,6 +515,8 @@ impl NormalizedPath {
             };
             match name {
                 "" if params.is_none() => trailing_slash = true,
+                // `/;x/`: kept, it would be a segment named "" here and nothing at the origin.
+                "" => return Err(PathError::ParametersWithoutName),
                 "." => trailing_slash = true,
                 ".." => {
                     kept.pop();
@@ -728,6 +738,37 @@ mod tests {
         assert_eq!(
             NormalizedPath::parse("/%"),
             Err(PathError::BadPercentEncoding)
+        );
+    }
+
+    #[test]
+    fn a_segment_of_only_path_parameters_is_refused() {
+        let on = PathRules {
+            matrix_parameters: true,
+        };
+        for p in ["/a/;x/b", "/a/;/b", "/;x", "/a/%3bx/b"] {
+            assert_eq!(
+                NormalizedPath::parse_with(p, on),
+                Err(PathError::ParametersWithoutName),
+                "{p}"
+            );
+        }
+        // Named segments keep their parameters; `.;x` and `..;x` stay dot segments.
+        assert_eq!(
+            NormalizedPath::parse_with("/a;x/b", on)
+                .unwrap()
+                .canonical(),
+            "/a;x/b"
+        );
+        assert_eq!(
+            NormalizedPath::parse_with("/a/..;x/b", on)
+                .unwrap()
+                .as_string(),
+            "/b"
+        );
+        assert_eq!(
+            NormalizedPath::parse("/a/;x/b"),
+            Err(PathError::PathParameters)
         );
     }
 

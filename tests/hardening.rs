@@ -522,6 +522,36 @@ async fn matrix_parameters_are_an_opt_in_that_matches_the_segment_before_them() 
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_segment_of_only_matrix_parameters_cannot_skip_a_protected_route() {
+    let mut config = two_issuer_config();
+    config["forward"] = json!({ "matrix_parameters": true });
+    let w = World::new(config);
+    let user = w.jwt(ISS_A, "alice", "read");
+    let bearer = format!("Bearer {user}");
+    let auth = [("Authorization", bearer.as_str())];
+    // Tomcat and Spring read `/v1/;x/admin/users` as `/v1/admin/users`: the edge must not
+    // match it as a segment named "" under `/v1/**`.
+    for path in [
+        "/v1/;x/admin/users",
+        "/v1/;/admin/users",
+        "/v1/%3Bx/admin/users",
+    ] {
+        let out = w.decide("POST", path, &auth).await;
+        assert_eq!(
+            rejection(&out),
+            (400, "path_parameters_without_name"),
+            "{path}"
+        );
+    }
+    // Without the admin scope the route it is read as refuses it.
+    let out = w.decide("POST", "/v1/admin/users", &auth).await;
+    assert_eq!(rejection(&out), (403, "insufficient_scope"));
+    // A named segment keeps its parameters.
+    let out = w.decide("GET", "/v1/items;v=1/x", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/items;v=1/x");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn method_and_url_overrides_never_reach_the_origin() {
     let w = World::new(two_issuer_config());
     let out = w
