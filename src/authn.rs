@@ -344,12 +344,20 @@ impl<K: Clone> Gateway<K> {
         }
 
         // A CORS preflight asks about another method; it passes only where its route says so.
+        // A path whose route depends on letter case is no preflight the edge lets through: it is
+        // decided as a plain OPTIONS request below.
         if req.method == "OPTIONS" {
             if let (Some(asked), Some(_)) = (
                 req.header("access-control-request-method"),
                 req.header("origin"),
             ) {
-                if let Some(route) = self.config.routes.find(asked, &path) {
+                let asked_route = self
+                    .config
+                    .routes
+                    .find_unambiguous(asked, &path)
+                    .ok()
+                    .flatten();
+                if let Some(route) = asked_route {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.route_path = Some(route.pattern.clone());
@@ -374,8 +382,10 @@ impl<K: Clone> Gateway<K> {
             }
         }
 
-        let Some(route) = self.config.routes.find(req.method, &path) else {
-            return Outcome::reject(Problem::no_route(), log);
+        let route = match self.config.routes.find_unambiguous(req.method, &path) {
+            Ok(Some(route)) => route,
+            Ok(None) => return Outcome::reject(Problem::no_route(), log),
+            Err(_) => return Outcome::reject(Problem::path_case_ambiguous(), log),
         };
         log.route = Some(route.route_index);
         log.route_path = Some(route.pattern.clone());

@@ -226,6 +226,18 @@ impl Problem {
         Problem::new(400, "Invalid request path", error.reason(), error.detail())
     }
 
+    /// 400: the path would match another route if letter case were ignored, as some origins
+    /// route (see [`crate::route::RouteTable::find_unambiguous`]).
+    #[must_use]
+    pub fn path_case_ambiguous() -> Self {
+        Problem::new(
+            400,
+            "Invalid request path",
+            Reason::PathCaseAmbiguous,
+            "The request path matches a different route when letter case is ignored.",
+        )
+    }
+
     /// 403: no route allows this method and path.
     #[must_use]
     pub fn no_route() -> Self {

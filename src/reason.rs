@@ -74,6 +74,7 @@ reasons! {
         PathEncodedPercent = "path_encoded_percent", "400", "`%25` (an encoded `%`) in the path.";
         PathTrailingDotOrSpace = "path_trailing_dot_or_space", "400", "A path segment ending in `.` or a space.";
         PathTooLong = "path_too_long", "400", "The path is longer than the edge accepts.";
+        PathCaseAmbiguous = "path_case_ambiguous", "400", "The path matches a different route when letter case is ignored.";
         NoRoute = "no_route", "403", "No route allows this method and path.";
         HostNotAllowed = "host_not_allowed", "421", "The host is not one of `hosts`.";
         ForwardingLoop = "forwarding_loop", "508", "The request came back to the edge that forwarded it.";

@@ -552,6 +552,46 @@ async fn a_segment_of_only_matrix_parameters_cannot_skip_a_protected_route() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_path_that_matches_another_route_when_case_is_ignored_is_refused() {
+    let w = World::new(two_issuer_config());
+    let user = w.jwt(ISS_A, "alice", "read");
+    let bearer = format!("Bearer {user}");
+    let auth = [("Authorization", bearer.as_str())];
+    // Express, ASP.NET Core and IIS would run the admin handler for these.
+    for path in ["/v1/Admin/users", "/v1/ADMIN/users", "/V1/admin/users"] {
+        let out = w.decide("POST", path, &auth).await;
+        assert_eq!(rejection(&out), (400, "path_case_ambiguous"), "{path}");
+    }
+    // Only `/v1/**` matches, with or without case: forwarded as sent.
+    let out = w.decide("GET", "/v1/Items", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/Items");
+    // GET is not a method of the admin route: `/v1/**` either way.
+    let out = w.decide("GET", "/v1/Admin/users", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/Admin/users");
+    // A route only when case is ignored: refused as ambiguous, not forwarded.
+    let out = w.decide("GET", "/PUBLIC/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+
+    // Two routes that differ only by the case of a literal segment: each is reached by its
+    // exact spelling only where no other route would take it when case is ignored.
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/docs/Private/**", "scopes": ["admin"] },
+        { "path": "/docs/private/**", "auth": "public" },
+        { "path": "/docs/**", "auth": "public" }
+    ]);
+    let w = World::new(config);
+    let out = w.decide("GET", "/docs/private/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+    let out = w.decide("GET", "/docs/PRIVATE/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+    let out = w.decide("GET", "/docs/Private/x", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w.decide("GET", "/docs/public/x", &[]).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/docs/public/x");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn method_and_url_overrides_never_reach_the_origin() {
     let w = World::new(two_issuer_config());
     let out = w
