@@ -238,6 +238,18 @@ impl Problem {
         )
     }
 
+    /// 400: a method with a lower-case letter, which origins may read as its upper-case form
+    /// (`patch` as `PATCH`) after the routes matched it as another method.
+    #[must_use]
+    pub fn method_not_uppercase() -> Self {
+        Problem::new(
+            400,
+            "Invalid request method",
+            Reason::MethodNotUppercase,
+            "The request method must be upper case (\"PATCH\", not \"patch\").",
+        )
+    }
+
     /// 403: no route allows this method and path.
     #[must_use]
     pub fn no_route() -> Self {

@@ -75,6 +75,7 @@ reasons! {
         PathTrailingDotOrSpace = "path_trailing_dot_or_space", "400", "A path segment ending in `.` or a space.";
         PathTooLong = "path_too_long", "400", "The path is longer than the edge accepts.";
         PathCaseAmbiguous = "path_case_ambiguous", "400", "The path matches a different route when letter case is ignored.";
+        MethodNotUppercase = "method_not_uppercase", "400", "The method has a lower-case letter (`patch`): origins disagree on whether it is `PATCH`.";
         NoRoute = "no_route", "403", "No route allows this method and path.";
         HostNotAllowed = "host_not_allowed", "421", "The host is not one of `hosts`.";
         ForwardingLoop = "forwarding_loop", "508", "The request came back to the edge that forwarded it.";

@@ -592,6 +592,58 @@ async fn a_path_that_matches_another_route_when_case_is_ignored_is_refused() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_method_with_a_lower_case_letter_is_refused_before_routing() {
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/items/**", "methods": ["PATCH"], "scopes": ["write"] },
+        { "path": "/**", "auth": "public", "cors_preflight": true }
+    ]);
+    let w = World::new(config);
+    let writer = w.jwt(ISS_A, "alice", "write");
+    let bearer = format!("Bearer {writer}");
+    // `patch` would miss the PATCH route and reach the public catch-all, where Django and
+    // Flask run it as PATCH.
+    for method in ["patch", "Patch", "get"] {
+        let out = w.decide(method, "/items/1", &[]).await;
+        assert_eq!(rejection(&out), (400, "method_not_uppercase"), "{method}");
+    }
+    let out = w
+        .decide("patch", "/items/1", &[("Authorization", bearer.as_str())])
+        .await;
+    assert_eq!(rejection(&out), (400, "method_not_uppercase"));
+    // Upper case is routed as before.
+    let out = w.decide("PATCH", "/items/1", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w
+        .decide("PATCH", "/items/1", &[("Authorization", bearer.as_str())])
+        .await;
+    assert_eq!(forward(&out).0, "https://origin.internal/items/1");
+
+    // A preflight asking about `patch` is not let through by a later route's `cors_preflight`:
+    // it is decided as a plain OPTIONS request.
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/items/**", "methods": ["PATCH"], "scopes": ["write"] },
+        { "path": "/**", "cors_preflight": true }
+    ]);
+    let w = World::new(config);
+    for asked in ["patch", "PATCH"] {
+        let preflight = [
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", asked),
+        ];
+        let out = w.decide("OPTIONS", "/items/1", &preflight).await;
+        assert_eq!(rejection(&out), (401, "missing_credential"), "{asked}");
+    }
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "PUT"),
+    ];
+    let out = w.decide("OPTIONS", "/items/1", &preflight).await;
+    assert_eq!(out.log.reason.map(|r| r.as_str()), Some("cors_preflight"));
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn method_and_url_overrides_never_reach_the_origin() {
     let w = World::new(two_issuer_config());
     let out = w
