@@ -443,7 +443,8 @@ impl RouteTable {
     ///
     /// The second scan only runs when the path or some route pattern holds an ASCII upper-case
     /// letter: otherwise ignoring case cannot change which route matches, so the usual
-    /// all-lower-case path against all-lower-case routes costs nothing extra.
+    /// all-lower-case path against all-lower-case routes costs one look at the path's bytes and
+    /// no second pass over the routes.
     pub fn find_unambiguous(
         &self,
         method: &str,
