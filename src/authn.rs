@@ -343,13 +343,31 @@ impl<K: Clone> Gateway<K> {
             return Outcome::reject(problem, log);
         }
 
+        // Route methods are upper case and compared exactly, but the Fetch standard upper-cases
+        // only six methods and Django, Flask and others upper-case every method: `patch` would
+        // miss a `["PATCH"]` route, match a later one and still run as PATCH at the origin.
+        if has_lowercase(req.method) {
+            return Outcome::reject(Problem::method_not_uppercase(), log);
+        }
+
         // A CORS preflight asks about another method; it passes only where its route says so.
+        // A lower-case method asked about (or a path whose route depends on letter case) is no
+        // preflight the edge lets through: it is decided as a plain OPTIONS request below.
         if req.method == "OPTIONS" {
             if let (Some(asked), Some(_)) = (
                 req.header("access-control-request-method"),
                 req.header("origin"),
             ) {
-                if let Some(route) = self.config.routes.find(asked, &path) {
+                let asked_route = if has_lowercase(asked) {
+                    None
+                } else {
+                    self.config
+                        .routes
+                        .find_unambiguous(asked, &path)
+                        .ok()
+                        .flatten()
+                };
+                if let Some(route) = asked_route {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.route_path = Some(route.pattern.clone());
@@ -374,8 +392,10 @@ impl<K: Clone> Gateway<K> {
             }
         }
 
-        let Some(route) = self.config.routes.find(req.method, &path) else {
-            return Outcome::reject(Problem::no_route(), log);
+        let route = match self.config.routes.find_unambiguous(req.method, &path) {
+            Ok(Some(route)) => route,
+            Ok(None) => return Outcome::reject(Problem::no_route(), log),
+            Err(_) => return Outcome::reject(Problem::path_case_ambiguous(), log),
         };
         log.route = Some(route.route_index);
         log.route_path = Some(route.pattern.clone());
@@ -1140,6 +1160,11 @@ impl<K> Gateway<K> {
             Base64UrlUnpadded::encode_string(json.as_bytes()),
         ))
     }
+}
+
+/// True when `method` holds an ASCII lower-case letter (`patch`, `Get`).
+fn has_lowercase(method: &str) -> bool {
+    method.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// Three dot-separated, non-empty segments: the shape of a JWS compact serialisation.

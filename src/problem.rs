@@ -226,6 +226,30 @@ impl Problem {
         Problem::new(400, "Invalid request path", error.reason(), error.detail())
     }
 
+    /// 400: the path would match another route if letter case were ignored, as some origins
+    /// route (see [`crate::route::RouteTable::find_unambiguous`]).
+    #[must_use]
+    pub fn path_case_ambiguous() -> Self {
+        Problem::new(
+            400,
+            "Invalid request path",
+            Reason::PathCaseAmbiguous,
+            "The request path matches a different route when letter case is ignored.",
+        )
+    }
+
+    /// 400: a method with a lower-case letter, which origins may read as its upper-case form
+    /// (`patch` as `PATCH`) after the routes matched it as another method.
+    #[must_use]
+    pub fn method_not_uppercase() -> Self {
+        Problem::new(
+            400,
+            "Invalid request method",
+            Reason::MethodNotUppercase,
+            "The request method must be upper case (\"PATCH\", not \"patch\").",
+        )
+    }
+
     /// 403: no route allows this method and path.
     #[must_use]
     pub fn no_route() -> Self {

@@ -70,9 +70,12 @@ reasons! {
         PathBadEncoding = "path_bad_encoding", "400", "Invalid percent-encoding or UTF-8 in the path.";
         PathAmbiguous = "path_ambiguous", "400", "An encoded `/` or `\\`, or a control character, in the path.";
         PathParameters = "path_parameters", "400", "A `;` in a path segment (without `forward.matrix_parameters`).";
+        PathParametersWithoutName = "path_parameters_without_name", "400", "A path segment that is only path parameters (`/a/;x/b`, with `forward.matrix_parameters`).";
         PathEncodedPercent = "path_encoded_percent", "400", "`%25` (an encoded `%`) in the path.";
         PathTrailingDotOrSpace = "path_trailing_dot_or_space", "400", "A path segment ending in `.` or a space.";
         PathTooLong = "path_too_long", "400", "The path is longer than the edge accepts.";
+        PathCaseAmbiguous = "path_case_ambiguous", "400", "The path matches a different route when letter case is ignored.";
+        MethodNotUppercase = "method_not_uppercase", "400", "The method has a lower-case letter (`patch`): origins disagree on whether it is `PATCH`.";
         NoRoute = "no_route", "403", "No route allows this method and path.";
         HostNotAllowed = "host_not_allowed", "421", "The host is not one of `hosts`.";
         ForwardingLoop = "forwarding_loop", "508", "The request came back to the edge that forwarded it.";

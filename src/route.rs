@@ -4,7 +4,10 @@
 //! resolution and empty-segment collapsing happen *before* matching, so no encoding trick can move
 //! a request from a protected route to a public one. Paths that cannot be normalised without
 //! ambiguity (an encoded `/` or `\`, a control character, invalid UTF-8 or percent-encoding) are
-//! refused rather than guessed at. Matching is case-sensitive. No I/O, no clock.
+//! refused rather than guessed at. Matching is case-sensitive, but many origins (Express, ASP.NET
+//! Core, IIS) route without regard to ASCII case: a path that would match a different route when
+//! case is ignored is refused ([`RouteTable::find_unambiguous`]) rather than forwarded to a route
+//! the origin may not agree with. No I/O, no clock.
 
 use crate::reason::Reason;
 use serde::Deserialize;
@@ -251,6 +254,10 @@ impl Route {
     }
 
     fn matches(&self, method: &str, path: &NormalizedPath) -> bool {
+        self.matches_with(method, path, Case::Exact)
+    }
+
+    fn matches_with(&self, method: &str, path: &NormalizedPath, case: Case) -> bool {
         let method_ok = match &self.methods {
             None => true,
             // HEAD is GET without a body: a route open to GET is open to HEAD.
@@ -258,7 +265,33 @@ impl Route {
                 .iter()
                 .any(|m| m == method || (method == "HEAD" && m == "GET")),
         };
-        method_ok && match_segments(&self.pattern, &path.segments)
+        method_ok && match_segments(&self.pattern, &path.segments, case)
+    }
+
+    /// True when a literal part of the pattern holds an ASCII upper-case letter.
+    fn has_uppercase(&self) -> bool {
+        self.pattern.iter().any(|p| match p {
+            PatternSegment::Glob(g) => g.bytes().any(|b| b.is_ascii_uppercase()),
+            PatternSegment::Rest => false,
+        })
+    }
+}
+
+/// How pattern letters are compared with path letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Case {
+    /// Byte for byte: how routes match.
+    Exact,
+    /// ASCII letters without regard to case: how a case-insensitive origin might route.
+    AsciiInsensitive,
+}
+
+impl Case {
+    fn eq(self, a: u8, b: u8) -> bool {
+        match self {
+            Case::Exact => a == b,
+            Case::AsciiInsensitive => a.eq_ignore_ascii_case(&b),
+        }
     }
 }
 
@@ -289,20 +322,22 @@ fn compile_pattern(path: &str) -> Result<Vec<PatternSegment>, &'static str> {
     Ok(out)
 }
 
-fn match_segments(pattern: &[PatternSegment], path: &[String]) -> bool {
+fn match_segments(pattern: &[PatternSegment], path: &[String], case: Case) -> bool {
     match (pattern.split_first(), path.split_first()) {
         (None, None) => true,
         (Some((PatternSegment::Rest, _)), _) => true,
         (Some((PatternSegment::Glob(g), prest)), Some((seg, srest))) => {
-            glob_segment(g.as_bytes(), seg.as_bytes()) && match_segments(prest, srest)
+            glob_segment_with(g.as_bytes(), seg.as_bytes(), case)
+                && match_segments(prest, srest, case)
         }
         _ => false,
     }
 }
 
-/// `*` matches any run of characters within one segment (including none). Iterative, linear
-/// backtracking on the last star: no exponential blow-up on hostile paths.
-fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
+/// `*` matches any run of characters within one segment (including none); other bytes compare
+/// under `case`. Iterative, linear backtracking on the last star: no exponential blow-up on
+/// hostile paths.
+fn glob_segment_with(pattern: &[u8], text: &[u8], case: Case) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
@@ -311,7 +346,7 @@ fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
                 star = Some((p, t));
                 p += 1;
             }
-            (Some(pc), Some(tc)) if pc == tc => {
+            (Some(&pc), Some(&tc)) if case.eq(pc, tc) => {
                 p += 1;
                 t += 1;
             }
@@ -334,6 +369,9 @@ fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Some route's pattern has an ASCII upper-case letter, so even an all-lower-case path can
+    /// match another route when case is ignored (see [`RouteTable::find_unambiguous`]).
+    uppercase_patterns: bool,
 }
 
 impl RouteTable {
@@ -365,7 +403,11 @@ impl RouteTable {
                 }
             }
         }
-        Ok(RouteTable { routes })
+        let uppercase_patterns = routes.iter().any(Route::has_uppercase);
+        Ok(RouteTable {
+            routes,
+            uppercase_patterns,
+        })
     }
 
     /// The first `routes[i].issuers[j]` for which `known` is false, as (field, name).
@@ -384,7 +426,7 @@ impl RouteTable {
         })
     }
 
-    /// The first route matching `method` and `path`.
+    /// The first route matching `method` and `path` (case-sensitive).
     #[must_use]
     pub fn find(&self, method: &str, path: &NormalizedPath) -> Option<&Requirement> {
         self.routes
@@ -392,7 +434,42 @@ impl RouteTable {
             .find(|r| r.matches(method, path))
             .map(|r| &r.requirement)
     }
+
+    /// [`RouteTable::find`], refusing a path that an origin routing without regard to ASCII case
+    /// (Express, ASP.NET Core, IIS) could send to another route: `POST /v1/ADMIN/users` misses
+    /// `/v1/admin/**` here, but such an origin runs its admin handler. Refused when the first
+    /// match ignoring ASCII case is another route than the first exact match, or exists while
+    /// no route matches exactly. Refusing beats guessing which route the origin will pick.
+    ///
+    /// The second scan only runs when the path or some route pattern holds an ASCII upper-case
+    /// letter: otherwise ignoring case cannot change which route matches, so the usual
+    /// all-lower-case path against all-lower-case routes costs one look at the path's bytes and
+    /// no second pass over the routes.
+    pub fn find_unambiguous(
+        &self,
+        method: &str,
+        path: &NormalizedPath,
+    ) -> Result<Option<&Requirement>, CaseAmbiguity> {
+        let exact = self.routes.iter().position(|r| r.matches(method, path));
+        if self.uppercase_patterns || path.has_uppercase() {
+            let folded = self
+                .routes
+                .iter()
+                .position(|r| r.matches_with(method, path, Case::AsciiInsensitive));
+            if folded != exact {
+                return Err(CaseAmbiguity);
+            }
+        }
+        Ok(exact
+            .and_then(|i| self.routes.get(i))
+            .map(|r| &r.requirement))
+    }
 }
+
+/// The path matches another route (or a route where none matched) when ASCII letter case is
+/// ignored: 400 `path_case_ambiguous`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaseAmbiguity;
 
 /// A request path after percent-decoding, dot-segment resolution and empty-segment collapsing,
 /// with the canonical form the origin receives (RFC 3986 §6.2.2: percent-encoding normalised,
@@ -417,6 +494,10 @@ pub enum PathError {
     /// `;` (path parameters: Tomcat, Jetty and Spring strip them, others do not) while
     /// `forward.matrix_parameters` is off.
     PathParameters,
+    /// A segment that is only path parameters (`/a/;x/b`) while `forward.matrix_parameters` is
+    /// on: Tomcat and Spring strip `;x` and collapse the empty segment left (`/a/b`), so the edge
+    /// cannot match it as a segment of its own without the origin reading another path.
+    ParametersWithoutName,
     /// A decoded `%` (from `%25`): an origin that decodes again would read another path.
     EncodedPercent,
     /// A segment ending in `.` or a space: some servers (IIS, some Java containers) trim them.
@@ -432,6 +513,7 @@ impl PathError {
             PathError::BadPercentEncoding => Reason::PathBadEncoding,
             PathError::AmbiguousSegment => Reason::PathAmbiguous,
             PathError::PathParameters => Reason::PathParameters,
+            PathError::ParametersWithoutName => Reason::PathParametersWithoutName,
             PathError::EncodedPercent => Reason::PathEncodedPercent,
             PathError::TrailingDotOrSpace => Reason::PathTrailingDotOrSpace,
             PathError::TooLong => Reason::PathTooLong,
@@ -451,6 +533,9 @@ impl PathError {
             }
             PathError::PathParameters => {
                 "Path parameters (\";\") are not accepted: origins disagree on what they mean."
+            }
+            PathError::ParametersWithoutName => {
+                "A path segment holds only path parameters (\";\" with no name before it)."
             }
             PathError::EncodedPercent => {
                 "The request path holds \"%25\": a double-encoded path is not accepted."
@@ -507,6 +592,8 @@ impl NormalizedPath {
             };
             match name {
                 "" if params.is_none() => trailing_slash = true,
+                // `/;x/`: kept, it would be a segment named "" here and nothing at the origin.
+                "" => return Err(PathError::ParametersWithoutName),
                 "." => trailing_slash = true,
                 ".." => {
                     kept.pop();
@@ -538,6 +625,13 @@ impl NormalizedPath {
             segments: kept.into_iter().map(|(name, _)| name).collect(),
             canonical,
         })
+    }
+
+    /// True when a segment name holds an ASCII upper-case letter.
+    fn has_uppercase(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.bytes().any(|b| b.is_ascii_uppercase()))
     }
 
     /// The normalised path as text, e.g. `/v1/users` (decoded names, no trailing slash).
@@ -640,6 +734,11 @@ fn percent_decode(segment: &str) -> Result<String, PathError> {
 mod tests {
     use super::*;
 
+    /// `*` matches any run of characters within one segment (including none), byte for byte.
+    fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
+        glob_segment_with(pattern, text, Case::Exact)
+    }
+
     fn table(json: &str) -> RouteTable {
         RouteTable::from_raw(serde_json::from_str(json).unwrap()).unwrap()
     }
@@ -729,6 +828,89 @@ mod tests {
             NormalizedPath::parse("/%"),
             Err(PathError::BadPercentEncoding)
         );
+    }
+
+    #[test]
+    fn a_segment_of_only_path_parameters_is_refused() {
+        let on = PathRules {
+            matrix_parameters: true,
+        };
+        for p in ["/a/;x/b", "/a/;/b", "/;x", "/a/%3bx/b"] {
+            assert_eq!(
+                NormalizedPath::parse_with(p, on),
+                Err(PathError::ParametersWithoutName),
+                "{p}"
+            );
+        }
+        // Named segments keep their parameters; `.;x` and `..;x` stay dot segments.
+        assert_eq!(
+            NormalizedPath::parse_with("/a;x/b", on)
+                .unwrap()
+                .canonical(),
+            "/a;x/b"
+        );
+        assert_eq!(
+            NormalizedPath::parse_with("/a/..;x/b", on)
+                .unwrap()
+                .as_string(),
+            "/b"
+        );
+        assert_eq!(
+            NormalizedPath::parse("/a/;x/b"),
+            Err(PathError::PathParameters)
+        );
+    }
+
+    fn unambiguous(
+        t: &RouteTable,
+        method: &str,
+        path: &str,
+    ) -> Result<Option<usize>, CaseAmbiguity> {
+        t.find_unambiguous(method, &NormalizedPath::parse(path).unwrap())
+            .map(|r| r.map(|r| r.route_index))
+    }
+
+    #[test]
+    fn a_path_that_matches_another_route_without_case_is_refused() {
+        let t = table(CONTRACT);
+        assert_eq!(
+            unambiguous(&t, "POST", "/v1/ADMIN/users"),
+            Err(CaseAmbiguity)
+        );
+        assert_eq!(
+            unambiguous(&t, "POST", "/v1/Admin/users"),
+            Err(CaseAmbiguity)
+        );
+        assert_eq!(unambiguous(&t, "GET", "/HEALTH"), Err(CaseAmbiguity));
+        // The same route either way, or none either way: decided as before.
+        assert_eq!(unambiguous(&t, "GET", "/v1/ADMIN/users"), Ok(Some(2)));
+        assert_eq!(unambiguous(&t, "GET", "/v1/Items"), Ok(Some(2)));
+        assert_eq!(unambiguous(&t, "POST", "/v1/admin/Users"), Ok(Some(1)));
+        assert_eq!(unambiguous(&t, "GET", "/V2/x"), Ok(None));
+        assert_eq!(unambiguous(&t, "POST", "/v1/admin/users"), Ok(Some(1)));
+        // `find` itself stays case-sensitive.
+        assert_eq!(find(&t, "POST", "/v1/ADMIN/users"), Some(2));
+    }
+
+    #[test]
+    fn upper_case_in_a_pattern_is_checked_for_all_lower_case_paths_too() {
+        let t = table(
+            r#"[
+            { "path": "/v1/Admin/**", "scopes": ["admin"] },
+            { "path": "/v1/admin/**", "auth": "public" },
+            { "path": "/v1/*.JSON", "auth": "public" }
+        ]"#,
+        );
+        assert_eq!(unambiguous(&t, "GET", "/v1/Admin/x"), Ok(Some(0)));
+        assert_eq!(unambiguous(&t, "GET", "/v1/admin/x"), Err(CaseAmbiguity));
+        assert_eq!(unambiguous(&t, "GET", "/v1/a.json"), Err(CaseAmbiguity));
+        assert_eq!(unambiguous(&t, "GET", "/v1/a.JSON"), Ok(Some(2)));
+        assert!(glob_segment_with(
+            b"*.JSON",
+            b"A.json",
+            Case::AsciiInsensitive
+        ));
+        assert!(!glob_segment_with(b"*.JSON", b"A.json", Case::Exact));
     }
 
     #[test]

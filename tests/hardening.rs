@@ -522,6 +522,128 @@ async fn matrix_parameters_are_an_opt_in_that_matches_the_segment_before_them() 
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_segment_of_only_matrix_parameters_cannot_skip_a_protected_route() {
+    let mut config = two_issuer_config();
+    config["forward"] = json!({ "matrix_parameters": true });
+    let w = World::new(config);
+    let user = w.jwt(ISS_A, "alice", "read");
+    let bearer = format!("Bearer {user}");
+    let auth = [("Authorization", bearer.as_str())];
+    // Tomcat and Spring read `/v1/;x/admin/users` as `/v1/admin/users`: the edge must not
+    // match it as a segment named "" under `/v1/**`.
+    for path in [
+        "/v1/;x/admin/users",
+        "/v1/;/admin/users",
+        "/v1/%3Bx/admin/users",
+    ] {
+        let out = w.decide("POST", path, &auth).await;
+        assert_eq!(
+            rejection(&out),
+            (400, "path_parameters_without_name"),
+            "{path}"
+        );
+    }
+    // Without the admin scope the route it is read as refuses it.
+    let out = w.decide("POST", "/v1/admin/users", &auth).await;
+    assert_eq!(rejection(&out), (403, "insufficient_scope"));
+    // A named segment keeps its parameters.
+    let out = w.decide("GET", "/v1/items;v=1/x", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/items;v=1/x");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_path_that_matches_another_route_when_case_is_ignored_is_refused() {
+    let w = World::new(two_issuer_config());
+    let user = w.jwt(ISS_A, "alice", "read");
+    let bearer = format!("Bearer {user}");
+    let auth = [("Authorization", bearer.as_str())];
+    // Express, ASP.NET Core and IIS would run the admin handler for these.
+    for path in ["/v1/Admin/users", "/v1/ADMIN/users", "/V1/admin/users"] {
+        let out = w.decide("POST", path, &auth).await;
+        assert_eq!(rejection(&out), (400, "path_case_ambiguous"), "{path}");
+    }
+    // Only `/v1/**` matches, with or without case: forwarded as sent.
+    let out = w.decide("GET", "/v1/Items", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/Items");
+    // GET is not a method of the admin route: `/v1/**` either way.
+    let out = w.decide("GET", "/v1/Admin/users", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/Admin/users");
+    // A route only when case is ignored: refused as ambiguous, not forwarded.
+    let out = w.decide("GET", "/PUBLIC/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+
+    // Two routes that differ only by the case of a literal segment: each is reached by its
+    // exact spelling only where no other route would take it when case is ignored.
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/docs/Private/**", "scopes": ["admin"] },
+        { "path": "/docs/private/**", "auth": "public" },
+        { "path": "/docs/**", "auth": "public" }
+    ]);
+    let w = World::new(config);
+    let out = w.decide("GET", "/docs/private/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+    let out = w.decide("GET", "/docs/PRIVATE/x", &[]).await;
+    assert_eq!(rejection(&out), (400, "path_case_ambiguous"));
+    let out = w.decide("GET", "/docs/Private/x", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w.decide("GET", "/docs/public/x", &[]).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/docs/public/x");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_method_with_a_lower_case_letter_is_refused_before_routing() {
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/items/**", "methods": ["PATCH"], "scopes": ["write"] },
+        { "path": "/**", "auth": "public", "cors_preflight": true }
+    ]);
+    let w = World::new(config);
+    let writer = w.jwt(ISS_A, "alice", "write");
+    let bearer = format!("Bearer {writer}");
+    // `patch` would miss the PATCH route and reach the public catch-all, where Django and
+    // Flask run it as PATCH.
+    for method in ["patch", "Patch", "get"] {
+        let out = w.decide(method, "/items/1", &[]).await;
+        assert_eq!(rejection(&out), (400, "method_not_uppercase"), "{method}");
+    }
+    let out = w
+        .decide("patch", "/items/1", &[("Authorization", bearer.as_str())])
+        .await;
+    assert_eq!(rejection(&out), (400, "method_not_uppercase"));
+    // Upper case is routed as before.
+    let out = w.decide("PATCH", "/items/1", &[]).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    let out = w
+        .decide("PATCH", "/items/1", &[("Authorization", bearer.as_str())])
+        .await;
+    assert_eq!(forward(&out).0, "https://origin.internal/items/1");
+
+    // A preflight asking about `patch` is not let through by a later route's `cors_preflight`:
+    // it is decided as a plain OPTIONS request.
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/items/**", "methods": ["PATCH"], "scopes": ["write"] },
+        { "path": "/**", "cors_preflight": true }
+    ]);
+    let w = World::new(config);
+    for asked in ["patch", "PATCH"] {
+        let preflight = [
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", asked),
+        ];
+        let out = w.decide("OPTIONS", "/items/1", &preflight).await;
+        assert_eq!(rejection(&out), (401, "missing_credential"), "{asked}");
+    }
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "PUT"),
+    ];
+    let out = w.decide("OPTIONS", "/items/1", &preflight).await;
+    assert_eq!(out.log.reason.map(|r| r.as_str()), Some("cors_preflight"));
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn method_and_url_overrides_never_reach_the_origin() {
     let w = World::new(two_issuer_config());
     let out = w
