@@ -347,7 +347,27 @@ impl Config {
         let admin_path = parse_admin_path(&admin_path_text)?;
 
         let mut policies = Vec::with_capacity(raw.issuers.len());
+        let mut hs256_names: Vec<String> = Vec::new();
         for (index, issuer) in raw.issuers.into_iter().enumerate() {
+            // An HS256 secret is the issuer's whole identity: whoever holds it mints that
+            // issuer's tokens. Shared by two issuers, one could mint the other's principals; the
+            // admin token or the assertion key as a secret would let their holders mint tokens.
+            if let Some(name) = &issuer.hs256_secret {
+                let field = format!("issuers[{index}].hs256_secret");
+                if name == "ADMIN_TOKEN" || name == "ASSERTION_KEY" {
+                    return Err(error(
+                        field,
+                        "must name a secret of its own, not ADMIN_TOKEN or ASSERTION_KEY",
+                    ));
+                }
+                if hs256_names.contains(name) {
+                    return Err(error(
+                        field,
+                        "names a secret another issuer already uses: each issuer needs its own",
+                    ));
+                }
+                hs256_names.push(name.clone());
+            }
             let policy = IssuerPolicy::from_raw(issuer, index, secret)?;
             policies.push(policy);
         }

@@ -156,6 +156,7 @@ reasons! {
         JwksTimeout = "jwks_timeout", "503", "The JWKS fetch took longer than `jwks.fetch_timeout_ms`.";
         JwksTooLarge = "jwks_too_large", "503", "The JWKS is over the document cap.";
         JwksInvalid = "jwks_invalid", "503", "The JWKS is not a JSON key set.";
+        JwksNoUsableKeys = "jwks_no_usable_keys", "503", "The JWKS holds no key the edge can use (counted as a failed fetch: keys held from before keep serving).";
         JwksCacheBusy = "jwks_cache_busy", "503", "The JWKS cache was in use (cannot happen; refused rather than guessed).";
         DiscoveryFetchFailed = "discovery_fetch_failed", "503", "The OpenID discovery fetch failed (network).";
         DiscoveryHttpError = "discovery_http_error", "503", "The discovery URL answered with a status other than 200.";

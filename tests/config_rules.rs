@@ -211,6 +211,26 @@ fn issuer_rules_come_from_the_jwt_module() {
 }
 
 #[test]
+fn an_hs256_secret_is_an_issuers_own() {
+    // The admin token or the assertion key as an issuer's secret: refused.
+    for reserved in ["ADMIN_TOKEN", "ASSERTION_KEY"] {
+        assert_eq!(
+            field_of(with(&["issuers", "0", "hs256_secret"], json!(reserved))),
+            "issuers[0].hs256_secret"
+        );
+    }
+    // Two issuers naming one secret: whoever holds it could mint either's principals.
+    let mut v = contract_example();
+    let mut second = v["issuers"][0].clone();
+    second["issuer"] = json!("https://other.example");
+    v["issuers"].as_array_mut().unwrap().push(second);
+    assert_eq!(field_of(v.clone()), "issuers[1].hs256_secret");
+    // Each its own: accepted.
+    v["issuers"][1]["hs256_secret"] = json!("OTHER_SECRET_BINDING");
+    assert!(parse(&v).is_ok());
+}
+
+#[test]
 fn forward_and_assertion_bounds() {
     assert_eq!(
         field_of(with(&["forward"], json!({ "claims_max_bytes": 10 }))),

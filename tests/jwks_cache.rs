@@ -607,3 +607,40 @@ async fn each_fetch_notes_configured_algorithms_its_keys_never_use_once() {
     assert_eq!(source.fetches(), 2);
     assert_eq!(auth.take_unused_algorithms().len(), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_set_without_a_usable_key_is_a_failed_fetch_and_the_held_keys_keep_serving() {
+    let a = EdKey::new("a", 1);
+    let token = a.token(&claims(T0));
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, Some("max-age=60"), jwks(&[&a]));
+    let authn = auth();
+    assert!(run(&authn, &source, &token, T0).await.is_ok());
+
+    // The provider (or a CDN in front of it) answers 200 with no usable key: the refresh of the
+    // stale set fails, and `a` keeps verifying instead of every token becoming `unknown_kid`.
+    source.serve(JWKS_URL, Some("max-age=60"), r#"{"keys":[]}"#);
+    let stale = run(&authn, &source, &token, T0 + 100).await.unwrap();
+    let err = authn
+        .refresh(
+            &stale.refresh.unwrap(),
+            &source,
+            &NativeVerifier,
+            UnixTime(T0 + 100),
+        )
+        .await;
+    assert_eq!(err, Some(Reason::JwksNoUsableKeys));
+    assert!(run(&authn, &source, &token, T0 + 101).await.is_ok());
+
+    // With nothing held, such a set is a 503 that backs off, not a 401 for every token.
+    let source = ScriptedSource::new();
+    source.serve(JWKS_URL, None, r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#);
+    let authn = auth();
+    assert_eq!(
+        run(&authn, &source, &token, T0).await.unwrap_err(),
+        JwtFailure::Unavailable {
+            reason: Reason::JwksNoUsableKeys,
+            retry_after: 1
+        }
+    );
+}

@@ -842,6 +842,14 @@ impl<K: Clone> JwksCache<K> {
             },
         };
         match fetch_jwks(source, &jwks_uri).await {
+            // A 200 without one usable key (`{"keys":[]}` from a CDN or provider glitch) would
+            // replace a good set and turn every token into a 401: it counts as a failed fetch,
+            // so the held keys keep serving within their window and the fetch backs off.
+            Ok((set, _)) if set.keys().is_empty() => {
+                let reason = Reason::JwksNoUsableKeys;
+                self.fetch_failed(issuer, reason, now);
+                Err(reason)
+            }
             Ok((set, cache_control)) => {
                 self.note_unused(issuer, set.unused_algorithms(&policy.algorithms));
                 self.fetch_succeeded(issuer, set, cache_control.as_deref(), now);

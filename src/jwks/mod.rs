@@ -310,6 +310,13 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<PublicKey> {
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || e.is_empty() || e.len() > 8 {
                 return None;
             }
+            // RFC 8017 §3.1: an odd exponent of at least 3. With e = 1 a "signature" is its own
+            // message, so anyone could forge one; an even e is no RSA key. Only a broken issuer
+            // publishes either, and its key is skipped rather than trusted.
+            let odd = e.last().is_some_and(|low| low & 1 == 1);
+            if !odd || (e.len() == 1 && e.first().is_some_and(|v| *v < 3)) {
+                return None;
+            }
             KeyMaterial::Rsa { n, e }
         }
         // The curve decides the coordinate length and, through the variant, the one algorithm
@@ -382,6 +389,9 @@ mod tests {
             { "kty": "RSA", "kid": "ops", "n": rsa_n(2048), "e": "AQAB", "key_ops": ["encrypt"] },
             { "kty": "RSA", "kid": "alg-es", "n": rsa_n(2048), "e": "AQAB", "alg": "ES256" },
             { "kty": "RSA", "kid": "alg-hs384", "n": rsa_n(2048), "e": "AQAB", "alg": "HS384" },
+            { "kty": "RSA", "kid": "e1", "n": rsa_n(2048), "e": "AQ" },
+            { "kty": "RSA", "kid": "e-even", "n": rsa_n(2048), "e": "AQAA" },
+            { "kty": "RSA", "kid": "e3", "n": rsa_n(2048), "e": "Aw" },
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
             { "kty": "EC", "kid": "ec384", "crv": "P-384", "x": x, "y": x },
             { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[7u8; 31]), "y": x },
@@ -400,11 +410,11 @@ mod tests {
             .iter()
             .map(|k| k.kid.as_deref().unwrap())
             .collect();
-        assert_eq!(kids, ["rsa", "ec", "ed"]);
-        assert_eq!(set.skipped(), 14);
+        assert_eq!(kids, ["rsa", "e3", "ec", "ed"]);
+        assert_eq!(set.skipped(), 16);
         // The duplicate `ec` kept the first key.
         assert_eq!(
-            set.keys()[1].material,
+            set.keys()[2].material,
             KeyMaterial::P256 {
                 x: [7; 32],
                 y: [7; 32]
