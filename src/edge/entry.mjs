@@ -216,20 +216,24 @@ export class AuthState extends DurableObject {
     return result.response;
   }
 
-  /** True while an entry past its time may still be what makes a change effective: changes are
-   *  waiting for KV, or KV took the last of them, after writes had failed, less than a feed
-   *  window ago (until then an isolate or a KV location may still serve the copy from before). */
-  keepingAll(now) {
-    if (this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length) return true;
-    return now < Number(this.meta("drained_at") ?? 0) + wasm.feedWindowSeconds();
+  /** SQL for "this row stands in for a KV write that may not have been seen yet": a revocation
+   *  or change (`key`, `changed`) published after `synced_head`, the feed head when KV last had
+   *  every change. Token revocations and principal cut-offs live only in the feed, and a
+   *  `created` entry only spares a KV miss (past its time a key KV lacks fails closed). */
+  static PENDING = "(seq > ? AND json_extract(entry, '$.t') IN ('key', 'changed'))";
+
+  /** True while changes wait for KV (the outbox holds any). */
+  pending() {
+    return this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length > 0;
   }
 
   /** The revocation feed: every entry still kept, newest first, at most the core's cap. */
   feed() {
     const now = Math.floor(Date.now() / 1000);
     const max = wasm.feedMaxEntries();
-    const rows = this.keepingAll(now)
-      ? this.sql.exec("SELECT entry FROM feed ORDER BY seq DESC LIMIT ?", max + 1).toArray()
+    // While KV lags, a revocation past its time may still be all that stands for it.
+    const rows = this.pending()
+      ? this.sql.exec(`SELECT entry FROM feed WHERE until > ? OR ${AuthState.PENDING} ORDER BY seq DESC LIMIT ?`, now, this.syncedHead(), max + 1).toArray()
       : this.sql.exec("SELECT entry FROM feed WHERE until > ? ORDER BY seq DESC LIMIT ?", now, max + 1).toArray();
     const overflow = rows.length > max;
     const entries = rows.slice(0, max).map((r) => r.entry).join(",");
@@ -309,12 +313,16 @@ export class AuthState extends DurableObject {
         }
         if (rows.length === 100) this.again = true;
       } while (this.again);
-      // KV has every change again after failing writes: entries that expired meanwhile are kept
-      // one more window (`keepingAll`). Writes that never failed need no more than their own.
-      if (wrote && this.meta("kv_failing") !== null) {
-        this.setMeta("drained_at", Math.floor(Date.now() / 1000));
+      if (!wrote || this.pending()) return;
+      // KV has every change. After failed writes, the revocations and changes it took only now
+      // stay in the feed one more window from now: caches and KV locations may still serve the
+      // copy from before for that long. Writes that never failed need no more than their own.
+      if (this.meta("kv_failing") !== null) {
+        const until = Math.floor(Date.now() / 1000) + wasm.feedWindowSeconds();
+        this.sql.exec(`UPDATE feed SET until = MAX(until, ?) WHERE ${AuthState.PENDING}`, until, this.syncedHead());
         this.sql.exec("DELETE FROM meta WHERE name = ?", "kv_failing");
       }
+      this.setMeta("synced_head", Number(this.meta("head") ?? 0));
     })().finally(() => {
       this.flushing = null;
     });
@@ -327,15 +335,20 @@ export class AuthState extends DurableObject {
     await this.flush();
   }
 
-  /** Drop feed entries past their time (only once KV has had every change for a window: until
-   *  then the feed is what makes them effective, see `keepingAll`), and audit rows past the
-   *  retention, at most once a minute. */
+  /** The feed head when KV last had every change. */
+  syncedHead() {
+    return Number(this.meta("synced_head") ?? 0);
+  }
+
+  /** Drop feed entries past their time (but not, while KV lags, a revocation or change KV may
+   *  not have: `PENDING`), and audit rows past the retention, at most once a minute. */
   prune() {
     const nowMs = Date.now();
     if (nowMs - this.prunedAt < 60_000) return;
     this.prunedAt = nowMs;
     const now = Math.floor(nowMs / 1000);
-    if (!this.keepingAll(now)) this.sql.exec("DELETE FROM feed WHERE until <= ?", now);
+    if (this.pending()) this.sql.exec(`DELETE FROM feed WHERE until <= ? AND NOT ${AuthState.PENDING}`, now, this.syncedHead());
+    else this.sql.exec("DELETE FROM feed WHERE until <= ?", now);
     const keep = wasm.auditRetentionSeconds(this.env);
     this.sql.exec("DELETE FROM audit WHERE time < ?", now - keep);
   }

@@ -305,8 +305,8 @@ pub fn feed_max_entries() -> u32 {
     u32::try_from(MAX_ENTRIES).unwrap_or(u32::MAX)
 }
 
-/// Inside the object: how long a feed entry is kept after the change it publishes (and after KV
-/// has taken the last pending change, see entry.mjs `keepingAll`).
+/// Inside the object: how long a feed entry is kept after the change it publishes (and, after
+/// failed KV writes, after KV has taken it: entry.mjs `flush`).
 #[wasm_bindgen(js_name = feedWindowSeconds)]
 pub fn feed_window_seconds() -> f64 {
     #[allow(clippy::cast_precision_loss)]

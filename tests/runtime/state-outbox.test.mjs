@@ -48,6 +48,7 @@ before(async () => {
     config: {
       origin: origin.url,
       realm: "api",
+      issuers: [{ issuer: "https://idp.example", jwks_uri: "https://idp.example/jwks.json", audiences: ["https://api.test"], algorithms: ["ES256"] }],
       routes: [{ path: "/v1/**", accept: ["api_key"] }],
       keys: { record_last_used: false },
     },
@@ -104,4 +105,27 @@ test("a revocation KV has not taken keeps being served by the feed past its 600 
     assert.equal(await status(B, key.token), 401, `the revoked key worked again after the flush`);
     await new Promise((r) => setTimeout(r, 250));
   }
+  const listed = async () => (await (await cluster.authority.fetch("/__test/feed")).json()).entries.some((e) => e.t === "key" && e.id === key.id);
+  assert.ok(await listed(), "listed one more window after KV took it");
+  // ...and no longer: the feed does not keep what KV has had for a window.
+  await authority(22 * 60 * 1000, false);
+  assert.ok(!(await listed()), "gone a window after KV took it");
+});
+
+test("while KV lags, a token revocation past its time is not kept: only what stands in for KV is", async () => {
+  await authority(0, true);
+  const now = Math.floor(Date.now() / 1000);
+  const res = await A.fetch("/_auth/tokens/revoke", admin({ method: "POST", body: JSON.stringify({ issuer: "https://idp.example", jti: "short-lived", exp: now + 10 }) }));
+  assert.equal(res.status, 200, await res.clone().text());
+  const key = await (await A.fetch("/_auth/keys", admin({ method: "POST", body: JSON.stringify({ kind: "api_key", subject: "svc2", name: "k", scopes: [] }) }))).json();
+  assert.equal((await A.fetch(`/_auth/keys/${key.id}`, admin({ method: "DELETE" }))).status, 204);
+  const entries = async () => (await (await cluster.authority.fetch("/__test/feed")).json()).entries;
+  assert.ok((await entries()).some((e) => e.t === "token" && e.jti === "short-lived"));
+  // Past the token's exp + 300 s and the key's window, KV still down.
+  await authority(11 * 60 * 1000, true);
+  const later = await entries();
+  assert.ok(!later.some((e) => e.t === "token" && e.jti === "short-lived"), "a token revocation keeps its own time");
+  assert.ok(later.some((e) => e.t === "key" && e.id === key.id), "a key revocation KV lacks is kept");
+  await authority(11 * 60 * 1000, false);
+  assert.deepEqual(await (await cluster.authority.fetch("/__test/flush")).json(), { outbox: 0 });
 });
