@@ -2,7 +2,8 @@
 //! credential class *before* any KV read or signature check, so a flood of forged well-formed
 //! keys, of bad JWTs or of guesses at the admin token costs the edge almost nothing.
 //!
-//! Owns: the per-isolate token buckets, keyed by (client IP, class) — never by a key id, so
+//! Owns: the per-isolate token buckets, keyed by (client address, class), IPv6 by its /64
+//! ([`crate::headers::address_bucket`]) — never by a key id, so
 //! nobody can lock a key's owner out by failing with that key's id — and bounded in entries
 //! (SIEVE eviction, [`crate::bounded::SieveMap`]). Only failures spend; a success spends nothing,
 //! and a key this isolate already holds as valid is never refused by the budget (its owner keeps
@@ -127,7 +128,10 @@ impl FailureBudget {
         if buckets.is_empty() {
             return Ok(());
         }
-        let Some(bucket) = buckets.get(&(ip.to_string(), class)).copied() else {
+        let Some(bucket) = buckets
+            .get(&(crate::headers::address_bucket(ip), class))
+            .copied()
+        else {
             return Ok(());
         };
         let level = self.level(bucket, now);
@@ -148,7 +152,7 @@ impl FailureBudget {
         let Ok(mut buckets) = self.buckets.try_borrow_mut() else {
             return;
         };
-        let key = (ip.to_string(), class);
+        let key = (crate::headers::address_bucket(ip), class);
         let level = match buckets.get(&key).copied() {
             Some(b) => self.level(b, now),
             None => self.full(),
@@ -201,6 +205,18 @@ mod tests {
             Ok(()),
             "per class"
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_spends_one_budget_for_its_whole_64() {
+        let b = budget(2, 1);
+        b.failed("2001:db8:1:2::a", FailureClass::Key, 0);
+        b.failed("2001:db8:1:2:ffff::b", FailureClass::Key, 0);
+        assert!(
+            b.check("2001:db8:1:2::c", FailureClass::Key, 0).is_err(),
+            "another address of the same /64"
+        );
+        assert_eq!(b.check("2001:db8:1:3::a", FailureClass::Key, 0), Ok(()));
     }
 
     #[test]

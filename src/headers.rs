@@ -39,6 +39,26 @@ pub fn client_ip(headers: &[(String, String)]) -> Option<&str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The bucket an address is counted in by per-address limits and the failed-auth budget: an
+/// IPv4 address as it is, an IPv6 address by its /64 (`2001:db8:1:2::/64`). One IPv6 client
+/// usually holds a whole /64 (RFC 6177 suggests /48 to /64 per site), and counting each of its
+/// 2^64 addresses apart would make every per-address bound per-request. An IPv4-mapped IPv6
+/// address counts as its IPv4 address; anything unparseable as itself.
+#[must_use]
+pub fn address_bucket(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
+}
+
 /// True for a header the edge owns: its name, lowercased with `_` read as `-`, starts with
 /// `x-auth-`.
 #[must_use]
@@ -410,6 +430,19 @@ mod tests {
         ] {
             assert!(!is_reserved_auth_header(n), "{n}");
         }
+    }
+
+    #[test]
+    fn an_ipv6_address_is_counted_by_its_64() {
+        assert_eq!(address_bucket("192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_bucket("2001:0DB8:0001:0002:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(address_bucket("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_bucket("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_bucket("not an address"), "not an address");
     }
 
     #[test]

@@ -140,6 +140,7 @@ reasons! {
         AudienceMismatch = "audience_mismatch", "401", "No `aud` value is one the issuer's `audiences` lists.";
         MissingSub = "missing_sub", "401", "No `sub` claim.";
         InvalidSub = "invalid_sub", "401", "`sub` is not a string the edge can forward.";
+        InvalidJti = "invalid_jti", "401", "The token's `jti` is not a string (it could not be revoked by its id).";
         InvalidScope = "invalid_scope", "401", "A scope claim is not a list of RFC 6749 scope tokens.";
         InvalidClientId = "invalid_client_id", "401", "The client id claim is not a string the edge can forward.";
         TokenTypeNotAccessToken = "token_type_not_access_token", "401", "The issuer requires RFC 9068 access tokens and `typ` is not `at+jwt`.";

@@ -5,8 +5,9 @@
 //! rules: lowercase scheme and host, default port dropped, no fragment). So the edge does not parse
 //! it again with a full URL parser (that costs time on every request and pulls IDNA tables into the
 //! wasm); it splits the serialised form, and refuses anything that does not have that shape. The
-//! path stays percent-encoded: [`crate::route`] decodes it for matching, and the origin receives
-//! it byte for byte as the client sent it.
+//! path stays percent-encoded here: [`crate::route`] decodes it for matching and builds the
+//! canonical path the origin receives (the path that matched, re-encoded); the query is
+//! forwarded byte for byte.
 
 /// A request URL split at its component boundaries. Borrowed from the URL text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

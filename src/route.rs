@@ -450,6 +450,13 @@ impl RouteTable {
         method: &str,
         path: &NormalizedPath,
     ) -> Result<Option<&Requirement>, CaseAmbiguity> {
+        // Letters outside ASCII whose simple case mapping is ASCII (`İ`→`i`, `ı`→`I`, `ſ`→`S`,
+        // the Kelvin sign `K`→`k`): .NET's OrdinalIgnoreCase and other Unicode-aware
+        // case-insensitive routers read `/v1/admın` as `/v1/ADMIN`. Refused, not folded: no
+        // legitimate API path needs them, and folding them would mean guessing which router.
+        if path.has_ascii_case_lookalike() {
+            return Err(CaseAmbiguity);
+        }
         let exact = self.routes.iter().position(|r| r.matches(method, path));
         if self.uppercase_patterns || path.has_uppercase() {
             let folded = self
@@ -632,6 +639,16 @@ impl NormalizedPath {
         self.segments
             .iter()
             .any(|s| s.bytes().any(|b| b.is_ascii_uppercase()))
+    }
+
+    /// A segment holds a letter whose Unicode simple case mapping is an ASCII letter (only
+    /// looked for when a segment has a non-ASCII byte at all).
+    fn has_ascii_case_lookalike(&self) -> bool {
+        self.segments.iter().any(|s| {
+            !s.is_ascii()
+                && s.chars()
+                    .any(|c| matches!(c, '\u{130}' | '\u{131}' | '\u{17F}' | '\u{212A}'))
+        })
     }
 
     /// The normalised path as text, e.g. `/v1/users` (decoded names, no trailing slash).

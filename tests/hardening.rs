@@ -562,6 +562,20 @@ async fn a_path_that_matches_another_route_when_case_is_ignored_is_refused() {
         let out = w.decide("POST", path, &auth).await;
         assert_eq!(rejection(&out), (400, "path_case_ambiguous"), "{path}");
     }
+    // Letters that Unicode-aware routers (.NET's OrdinalIgnoreCase) fold to ASCII: `admın`
+    // (dotless ı), `adm\u{130}n`, `/v1/admin/uſers`, the Kelvin sign. Refused on any route.
+    for path in [
+        "/v1/adm%C4%B1n/users",
+        "/v1/adm%C4%B0n/users",
+        "/v1/admin/u%C5%BFers",
+        "/v1/%E2%84%AAeys",
+    ] {
+        let out = w.decide("POST", path, &auth).await;
+        assert_eq!(rejection(&out), (400, "path_case_ambiguous"), "{path}");
+    }
+    // Other non-ASCII letters are ordinary path text.
+    let out = w.decide("GET", "/v1/caf%C3%A9", &auth).await;
+    assert_eq!(forward(&out).0, "https://origin.internal/v1/caf%C3%A9");
     // Only `/v1/**` matches, with or without case: forwarded as sent.
     let out = w.decide("GET", "/v1/Items", &auth).await;
     assert_eq!(forward(&out).0, "https://origin.internal/v1/Items");

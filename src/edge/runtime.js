@@ -88,6 +88,11 @@ function send(target, request, edits, onError, requestId, realm, assertion, key)
   const [remove, append] = JSON.parse(edits);
   const headers = outgoing.headers;
   for (const name of remove) headers.delete(name);
+  // A body dropped (GET/HEAD) must not leave its framing behind: an origin reading the client's
+  // Content-Length would wait for bytes that never come, or read the next request as them.
+  // workerd 1.20261117 already sends none (tests/runtime/hardening.test.mjs passes without this
+  // line); it is here so that no runtime version can.
+  if (init.body === undefined) headers.delete("content-length");
   // A second line behind the core's plan: no client-sent x-auth-* header ever leaves the edge.
   for (const name of [...headers.keys()]) if (RESERVED.test(name)) headers.delete(name);
   for (const [name, value] of append) headers.append(name, value);

@@ -40,6 +40,8 @@ pub enum PolicyError {
     AudienceMismatch,
     MissingSub,
     InvalidSub,
+    /// `jti` present but not a string: such a token could not be revoked by its id.
+    InvalidJti,
     InvalidScope,
     InvalidClientId,
     /// The issuer requires RFC 9068 access tokens and `typ` is not `at+jwt`.
@@ -72,6 +74,7 @@ impl PolicyError {
             PolicyError::AudienceMismatch => Reason::AudienceMismatch,
             PolicyError::MissingSub => Reason::MissingSub,
             PolicyError::InvalidSub => Reason::InvalidSub,
+            PolicyError::InvalidJti => Reason::InvalidJti,
             PolicyError::InvalidScope => Reason::InvalidScope,
             PolicyError::InvalidClientId => Reason::InvalidClientId,
             PolicyError::TokenTypeNotAccessToken => Reason::TokenTypeNotAccessToken,
@@ -283,6 +286,13 @@ pub fn check_claims(
         Some(Value::String(s)) if header_safe(s) => s.clone(),
         Some(_) => return Err(PolicyError::InvalidSub),
     };
+
+    // RFC 7519 §4.1.7: `jti` is a case-sensitive string. Revocation by id (`tokens/revoke`)
+    // names a string; a token whose `jti` is a number or an object could never be matched by it,
+    // so it is refused rather than made unrevocable.
+    if claims.get("jti").is_some_and(|j| !j.is_string()) {
+        return Err(PolicyError::InvalidJti);
+    }
 
     for required in &policy.mapping.required {
         match required.path.find(claims) {
@@ -525,6 +535,11 @@ mod tests {
         assert_eq!(err(without("sub")), PolicyError::MissingSub);
         assert_eq!(err(with("sub", json!(""))), PolicyError::InvalidSub);
         assert_eq!(err(with("sub", json!(12))), PolicyError::InvalidSub);
+        assert_eq!(err(with("jti", json!(12))), PolicyError::InvalidJti);
+        assert_eq!(
+            err(with("jti", json!({"id": "x"}))),
+            PolicyError::InvalidJti
+        );
         assert_eq!(
             err(with("sub", json!("a\r\nX-Auth-Admin: 1"))),
             PolicyError::InvalidSub

@@ -374,7 +374,11 @@ pub fn object_name(by: By, who: &Subject<'_>) -> String {
             hex::encode(subject.as_bytes())
         )
     };
-    let ip = || format!("ip:{}", who.ip.unwrap_or("unknown"));
+    // IPv6 by its /64 (`headers::address_bucket`): one client holds a whole /64.
+    let ip = || match who.ip {
+        Some(ip) => format!("ip:{}", crate::headers::address_bucket(ip)),
+        None => "ip:unknown".to_string(),
+    };
     match (by, who.subject) {
         (By::Ip, _) | (_, None) => ip(),
         (By::Key, Some(subject)) => match (who.key_id, who.client_id) {
@@ -712,5 +716,21 @@ mod tests {
             .object
             .starts_with("client:i"));
         assert!(plan(&[], 1, None, &jwt).is_empty());
+        // An IPv6 client counts by its /64: another address of it is the same counter.
+        let v6 = |ip| Subject {
+            key_id: None,
+            client_id: None,
+            issuer: None,
+            subject: None,
+            ip: Some(ip),
+        };
+        assert_eq!(
+            plan(&route, 1, None, &v6("2001:db8:1:2::1")).spends[0].object,
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            plan(&route, 1, None, &v6("2001:db8:1:2:9::9")).spends[0].object,
+            "ip:2001:db8:1:2::/64"
+        );
     }
 }

@@ -145,6 +145,26 @@ test("#12.2 the origin receives the canonical path, no overrides and the edge's 
   }
 });
 
+test("#12.2 a GET's body is not forwarded, and neither is its Content-Length; underscore spellings of vouched-for headers are dropped", async () => {
+  const url = new URL(edge.url);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.write(
+    "GET /public/body HTTP/1.1\r\nHost: edge.test\r\nContent-Length: 5\r\nCF_Connecting_IP: 10.0.0.1\r\n" +
+      "X_Forwarded_For: 10.0.0.2\r\nX_Custom: kept\r\nConnection: close\r\n\r\nhello",
+  );
+  let text = "";
+  socket.on("data", (d) => (text += d.toString("latin1")));
+  await new Promise((r) => socket.on("close", r));
+  assert.equal(Number(text.split("\r\n")[0].split(" ")[1]), 200, text);
+  const seen = origin.requests.at(-1);
+  assert.equal(seen.url, "/public/body");
+  assert.equal(seen.body, "");
+  assert.equal(seen.headers["content-length"], undefined, JSON.stringify(seen.headers));
+  assert.equal(seen.headers["cf_connecting_ip"], undefined);
+  assert.equal(seen.headers["x_forwarded_for"], undefined);
+  assert.equal(seen.headers["x_custom"], "kept");
+});
+
 test("#12.3 the assertion names the method, the forwarded URL, the request id and the body length", async () => {
   const res = await edge.fetch("/v1/reports/%78?page=2", { method: "PUT", headers: { ...bearer(tokenA()), "content-type": "text/plain", "content-length": "12" }, body: "twelve bytes" });
   assert.equal(res.status, 200);
