@@ -924,8 +924,9 @@ impl<K: Clone> Gateway<K> {
     /// Who is calling the admin API: the admin (by `ADMIN_TOKEN` or an admin-scoped JWT), a
     /// user (a verified JWT), or nobody; with the audit log's [`Actor`]. A refusal is the reply.
     /// With the state tier (`ports.authority()`), a verified JWT must also pass the revocation
-    /// view, as on every other route: the caller keeps the view current ([`crate::state::ViewPlan`]), and a view
-    /// past its bound refuses (503) rather than let a revoked token through.
+    /// view, as on every other route: the caller keeps the view current
+    /// ([`crate::state::ViewPlan`]), and a view past its bound refuses (503) rather than let a
+    /// revoked token through.
     pub async fn admin_caller<R: Runtime<Key = K>>(
         &self,
         path: &str,
@@ -975,53 +976,54 @@ impl<K: Clone> Gateway<K> {
                     }
                     return Err(AdminReply::Problem(Rejection::BadAdminToken.into()));
                 }
-                match self
+                let verified = match self
                     .jwt
                     .authenticate(p.token, ports.documents(), ports.verifier(), now)
                     .await
                 {
-                    Ok(success) => {
-                        // With the state tier, a revoked token (its `jti`, or its principal cut
-                        // off) is refused here as on every other route: the admin API is no way
-                        // around a revocation (a PAT minted by a revoked JWT would outlive it).
-                        if let Err(rejection) = self.confirm(&success.identity, None, ports, now) {
-                            if let (true, Some(ip)) = (rejection.is_credential_fault(), ip) {
-                                self.failures.failed(ip, FailureClass::Jwt, now.0);
-                            }
-                            return Err(AdminReply::Problem(rejection.into()));
-                        }
-                        let id = success.identity;
-                        // A scope is only as trusted as its issuer.
-                        let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
-                            id.issuer() == Some(a.issuer.as_str()) && id.scopes().contains(&a.scope)
-                        });
-                        let subject = id.subject().to_string();
-                        match (is_admin, id.issuer().map(str::to_string)) {
-                            (true, Some(issuer)) => {
-                                Ok((AdminCaller::Admin, Actor::AdminJwt { issuer, subject }))
-                            }
-                            (false, Some(issuer)) => Ok((
-                                AdminCaller::User {
-                                    issuer: issuer.clone(),
-                                    subject: subject.clone(),
-                                    scopes: id.scopes().to_vec(),
-                                },
-                                Actor::User { issuer, subject },
-                            )),
-                            // Verified JWTs always carry their issuer.
-                            (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
-                        }
-                    }
+                    // With the state tier, a revoked token (its `jti`, or its principal cut off)
+                    // is refused here as on every other route: the admin API is no way around a
+                    // revocation (a PAT minted by a revoked JWT would outlive it).
+                    Ok(success) => self
+                        .confirm(&success.identity, None, ports, now)
+                        .map(|()| success.identity),
                     Err(failure) => {
                         let (iss, _) = crate::jwt::unverified_hints(p.token);
                         let issuer = iss.as_deref().and_then(|i| self.jwt.issuers().get(i));
-                        let rejection =
-                            Rejection::from_jwt(failure, issuer.map(|p| p.issuer.as_str()));
+                        Err(Rejection::from_jwt(
+                            failure,
+                            issuer.map(|p| p.issuer.as_str()),
+                        ))
+                    }
+                };
+                let id = match verified {
+                    Ok(id) => id,
+                    Err(rejection) => {
                         if let (true, Some(ip)) = (rejection.is_credential_fault(), ip) {
                             self.failures.failed(ip, FailureClass::Jwt, now.0);
                         }
-                        Err(AdminReply::Problem(rejection.into()))
+                        return Err(AdminReply::Problem(rejection.into()));
                     }
+                };
+                // A scope is only as trusted as its issuer.
+                let is_admin = self.config.admin_scope.as_ref().is_some_and(|a| {
+                    id.issuer() == Some(a.issuer.as_str()) && id.scopes().contains(&a.scope)
+                });
+                let subject = id.subject().to_string();
+                match (is_admin, id.issuer().map(str::to_string)) {
+                    (true, Some(issuer)) => {
+                        Ok((AdminCaller::Admin, Actor::AdminJwt { issuer, subject }))
+                    }
+                    (false, Some(issuer)) => Ok((
+                        AdminCaller::User {
+                            issuer: issuer.clone(),
+                            subject: subject.clone(),
+                            scopes: id.scopes().to_vec(),
+                        },
+                        Actor::User { issuer, subject },
+                    )),
+                    // Verified JWTs always carry their issuer.
+                    (_, None) => Ok((AdminCaller::Anonymous, Actor::Anonymous)),
                 }
             }
         }

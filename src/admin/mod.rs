@@ -511,8 +511,9 @@ async fn pat_cap_reached<S: KeyStore>(
     let cap = ctx.settings.pat_max_active;
     let per_hour = ctx.settings.pat_max_created_per_hour;
     let hour_ago = ctx.now.0.saturating_sub(3_600);
-    // The oldest creation within the hour: the cap frees a slot an hour after it.
-    let mut recent: Vec<u64> = Vec::new();
+    // PATs created within the hour, and the oldest of them (the cap frees a slot an hour after).
+    let mut recent = 0usize;
+    let mut oldest_recent = ctx.now.0;
     let listing = Listing::Subject(owner.subject);
     let mut cursor: Option<String> = None;
     let mut active = 0usize;
@@ -528,7 +529,8 @@ async fn pat_cap_reached<S: KeyStore>(
             match load(id, Some(owner), ctx.sole_issuer, store).await {
                 Ok(Some((_, record))) => {
                     if record.kind == KeyKind::Pat && record.created_at > hour_ago {
-                        recent.push(record.created_at);
+                        recent += 1;
+                        oldest_recent = oldest_recent.min(record.created_at);
                     }
                     if record.status(ctx.now) == KeyStatus::Active {
                         active += 1;
@@ -540,9 +542,8 @@ async fn pat_cap_reached<S: KeyStore>(
             if active >= cap {
                 return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
             }
-            if recent.len() >= per_hour {
-                let oldest = recent.iter().copied().min().unwrap_or(ctx.now.0);
-                let retry_after = oldest
+            if recent >= per_hour {
+                let retry_after = oldest_recent
                     .saturating_add(3_600)
                     .saturating_sub(ctx.now.0)
                     .max(1);
