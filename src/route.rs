@@ -438,8 +438,10 @@ impl RouteTable {
     /// [`RouteTable::find`], refusing a path that an origin routing without regard to ASCII case
     /// (Express, ASP.NET Core, IIS) could send to another route: `POST /v1/ADMIN/users` misses
     /// `/v1/admin/**` here, but such an origin runs its admin handler. Refused when the first
-    /// match ignoring ASCII case is another route than the first exact match, or exists while
-    /// no route matches exactly. Refusing beats guessing which route the origin will pick.
+    /// match ignoring ASCII case is another route than the first exact match. Refusing beats
+    /// guessing which route the origin will pick. A path no route matches exactly is `None`
+    /// (the contract's 403 "no route matches") whatever it matches ignoring case: nothing is
+    /// forwarded either way, and `/PUBLIC/x` beside `/public/**` is a path without a route.
     ///
     /// The second scan only runs when the path or some route pattern holds an ASCII upper-case
     /// letter: otherwise ignoring case cannot change which route matches, so the usual
@@ -454,27 +456,27 @@ impl RouteTable {
         // the Kelvin sign `K`→`k`): .NET's OrdinalIgnoreCase and other Unicode-aware
         // case-insensitive routers read `/v1/admın` as `/v1/ADMIN`. Refused, not folded: no
         // legitimate API path needs them, and folding them would mean guessing which router.
+        let Some(exact) = self.routes.iter().position(|r| r.matches(method, path)) else {
+            return Ok(None);
+        };
         if path.has_ascii_case_lookalike() {
             return Err(CaseAmbiguity);
         }
-        let exact = self.routes.iter().position(|r| r.matches(method, path));
         if self.uppercase_patterns || path.has_uppercase() {
             let folded = self
                 .routes
                 .iter()
                 .position(|r| r.matches_with(method, path, Case::AsciiInsensitive));
-            if folded != exact {
+            if folded != Some(exact) {
                 return Err(CaseAmbiguity);
             }
         }
-        Ok(exact
-            .and_then(|i| self.routes.get(i))
-            .map(|r| &r.requirement))
+        Ok(self.routes.get(exact).map(|r| &r.requirement))
     }
 }
 
-/// The path matches another route (or a route where none matched) when ASCII letter case is
-/// ignored: 400 `path_case_ambiguous`.
+/// The path matches another route than its own when ASCII letter case is ignored (or holds a
+/// Unicode letter that folds to ASCII): 400 `path_case_ambiguous`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaseAmbiguity;
 
@@ -898,7 +900,8 @@ mod tests {
             unambiguous(&t, "POST", "/v1/Admin/users"),
             Err(CaseAmbiguity)
         );
-        assert_eq!(unambiguous(&t, "GET", "/HEALTH"), Err(CaseAmbiguity));
+        // No route as written: none (403 `no_route`), whatever case-folding would match.
+        assert_eq!(unambiguous(&t, "GET", "/HEALTH"), Ok(None));
         // The same route either way, or none either way: decided as before.
         assert_eq!(unambiguous(&t, "GET", "/v1/ADMIN/users"), Ok(Some(2)));
         assert_eq!(unambiguous(&t, "GET", "/v1/Items"), Ok(Some(2)));
@@ -920,7 +923,7 @@ mod tests {
         );
         assert_eq!(unambiguous(&t, "GET", "/v1/Admin/x"), Ok(Some(0)));
         assert_eq!(unambiguous(&t, "GET", "/v1/admin/x"), Err(CaseAmbiguity));
-        assert_eq!(unambiguous(&t, "GET", "/v1/a.json"), Err(CaseAmbiguity));
+        assert_eq!(unambiguous(&t, "GET", "/v1/a.json"), Ok(None));
         assert_eq!(unambiguous(&t, "GET", "/v1/a.JSON"), Ok(Some(2)));
         assert!(glob_segment_with(
             b"*.JSON",
