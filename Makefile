@@ -59,9 +59,12 @@ test: setup-test lint test-native build build-fault test-runtime test-browser
 
 ## bench: edge-auth against jose and a bare Worker in workerd, then issue #13's figures (log line
 ## on/off, cold start, size against the budget) into docs/benchmarks.md; the BENCH_* settings are
-## in benches/run.mjs's header (e.g. `make bench BENCH_ROUNDS=3`).
+## in benches/run.mjs's header (e.g. `make bench BENCH_ROUNDS=3`). Then the same Workers looped
+## inside their isolates (benches/inloop.mjs: the fixed cost without the floor; INLOOP_* settings
+## in its header, INLOOP_CALLGRIND=1 counts instructions instead).
 bench: build
 	node benches/run.mjs
+	INLOOP_OUT=docs/benchmarks.md node benches/inloop.mjs
 
 ## deploy: build and `wrangler deploy` of wrangler.jsonc (README: Deploying; secrets first).
 ## ENV=staging|production deploys that environment; without it, the top level (`--env=`).

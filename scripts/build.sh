@@ -58,7 +58,15 @@ fi
 sed -i 's/import source /import /' "$stage/index.js"
 cp src/edge/entry.mjs "$stage/entry.mjs"
 
+# entry.mjs imports runtime.js (as "edge-auth-runtime") from where the glue imports it, so the
+# bundle has one instance of it: fail loudly unless wasm-bindgen wrote exactly one snippet copy.
+mapfile -t runtimes < <(find "$stage/snippets" -name runtime.js)
+if [ "${#runtimes[@]}" -ne 1 ]; then
+  echo "build.sh: expected one snippets/**/runtime.js from wasm-bindgen, found ${#runtimes[@]}" >&2
+  exit 1
+fi
 "$ESBUILD_BIN" "$stage/entry.mjs" --bundle --format=esm --minify \
+  --alias:edge-auth-runtime="${runtimes[0]}" \
   --external:./index_bg.wasm --external:'cloudflare:*' \
   --outfile="$stage/out/index.js" --log-level=warning
 cp "$stage/index_bg.wasm" "$stage/out/"

@@ -32,7 +32,7 @@ import net from "node:net";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 /** Pids of the workerd processes this process started. */
-function workerdPids() {
+export function workerdPids() {
   const out = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -46,7 +46,7 @@ function workerdPids() {
 }
 
 /** CPU milliseconds of every live thread of `pid` (NaN when /proc cannot tell). */
-function cpuMs(pid) {
+export function cpuMs(pid) {
   if (!pid) return NaN;
   try {
     let ns = 0;
@@ -79,7 +79,7 @@ async function timedGet(url) {
 }
 
 /** One inspector session: `call(method, params)` answers with the result. */
-async function inspector(port, name) {
+export async function inspector(port, name) {
   let ws;
   for (let i = 0; ; i++) {
     try {

@@ -46,7 +46,7 @@ const KV_ID = "edge-auth-bench-kv";
 /** The build under test: `build/` unless BENCH_BUILD_DIR names another scripts/build.sh output. */
 export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR || "build");
 // As in wrangler.jsonc, scripts/dev.mjs and tests/support/harness.mjs.
-const COMPAT_DATE = "2026-11-17";
+export const COMPAT_DATE = "2026-11-17";
 /** `usage` of edge-auth-limits (issue #15): how long and how large a lease is. */
 export const LIMITS_USAGE = { lease_seconds: 10, max_lease: 100 };
 const COUNTING_KV_SOURCE = readFileSync(path.join(ROOT, "benches/lib/counting-kv.mjs"), "utf8");
@@ -184,7 +184,7 @@ export default {
 `;
 
 /** Bundles the reference Worker (it imports `jose`) into a temp dir; returns its source. */
-async function bundleReference() {
+export async function bundleReference() {
   const dir = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
   const outfile = path.join(dir, "reference-jose-worker.mjs");
   try {

@@ -9,6 +9,9 @@
 // on the next call; tests/runtime/recovery.test.mjs checks the outcome: a new instance, logged.)
 import { DurableObject } from "cloudflare:workers";
 import * as wasm from "./index.js";
+// runtime.js as the glue imports it (scripts/build.sh points this name at the same file, so the
+// bundle holds one copy): the decision line is written here, after the synchronous call returns.
+import { holdLines, releaseLines } from "edge-auth-runtime";
 
 const state = wasm.__worker_init_state();
 
@@ -31,11 +34,14 @@ addEventListener("error", (event) => noteTrap(event.error));
 export default {
   fetch(request, env, ctx) {
     rebuildIfBroken();
+    holdLines();
     try {
       return wasm.fetch(request, env, ctx);
     } catch (error) {
       noteTrap(error);
       throw error;
+    } finally {
+      releaseLines();
     }
   },
 };

@@ -156,3 +156,23 @@ test("a short benchmark run validates every Worker, renders the report and count
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The in-isolate loops (benches/inloop.mjs, issue #13's fixed cost without the floor): a tiny run
+// on the real build. Every loop answers how many of its requests were 200 and the harness throws
+// otherwise, so a Worker that refused its credentials (a 401 measured as if it were the work)
+// fails this test; the report must hold every scenario and the target lines.
+test("the in-isolate loops run every scenario on every Worker and report the targets", { timeout: 120_000 }, async () => {
+  const env = { ...process.env, INLOOP_ROUNDS: "1", INLOOP_N: "20", INLOOP_OUT: "-", BENCH_BUILD_DIR: "build", INLOOP_COMPARE: "build" };
+  const { stdout } = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ["benches/inloop.mjs"], { cwd: ROOT, env, maxBuffer: 4 << 20, timeout: 110_000, killSignal: "SIGKILL" }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out }),
+    ),
+  );
+  for (const id of ["public", "public-nolog", "apikey-hot", "jwt-hs256-repeat", "jwt-rs256-repeat", "jwt-es256-repeat", "jwt-eddsa-repeat"]) {
+    assert.match(stdout, new RegExp(`^\\| ${id} \\| [0-9.]+ \\| [0-9.]+ \\| [0-9.]+ \\|`, "m"), `${id}: a row with edge-auth, jose and bare`);
+    assert.match(stdout, new RegExp(`^\\| ${id}: edge-auth@build \\| [0-9.]+ \\|`, "m"), `${id}: the compared build's row`);
+  }
+  assert.match(stdout, /^- Public route ≤ 30 µs above bare: [-+][0-9.]+ µs/m);
+  assert.match(stdout, /^- Repeated token ≤ 0.5x jose above bare: hs256 [0-9.]+x/m);
+  assert.match(stdout, /^- Log line \(public − public-nolog\): edge-auth [-+][0-9.]+ µs, jose [-+][0-9.]+ µs\.$/m);
+});

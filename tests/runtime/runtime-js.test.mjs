@@ -1,0 +1,88 @@
+// src/edge/runtime.js on its own, in Node (its Request, Headers and fetch follow the same Fetch
+// standard as workerd's): the second line behind the core's forward plan, and when the decision
+// line is written. The built Worker's behaviour is covered by the workerd tests
+// (hardening.test.mjs: no client `x-auth-*` reaches the origin); these pin the parts of
+// runtime.js that must hold even if the core's plan were wrong.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { forward, holdLines, logLine, releaseLines } from "../../src/edge/runtime.js";
+
+/** Runs `forward` with a fetch that captures what would be sent; returns that request. */
+async function sent(request, edits) {
+  const realFetch = globalThis.fetch;
+  let captured = null;
+  globalThis.fetch = async (outgoing) => {
+    captured = outgoing;
+    return new Response("ok");
+  };
+  try {
+    const onError = () => assert.fail("the forward failed");
+    const response = await forward("https://origin.example/v1/x", request, JSON.stringify(edits), onError, "rid", "api", undefined, undefined, undefined);
+    assert.equal(response.status, 200);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  assert.ok(captured, "nothing was sent");
+  return captured;
+}
+
+test("every client-sent x-auth-* header is removed even when the plan names none of them", async () => {
+  const request = new Request("https://edge.example/v1/x", {
+    headers: {
+      "X-Auth-Subject": "root",
+      "x_auth_scopes": "admin",
+      "X-AUTH-TYPE": "api_key",
+      "x-auth_issuer": "https://evil.example",
+      "x-authz": "kept: not reserved",
+      accept: "application/json",
+    },
+  });
+  // A plan that forgot every deletion, and appends the edge's own identity.
+  const out = await sent(request, [[], [["X-Auth-Subject", "alice"], ["X-Auth-Type", "jwt"]]]);
+  const names = [...out.headers.keys()];
+  assert.deepEqual(names.filter((n) => /^x[-_]auth[-_]/i.test(n)).sort(), ["x-auth-subject", "x-auth-type"]);
+  assert.equal(out.headers.get("x-auth-subject"), "alice");
+  assert.equal(out.headers.get("x-auth-type"), "jwt");
+  assert.equal(out.headers.get("x-authz"), "kept: not reserved");
+  assert.equal(out.headers.get("accept"), "application/json");
+  assert.equal(out.method, "GET");
+  assert.equal(out.redirect, "manual");
+});
+
+test("the plan's deletions and appends are applied, deletions first", async () => {
+  // (A body is forwarded as a stream, which Node's Request takes only with `duplex`; workerd's
+  // needs none, and the workerd tests forward bodies.)
+  const request = new Request("https://edge.example/v1/x", {
+    method: "DELETE",
+    headers: { authorization: "Bearer secret", "x-forwarded-for": "1.2.3.4", "content-type": "application/json" },
+  });
+  const out = await sent(request, [["authorization", "x-forwarded-for"], [["X-Forwarded-For", "203.0.113.7"]]]);
+  assert.equal(out.headers.get("authorization"), null);
+  assert.equal(out.headers.get("x-forwarded-for"), "203.0.113.7");
+  assert.equal(out.headers.get("content-type"), "application/json");
+  assert.equal(out.method, "DELETE");
+});
+
+test("a decision line is held during the entry's call and written when it returns", async () => {
+  const written = [];
+  const realLog = console.log;
+  console.log = (line) => written.push(line);
+  try {
+    holdLines();
+    logLine("first");
+    logLine("second");
+    assert.deepEqual(written, [], "written while the call into the wasm was still running");
+    releaseLines();
+    assert.deepEqual(written, ["first", "second"]);
+    // Outside the entry's call (a task's later poll): written from a microtask, not inline.
+    logLine("later");
+    assert.deepEqual(written, ["first", "second"]);
+    await Promise.resolve();
+    assert.deepEqual(written, ["first", "second", "later"]);
+    // Released with nothing held: nothing written twice.
+    releaseLines();
+    assert.deepEqual(written, ["first", "second", "later"]);
+  } finally {
+    console.log = realLog;
+  }
+});
