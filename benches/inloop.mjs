@@ -304,7 +304,8 @@ async function measure({ urls, scenarios, pid }, log) {
   for (const sc of scenarios) for (const w of names) await loop(urls[w], sc, Math.min(N, 500));
   const perRound = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const r = {};
+    // Keyed in the scenarios' own order (the report's), whatever order they run in.
+    const r = Object.fromEntries(scenarios.map((sc) => [sc.id, {}]));
     // A scenario's Workers back to back (in a shuffled order), so that what they are compared
     // on is measured within a second or two of each other: the machine's drift hits them alike.
     for (const [sc, w] of shuffle(scenarios).flatMap((sc) => shuffle(names).map((w) => [sc, w]))) {
