@@ -91,8 +91,10 @@ export default {
     const n = Number(url.searchParams.get("n") ?? 0);
     const target = "https://edge.example" + (url.searchParams.get("path") ?? "/");
     const headers = JSON.parse(request.headers.get("x-loop-headers") ?? "{}");
+    // The stub builds a Request from its arguments whatever they are, as fetch does: a Worker
+    // passing a Request (edge-auth, bare) and one passing a URL and an init (jose) pay alike.
     globalThis.fetch = async (input, init) => {
-      const req = input instanceof Request ? input : new Request(input, init);
+      const req = new Request(input, init);
       if (new URL(req.url).pathname.endsWith("/jwks.json")) {
         return new Response(env.LOOP_JWKS, { headers: { "content-type": "application/json" } });
       }
@@ -104,7 +106,8 @@ export default {
     const statuses = {};
     try {
       for (let i = 0; i < n; i++) {
-        const res = await worker.fetch(new Request(target, { headers }), env, inner);
+        // redirect "manual": what every request workerd delivers to a Worker carries.
+        const res = await worker.fetch(new Request(target, { headers, redirect: "manual" }), env, inner);
         const text = await res.text();
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.status !== 200) statuses.first ??= text.slice(0, 300);
@@ -361,7 +364,7 @@ export function render(sum, meta) {
     BEGIN,
     `In-isolate loops (benches/inloop.mjs), ${meta.date}: ${meta.rounds} rounds × ${meta.n} requests per (scenario, Worker), load average ${meta.load}. ` +
       (meta.callgrind
-        ? `Instructions per request (callgrind, median of ${SAMPLES} loops), the loop's own cost subtracted; no floor (no socket, no subrequest, no origin). The µs targets below read these as if they were µs: only the ratios mean anything.`
+        ? `Instructions per request (callgrind, median of ${SAMPLES} loops), the loop's own cost subtracted; no floor (no socket, no subrequest, no origin). Compare builds within one run only.`
         : "CPU per request in µs, the loop's own cost subtracted; no floor (no socket, no subrequest, no origin)."),
     "",
     "| scenario | edge-auth | jose | bare | edge-auth − bare (round range) | jose − bare | (edge − bare) / (jose − bare) |",
@@ -378,11 +381,16 @@ export function render(sum, meta) {
   }
   const pub = sum.public;
   const repeats = Object.entries(sum).filter(([id]) => id.endsWith("-repeat"));
+  // Under callgrind the figures are instructions: the µs budget cannot be judged, the ratios can.
+  const unit = meta.callgrind ? " instructions" : " µs";
+  const budget = meta.callgrind
+    ? `- Public route above bare: ${sign(pub?.edgeAboveBareUs, 0)} instructions (jose ${sign(pub?.joseAboveBareUs, 0)}); the ${PUBLIC_BUDGET_US} µs budget is judged on CPU time, not here.`
+    : `- Public route ≤ ${PUBLIC_BUDGET_US} µs above bare: ${sign(pub?.edgeAboveBareUs, 1)} µs, ${pub && pub.edgeAboveBareUs <= PUBLIC_BUDGET_US ? "**met**" : "**missed**"} (${pub?.publicMet} of ${pub?.rounds} rounds).`;
   lines.push(
     "",
-    `- Public route ≤ ${PUBLIC_BUDGET_US} µs above bare: ${sign(pub?.edgeAboveBareUs, 1)} µs, ${pub && pub.edgeAboveBareUs <= PUBLIC_BUDGET_US ? "**met**" : "**missed**"} (${pub?.publicMet} of ${pub?.rounds} rounds).`,
+    budget,
     `- Repeated token ≤ ${REPEAT_RATIO}x jose above bare: ${repeats.map(([id, x]) => `${id.slice(4, -7)} ${f(x.ratioVsJose, 2)}x (${x.ratioMet} of ${x.rounds} rounds)`).join(", ")}.`,
-    `- Log line (public − public-nolog): edge-auth ${sign(sum.public?.per["edge-auth"] - sum["public-nolog"]?.per["edge-auth"], 1)} µs, jose ${sign(sum.public?.per.jose - sum["public-nolog"]?.per.jose, 1)} µs.`,
+    `- Log line (public − public-nolog): edge-auth ${sign(sum.public?.per["edge-auth"] - sum["public-nolog"]?.per["edge-auth"], 1)}${unit}, jose ${sign(sum.public?.per.jose - sum["public-nolog"]?.per.jose, 1)}${unit}.`,
     END,
   );
   return lines.join("\n");

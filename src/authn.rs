@@ -898,9 +898,15 @@ impl<K: Clone> Gateway<K> {
     }
 }
 
-/// `scheme://host[:port]` → (`scheme`, `host[:port]`).
+/// `scheme://host[:port]` → (`scheme`, `host[:port]`). Split at the scheme's `:` and then
+/// `//`: a `&str` pattern (`split_once("://")`) builds a two-way searcher per call, which showed
+/// in a forwarded request's profile (~0.3 µs each, two calls per request, 2026-12-02). The origin
+/// comes from `RequestUrl::parse`, so its first `:` ends the scheme.
 fn split_origin(origin: &str) -> (&str, &str) {
-    origin.split_once("://").unwrap_or(("https", origin))
+    origin
+        .split_once(':')
+        .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
+        .unwrap_or(("https", origin))
 }
 
 /// Hosts where a Worker's fetch of its own URL reaches the Worker again rather than an origin
@@ -1213,5 +1219,29 @@ fn own_endpoint(rest: &[String], canonical_path: &str, admin_path: &str) -> OwnE
             OwnEndpoint::Api(sub)
         }
         Some(_) => OwnEndpoint::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_origin;
+
+    #[test]
+    fn split_origin_separates_scheme_and_authority() {
+        assert_eq!(
+            split_origin("https://edge.example"),
+            ("https", "edge.example")
+        );
+        assert_eq!(
+            split_origin("http://127.0.0.1:8787"),
+            ("http", "127.0.0.1:8787")
+        );
+        assert_eq!(split_origin("http://[::1]:8787"), ("http", "[::1]:8787"));
+        // Not an origin (RequestUrl::parse never yields one): read as an https host.
+        assert_eq!(
+            split_origin("edge.example:443"),
+            ("https", "edge.example:443")
+        );
+        assert_eq!(split_origin("edge.example"), ("https", "edge.example"));
     }
 }

@@ -5,11 +5,25 @@
 // runtime.js that must hold even if the core's plan were wrong.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { forward, holdLines, logLine, releaseLines } from "../../src/edge/runtime.js";
+import { forward, holdLines, logLine, releaseLines, requestFacts } from "../../src/edge/runtime.js";
 
-/** Runs `forward` with a fetch that captures what would be sent; returns that request. */
+/**
+ * Runs `forward` with a fetch that captures what would be sent; returns that request. It also
+ * checks how the request was built: from an init object the edge wrote, never from the incoming
+ * request itself (workerd's `new Request(url, request)` would copy the client's `request.cf`,
+ * which Node's Request does not model), and with nothing in the init but the method, the
+ * headers, the redirect mode and a body.
+ */
 async function sent(request, edits) {
   const realFetch = globalThis.fetch;
+  const RealRequest = globalThis.Request;
+  const inits = [];
+  globalThis.Request = class extends RealRequest {
+    constructor(input, init) {
+      inits.push(init);
+      super(input, init);
+    }
+  };
   let captured = null;
   globalThis.fetch = async (outgoing) => {
     captured = outgoing;
@@ -21,33 +35,56 @@ async function sent(request, edits) {
     assert.equal(response.status, 200);
   } finally {
     globalThis.fetch = realFetch;
+    globalThis.Request = RealRequest;
   }
   assert.ok(captured, "nothing was sent");
+  assert.equal(inits.length, 1, "one request built");
+  const [init] = inits;
+  assert.ok(!(init instanceof RealRequest), "the outgoing request was built from the incoming one");
+  assert.equal(Object.getPrototypeOf(init), Object.prototype);
+  for (const field of Object.keys(init)) {
+    assert.ok(["method", "headers", "redirect", "body"].includes(field), `the init carries ${field}`);
+  }
   return captured;
 }
 
-test("every client-sent x-auth-* header is removed even when the plan names none of them", async () => {
-  const request = new Request("https://edge.example/v1/x", {
-    headers: {
-      "X-Auth-Subject": "root",
-      "x_auth_scopes": "admin",
-      "X-AUTH-TYPE": "api_key",
-      "x-auth_issuer": "https://evil.example",
-      "x-authz": "kept: not reserved",
-      accept: "application/json",
-    },
-  });
-  // A plan that forgot every deletion, and appends the edge's own identity.
-  const out = await sent(request, [[], [["X-Auth-Subject", "alice"], ["X-Auth-Type", "jwt"]]]);
-  const names = [...out.headers.keys()];
-  assert.deepEqual(names.filter((n) => /^x[-_]auth[-_]/i.test(n)).sort(), ["x-auth-subject", "x-auth-type"]);
-  assert.equal(out.headers.get("x-auth-subject"), "alice");
-  assert.equal(out.headers.get("x-auth-type"), "jwt");
-  assert.equal(out.headers.get("x-authz"), "kept: not reserved");
-  assert.equal(out.headers.get("accept"), "application/json");
-  assert.equal(out.method, "GET");
-  assert.equal(out.redirect, "manual");
-});
+// `send` learns the client's `x-auth-*` names from `requestFacts`' pass when that saw the
+// request, from its own walk otherwise; the second line must hold on both paths, whatever the
+// incoming request's redirect mode (workerd delivers "manual"; the origin's redirects are never
+// followed either way).
+for (const redirect of ["manual", "follow"]) {
+  for (const facts of [true, false]) {
+    test(`every client-sent x-auth-* header is removed even when the plan names none of them (redirect ${redirect}, ${facts ? "after requestFacts" : "requestFacts never called"})`, async () => {
+      const request = new Request("https://edge.example/v1/x", {
+        redirect,
+        headers: {
+          "X-Auth-Subject": "root",
+          "x_auth_scopes": "admin",
+          "X-AUTH-TYPE": "api_key",
+          "x-auth_issuer": "https://evil.example",
+          "x-authz": "kept: not reserved",
+          accept: "application/json",
+        },
+      });
+      if (facts) {
+        const [method, url, ...pairs] = JSON.parse(requestFacts(request));
+        assert.equal(method, "GET");
+        assert.equal(url, "https://edge.example/v1/x");
+        assert.ok(pairs.includes("x-auth-subject") && pairs.includes("root"), "the facts carry every header");
+      }
+      // A plan that forgot every deletion, and appends the edge's own identity.
+      const out = await sent(request, [[], [["X-Auth-Subject", "alice"], ["X-Auth-Type", "jwt"]]]);
+      const names = [...out.headers.keys()];
+      assert.deepEqual(names.filter((n) => /^x[-_]auth[-_]/i.test(n)).sort(), ["x-auth-subject", "x-auth-type"]);
+      assert.equal(out.headers.get("x-auth-subject"), "alice");
+      assert.equal(out.headers.get("x-auth-type"), "jwt");
+      assert.equal(out.headers.get("x-authz"), "kept: not reserved");
+      assert.equal(out.headers.get("accept"), "application/json");
+      assert.equal(out.method, "GET");
+      assert.equal(out.redirect, "manual");
+    });
+  }
+}
 
 test("the plan's deletions and appends are applied, deletions first", async () => {
   // (A body is forwarded as a stream, which Node's Request takes only with `duplex`; workerd's
