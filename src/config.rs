@@ -295,9 +295,8 @@ impl Config {
         text: &str,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let deserializer = &mut serde_json::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
+        let raw: RawConfig = serde_json::from_str(text).map_err(|e| {
+            let path = crate::json_path::error_path(text.as_bytes(), &e);
             let field = if path == "." {
                 "AUTH_CONFIG".to_string()
             } else {
@@ -305,7 +304,7 @@ impl Config {
             };
             // serde_json appends " at line L column C" of the text it read, which is not the
             // user's file (wrangler re-serialises the var): the field already says where.
-            let message = e.into_inner().to_string();
+            let message = e.to_string();
             let message = match message.rfind(" at line ") {
                 Some(i) => message.get(..i).unwrap_or(&message).to_string(),
                 None => message,

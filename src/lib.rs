@@ -59,6 +59,7 @@ pub mod keys;
 pub mod limits;
 pub mod state;
 
+pub mod json_path;
 pub mod jwks;
 pub mod jwt;
 

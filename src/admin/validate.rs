@@ -212,14 +212,11 @@ pub struct Roll {
 }
 
 fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
             "The body must be a JSON object.".to_string()
         } else {
-            json_error(&path, &inner.to_string())
+            json_error(&crate::json_path::error_path(body, &e), &e.to_string())
         }
     })
 }
@@ -618,6 +615,58 @@ impl RevokeToken {
 mod tests {
     use super::*;
     use crate::keys::RawKeySettings;
+
+    /// `json`'s field (src/json_path.rs) is the one `serde_path_to_error` names, for every
+    /// one-place break of a valid body of type `T`, compact and pretty-printed. The number of
+    /// breaks refused.
+    fn paths_agree<T: serde::de::DeserializeOwned>(valid: serde_json::Value) -> usize {
+        let mut refused = 0;
+        for doc in crate::json_path::breaks::broken(&valid) {
+            for text in [
+                doc.to_string(),
+                serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            ] {
+                let de = &mut serde_json::Deserializer::from_str(&text);
+                let want = serde_path_to_error::deserialize::<_, T>(de)
+                    .err()
+                    .map(|e| e.path().to_string());
+                let got = serde_json::from_str::<T>(&text)
+                    .err()
+                    .map(|e| crate::json_path::error_path(text.as_bytes(), &e));
+                assert_eq!(want, got, "{text}");
+                refused += usize::from(want.is_some());
+            }
+        }
+        refused
+    }
+
+    #[test]
+    fn every_body_names_the_field_serde_path_to_error_names() {
+        use serde_json::json;
+        let limits = json!([{ "name": "per-minute", "limit": 600, "period_seconds": 60, "by": "key",
+            "cost": 2, "window": "sliding", "strict": false, "on_unavailable": "local" }]);
+        let credits = json!({ "remaining": 100, "refill": { "amount": 10, "every_seconds": 60 } });
+        let refused = paths_agree::<RawCreateKey>(json!({ "kind": "pat", "subject": "alice",
+                "issuer": "https://issuer.example", "name": "ci", "scopes": ["read", "write"],
+                "expires_in": 3600, "expires_at": null, "limits": limits, "credits": credits }))
+            + paths_agree::<RawCreatePat>(
+                json!({ "name": "ci", "scopes": ["read"], "expires_in": 60, "expires_at": 100 }),
+            )
+            + paths_agree::<RawImport>(
+                json!({ "keys": [{ "hash": "ab", "id": "key_1", "kind": "api_key",
+                "subject": "svc", "name": "n", "scopes": ["a"], "issuer": null, "expires_at": 5 }] }),
+            )
+            + paths_agree::<RawUpdateKey>(
+                json!({ "name": "n", "scopes": ["a"], "limits": limits, "credits": credits }),
+            )
+            + paths_agree::<RawRevokePrincipal>(
+                json!({ "issuer": "https://issuer.example", "subject": "alice", "before": 5 }),
+            )
+            + paths_agree::<RawRevokeToken>(
+                json!({ "issuer": "https://issuer.example", "jti": "j", "exp": 5 }),
+            );
+        assert!(refused > 300, "only {refused} breaks were refused");
+    }
 
     #[test]
     fn revocation_bodies_name_the_field() {
