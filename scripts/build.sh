@@ -139,8 +139,11 @@ ls -l "$OUT/"
 # crate stays a dev-dependency, the reference tests/json_path.rs holds the scan against). It
 # wrapped every Deserialize impl of the config and the admin bodies: 1,269,497 → 1,175,043
 # bytes of wasm, all of it code that only ran on a config or body that was wrong.
+# 460 → 444 KiB, budget 465 → 450 (the same day): the key format's CRC-32 from the `crc` crate
+# with one 256-entry table instead of crc32fast's 16 KiB slice-by-16 table (random bytes that
+# barely compress), for a checksum of 34 bytes: 1,175,043 → 1,158,413 bytes.
 # The test-only build-fault is 1 KiB larger (fault injection): the budget leaves room for both.
-BUDGET_BYTES=$((465 * 1024))
+BUDGET_BYTES=$((450 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

@@ -176,10 +176,15 @@ pub fn random_base62(len: usize, fill: &mut Fill<'_>) -> Result<String, NoEntrop
     Ok(out)
 }
 
+/// CRC-32 (IEEE 802.3, as zlib and PNG compute it) with a 256-entry table: a key's 34 bytes
+/// are 34 lookups.
+const CRC32: crc::Crc<u32, crc::Table<1>> =
+    crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISO_HDLC);
+
 /// CRC-32 (IEEE) of `text` as a big-endian number in base62, left-padded with `0` to 6 chars.
 #[must_use]
 pub fn checksum(text: &str) -> [u8; CHECKSUM_LEN] {
-    let mut n = crc32fast::hash(text.as_bytes());
+    let mut n = CRC32.checksum(text.as_bytes());
     let mut out = [b'0'; CHECKSUM_LEN];
     // 62^6 > 2^32, so six digits always suffice.
     for slot in out.iter_mut().rev() {
