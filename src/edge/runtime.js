@@ -155,11 +155,23 @@ export function holdLines() {
   held = [];
 }
 
-/** Writes the lines held since `holdLines`, now that the call into the wasm has returned. */
+/**
+ * Writes the lines held since `holdLines`, now that the call into the wasm has returned. Each
+ * line is written on its own: a write that throws (none does for a string in workerd today)
+ * loses that line only, and never the request, whose response the entry returns from the same
+ * call (this runs in its `finally`).
+ */
 export function releaseLines() {
   const lines = held;
   held = null;
-  if (lines !== null) for (const line of lines) console.log(line);
+  if (lines === null) return;
+  for (const line of lines) {
+    try {
+      console.log(line);
+    } catch {
+      // Nothing to report it to: the console is what failed.
+    }
+  }
 }
 
 /**

@@ -123,3 +123,21 @@ test("a decision line is held during the entry's call and written when it return
     console.log = realLog;
   }
 });
+
+test("a held line whose write throws loses only itself, and releaseLines never throws", () => {
+  const written = [];
+  const realLog = console.log;
+  console.log = (line) => {
+    if (line === "bad") throw new Error("console is broken");
+    written.push(line);
+  };
+  try {
+    holdLines();
+    logLine("bad");
+    logLine("good");
+    assert.doesNotThrow(() => releaseLines());
+    assert.deepEqual(written, ["good"]);
+  } finally {
+    console.log = realLog;
+  }
+});
