@@ -382,3 +382,15 @@ fn route_limits_are_validated_with_the_field_named() {
         bad_by.field
     );
 }
+
+/// `AUTH_CONFIG` is one JSON object: text after it is an error naming the whole config, never
+/// ignored (a second object after the first would otherwise be a config nobody reads).
+#[test]
+fn text_after_the_config_is_an_error() {
+    let text = format!("{} {{\"realm\":\"other\"}}", contract_example());
+    let err = Config::from_json(&text, &no_secrets).unwrap_err();
+    assert_eq!(err.field, "AUTH_CONFIG");
+    assert!(err.reason.contains("trailing characters"), "{}", err.reason);
+    // Whitespace after it is fine.
+    assert!(Config::from_json(&format!("{}\n  ", contract_example()), &no_secrets).is_ok());
+}

@@ -669,6 +669,26 @@ mod tests {
     }
 
     #[test]
+    fn a_body_is_one_json_object_with_each_field_once() {
+        let now = UnixTime(1_000);
+        // Text after the object (a second object, say) is refused, not ignored.
+        for body in [
+            &br#"{"subject":"alice"} x"#[..],
+            br#"{"subject":"alice"}{"subject":"bob"}"#,
+        ] {
+            assert_eq!(
+                RevokePrincipal::parse(body, now).unwrap_err(),
+                "The body must be a JSON object."
+            );
+        }
+        // A field given twice names no field of its own: the body is what is wrong.
+        let twice =
+            RevokePrincipal::parse(br#"{"subject":"alice","subject":"bob"}"#, now).unwrap_err();
+        assert!(!twice.contains("\"subject\""), "{twice}");
+        assert!(twice.contains("JSON object"), "{twice}");
+    }
+
+    #[test]
     fn revocation_bodies_name_the_field() {
         let now = UnixTime(1_000);
         assert_eq!(
