@@ -59,10 +59,8 @@ enum Step {
     Answer(web_sys::Response),
     Forward {
         incoming: web_sys::Request,
-        target: String,
-        edits: String,
-        request_id: String,
-        realm: String,
+        /// `ForwardPlan::to_json`: target, request id, realm and the header edits.
+        order: String,
         assertion: Option<PendingAssertion>,
         /// A limited request's `RateLimit` fields and refund (`limits::after`), or undefined.
         after: JsValue,
@@ -99,21 +97,10 @@ fn carry_out(step: Step) -> JsValue {
         Step::Answer(response) => response.into(),
         Step::Forward {
             incoming,
-            target,
-            edits,
-            request_id,
-            realm,
+            order,
             assertion,
             after,
-        } => forward::forward(
-            &target,
-            &incoming,
-            &edits,
-            &request_id,
-            &realm,
-            assertion.as_ref(),
-            &after,
-        ),
+        } => forward::forward(&order, &incoming, assertion.as_ref(), &after),
     }
 }
 
@@ -211,22 +198,19 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
                         })
                     },
                 );
-            let edits = plan
-                .to_json()
+            let order = plan
+                .to_json(&target, &rid, realm)
                 .map_err(|crate::headers::Unsendable| Problem::origin_request_invalid());
-            match assertion.and_then(|a| edits.map(|e| (a, e))) {
+            match assertion.and_then(|a| order.map(|o| (a, o))) {
                 Err(p) => {
                     line.rejected(&p);
                     Step::Answer(problem_response(&p, realm, &rid))
                 }
-                Ok((assertion, edits)) => {
+                Ok((assertion, order)) => {
                     line.forwarded();
                     Step::Forward {
                         incoming: Clone::clone(&req),
-                        target,
-                        edits,
-                        request_id: rid.clone(),
-                        realm: realm.clone(),
+                        order,
                         assertion,
                         after,
                     }

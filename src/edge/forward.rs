@@ -1,4 +1,4 @@
-//! Carrying out a forward: the core's `ForwardPlan` (its JSON edits) handed to `runtime.js`, the assertion's
+//! Carrying out a forward: the core's `ForwardPlan` (its JSON order) handed to `runtime.js`, the assertion's
 //! signing key (imported into WebCrypto once per isolate), the one-crossing forward itself, and
 //! the handler that answers a forward that failed in the runtime.
 //!
@@ -38,14 +38,12 @@ pub struct PendingAssertion {
 }
 
 /// Forward to the origin (one crossing: build the request, edit its headers, sign the assertion
-/// through WebCrypto, fetch). Returns the origin's response promise; a failed fetch or signature
-/// is answered by `BAD_GATEWAY` (and nothing is sent without its assertion).
+/// through WebCrypto, fetch), as `order` (`ForwardPlan::to_json`) says. Returns the origin's
+/// response promise; a failed fetch or signature is answered by `BAD_GATEWAY` (and nothing is
+/// sent without its assertion).
 pub fn forward(
-    target: &str,
+    order: &str,
     incoming: &web_sys::Request,
-    edits: &str,
-    request_id: &str,
-    realm: &str,
     assertion: Option<&PendingAssertion>,
     after: &JsValue,
 ) -> JsValue {
@@ -53,11 +51,7 @@ pub fn forward(
         Some(a) => (Some(a.input.as_str()), &a.key),
         None => (None, &JsValue::UNDEFINED),
     };
-    BAD_GATEWAY.with(|on_error| {
-        glue::forward(
-            target, incoming, edits, on_error, request_id, realm, input, key, after,
-        )
-    })
+    BAD_GATEWAY.with(|on_error| glue::forward(order, incoming, on_error, input, key, after))
 }
 
 thread_local! {

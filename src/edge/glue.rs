@@ -22,16 +22,14 @@ extern "C" {
     #[wasm_bindgen(js_name = requestFacts)]
     pub fn request_facts(request: &web_sys::Request) -> String;
 
-    /// Build the origin's request from `request`, apply `edits`, sign `assertion` with `key` (a
-    /// `CryptoKey` promise) and fetch `target`; `on_error` answers a failed fetch or signature.
+    /// Build the origin's request from `request` as `order` says (`ForwardPlan::to_json`: its
+    /// target and header edits), sign `assertion` with `key` (a `CryptoKey` promise) and fetch;
+    /// `on_error` answers a failed fetch or signature with the order's request id and realm.
     #[wasm_bindgen(js_name = forward)]
     pub fn forward(
-        target: &str,
+        order: &str,
         request: &web_sys::Request,
-        edits: &str,
         on_error: &BadGatewayHandler,
-        request_id: &str,
-        realm: &str,
         assertion: Option<&str>,
         key: &JsValue,
         after: &JsValue,

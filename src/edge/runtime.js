@@ -64,14 +64,16 @@ export function importAssertionKey(jwk) {
 }
 
 /**
- * Sends `request` to `target` with its headers edited by `edits` (JSON: `[[names to delete],
- * [[name, value] to append]]`, deletions first) and redirects passed back, not followed. With an
- * `assertion` (its signing input), signs it with `key` (a promise of a `CryptoKey`) and adds
- * `X-Auth-Assertion` first; if signing fails, nothing is sent. Returns the origin's response
- * promise; any failure becomes `onError(requestId, realm, error)`.
+ * Sends `request` as `order` says (one JSON array, `ForwardPlan::to_json`: `[target, requestId,
+ * realm, [names to delete], [[name, value] to append]]`): to `target`, its headers edited
+ * (deletions first), redirects passed back, not followed. With an `assertion` (its signing
+ * input), signs it with `key` (a promise of a `CryptoKey`) and adds `X-Auth-Assertion` first; if
+ * signing fails, nothing is sent. Returns the origin's response promise; any failure becomes
+ * `onError(requestId, realm, error)`. One string crosses from the wasm instead of four (each is
+ * a decode).
  */
-export function forward(target, request, edits, onError, requestId, realm, assertion, key, after) {
-  const sent = send(target, request, edits, onError, requestId, realm, assertion, key);
+export function forward(order, request, onError, assertion, key, after) {
+  const sent = send(order, request, onError, assertion, key);
   return after === undefined ? sent : limited(sent, after);
 }
 
@@ -97,7 +99,8 @@ function limited(sent, after) {
   });
 }
 
-function send(target, request, edits, onError, requestId, realm, assertion, key) {
+function send(order, request, onError, assertion, key) {
+  const [target, requestId, realm, remove, append] = JSON.parse(order);
   const method = request.method;
   // The runtime can receive header names it cannot send (a Cyrillic look-alike of X-Auth-Subject,
   // say): copying them would fail the fetch, and `Headers.delete` refuses them. The core drops
@@ -120,7 +123,6 @@ function send(target, request, edits, onError, requestId, realm, assertion, key)
   const init = { method, headers: copied, redirect: "manual" };
   if (method !== "GET" && method !== "HEAD" && request.body !== null) init.body = request.body;
   const outgoing = new Request(target, init);
-  const [remove, append] = JSON.parse(edits);
   const headers = outgoing.headers;
   for (const name of remove) headers.delete(name);
   // A body dropped (GET/HEAD) must not leave its framing behind: an origin reading the client's

@@ -31,7 +31,8 @@ async function sent(request, edits) {
   };
   try {
     const onError = () => assert.fail("the forward failed");
-    const response = await forward("https://origin.example/v1/x", request, JSON.stringify(edits), onError, "rid", "api", undefined, undefined, undefined);
+    const order = JSON.stringify(["https://origin.example/v1/x", "rid", "api", ...edits]);
+    const response = await forward(order, request, onError, undefined, undefined, undefined);
     assert.equal(response.status, 200);
   } finally {
     globalThis.fetch = realFetch;
@@ -139,5 +140,22 @@ test("a held line whose write throws loses only itself, and releaseLines never t
     assert.deepEqual(written, ["good"]);
   } finally {
     console.log = realLog;
+  }
+});
+
+test("the order names the target, and a failed fetch is answered with the order's request id and realm", async () => {
+  const realFetch = globalThis.fetch;
+  const seen = [];
+  globalThis.fetch = async (outgoing) => {
+    seen.push(outgoing.url);
+    throw new Error("connection refused");
+  };
+  try {
+    const order = JSON.stringify(["https://origin.example/v1/x?a=1", "rid-7", "api", [], []]);
+    const answered = await forward(order, new Request("https://edge.example/v1/x?a=1"), (requestId, realm, error) => ({ requestId, realm, error: String(error) }), undefined, undefined, undefined);
+    assert.deepEqual(seen, ["https://origin.example/v1/x?a=1"]);
+    assert.deepEqual(answered, { requestId: "rid-7", realm: "api", error: "Error: connection refused" });
+  } finally {
+    globalThis.fetch = realFetch;
   }
 });
