@@ -98,7 +98,7 @@ pub trait DocumentSource {
 /// view says which; forged keys never get here).
 pub trait Authority {
     /// The authority's record at `kv_key` (`key:<sha256>`), if it holds one.
-    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError>;
+    async fn record(&self, kv_key: &str) -> Result<Option<AuthorityRecord>, StoreError>;
 
     /// One lease call to each named counter object (`AUTH_STATE`, `limits/<object>`), sent
     /// together; an answer per call, in order.
@@ -115,11 +115,23 @@ pub trait Authority {
     async fn pause(&self, ms: u32);
 }
 
+/// A record as the authority answered it, with the authority's own clock at the read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorityRecord {
+    /// The record's JSON, as stored.
+    pub text: String,
+    /// When the authority read it (its clock, Unix seconds), if it said. The feed's change
+    /// times come from the same clock, so "read after the change" is judged on one clock: an
+    /// isolate's clock a little ahead of the authority's could otherwise take a read made just
+    /// before a change for one made after it.
+    pub read_at: Option<crate::time::UnixTime>,
+}
+
 /// No state tier: every record comes from the key store alone.
 pub struct NoAuthority;
 
 impl Authority for NoAuthority {
-    async fn record(&self, _kv_key: &str) -> Result<Option<String>, StoreError> {
+    async fn record(&self, _kv_key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
         Ok(None)
     }
 

@@ -548,7 +548,10 @@ mod pipeline {
     }
 
     impl Authority for Objects {
-        async fn record(&self, _kv_key: &str) -> Result<Option<String>, StoreError> {
+        async fn record(
+            &self,
+            _kv_key: &str,
+        ) -> Result<Option<edge_auth::ports::AuthorityRecord>, StoreError> {
             Ok(None)
         }
         #[allow(clippy::disallowed_methods)] // a test fake: a busy cell would be a test bug

@@ -608,16 +608,41 @@ fn failed_admin_authentication_is_one_audit_row_for_many() {
     assert_eq!(e.detail.as_ref().unwrap()["count"], 7);
 }
 
-/// An authority that answers records from the authority's tables and counts the calls.
+/// The view an isolate holds before the feed lists anything.
+fn empty_view() -> RevocationView {
+    let empty = RevocationView::new(RevocationSettings::default());
+    empty.install(
+        FeedDocument {
+            epoch: "e".into(),
+            head: 0,
+            overflow: false,
+            entries: vec![],
+        },
+        0,
+    );
+    empty
+}
+
+/// An authority that answers records from the authority's tables, with its own clock at the
+/// read (`read_at`, Unix seconds), and counts the calls.
 struct CountingAuthority<'a> {
     store: &'a MemoryStore,
     calls: Cell<usize>,
+    read_at: u64,
 }
 
 impl edge_auth::ports::Authority for CountingAuthority<'_> {
-    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {
+    async fn record(
+        &self,
+        kv_key: &str,
+    ) -> Result<Option<edge_auth::ports::AuthorityRecord>, StoreError> {
         self.calls.set(self.calls.get() + 1);
-        Ok(self.store.data.borrow().get(kv_key).cloned())
+        Ok(self.store.data.borrow().get(kv_key).cloned().map(|text| {
+            edge_auth::ports::AuthorityRecord {
+                text,
+                read_at: Some(UnixTime(self.read_at)),
+            }
+        }))
     }
 
     async fn lease(
@@ -666,17 +691,9 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
     let authority = CountingAuthority {
         store: &a.store,
         calls: Cell::new(0),
+        read_at: NOW + 1,
     };
-    let empty = RevocationView::new(RevocationSettings::default());
-    empty.install(
-        FeedDocument {
-            epoch: "e".into(),
-            head: 0,
-            overflow: false,
-            entries: vec![],
-        },
-        0,
-    );
+    let empty = empty_view();
     // The feed reaches an isolate after the change's second (the feed is cached 2 s per
     // location): the reads are at NOW + 1. A read in the change's own second would be repeated
     // (a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between).
@@ -749,8 +766,9 @@ fn a_scope_change_reaches_cached_copies_through_the_feed_with_one_authority_read
 }
 
 /// Scopes of `token` as an isolate with `keys` (its cache), KV `kv` and `view` sees them at
-/// `now`, counting authority reads in `calls`.
-fn scopes_seen(
+/// `now`, counting authority reads in `calls`, while the authority's clock reads `authority_now`.
+#[allow(clippy::too_many_arguments)]
+fn scopes_seen_skewed(
     keys: &KeyAuthenticator,
     kv: &MemoryStore,
     view: &RevocationView,
@@ -758,10 +776,12 @@ fn scopes_seen(
     calls: &Cell<usize>,
     token: &str,
     now: u64,
+    authority_now: u64,
 ) -> Vec<String> {
     let counting = CountingAuthority {
         store: authority,
         calls: Cell::new(0),
+        read_at: authority_now,
     };
     let seen = futures_now(keys.authenticate(
         kv,
@@ -782,43 +802,85 @@ fn scopes_seen(
     seen
 }
 
+/// A key `svc` whose record an isolate's KV keeps as it was made (`stale`), an empty view (the
+/// feed before any change), the isolate's key cache, and a PATCH of the key's scopes.
+struct StaleIsolate {
+    id: String,
+    token: String,
+    stale: MemoryStore,
+    keys: KeyAuthenticator,
+    empty: RevocationView,
+}
+
+impl StaleIsolate {
+    fn new(a: &mut Authority) -> Self {
+        let key = a.create("svc");
+        let id = key["id"].as_str().unwrap().to_string();
+        let token = key["token"].as_str().unwrap().to_string();
+        let record_key =
+            edge_auth::keys::repository::record_key(&edge_auth::keys::TokenDigest::of(&token));
+        let stale = MemoryStore::new();
+        let old = a.store.data.borrow().get(&record_key).unwrap().clone();
+        stale.data.borrow_mut().insert(record_key, old);
+        let empty = empty_view();
+        StaleIsolate {
+            id,
+            token,
+            stale,
+            keys: KeyAuthenticator::new(a.config.keys.clone()),
+            empty,
+        }
+    }
+
+    /// The scopes this isolate sees with `view` at `now`, the authority's clock at
+    /// `authority_now` (reads counted in `calls`).
+    fn seen(
+        &self,
+        a: &Authority,
+        view: &RevocationView,
+        calls: &Cell<usize>,
+        now: u64,
+        authority_now: u64,
+    ) -> Vec<String> {
+        scopes_seen_skewed(
+            &self.keys,
+            &self.stale,
+            view,
+            &a.store,
+            calls,
+            &self.token,
+            now,
+            authority_now,
+        )
+    }
+
+    fn patch(&self, a: &mut Authority, scopes: Value) {
+        let (status, body) = a.admin(
+            "PATCH",
+            &format!("/keys/{}", self.id),
+            json!({ "scopes": scopes }),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 #[test]
 fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between() {
     let mut a = Authority::new();
-    let key = a.create("svc");
-    let id = key["id"].as_str().unwrap().to_string();
-    let token = key["token"].as_str().unwrap().to_string();
-    let record_key =
-        edge_auth::keys::repository::record_key(&edge_auth::keys::TokenDigest::of(&token));
     // The isolate's KV keeps the copy from before both changes.
-    let stale = MemoryStore::new();
-    let old = a.store.data.borrow().get(&record_key).unwrap().clone();
-    stale.data.borrow_mut().insert(record_key, old);
-    let keys = KeyAuthenticator::new(a.config.keys.clone());
+    let isolate = StaleIsolate::new(&mut a);
     let calls = Cell::new(0);
-
-    let patch = |a: &mut Authority, scopes: Value| {
-        let (status, body) = a.admin("PATCH", &format!("/keys/{id}"), json!({ "scopes": scopes }));
-        assert_eq!(status, 200, "{body}");
-    };
+    let patch = |a: &mut Authority, scopes: Value| isolate.patch(a, scopes);
     // The isolate holds the KV copy (read before the feed listed anything).
-    let empty = RevocationView::new(RevocationSettings::default());
-    empty.install(
-        FeedDocument {
-            epoch: "e".into(),
-            head: 0,
-            overflow: false,
-            entries: vec![],
-        },
-        0,
-    );
-    assert!(scopes_seen(&keys, &stale, &empty, &a.store, &calls, &token, NOW).is_empty());
+    assert!(isolate
+        .seen(&a, &isolate.empty, &calls, NOW, NOW)
+        .is_empty());
     assert_eq!(calls.get(), 0);
 
     patch(&mut a, json!(["read"]));
     let view = a.view();
     assert_eq!(
-        scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW),
+        isolate.seen(&a, &view, &calls, NOW, NOW),
         ["read"],
         "the first change: read from the authority"
     );
@@ -828,7 +890,7 @@ fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_betw
     patch(&mut a, json!(["read", "write"]));
     let view = a.view();
     assert_eq!(
-        scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW),
+        isolate.seen(&a, &view, &calls, NOW, NOW),
         ["read", "write"],
         "a read in the change's second cannot prove it followed the change: read again"
     );
@@ -837,7 +899,7 @@ fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_betw
     // Bounded: a read made in a later second than the change is trusted.
     for _ in 0..3 {
         assert_eq!(
-            scopes_seen(&keys, &stale, &view, &a.store, &calls, &token, NOW + 1),
+            isolate.seen(&a, &view, &calls, NOW + 1, NOW + 1),
             ["read", "write"]
         );
     }
@@ -846,4 +908,36 @@ fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_betw
         3,
         "one more read (in a later second), then the cache"
     );
+}
+
+/// A change's time and a read's confirmation are judged on the authority's clock. An isolate
+/// whose clock runs 2 s ahead reads the record in the change's own second (by the authority's
+/// clock); a second change follows in that second. By its own clock the read came 2 s after
+/// both changes, so it would trust its copy and miss the second change; by the authority's it
+/// cannot tell, and reads again.
+#[test]
+fn an_isolate_clock_ahead_of_the_authority_does_not_confirm_a_read_made_before_a_change() {
+    let mut a = Authority::new();
+    let isolate = StaleIsolate::new(&mut a);
+    let calls = Cell::new(0);
+    let patch = |a: &mut Authority, scopes: Value| isolate.patch(a, scopes);
+    let ahead = NOW + 2;
+    // The isolate holds the KV copy (read before the feed listed anything).
+    assert!(isolate
+        .seen(&a, &isolate.empty, &calls, ahead, NOW)
+        .is_empty());
+    assert_eq!(calls.get(), 0);
+
+    patch(&mut a, json!(["read"]));
+    let view = a.view();
+    assert_eq!(isolate.seen(&a, &view, &calls, ahead, NOW), ["read"]);
+    assert_eq!(calls.get(), 1);
+    patch(&mut a, json!(["read", "write"]));
+    let view = a.view();
+    assert_eq!(
+        isolate.seen(&a, &view, &calls, ahead, NOW),
+        ["read", "write"],
+        "the read was in the change's second by the authority's clock: read again"
+    );
+    assert_eq!(calls.get(), 2);
 }

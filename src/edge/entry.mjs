@@ -259,10 +259,12 @@ export class AuthState extends DurableObject {
     return new Response(answer, { headers: { "content-type": "application/json" } });
   }
 
+  /** A record for the Worker's read, with this object's clock at the read (`x-read-at`, Unix
+   *  seconds): the clock the feed's change times come from (src/keys/authenticator.rs). */
   record(key) {
     const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
     if (!wasm.kvIsRecord(key) || !rows.length) return new Response(null, { status: 404 });
-    return new Response(rows[0].value);
+    return new Response(rows[0].value, { headers: { "x-read-at": String(Math.floor(Date.now() / 1000)) } });
   }
 
   /** Copy records KV holds and the tables do not (keys made before the state tier), verbatim:

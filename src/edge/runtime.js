@@ -272,12 +272,14 @@ export function authorityCall(stub, body, ms) {
   return within(stub.fetch("https://authority/call", { method: "POST", body }), ms);
 }
 
-/** The authority's record at `key`, or null. */
+/** The authority's record at `key` as `[text, readAt]` (`readAt`: the authority's clock at the
+ *  read, Unix seconds, or null if it did not say), or null. */
 export async function authorityRecord(stub, key, ms) {
   const response = await within(stub.fetch(`https://authority/record?key=${encodeURIComponent(key)}`), ms);
   if (response.status === 404) return null;
   if (!response.ok) throw new Error(`authority record: ${response.status}`);
-  return response.text();
+  const readAt = Number(response.headers.get("x-read-at") ?? NaN);
+  return [await response.text(), Number.isSafeInteger(readAt) && readAt >= 0 ? readAt : null];
 }
 
 /**

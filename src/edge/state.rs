@@ -20,7 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::authn::Gateway;
-use crate::ports::{Authority, KeyStore, ListPage, StoreError};
+use crate::ports::{Authority, AuthorityRecord, KeyStore, ListPage, StoreError};
 use crate::problem::Problem;
 use crate::state::authority::AuthorityCall;
 use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
@@ -367,7 +367,7 @@ impl AuthorityStub {
 const ADOPT_TIMEOUT_MS: u32 = 25_000;
 
 impl Authority for AuthorityStub {
-    async fn record(&self, kv_key: &str) -> Result<Option<String>, StoreError> {
+    async fn record(&self, kv_key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
         let value = JsFuture::from(authority_record_js(
             &self.stub,
             kv_key,
@@ -375,7 +375,18 @@ impl Authority for AuthorityStub {
         ))
         .await
         .map_err(|_| StoreError::Unavailable)?;
-        Ok(value.as_string())
+        if value.is_null() {
+            return Ok(None);
+        }
+        // `[text, read_at]` (runtime.js `authorityRecord`); anything else is no answer.
+        let pair = js_sys::Array::from(&value);
+        let text = pair.get(0).as_string().ok_or(StoreError::Unavailable)?;
+        let read_at = pair
+            .get(1)
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| crate::time::UnixTime(s as u64));
+        Ok(Some(AuthorityRecord { text, read_at }))
     }
 
     async fn lease(

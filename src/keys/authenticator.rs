@@ -127,10 +127,11 @@ impl KeyAuthenticator {
             let stored = authority_record(r.authority, &digest)
                 .await
                 .map_err(unavailable)?;
-            if let Some(text) = stored {
-                let record = KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
-                    reason: Reason::BadRecord,
-                })?;
+            if let Some(stored) = stored {
+                let record =
+                    KeyRecord::parse(&stored.text).map_err(|_| KeyAuthFailure::Invalid {
+                        reason: Reason::BadRecord,
+                    })?;
                 cache.insert(digest, Cached::Found(record.clone()), now);
                 return self.finish(&record, kind, sole_issuer, now);
             }
@@ -182,7 +183,7 @@ impl KeyAuthenticator {
         if let Some(r) = &recent {
             if let Some(at) = r.view.changed_at(&record.id) {
                 if cache.confirmed(&digest).is_none_or(|c| c <= at) {
-                    let text = authority_record(r.authority, &digest)
+                    let read = authority_record(r.authority, &digest)
                         .await
                         .map_err(|_| KeyAuthFailure::Unavailable {
                             reason: Reason::StateUnavailable,
@@ -191,11 +192,17 @@ impl KeyAuthenticator {
                         .ok_or(KeyAuthFailure::Invalid {
                             reason: Reason::UnknownKey,
                         })?;
-                    let current = KeyRecord::parse(&text).map_err(|_| KeyAuthFailure::Invalid {
-                        reason: Reason::BadRecord,
-                    })?;
-                    // Confirmed as of this request's second: the read is no earlier than `now`.
-                    cache.insert_confirmed(digest, current.clone(), now);
+                    let current =
+                        KeyRecord::parse(&read.text).map_err(|_| KeyAuthFailure::Invalid {
+                            reason: Reason::BadRecord,
+                        })?;
+                    // Confirmed as of the authority's own second at the read, the clock the
+                    // feed's change times come from. An answer without it confirms nothing:
+                    // the next request reads again.
+                    match read.read_at {
+                        Some(at) => cache.insert_confirmed(digest, current.clone(), at, now),
+                        None => cache.insert(digest, Cached::Found(current.clone()), now),
+                    }
                     return self.finish(&current, kind, sole_issuer, now);
                 }
             }

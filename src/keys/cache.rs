@@ -138,10 +138,17 @@ impl KeyCache {
             .and_then(|f| f.peek(digest).and_then(|e| e.confirmed))
     }
 
-    /// Cache a record the authority answered to a read made at `now` (after a change).
-    pub(super) fn insert_confirmed(&self, digest: TokenDigest, record: KeyRecord, now: UnixTime) {
+    /// Cache a record the authority answered (after a change) to a read it made at `read_at`
+    /// (its clock), stored at `now` (this isolate's clock, for the cache's own lifetime).
+    pub(super) fn insert_confirmed(
+        &self,
+        digest: TokenDigest,
+        record: KeyRecord,
+        read_at: UnixTime,
+        now: UnixTime,
+    ) {
         if self.ttl > 0 {
-            self.insert_found(digest, record, Some(now.0), now);
+            self.insert_found(digest, record, Some(read_at.0), now);
         }
     }
 

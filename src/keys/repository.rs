@@ -157,7 +157,7 @@ pub struct IdPage {
 pub async fn authority_record<A: Authority>(
     authority: &A,
     digest: &TokenDigest,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<crate::ports::AuthorityRecord>, StoreError> {
     authority.record(&record_key(digest)).await
 }
 
