@@ -218,19 +218,11 @@ impl ForwardPlan {
         &self.append
     }
 
-    /// The order `runtime.js` `forward` carries out, as one JSON array (one string crosses into
-    /// JS, not four): `[target, request_id, realm, [delete…], [[name, value]…]]`, where the
-    /// request id and realm word the 502 if the origin cannot be reached. [`Unsendable`] if it
-    /// could not be written (it cannot for strings, but an empty plan in its place would forward
-    /// the client's credentials: nothing is sent instead).
-    pub fn to_json(
-        &self,
-        target: &str,
-        request_id: &str,
-        realm: &str,
-    ) -> Result<String, Unsendable> {
-        serde_json::to_string(&(target, request_id, realm, &self.delete, &self.append))
-            .map_err(|_| Unsendable)
+    /// The form `runtime.js` `send` applies: JSON `[[delete…], [[name, value]…]]`.
+    /// [`Unsendable`] if it could not be written (it cannot for strings, but an empty plan in
+    /// its place would forward the client's credentials: nothing is sent instead).
+    pub fn to_json(&self) -> Result<String, Unsendable> {
+        serde_json::to_string(&(&self.delete, &self.append)).map_err(|_| Unsendable)
     }
 
     /// The headers the origin receives when the runtime applies this plan to `incoming`, as
@@ -567,9 +559,8 @@ mod tests {
             ])
         );
         assert_eq!(
-            plan.to_json("https://origin.example/v1/x", "rid-1", "api")
-                .unwrap(),
-            r#"["https://origin.example/v1/x","rid-1","api",["authorization","x-auth-subject","x_auth_scopes"],[["X-Auth-Type","jwt"],["X-Auth-Subject","alice"]]]"#
+            plan.to_json().unwrap(),
+            r#"[["authorization","x-auth-subject","x_auth_scopes"],[["X-Auth-Type","jwt"],["X-Auth-Subject","alice"]]]"#
         );
     }
 

@@ -864,38 +864,48 @@ impl StaleIsolate {
     }
 }
 
-#[test]
-fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between() {
+/// Two scope changes in one second (by the authority's clock, `NOW`), seen by an isolate whose
+/// clock reads `NOW + ahead`: it holds the KV copy from before both, reads the record after the
+/// first (one authority call) and, because that read was in the change's own second by the
+/// authority's clock, reads again after the second. The isolate, its cache and the count are
+/// returned for what the caller checks next.
+fn two_changes_in_one_second(ahead: u64) -> (Authority, StaleIsolate, Cell<usize>) {
     let mut a = Authority::new();
     // The isolate's KV keeps the copy from before both changes.
     let isolate = StaleIsolate::new(&mut a);
     let calls = Cell::new(0);
-    let patch = |a: &mut Authority, scopes: Value| isolate.patch(a, scopes);
+    let now = NOW + ahead;
     // The isolate holds the KV copy (read before the feed listed anything).
     assert!(isolate
-        .seen(&a, &isolate.empty, &calls, NOW, NOW)
+        .seen(&a, &isolate.empty, &calls, now, NOW)
         .is_empty());
     assert_eq!(calls.get(), 0);
 
-    patch(&mut a, json!(["read"]));
+    isolate.patch(&mut a, json!(["read"]));
     let view = a.view();
     assert_eq!(
-        isolate.seen(&a, &view, &calls, NOW, NOW),
+        isolate.seen(&a, &view, &calls, now, NOW),
         ["read"],
         "the first change: read from the authority"
     );
     assert_eq!(calls.get(), 1);
 
     // A second change in the same second: its Changed entry has the same `at`.
-    patch(&mut a, json!(["read", "write"]));
+    isolate.patch(&mut a, json!(["read", "write"]));
     let view = a.view();
     assert_eq!(
-        isolate.seen(&a, &view, &calls, NOW, NOW),
+        isolate.seen(&a, &view, &calls, now, NOW),
         ["read", "write"],
-        "a read in the change's second cannot prove it followed the change: read again"
+        "a read in the change's second (the authority's clock) cannot prove it followed the change: read again"
     );
     assert_eq!(calls.get(), 2);
+    (a, isolate, calls)
+}
 
+#[test]
+fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_between() {
+    let (a, isolate, calls) = two_changes_in_one_second(0);
+    let view = a.view();
     // Bounded: a read made in a later second than the change is trusted.
     for _ in 0..3 {
         assert_eq!(
@@ -917,27 +927,5 @@ fn a_second_scope_change_in_the_same_second_is_seen_by_an_isolate_that_read_betw
 /// cannot tell, and reads again.
 #[test]
 fn an_isolate_clock_ahead_of_the_authority_does_not_confirm_a_read_made_before_a_change() {
-    let mut a = Authority::new();
-    let isolate = StaleIsolate::new(&mut a);
-    let calls = Cell::new(0);
-    let patch = |a: &mut Authority, scopes: Value| isolate.patch(a, scopes);
-    let ahead = NOW + 2;
-    // The isolate holds the KV copy (read before the feed listed anything).
-    assert!(isolate
-        .seen(&a, &isolate.empty, &calls, ahead, NOW)
-        .is_empty());
-    assert_eq!(calls.get(), 0);
-
-    patch(&mut a, json!(["read"]));
-    let view = a.view();
-    assert_eq!(isolate.seen(&a, &view, &calls, ahead, NOW), ["read"]);
-    assert_eq!(calls.get(), 1);
-    patch(&mut a, json!(["read", "write"]));
-    let view = a.view();
-    assert_eq!(
-        isolate.seen(&a, &view, &calls, ahead, NOW),
-        ["read", "write"],
-        "the read was in the change's second by the authority's clock: read again"
-    );
-    assert_eq!(calls.get(), 2);
+    two_changes_in_one_second(2);
 }

@@ -59,7 +59,7 @@ enum Step {
     Answer(web_sys::Response),
     Forward {
         incoming: web_sys::Request,
-        /// `ForwardPlan::to_json`: target, request id, realm and the header edits.
+        /// `forward::order`: target, request id, realm and the header edits.
         order: String,
         assertion: Option<PendingAssertion>,
         /// A limited request's `RateLimit` fields and refund (`limits::after`), or undefined.
@@ -198,8 +198,7 @@ async fn handle(req: web_sys::Request, env: Env, ctx: Context, raw_ctx: JsValue)
                         })
                     },
                 );
-            let order = plan
-                .to_json(&target, &rid, realm)
+            let order = forward::order(&target, &rid, realm, &plan)
                 .map_err(|crate::headers::Unsendable| Problem::origin_request_invalid());
             match assertion.and_then(|a| order.map(|o| (a, o))) {
                 Err(p) => {

@@ -1,4 +1,4 @@
-//! Carrying out a forward: the core's `ForwardPlan` (its JSON order) handed to `runtime.js`, the assertion's
+//! Carrying out a forward: the core's `ForwardPlan` (its JSON edits, framed as one order) handed to `runtime.js`, the assertion's
 //! signing key (imported into WebCrypto once per isolate), the one-crossing forward itself, and
 //! the handler that answers a forward that failed in the runtime.
 //!
@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::assertion::AssertionSigner;
+use crate::headers::{ForwardPlan, Unsendable};
 
 use super::env::once_per_isolate;
 use super::glue::{self, BadGatewayHandler};
@@ -37,8 +38,25 @@ pub struct PendingAssertion {
     pub key: JsValue,
 }
 
+/// The order `runtime.js` `forward` carries out, one JSON array so that one string crosses into
+/// JS instead of four (each a decode): `[target, request_id, realm, edits]`, with `edits` the
+/// plan's own JSON (`ForwardPlan::to_json`). The request id and realm word the 502 if the origin
+/// cannot be reached. [`Unsendable`] when the plan cannot be written: nothing is sent.
+pub fn order(
+    target: &str,
+    request_id: &str,
+    realm: &str,
+    plan: &ForwardPlan,
+) -> Result<String, Unsendable> {
+    let edits = plan.to_json()?;
+    let head = serde_json::to_string(&(target, request_id, realm)).map_err(|_| Unsendable)?;
+    // `head` is a JSON array: the edits go in as its fourth element.
+    let open = head.strip_suffix(']').ok_or(Unsendable)?;
+    Ok(format!("{open},{edits}]"))
+}
+
 /// Forward to the origin (one crossing: build the request, edit its headers, sign the assertion
-/// through WebCrypto, fetch), as `order` (`ForwardPlan::to_json`) says. Returns the origin's
+/// through WebCrypto, fetch), as `order` ([`order`]) says. Returns the origin's
 /// response promise; a failed fetch or signature is answered by `BAD_GATEWAY` (and nothing is
 /// sent without its assertion).
 pub fn forward(

@@ -22,7 +22,7 @@ extern "C" {
     #[wasm_bindgen(js_name = requestFacts)]
     pub fn request_facts(request: &web_sys::Request) -> String;
 
-    /// Build the origin's request from `request` as `order` says (`ForwardPlan::to_json`: its
+    /// Build the origin's request from `request` as `order` says (`forward::order`: its
     /// target and header edits), sign `assertion` with `key` (a `CryptoKey` promise) and fetch;
     /// `on_error` answers a failed fetch or signature with the order's request id and realm.
     #[wasm_bindgen(js_name = forward)]

@@ -10,14 +10,12 @@
  */
 export function requestFacts(request) {
   const facts = [request.method, request.url];
-  let reserved = null;
-  let unsendable = false;
+  let note = PLAIN;
   for (const [name, value] of request.headers) {
     facts.push(name, value);
-    if (!TOKEN.test(name)) unsendable = true;
-    else if (RESERVED.test(name)) (reserved ??= []).push(name);
+    note = noteName(note, name);
   }
-  noted.set(request, reserved === null && !unsendable ? PLAIN : { reserved, unsendable });
+  noted.set(request, note);
   return JSON.stringify(facts);
 }
 
@@ -30,15 +28,22 @@ export function requestFacts(request) {
 const noted = new WeakMap();
 const PLAIN = Object.freeze({ reserved: null, unsendable: false });
 
+/** `note` with `name` added: a name the runtime cannot send, or a client `x-auth-*` name. The
+ *  usual name changes nothing and allocates nothing (`PLAIN` stays shared). */
+function noteName(note, name) {
+  const sendable = TOKEN.test(name);
+  if (sendable && !RESERVED.test(name)) return note;
+  const out = note === PLAIN ? { reserved: null, unsendable: false } : note;
+  if (!sendable) out.unsendable = true;
+  else (out.reserved ??= []).push(name);
+  return out;
+}
+
 /** Walks `headers`' names as `requestFacts` does. */
 function noteNames(headers) {
-  let reserved = null;
-  let unsendable = false;
-  for (const name of headers.keys()) {
-    if (!TOKEN.test(name)) unsendable = true;
-    else if (RESERVED.test(name)) (reserved ??= []).push(name);
-  }
-  return { reserved, unsendable };
+  let note = PLAIN;
+  for (const name of headers.keys()) note = noteName(note, name);
+  return note;
 }
 
 /** A header name the edge owns: `x-auth-` in any case, `_` read as `-`. */
@@ -64,8 +69,8 @@ export function importAssertionKey(jwk) {
 }
 
 /**
- * Sends `request` as `order` says (one JSON array, `ForwardPlan::to_json`: `[target, requestId,
- * realm, [names to delete], [[name, value] to append]]`): to `target`, its headers edited
+ * Sends `request` as `order` says (one JSON array, src/edge/forward.rs `order`: `[target,
+ * requestId, realm, [[names to delete], [[name, value] to append]]]`): to `target`, its headers edited
  * (deletions first), redirects passed back, not followed. With an `assertion` (its signing
  * input), signs it with `key` (a promise of a `CryptoKey`) and adds `X-Auth-Assertion` first; if
  * signing fails, nothing is sent. Returns the origin's response promise; any failure becomes
@@ -100,7 +105,7 @@ function limited(sent, after) {
 }
 
 function send(order, request, onError, assertion, key) {
-  const [target, requestId, realm, remove, append] = JSON.parse(order);
+  const [target, requestId, realm, [remove, append]] = JSON.parse(order);
   const method = request.method;
   // The runtime can receive header names it cannot send (a Cyrillic look-alike of X-Auth-Subject,
   // say): copying them would fail the fetch, and `Headers.delete` refuses them. The core drops

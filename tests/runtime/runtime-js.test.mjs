@@ -31,7 +31,7 @@ async function sent(request, edits) {
   };
   try {
     const onError = () => assert.fail("the forward failed");
-    const order = JSON.stringify(["https://origin.example/v1/x", "rid", "api", ...edits]);
+    const order = JSON.stringify(["https://origin.example/v1/x", "rid", "api", edits]);
     const response = await forward(order, request, onError, undefined, undefined, undefined);
     assert.equal(response.status, 200);
   } finally {
@@ -151,7 +151,7 @@ test("the order names the target, and a failed fetch is answered with the order'
     throw new Error("connection refused");
   };
   try {
-    const order = JSON.stringify(["https://origin.example/v1/x?a=1", "rid-7", "api", [], []]);
+    const order = JSON.stringify(["https://origin.example/v1/x?a=1", "rid-7", "api", [[], []]]);
     const answered = await forward(order, new Request("https://edge.example/v1/x?a=1"), (requestId, realm, error) => ({ requestId, realm, error: String(error) }), undefined, undefined, undefined);
     assert.deepEqual(seen, ["https://origin.example/v1/x?a=1"]);
     assert.deepEqual(answered, { requestId: "rid-7", realm: "api", error: "Error: connection refused" });
