@@ -277,6 +277,9 @@ impl KeyStore for MemStore {
         self.data.borrow_mut().insert(key.into(), value.into());
         Ok(())
     }
+    async fn put_listed(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.put(key, value, None).await
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.data.borrow_mut().remove(key);
         Ok(())

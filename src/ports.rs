@@ -38,13 +38,27 @@ pub struct NoEntropy;
 /// `getRandomValues`); tests pass closures.
 pub type Fill<'a> = dyn FnMut(&mut [u8]) -> Result<(), NoEntropy> + 'a;
 
+/// One name of a prefix listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// What [`KeyStore::put_listed`] wrote under the name, handed back by the listing itself (KV:
+    /// the key's metadata); `None` for a name written with [`KeyStore::put`].
+    pub listed: Option<String>,
+}
+
 /// One page of a prefix listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListPage {
-    pub keys: Vec<String>,
+    pub keys: Vec<Listed>,
     /// Present when more keys follow.
     pub cursor: Option<String>,
 }
+
+/// The longest value [`KeyStore::put_listed`] takes, in bytes: Workers KV keeps at most 1,024
+/// bytes of metadata per key, counted as serialised JSON (a string's quotes and escapes
+/// included).
+pub const MAX_LISTED_BYTES: usize = 1_000;
 
 /// The key-value store holding API key and PAT records (Workers KV in production).
 pub trait KeyStore {
@@ -54,6 +68,10 @@ pub trait KeyStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Write `value`; with `expires_at` the store may drop the entry after that time.
     async fn put(&self, key: &str, value: &str, expires_at: Option<u64>) -> Result<(), StoreError>;
+    /// Write `value` (at most [`MAX_LISTED_BYTES`], printable ASCII JSON) under `key` and have
+    /// every listing return it with the name ([`Listed::listed`]; KV: as the key's metadata), so
+    /// a walk of an index reads no entry one by one.
+    async fn put_listed(&self, key: &str, value: &str) -> Result<(), StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys starting with `prefix`, at most `limit` per page.
     async fn list(

@@ -35,6 +35,9 @@ impl KeyStore for NoStore {
     async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), StoreError> {
         Err(StoreError::Unavailable)
     }
+    async fn put_listed(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable)
+    }
     async fn delete(&self, _: &str) -> Result<(), StoreError> {
         Err(StoreError::Unavailable)
     }

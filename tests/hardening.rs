@@ -959,6 +959,153 @@ async fn pats_are_capped_per_principal_and_every_listing_paginates() {
     assert!(all["cursor"].is_string());
 }
 
+/// A record of `kind` for (issuer, subject) made two hours before `NOW`.
+fn old_record(
+    id: &str,
+    kind: edge_auth::keys::KeyKind,
+    issuer: Option<&str>,
+    subject: &str,
+    expires_at: u64,
+    revoked: bool,
+) -> edge_auth::keys::KeyRecord {
+    edge_auth::keys::KeyRecord {
+        id: id.to_string(),
+        kind,
+        subject: subject.to_string(),
+        name: id.to_string(),
+        scopes: vec!["read".to_string()],
+        created_at: NOW - 7_200,
+        expires_at: Some(expires_at),
+        revoked_at: revoked.then_some(NOW - 3_600),
+        start: None,
+        issuer: issuer.map(str::to_string),
+        limits: Vec::new(),
+        credits: None,
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_pat_cap_counts_a_long_history_from_the_index_listing_alone() {
+    use edge_auth::keys::{KeyKind, KeyRepository, TokenDigest};
+    use edge_auth::ports::KeyStore;
+    let mut config = two_issuer_config();
+    config["keys"] = json!({ "pat_max_active": 4 });
+    let mut w = World::new(config);
+    let repo = KeyRepository::new(&w.store);
+    // alice@A's history: 1,500 PATs, every other one revoked, the rest expired.
+    for i in 0..1_500u64 {
+        let record = old_record(
+            &format!("pat_old{i:05}"),
+            KeyKind::Pat,
+            Some(ISS_A),
+            "alice",
+            NOW - 60,
+            i % 2 == 0,
+        );
+        let digest = TokenDigest::of(&format!("old-{i}"));
+        repo.write_key(&digest, &record).await.unwrap();
+    }
+    // Active, not hers: alice@B's PATs and an API key of subject "alice".
+    for (i, (kind, iss)) in [
+        (KeyKind::Pat, Some(ISS_B)),
+        (KeyKind::Pat, Some(ISS_B)),
+        (KeyKind::ApiKey, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let record = old_record(
+            &format!("key_other{i}"),
+            kind,
+            iss,
+            "alice",
+            NOW + 3_600,
+            false,
+        );
+        repo.write_key(&TokenDigest::of(&format!("other-{i}")), &record)
+            .await
+            .unwrap();
+    }
+    // Active and hers: one listed with its summary; one whose entry holds "" (written by a
+    // version before summaries); one listed under the form from before principals were
+    // issuer-qualified (`sub:<hex(subject)>:<id>`, also ""). The walk reads the last two.
+    let active = |id: &str| old_record(id, KeyKind::Pat, Some(ISS_A), "alice", NOW + 3_600, false);
+    let entry = |id: &str| edge_auth::keys::repository::index_entry(Some(ISS_A), "alice", id);
+    for id in ["pat_sum", "pat_plain", "pat_legacy"] {
+        repo.write_key(&TokenDigest::of(id), &active(id))
+            .await
+            .unwrap();
+    }
+    w.store.put(&entry("pat_plain"), "", None).await.unwrap();
+    w.store.delete(&entry("pat_legacy")).await.unwrap();
+    let legacy_entry = format!(
+        "{}pat_legacy",
+        edge_auth::keys::repository::subject_prefix("alice")
+    );
+    w.store.put(&legacy_entry, "", None).await.unwrap();
+    assert!(!w.store.listed.borrow().contains_key(&entry("pat_plain")));
+
+    // Three active of four: one more fits, counted with two list calls (1,506 entries) and the
+    // two unsummarised entries' reads, not two reads per PAT ever made (3,000 before).
+    let alice = w.jwt(ISS_A, "alice", "read");
+    let (reads, lists) = (w.store.reads.get(), w.store.lists.get());
+    w.mint_pat(&alice, "new0").await;
+    let lists = w.store.lists.get() - lists;
+    let reads = w.store.reads.get() - reads;
+    assert_eq!(lists, 2, "one list call per 1,000 index entries");
+    assert!(
+        reads <= 6,
+        "{reads} reads: 2 per unsummarised entry and the new id's check"
+    );
+    let body = json!({ "name": "over", "scopes": ["read"], "expires_in": 3600 });
+    let over = w.admin(&alice, "POST", "/pats", None, body.clone()).await;
+    assert_eq!(status(&over), 409, "{over:?}");
+    let created = || json!({ "name": "again", "scopes": ["read"], "expires_in": 3600 });
+
+    // Revoking the legacy one frees a place (its record says revoked, and it is read again); it
+    // gets no second index entry, which would list it twice.
+    let names = w.store.data.borrow().len();
+    assert_eq!(
+        status(
+            &w.admin(&alice, "DELETE", "/pats/pat_legacy", None, Value::Null)
+                .await
+        ),
+        204
+    );
+    assert_eq!(w.store.data.borrow().len(), names, "no entry added");
+    assert!(!w.store.data.borrow().contains_key(&entry("pat_legacy")));
+    assert_eq!(
+        status(&w.admin(&alice, "POST", "/pats", None, created()).await),
+        201
+    );
+    assert_eq!(
+        status(&w.admin(&alice, "POST", "/pats", None, body.clone()).await),
+        409
+    );
+    // Revoking the others rewrites their summaries (the unsummarised one gains one), and each
+    // frees a place.
+    for id in ["pat_plain", "pat_sum"] {
+        let path = format!("/pats/{id}");
+        assert_eq!(
+            status(&w.admin(&alice, "DELETE", &path, None, Value::Null).await),
+            204
+        );
+        let listed = w.store.listed.borrow().get(&entry(id)).cloned().unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&listed).unwrap(),
+            json!({ "kind": "pat", "created_at": NOW - 7_200, "expires_at": NOW + 3_600, "revoked_at": NOW })
+        );
+        assert_eq!(
+            status(&w.admin(&alice, "POST", "/pats", None, created()).await),
+            201
+        );
+        assert_eq!(
+            status(&w.admin(&alice, "POST", "/pats", None, body.clone()).await),
+            409
+        );
+    }
+}
+
 // ---- 5. Smaller ----
 
 #[tokio::test(flavor = "current_thread")]

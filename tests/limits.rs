@@ -598,6 +598,9 @@ mod pipeline {
         async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), StoreError> {
             Ok(())
         }
+        async fn put_listed(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
         async fn delete(&self, _: &str) -> Result<(), StoreError> {
             Ok(())
         }

@@ -41,6 +41,9 @@ impl KeyStore for UnboundStore {
     async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), StoreError> {
         Err(StoreError::NotBound)
     }
+    async fn put_listed(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::NotBound)
+    }
     async fn delete(&self, _: &str) -> Result<(), StoreError> {
         Err(StoreError::NotBound)
     }

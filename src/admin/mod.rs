@@ -10,6 +10,7 @@ mod validate;
 use serde_json::{json, Value};
 
 use crate::keys::format::random_base62;
+use crate::keys::repository::Indexed;
 use crate::keys::{
     pat_issuer, KeyCache, KeyKind, KeyRecord, KeyRepository, KeySettings, KeyStatus, Listing,
     TokenDigest,
@@ -500,9 +501,11 @@ async fn create_pat<S: KeyStore>(
 }
 
 /// 409 when `owner` already holds `keys.pat_max_active` active PATs; 429 when it created
-/// `keys.pat_max_created_per_hour` PATs (revoked ones included) in the last hour. Counts by
-/// reading the subject's index and records (KV is eventually consistent, so two creations racing
-/// in two locations can both pass; the state tier makes this exact).
+/// `keys.pat_max_created_per_hour` PATs (revoked ones included) in the last hour. Counts from the
+/// subject's index listing (`KeyRepository::list_index`: each entry's summary), one list call per
+/// 1,000 keys of the subject's history; only an entry that cannot tell (written by an older
+/// version) costs the two reads of its key. KV is eventually consistent, so two creations racing
+/// in two locations can both pass; the state tier makes this exact.
 async fn pat_cap_reached<S: KeyStore>(
     owner: Owner<'_>,
     ctx: &AdminContext<'_>,
@@ -514,30 +517,35 @@ async fn pat_cap_reached<S: KeyStore>(
     // PATs created within the hour, and the oldest of them (the cap frees a slot an hour after).
     let mut recent = 0usize;
     let mut oldest_recent = ctx.now.0;
-    let listing = Listing::Subject(owner.subject);
     let mut cursor: Option<String> = None;
     let mut active = 0usize;
+    let repo = KeyRepository::new(store);
     loop {
-        let page = match KeyRepository::new(store)
-            .list(listing, cursor.as_deref(), MAX_PAGE)
+        let page = match repo
+            .list_index(owner.subject, cursor.as_deref(), MAX_PAGE)
             .await
         {
             Ok(p) => p,
             Err(e) => return Some(unavailable(e)),
         };
-        for id in &page.ids {
-            match load(id, Some(owner), ctx.sole_issuer, store).await {
-                Ok(Some((_, record))) => {
-                    if record.kind == KeyKind::Pat && record.created_at > hour_ago {
-                        recent += 1;
-                        oldest_recent = oldest_recent.min(record.created_at);
-                    }
-                    if record.status(ctx.now) == KeyStatus::Active {
-                        active += 1;
+        for entry in &page.entries {
+            let (created_at, status) = match entry.for_pat_owner(owner.issuer) {
+                Indexed::Pat(summary) => (summary.created_at, summary.status(ctx.now)),
+                Indexed::NotOwned => continue,
+                Indexed::Unknown => {
+                    match load(&entry.id, Some(owner), ctx.sole_issuer, store).await {
+                        Ok(Some((_, record))) => (record.created_at, record.status(ctx.now)),
+                        Ok(None) => continue,
+                        Err(e) => return Some(unavailable(e)),
                     }
                 }
-                Ok(None) => {}
-                Err(e) => return Some(unavailable(e)),
+            };
+            if created_at > hour_ago {
+                recent += 1;
+                oldest_recent = oldest_recent.min(created_at);
+            }
+            if status == KeyStatus::Active {
+                active += 1;
             }
             if active >= cap {
                 return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
@@ -813,7 +821,9 @@ async fn revoke_record<S: KeyStore>(
 ) -> Result<(), StoreError> {
     if record.revoked_at.is_none() {
         record.revoked_at = Some(ctx.now.0);
-        KeyRepository::new(store).put_record(digest, record).await?;
+        KeyRepository::new(store)
+            .put_record_and_index(digest, record)
+            .await?;
         ctx.changes.push(Change::Revoked {
             id: record.id.clone(),
             kind: record.kind,
@@ -887,7 +897,10 @@ async fn roll<S: KeyStore>(
     };
     let grace_end = ctx.now.plus(cmd.grace_seconds).0;
     old.expires_at = Some(old.expires_at.map_or(grace_end, |e| e.min(grace_end)));
-    if let Err(e) = KeyRepository::new(store).put_record(&digest, &old).await {
+    if let Err(e) = KeyRepository::new(store)
+        .put_record_and_index(&digest, &old)
+        .await
+    {
         return unavailable(e);
     }
     ctx.cache.invalidate(&digest);

@@ -51,8 +51,10 @@ export default {
 // one transaction per call, and replication of committed keys to KV. What a call writes, audits
 // and publishes is decided in Rust (src/state, via `wasm.authorityCall`).
 const SCHEMA = [
-  // The key records and their indexes, under the same names as in KV (key:, id:, sub:).
-  "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+  // The key records and their indexes, under the same names as in KV (key:, id:, sub:). `listed`:
+  // the value is also the KV key's metadata, which a KV list returns (`put_listed`: the subject
+  // index's summaries).
+  "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, listed INTEGER NOT NULL DEFAULT 0)",
   // Keys changed but not yet written to KV; `seq` orders and versions them.
   "CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
   "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, issuer TEXT, subject TEXT, kind TEXT, event TEXT NOT NULL)",
@@ -94,8 +96,19 @@ class SqlShell {
     });
   }
   put(key, value) {
+    this.write(key, value, 0);
+  }
+  putListed(key, value) {
+    this.write(key, value, 1);
+  }
+  write(key, value, listed) {
     this.guard(() => {
-      this.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+      this.sql.exec(
+        "INSERT INTO kv (key, value, listed) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, listed = excluded.listed",
+        key,
+        value,
+        listed,
+      );
       this.queue(key);
     });
   }
@@ -114,11 +127,12 @@ class SqlShell {
     return this.guard(() => {
       const after = cursor !== undefined && cursor > prefix ? cursor : prefix;
       const rows = this.sql
-        .exec("SELECT key FROM kv WHERE key > ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?", after, prefix.length, prefix, limit + 1)
+        .exec("SELECT key, CASE WHEN listed = 1 THEN value END AS listed FROM kv WHERE key > ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?", after, prefix.length, prefix, limit + 1)
         .toArray();
-      const keys = rows.slice(0, limit).map((r) => r.key);
+      const page = rows.slice(0, limit);
+      const keys = page.map((r) => r.key);
       const next = rows.length > limit ? keys[keys.length - 1] : null;
-      return JSON.stringify({ keys, cursor: next });
+      return JSON.stringify({ keys, listed: page.map((r) => r.listed), cursor: next });
     });
   }
   appendAudit(event, issuer, subject, kind) {
@@ -159,6 +173,15 @@ export class AuthState extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
+    // Tables made before `listed` existed get the column once (a new table has it already).
+    if (this.meta("kv_listed") === null) {
+      try {
+        this.sql.exec("ALTER TABLE kv ADD COLUMN listed INTEGER NOT NULL DEFAULT 0");
+      } catch {
+        // the column is there
+      }
+      this.setMeta("kv_listed", 1);
+    }
     // The epoch names this storage: a new one tells every isolate to drop what it cached.
     if (this.meta("epoch") === null) this.setMeta("epoch", crypto.randomUUID());
     this.flushing = null;
@@ -278,7 +301,7 @@ export class AuthState extends DurableObject {
     let next = cursor || undefined;
     do {
       const page = await this.env.AUTH_KV.list({ cursor: next, limit: 1000 });
-      for (const { name } of page.keys) {
+      for (const { name, metadata } of page.keys) {
         if (!wasm.kvIsAdopted(name)) continue;
         if (this.sql.exec("SELECT 1 FROM kv WHERE key = ?", name).toArray().length) {
           skipped++;
@@ -286,7 +309,9 @@ export class AuthState extends DurableObject {
         }
         const value = await this.env.AUTH_KV.get(name);
         if (value === null) continue;
-        this.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", name, value);
+        // A key listed with its value (a summary entry) stays so; KV hands it back as the metadata.
+        const listed = typeof metadata === "string" && metadata === value ? 1 : 0;
+        this.sql.exec("INSERT INTO kv (key, value, listed) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING", name, value, listed);
         copied++;
       }
       next = page.list_complete ? undefined : page.cursor;
@@ -307,10 +332,12 @@ export class AuthState extends DurableObject {
         this.again = false;
         const rows = this.sql.exec("SELECT key, seq FROM outbox ORDER BY seq LIMIT 100").toArray();
         for (const { key, seq } of rows) {
-          const current = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
+          const current = this.sql.exec("SELECT value, listed FROM kv WHERE key = ?", key).toArray();
           try {
-            if (current.length) await this.env.AUTH_KV.put(key, current[0].value);
-            else await this.env.AUTH_KV.delete(key);
+            if (current.length) {
+              const { value, listed } = current[0];
+              await this.env.AUTH_KV.put(key, value, listed === 1 ? { metadata: value } : undefined);
+            } else await this.env.AUTH_KV.delete(key);
           } catch {
             this.setMeta("kv_failing", 1);
             await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);

@@ -20,7 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::authn::Gateway;
-use crate::ports::{Authority, AuthorityRecord, KeyStore, ListPage, StoreError};
+use crate::ports::{Authority, AuthorityRecord, KeyStore, ListPage, Listed, StoreError};
 use crate::problem::Problem;
 use crate::state::authority::AuthorityCall;
 use crate::state::feed::{bucket_url, FeedDocument, CACHE_SECONDS, MAX_ENTRIES};
@@ -40,6 +40,8 @@ extern "C" {
     fn get(this: &SqlShell, key: &str) -> Result<Option<String>, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn put(this: &SqlShell, key: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = putListed)]
+    fn put_listed(this: &SqlShell, key: &str, value: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
     fn del(this: &SqlShell, key: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -119,6 +121,12 @@ impl KeyStore for AdminStore<'_> {
             AdminStore::Tables(t) => t.put(key, value, expires).await,
         }
     }
+    async fn put_listed(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        match self {
+            AdminStore::Kv(s) => s.put_listed(key, value).await,
+            AdminStore::Tables(t) => t.put_listed(key, value).await,
+        }
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self {
             AdminStore::Kv(s) => s.delete(key).await,
@@ -150,6 +158,11 @@ impl KeyStore for Tables<'_> {
     async fn put(&self, key: &str, value: &str, _expires: Option<u64>) -> Result<(), StoreError> {
         self.0.put(key, value).map_err(|_| StoreError::Unavailable)
     }
+    async fn put_listed(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.0
+            .put_listed(key, value)
+            .map_err(|_| StoreError::Unavailable)
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.0.del(key).map_err(|_| StoreError::Unavailable)
     }
@@ -159,9 +172,12 @@ impl KeyStore for Tables<'_> {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
+        /// `listed[i]` is what `put_listed` wrote under `keys[i]` (a shape that reuses the
+        /// deserializers the build has already: an array of records cost 1 KB more wasm).
         #[derive(serde::Deserialize)]
         struct Page {
             keys: Vec<String>,
+            listed: Vec<Option<String>>,
             cursor: Option<String>,
         }
         let text = self
@@ -169,8 +185,16 @@ impl KeyStore for Tables<'_> {
             .list(prefix, cursor.map(str::to_string), limit)
             .map_err(|_| StoreError::Unavailable)?;
         let page: Page = serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
+        if page.listed.len() != page.keys.len() {
+            return Err(StoreError::Unavailable);
+        }
         Ok(ListPage {
-            keys: page.keys,
+            keys: page
+                .keys
+                .into_iter()
+                .zip(page.listed)
+                .map(|(name, listed)| Listed { name, listed })
+                .collect(),
             cursor: page.cursor,
         })
     }

@@ -88,6 +88,18 @@ impl KeyStatus {
             KeyStatus::Expired => "expired",
         }
     }
+
+    /// A key's status at `now` from its revocation and expiry times (a revocation wins).
+    #[must_use]
+    pub fn at(revoked_at: Option<u64>, expires_at: Option<u64>, now: UnixTime) -> Self {
+        if revoked_at.is_some_and(|t| t <= now.0) {
+            KeyStatus::Revoked
+        } else if expires_at.is_some_and(|t| t <= now.0) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
 }
 
 impl KeyRecord {
@@ -107,13 +119,7 @@ impl KeyRecord {
 
     #[must_use]
     pub fn status(&self, now: UnixTime) -> KeyStatus {
-        if self.revoked_at.is_some_and(|t| t <= now.0) {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|t| t <= now.0) {
-            KeyStatus::Expired
-        } else {
-            KeyStatus::Active
-        }
+        KeyStatus::at(self.revoked_at, self.expires_at, now)
     }
 
     /// The identity this record proves, if it is acceptable at `now` for a `presented` token.

@@ -5,12 +5,18 @@
 //! KV layout (the token itself is never stored):
 //! - `key:<hex sha256(token)>` → [`KeyRecord`] (the contract's record), read on the hot path;
 //! - `id:<id>` → [`IdRecord`] `{"hash","kind","subject"}`, so the admin API finds a key by id;
-//! - `sub:<hex(subject)>:<issuer tag>:<id>` → `""`, so keys are listed by subject, or by
-//!   principal (issuer, subject), with a KV prefix list. The subject is hex-encoded so no
-//!   character of it can break the key's structure; the issuer tag is `0` for no issuer (API
-//!   keys) or `i` + 16 hex digits of SHA-256(issuer), so every index key fits KV's 512-byte
-//!   limit whatever the issuer (see [`MAX_SUBJECT_BYTES`]). Entries written before principals
-//!   were issuer-qualified read `sub:<hex(subject)>:<id>`; listings read both.
+//! - `sub:<hex(subject)>:<issuer tag>:<id>` → [`IndexSummary`] `{"kind","created_at",
+//!   "expires_at","revoked_at"?}`, so keys are listed by subject, or by principal (issuer,
+//!   subject), with a KV prefix list. The subject is hex-encoded so no character of it can break
+//!   the key's structure; the issuer tag is `0` for no issuer (API keys) or `i` + 16 hex digits
+//!   of SHA-256(issuer), so every index key fits KV's 512-byte limit whatever the issuer (see
+//!   [`MAX_SUBJECT_BYTES`]). The summary is written as the entry's listed value (KV metadata,
+//!   [`KeyStore::put_listed`]), so the PAT cap counts a principal's keys from its listing alone:
+//!   one KV list per 1,000 keys instead of two reads per key, which past about 500 PATs in a
+//!   principal's history would have run into the Workers limit of 1,000 KV operations per
+//!   request. Entries written before summaries read `""`, and entries written before principals
+//!   were issuer-qualified read `sub:<hex(subject)>:<id>`; listings read all three, and a key
+//!   whose entry cannot tell is read.
 //! - `used:<id>` → Unix seconds of the last use, written after responses at most once a minute
 //!   per isolate, in its own key so it can never race with (and undo) a revocation.
 //!
@@ -18,7 +24,8 @@
 //! per-isolate cache, a clock (`now` is an argument), a token (only its digest).
 
 use super::digest::TokenDigest;
-use super::record::{IdRecord, KeyRecord};
+use super::format::KeyKind;
+use super::record::{IdRecord, KeyRecord, KeyStatus};
 use crate::ports::{Authority, KeyStore, StoreError};
 use crate::time::UnixTime;
 
@@ -107,7 +114,102 @@ pub fn index_entry(issuer: Option<&str>, subject: &str, id: &str) -> String {
 /// written before principals were issuer-qualified.
 #[must_use]
 fn index_entry_id(rest: &str) -> &str {
-    rest.split_once(':').map_or(rest, |(_, id)| id)
+    split_index_entry(rest).1
+}
+
+/// An index entry name after `subject_prefix`, as (issuer tag, id): no tag for an entry written
+/// before principals were issuer-qualified.
+fn split_index_entry(rest: &str) -> (Option<&str>, &str) {
+    match rest.split_once(':') {
+        Some((tag, id)) => (Some(tag), id),
+        None => (None, rest),
+    }
+}
+
+/// What a subject index entry records about its key: enough to count a principal's keys (the
+/// PAT cap) without reading them. Rewritten when the key is revoked or its expiry moves.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexSummary {
+    pub kind: KeyKind,
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+impl IndexSummary {
+    #[must_use]
+    pub fn of(record: &KeyRecord) -> Self {
+        IndexSummary {
+            kind: record.kind,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+
+    /// The key's status at `now`, as [`KeyRecord::status`] says it.
+    #[must_use]
+    pub fn status(&self, now: UnixTime) -> KeyStatus {
+        KeyStatus::at(self.revoked_at, self.expires_at, now)
+    }
+
+    /// The JSON written as the entry's value and listed value (about 90 bytes, printable ASCII:
+    /// well within [`crate::ports::MAX_LISTED_BYTES`]).
+    fn to_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|_| StoreError::Unavailable)
+    }
+}
+
+/// One entry of a subject's index, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedKey {
+    pub id: String,
+    /// The issuer tag of the entry's name; `None` for an entry written before principals were
+    /// issuer-qualified.
+    tag: Option<String>,
+    /// `None` for an entry written before summaries (its value is `""`), or one whose listed
+    /// value does not parse.
+    summary: Option<IndexSummary>,
+}
+
+/// What an index entry tells about its key, for one PAT owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexed<'a> {
+    /// A PAT of the principal, as its summary says.
+    Pat(&'a IndexSummary),
+    /// Not a PAT of the principal (an API key, or another issuer's).
+    NotOwned,
+    /// The entry cannot tell (no summary, no issuer tag, or a PAT stored without an issuer,
+    /// which may belong to the only configured issuer): the caller reads the key.
+    Unknown,
+}
+
+impl IndexedKey {
+    /// Whether this entry is a PAT of (`issuer`, the listed subject), as far as the entry tells.
+    /// Another issuer's tag is a different SHA-256 prefix of 64 bits: the counts this serves are
+    /// limits, not permissions, so a collision between two configured issuers would only
+    /// miscount.
+    #[must_use]
+    pub fn for_pat_owner(&self, issuer: &str) -> Indexed<'_> {
+        let (Some(tag), Some(summary)) = (self.tag.as_deref(), self.summary.as_ref()) else {
+            return Indexed::Unknown;
+        };
+        match summary.kind {
+            KeyKind::ApiKey => Indexed::NotOwned,
+            KeyKind::Pat if tag == issuer_tag(None) => Indexed::Unknown,
+            KeyKind::Pat if tag == issuer_tag(Some(issuer)) => Indexed::Pat(summary),
+            KeyKind::Pat => Indexed::NotOwned,
+        }
+    }
+}
+
+/// One page of a subject's index entries, in the store's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexPage {
+    pub entries: Vec<IndexedKey>,
+    /// Present when more follow.
+    pub cursor: Option<String>,
 }
 
 /// Which keys a listing walks.
@@ -242,10 +344,30 @@ impl<'s, S: KeyStore> KeyRepository<'s, S> {
             .put(&id_key(&record.id), &index_json, None)
             .await?;
         let entry = index_entry(record.issuer.as_deref(), &record.subject, &record.id);
-        self.store.put(&entry, "", None).await?;
+        let summary = IndexSummary::of(record).to_json()?;
+        self.store.put_listed(&entry, &summary).await?;
         self.store
             .put(&record_key(digest), &record_json, None)
             .await
+    }
+
+    /// Replace the record at `digest` after a change its index summary records (revoked, expiry
+    /// moved), then the summary. Record first: if the second write fails, the summary still
+    /// says active, and the cap it serves counts one key too many rather than one too few. Only
+    /// an entry that exists is rewritten (one read): a key listed under the form from before
+    /// principals were issuer-qualified gets no second entry, and is read when counted.
+    pub async fn put_record_and_index(
+        &self,
+        digest: &TokenDigest,
+        record: &KeyRecord,
+    ) -> Result<(), StoreError> {
+        self.put_record(digest, record).await?;
+        let entry = index_entry(record.issuer.as_deref(), &record.subject, &record.id);
+        if self.store.get(&entry).await?.is_some() {
+            let summary = IndexSummary::of(record).to_json()?;
+            self.store.put_listed(&entry, &summary).await?;
+        }
+        Ok(())
     }
 
     /// When key `id` was last used, if recorded (a failed or malformed read is none).
@@ -279,11 +401,42 @@ impl<'s, S: KeyStore> KeyRepository<'s, S> {
         let ids = page
             .keys
             .iter()
-            .filter_map(|name| listing.id_after(&prefix, name))
+            .filter_map(|listed| listing.id_after(&prefix, &listed.name))
             .map(str::to_string)
             .collect();
         Ok(IdPage {
             ids,
+            cursor: page.cursor,
+        })
+    }
+
+    /// One page of `subject`'s index entries (every issuer, both name forms) with what each
+    /// records, at most `limit` names: no read per entry.
+    pub async fn list_index(
+        &self,
+        subject: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<IndexPage, StoreError> {
+        let prefix = subject_prefix(subject);
+        let page = self.store.list(&prefix, cursor, limit).await?;
+        let entries = page
+            .keys
+            .iter()
+            .filter_map(|listed| {
+                let (tag, id) = split_index_entry(listed.name.strip_prefix(&prefix)?);
+                Some(IndexedKey {
+                    id: id.to_string(),
+                    tag: tag.map(str::to_string),
+                    summary: listed
+                        .listed
+                        .as_deref()
+                        .and_then(|text| serde_json::from_str(text).ok()),
+                })
+            })
+            .collect();
+        Ok(IndexPage {
+            entries,
             cursor: page.cursor,
         })
     }
@@ -335,6 +488,64 @@ mod tests {
         assert_ne!(subject_prefix("a:b"), subject_prefix("a"));
         assert!(!subject_prefix("a:").starts_with(&subject_prefix("a")));
         assert!(!subject_prefix("ab").starts_with(&subject_prefix("a")));
+    }
+
+    #[test]
+    fn an_index_entry_tells_its_pat_owner_only_what_it_can() {
+        let summary = |kind| IndexSummary {
+            kind,
+            created_at: 1,
+            expires_at: Some(2),
+            revoked_at: None,
+        };
+        let entry = |tag: Option<String>, s: Option<IndexSummary>| IndexedKey {
+            id: "k".into(),
+            tag,
+            summary: s,
+        };
+        let a = Some(issuer_tag(Some("https://a")));
+        let pat = summary(KeyKind::Pat);
+        assert_eq!(
+            entry(a.clone(), Some(pat.clone())).for_pat_owner("https://a"),
+            Indexed::Pat(&pat)
+        );
+        for (tag, s, want) in [
+            // another issuer's PAT, and an API key of the subject
+            (
+                a.clone(),
+                Some(pat.clone()),
+                ("https://b", Indexed::NotOwned),
+            ),
+            (
+                Some(issuer_tag(None)),
+                Some(summary(KeyKind::ApiKey)),
+                ("https://a", Indexed::NotOwned),
+            ),
+            // a PAT stored without an issuer may be the only issuer's: read it
+            (
+                Some(issuer_tag(None)),
+                Some(pat.clone()),
+                ("https://a", Indexed::Unknown),
+            ),
+            // no summary, or the name form without an issuer tag
+            (a.clone(), None, ("https://a", Indexed::Unknown)),
+            (None, Some(pat.clone()), ("https://a", Indexed::Unknown)),
+        ] {
+            assert_eq!(entry(tag, s).for_pat_owner(want.0), want.1);
+        }
+    }
+
+    #[test]
+    fn the_longest_summary_fits_kv_metadata() {
+        let longest = IndexSummary {
+            kind: KeyKind::ApiKey,
+            created_at: u64::MAX,
+            expires_at: Some(u64::MAX),
+            revoked_at: Some(u64::MAX),
+        };
+        let text = longest.to_json().unwrap_or_default();
+        assert!(text.len() + 2 <= crate::ports::MAX_LISTED_BYTES, "{text}");
+        assert!(text.bytes().all(|b| b.is_ascii_graphic()), "{text}");
     }
 
     #[test]

@@ -225,6 +225,13 @@ test("PAT self-service: a user creates, lists and revokes only their own PATs", 
   const used = await edge.fetch("/v1/x", { headers: { authorization: `Bearer ${pat.token}` } });
   assert.equal(used.status, 200);
   assert.equal((await used.json()).headers["x-auth-type"], "pat");
+  // Its subject index entry carries a summary as KV metadata, so the PAT cap counts from a list.
+  const summary = async () => {
+    const { keys } = await edge.kv.list({ prefix: `sub:${Buffer.from("alice").toString("hex")}:` });
+    assert.equal(keys.length, 1);
+    return JSON.parse(keys[0].metadata);
+  };
+  assert.deepEqual(await summary(), { kind: "pat", created_at: pat.created_at, expires_at: pat.expires_at });
   const mine = await (await edge.fetch("/_auth/pats", as(alice))).json();
   assert.deepEqual(mine.keys.map((k) => k.id), [pat.id]);
   const theirs = await (await edge.fetch("/_auth/pats", as(bob))).json();
@@ -232,6 +239,8 @@ test("PAT self-service: a user creates, lists and revokes only their own PATs", 
   assert.equal((await edge.fetch(`/_auth/pats/${pat.id}`, as(bob, { method: "DELETE" }))).status, 404);
   assert.equal((await edge.fetch(`/_auth/pats/${pat.id}`, as(alice, { method: "DELETE" }))).status, 204);
   assert.equal((await edge.fetch("/v1/x", { headers: { authorization: `Bearer ${pat.token}` } })).status, 401);
+  const revoked = await summary();
+  assert.ok(revoked.revoked_at >= pat.created_at, JSON.stringify(revoked));
 });
 
 test("a KV outage is 503 with Retry-After, never a forward", async () => {

@@ -54,7 +54,7 @@ before(async () => {
       realm: "api",
       issuers: [{ issuer: jwks.url, jwks_uri: jwks.jwksUri, audiences: [AUD], algorithms: ["ES256"] }],
       routes: [{ path: "/v1/**", accept: ["jwt", "api_key", "pat"] }],
-      keys: { record_last_used: false },
+      keys: { record_last_used: false, pat_max_active: 3 },
     },
     isolates: 2,
     kvLagMs: [0, 60_000],
@@ -292,6 +292,36 @@ test("health reports the state tier and its view", async () => {
   assert.equal(health.state.bound, true);
   assert.equal(health.state.view.on_stale, "refuse");
   assert.ok(health.state.view.age_ms !== null && health.state.view.age_ms < 10_000);
+});
+
+test("the authority writes each PAT's index summary through to KV; the cap counts from it", async () => {
+  const jwt = mint(signing, claims(jwks.url, AUD, { sub: "capped" }));
+  const as = (init = {}) => ({ ...init, headers: { authorization: `Bearer ${jwt}`, "cf-connecting-ip": "203.0.113.8" } });
+  const pats = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await mintPat(B, jwt);
+    assert.equal(res.status, 201, await res.clone().text());
+    pats.push(await res.json());
+  }
+  const over = await mintPat(B, jwt);
+  assert.equal(over.status, 409, await over.clone().text());
+  const prefix = `sub:${Buffer.from("capped").toString("hex")}:`;
+  /** The summaries KV lists under the subject, by key id, once `ready` holds (the outbox drains). */
+  async function summaries(ready) {
+    for (let i = 0; ; i++) {
+      const listed = await cluster.kv.listed(prefix);
+      const by = Object.fromEntries(listed.map((e) => [e.name.split(":").pop(), e.metadata === null ? null : JSON.parse(e.metadata)]));
+      if (ready(by) || i === 50) return by;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const first = await summaries((by) => Object.keys(by).length === 3);
+  for (const p of pats) assert.deepEqual(first[p.id], { kind: "pat", created_at: p.created_at, expires_at: p.expires_at });
+  assert.equal((await B.fetch(`/_auth/pats/${pats[0].id}`, as({ method: "DELETE" }))).status, 204);
+  const after = await summaries((by) => by[pats[0].id]?.revoked_at !== undefined);
+  assert.ok(after[pats[0].id].revoked_at >= pats[0].created_at, JSON.stringify(after));
+  assert.equal((await mintPat(B, jwt)).status, 201, "the revoked one no longer counts");
+  assert.equal((await mintPat(B, jwt)).status, 409);
 });
 
 test("the object down: admin writes 503 with Retry-After, nothing forwarded on a stale view", async () => {

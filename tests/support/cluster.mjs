@@ -214,6 +214,20 @@ export async function startCluster({
       } while (cursor);
       return names;
     },
+    /** Present keys under `prefix` with the metadata their writer gave (`{name, metadata}`). */
+    async listed(prefix = "") {
+      const out = [];
+      let cursor;
+      do {
+        const page = await store.list({ prefix, cursor });
+        for (const k of page.keys) {
+          if (k.name.startsWith("__kvlag__:") || k.metadata?.kvlag?.deleted) continue;
+          out.push({ name: k.name, metadata: k.metadata?.user ?? null });
+        }
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      return out;
+    },
     raw: store,
   };
 

@@ -1,16 +1,20 @@
-//! An in-memory `KeyStore` that counts reads and can be switched to failing, for the key and
-//! admin behaviour tests.
+//! An in-memory `KeyStore` that counts reads, writes and lists and can be switched to failing,
+//! for the key and admin behaviour tests. Listed values are kept apart from values, as KV keeps
+//! metadata: `put` drops a key's listed value, `put_listed` sets both.
 #![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use edge_auth::ports::{KeyStore, ListPage, StoreError};
+use edge_auth::ports::{KeyStore, ListPage, Listed, StoreError};
 
 #[derive(Default)]
 pub struct MemoryStore {
     pub data: RefCell<BTreeMap<String, String>>,
+    /// What `put_listed` wrote, by key: what `list` hands back with the name.
+    pub listed: RefCell<BTreeMap<String, String>>,
     pub reads: Cell<usize>,
+    pub lists: Cell<usize>,
     pub writes: Cell<usize>,
     pub failing: Cell<bool>,
 }
@@ -60,12 +64,27 @@ impl KeyStore for MemoryStore {
         self.data
             .borrow_mut()
             .insert(key.to_string(), value.to_string());
+        self.listed.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn put_listed(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        assert!(
+            value.len() <= edge_auth::ports::MAX_LISTED_BYTES,
+            "listed value of {} bytes",
+            value.len()
+        );
+        self.put(key, value, None).await?;
+        self.listed
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.check()?;
         self.data.borrow_mut().remove(key);
+        self.listed.borrow_mut().remove(key);
         Ok(())
     }
 
@@ -76,6 +95,7 @@ impl KeyStore for MemoryStore {
         limit: u32,
     ) -> Result<ListPage, StoreError> {
         self.check()?;
+        self.lists.set(self.lists.get() + 1);
         let start: usize = cursor.map_or(0, |c| c.parse().unwrap());
         let all: Vec<String> = self
             .data
@@ -86,7 +106,13 @@ impl KeyStore for MemoryStore {
             .collect();
         let end = (start + limit as usize).min(all.len());
         Ok(ListPage {
-            keys: all[start..end].to_vec(),
+            keys: all[start..end]
+                .iter()
+                .map(|name| Listed {
+                    name: name.clone(),
+                    listed: self.listed.borrow().get(name).cloned(),
+                })
+                .collect(),
             cursor: (end < all.len()).then(|| end.to_string()),
         })
     }
