@@ -56,7 +56,7 @@ if ! grep -q 'import source ' "$stage/index.js"; then
   exit 1
 fi
 sed -i 's/import source /import /' "$stage/index.js"
-cp src/edge/entry.mjs "$stage/entry.mjs"
+cp src/edge/entry.mjs src/edge/tables.mjs "$stage/"
 
 # entry.mjs imports runtime.js (as "edge-auth-runtime") from where the glue imports it, so the
 # bundle has one instance of it: fail loudly unless wasm-bindgen wrote exactly one snippet copy.

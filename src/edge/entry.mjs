@@ -12,6 +12,7 @@ import * as wasm from "./index.js";
 // runtime.js as the glue imports it (scripts/build.sh points this name at the same file, so the
 // bundle holds one copy): the decision line is written here, after the synchronous call returns.
 import { holdLines, releaseLines } from "edge-auth-runtime";
+import { PENDING, SqlShell, openTables, readMeta, writeMeta } from "./tables.mjs";
 
 const state = wasm.__worker_init_state();
 
@@ -47,23 +48,10 @@ export default {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The authority: the AUTH_STATE Durable Object (docs/state.md). A storage shell: SQLite tables,
-// one transaction per call, and replication of committed keys to KV. What a call writes, audits
-// and publishes is decided in Rust (src/state, via `wasm.authorityCall`).
-const SCHEMA = [
-  // The key records and their indexes, under the same names as in KV (key:, id:, sub:). `listed`:
-  // the value is also the KV key's metadata, which a KV list returns (`put_listed`: the subject
-  // index's summaries).
-  "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, listed INTEGER NOT NULL DEFAULT 0)",
-  // Keys changed but not yet written to KV; `seq` orders and versions them.
-  "CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, issuer TEXT, subject TEXT, kind TEXT, event TEXT NOT NULL)",
-  "CREATE INDEX IF NOT EXISTS audit_owner ON audit (subject, issuer, kind, seq)",
-  "CREATE INDEX IF NOT EXISTS audit_time ON audit (time)",
-  // The revocation feed: `seq` is the head it was published at, `until` when it may go.
-  "CREATE TABLE IF NOT EXISTS feed (seq INTEGER PRIMARY KEY, until INTEGER NOT NULL, entry TEXT NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-];
+// The authority: the AUTH_STATE Durable Object (docs/state.md). A storage shell: SQLite tables
+// (./tables.mjs: schema, migrations, the table access Rust calls), one transaction per call, and
+// replication of committed keys to KV. What a call writes, audits and publishes is decided in
+// Rust (src/state, via `wasm.authorityCall`), and so is which feed rows wait for KV.
 
 const ROLLBACK = Symbol("rollback");
 /** A KV write that failed is retried by the alarm after this long. */
@@ -73,115 +61,11 @@ const FLUSH_WAIT_MS = 3_000;
 /** How long one adoption call copies before it answers with a cursor. */
 const ADOPT_MS = 20_000;
 
-/** The tables as `src/edge/state.rs` sees them: synchronous calls; any failure rolls back. */
-class SqlShell {
-  constructor(owner) {
-    this.owner = owner;
-    this.sql = owner.sql;
-    this.failed = false;
-    this.wrote = false;
-  }
-  guard(run) {
-    try {
-      return run();
-    } catch (error) {
-      this.failed = true;
-      throw error;
-    }
-  }
-  get(key) {
-    return this.guard(() => {
-      const rows = this.sql.exec("SELECT value FROM kv WHERE key = ?", key).toArray();
-      return rows.length ? rows[0].value : null;
-    });
-  }
-  put(key, value) {
-    this.write(key, value, 0);
-  }
-  putListed(key, value) {
-    this.write(key, value, 1);
-  }
-  write(key, value, listed) {
-    this.guard(() => {
-      this.sql.exec(
-        "INSERT INTO kv (key, value, listed) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, listed = excluded.listed",
-        key,
-        value,
-        listed,
-      );
-      this.queue(key);
-    });
-  }
-  del(key) {
-    this.guard(() => {
-      this.sql.exec("DELETE FROM kv WHERE key = ?", key);
-      this.queue(key);
-    });
-  }
-  queue(key) {
-    const seq = this.owner.next("outbox_seq");
-    this.sql.exec("INSERT INTO outbox (key, seq) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET seq = excluded.seq", key, seq);
-    this.wrote = true;
-  }
-  list(prefix, cursor, limit) {
-    return this.guard(() => {
-      const after = cursor !== undefined && cursor > prefix ? cursor : prefix;
-      const rows = this.sql
-        .exec("SELECT key, CASE WHEN listed = 1 THEN value END AS listed FROM kv WHERE key > ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?", after, prefix.length, prefix, limit + 1)
-        .toArray();
-      const page = rows.slice(0, limit);
-      const keys = page.map((r) => r.key);
-      const next = rows.length > limit ? keys[keys.length - 1] : null;
-      return JSON.stringify({ keys, listed: page.map((r) => r.listed), cursor: next });
-    });
-  }
-  appendAudit(event, issuer, subject, kind) {
-    this.guard(() => {
-      const time = Math.floor(Date.now() / 1000);
-      this.sql.exec("INSERT INTO audit (time, issuer, subject, kind, event) VALUES (?, ?, ?, ?, ?)", time, issuer ?? null, subject ?? null, kind ?? null, event);
-    });
-  }
-  appendFeed(entry, until) {
-    this.guard(() => {
-      const head = this.owner.next("head");
-      this.sql.exec("INSERT INTO feed (seq, until, entry) VALUES (?, ?, ?)", head, until, entry);
-    });
-  }
-  auditPage(issuer, subject, before, limit) {
-    return this.guard(() => {
-      const where = [];
-      const args = [];
-      if (subject !== undefined) {
-        where.push("kind = 'pat' AND subject = ? AND issuer = ?");
-        args.push(subject, issuer ?? null);
-      }
-      if (before !== undefined) {
-        where.push("seq < ?");
-        args.push(before);
-      }
-      const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-      const rows = this.sql.exec(`SELECT seq, event FROM audit ${clause} ORDER BY seq DESC LIMIT ?`, ...args, limit + 1).toArray();
-      const page = rows.slice(0, limit);
-      const cursor = rows.length > limit ? page[page.length - 1].seq : null;
-      return `{"events":[${page.map((r) => r.event).join(",")}],"cursor":${cursor}}`;
-    });
-  }
-}
-
 export class AuthState extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    for (const statement of SCHEMA) this.sql.exec(statement);
-    // Tables made before `listed` existed get the column once (a new table has it already).
-    if (this.meta("kv_listed") === null) {
-      try {
-        this.sql.exec("ALTER TABLE kv ADD COLUMN listed INTEGER NOT NULL DEFAULT 0");
-      } catch {
-        // the column is there
-      }
-      this.setMeta("kv_listed", 1);
-    }
+    openTables(this.sql, wasm.feedEntryStandsForKvWrite);
     // The epoch names this storage: a new one tells every isolate to drop what it cached.
     if (this.meta("epoch") === null) this.setMeta("epoch", crypto.randomUUID());
     this.flushing = null;
@@ -190,17 +74,10 @@ export class AuthState extends DurableObject {
   }
 
   meta(name) {
-    const rows = this.sql.exec("SELECT value FROM meta WHERE name = ?", name).toArray();
-    return rows.length ? rows[0].value : null;
+    return readMeta(this.sql, name);
   }
   setMeta(name, value) {
-    this.sql.exec("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", name, String(value));
-  }
-  /** The next value of a persistent counter. */
-  next(name) {
-    const value = Number(this.meta(name) ?? 0) + 1;
-    this.setMeta(name, value);
-    return value;
+    writeMeta(this.sql, name, value);
   }
 
   async fetch(request) {
@@ -222,7 +99,7 @@ export class AuthState extends DurableObject {
 
   async call(text) {
     this.prune();
-    const shell = new SqlShell(this);
+    const shell = new SqlShell(this.sql);
     let result;
     try {
       this.ctx.storage.transactionSync(() => {
@@ -245,12 +122,6 @@ export class AuthState extends DurableObject {
     return result.response;
   }
 
-  /** SQL for "this row stands in for a KV write that may not have been seen yet": a revocation
-   *  or change (`key`, `changed`) published after `synced_head`, the feed head when KV last had
-   *  every change. Token revocations and principal cut-offs live only in the feed, and a
-   *  `created` entry only spares a KV miss (past its time a key KV lacks fails closed). */
-  static PENDING = "(seq > ? AND json_extract(entry, '$.t') IN ('key', 'changed'))";
-
   /** True while changes wait for KV (the outbox holds any). */
   pending() {
     return this.sql.exec("SELECT 1 FROM outbox LIMIT 1").toArray().length > 0;
@@ -262,7 +133,7 @@ export class AuthState extends DurableObject {
     const max = wasm.feedMaxEntries();
     // While KV lags, a revocation past its time may still be all that stands for it.
     const rows = this.pending()
-      ? this.sql.exec(`SELECT entry FROM feed WHERE until > ? OR ${AuthState.PENDING} ORDER BY seq DESC LIMIT ?`, now, this.syncedHead(), max + 1).toArray()
+      ? this.sql.exec(`SELECT entry FROM feed WHERE until > ? OR ${PENDING} ORDER BY seq DESC LIMIT ?`, now, this.syncedHead(), max + 1).toArray()
       : this.sql.exec("SELECT entry FROM feed WHERE until > ? ORDER BY seq DESC LIMIT ?", now, max + 1).toArray();
     const overflow = rows.length > max;
     const entries = rows.slice(0, max).map((r) => r.entry).join(",");
@@ -354,7 +225,7 @@ export class AuthState extends DurableObject {
       // copy from before for that long. Writes that never failed need no more than their own.
       if (this.meta("kv_failing") !== null) {
         const until = Math.floor(Date.now() / 1000) + wasm.feedWindowSeconds();
-        this.sql.exec(`UPDATE feed SET until = MAX(until, ?) WHERE ${AuthState.PENDING}`, until, this.syncedHead());
+        this.sql.exec(`UPDATE feed SET until = MAX(until, ?) WHERE ${PENDING}`, until, this.syncedHead());
         this.sql.exec("DELETE FROM meta WHERE name = ?", "kv_failing");
       }
       this.setMeta("synced_head", Number(this.meta("head") ?? 0));
@@ -382,7 +253,7 @@ export class AuthState extends DurableObject {
     if (nowMs - this.prunedAt < 60_000) return;
     this.prunedAt = nowMs;
     const now = Math.floor(nowMs / 1000);
-    if (this.pending()) this.sql.exec(`DELETE FROM feed WHERE until <= ? AND NOT ${AuthState.PENDING}`, now, this.syncedHead());
+    if (this.pending()) this.sql.exec(`DELETE FROM feed WHERE until <= ? AND NOT ${PENDING}`, now, this.syncedHead());
     else this.sql.exec("DELETE FROM feed WHERE until <= ?", now);
     const keep = wasm.auditRetentionSeconds(this.env);
     this.sql.exec("DELETE FROM audit WHERE time < ?", now - keep);

@@ -60,7 +60,12 @@ extern "C" {
         kind: Option<String>,
     ) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = appendFeed)]
-    fn append_feed(this: &SqlShell, entry: &str, until: f64) -> Result<(), JsValue>;
+    fn append_feed(
+        this: &SqlShell,
+        entry: &str,
+        until: f64,
+        stands_for_kv_write: bool,
+    ) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = auditPage)]
     fn audit_page(
         this: &SqlShell,
@@ -215,7 +220,7 @@ impl StateLog for Log<'_> {
         #[allow(clippy::cast_precision_loss)]
         let until = until as f64;
         self.0
-            .append_feed(&text, until)
+            .append_feed(&text, until, entry.stands_for_kv_write())
             .map_err(|_| StoreError::Unavailable)
     }
     fn audit_page(
@@ -321,6 +326,13 @@ pub fn kv_is_record(name: &str) -> bool {
 #[wasm_bindgen(js_name = kvIsAdopted)]
 pub fn kv_is_adopted(name: &str) -> bool {
     crate::keys::repository::is_adopted(name)
+}
+
+/// Inside the object: whether a stored feed entry stands for a KV write KV may not have had
+/// (`FeedEntry::stands_for_kv_write`), for rows stored before the `pending` column.
+#[wasm_bindgen(js_name = feedEntryStandsForKvWrite)]
+pub fn feed_entry_stands_for_kv_write(text: &str) -> bool {
+    crate::state::feed::FeedEntry::text_stands_for_kv_write(text)
 }
 
 /// Inside the object: the feed's entry cap (the shell reports `overflow` past it).

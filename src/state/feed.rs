@@ -84,6 +84,25 @@ pub enum FeedEntry {
 }
 
 impl FeedEntry {
+    /// Whether this entry stands in for a KV write that KV may not have had yet: a revocation or
+    /// a change of a key (`Key`, `Changed`), whose record the outbox writes through. While the
+    /// outbox holds anything, such an entry published after the feed head KV last had in full is
+    /// served and kept past its time (the shell's `pending` column; entry.mjs `flush`): until KV
+    /// has it, the feed is all that says the key is revoked or changed. The others need no KV
+    /// write to be true: token revocations and principal cut-offs live only in the feed, and a
+    /// `Created` entry past its time only means a key KV lacks fails closed.
+    #[must_use]
+    pub fn stands_for_kv_write(&self) -> bool {
+        matches!(self, FeedEntry::Key { .. } | FeedEntry::Changed { .. })
+    }
+
+    /// [`FeedEntry::stands_for_kv_write`] of a stored entry's text; one that does not parse is
+    /// kept as if it did (what cannot be read is never dropped early).
+    #[must_use]
+    pub fn text_stands_for_kv_write(text: &str) -> bool {
+        serde_json::from_str::<FeedEntry>(text).map_or(true, |e| e.stands_for_kv_write())
+    }
+
     /// The `Created` entry for a key's digest.
     #[must_use]
     pub fn created(digest: &TokenDigest) -> FeedEntry {
@@ -506,6 +525,26 @@ fn token_id_and_iat(payload: Option<&str>) -> (Option<String>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_key_revocations_and_changes_stand_for_a_kv_write() {
+        let cases = [
+            (r#"{"t":"key","id":"k","at":1}"#, true),
+            (r#"{"t":"changed","id":"k","at":1}"#, true),
+            (r#"{"t":"created","d":"0011223344556677"}"#, false),
+            (r#"{"t":"token","iss":"i","jti":"j","exp":1}"#, false),
+            (r#"{"t":"principal","sub":"s","before":1}"#, false),
+            // what cannot be read is kept
+            (r#"{"t":"later","x":1}"#, true),
+            ("", true),
+        ];
+        for (text, want) in cases {
+            assert_eq!(FeedEntry::text_stands_for_kv_write(text), want, "{text}");
+            if let Ok(entry) = serde_json::from_str::<FeedEntry>(text) {
+                assert_eq!(entry.stands_for_kv_write(), want, "{text}");
+            }
+        }
+    }
 
     fn doc(head: u64, entries: Vec<FeedEntry>) -> FeedDocument {
         FeedDocument {
