@@ -21,7 +21,9 @@ const MAX_PATH_CHARS: usize = 512;
 /// One JSON line per decision. Holds no credential, hash or secret.
 #[derive(Clone, Debug, Serialize)]
 pub struct LogLine {
-    /// When the request arrived (Unix milliseconds, as the runtime's clock reads them).
+    /// When the request arrived (Unix milliseconds, as the runtime's clock reads them), written
+    /// as a whole number.
+    #[serde(serialize_with = "whole_ms")]
     time: f64,
     request_id: String,
     method: String,
@@ -54,7 +56,25 @@ pub struct LogLine {
     /// The binding at fault (`AUTH_KV` for `kv_not_bound`).
     #[serde(skip_serializing_if = "Option::is_none")]
     binding: Option<&'static str>,
+    /// Written as whole milliseconds: a Worker's clock does not advance while it computes (only
+    /// across I/O), so no finer figure exists.
+    #[serde(serialize_with = "whole_ms")]
     duration_ms: f64,
+}
+
+/// A time in milliseconds as a whole number, for readers that take `time` as an integer (a
+/// JSON `1764700000593.0` does not fit an int64 column): truncated, 0 for a negative or NaN
+/// figure.
+fn ms(value: f64) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // `as` saturates: NaN and negatives become 0, which is what a log line should say.
+    let whole = value as u64;
+    whole
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
+fn whole_ms<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(ms(*value))
 }
 
 impl LogLine {
@@ -135,7 +155,7 @@ impl LogLine {
 #[must_use]
 pub fn origin_error_line(time: f64, request_id: &str, problem: &Problem) -> String {
     let line = serde_json::json!({
-        "time": time,
+        "time": ms(time),
         "request_id": request_id,
         "outcome": "origin_error",
         "status": problem.status,
@@ -154,7 +174,7 @@ pub fn refresh_failure_line(
     reason: Reason,
 ) -> String {
     let line = serde_json::json!({
-        "time": time,
+        "time": ms(time),
         "outcome": "jwks_refresh_failed",
         "reason": reason,
         "issuer": issuer,
@@ -168,7 +188,7 @@ pub fn refresh_failure_line(
 pub fn unused_algorithms_line(time: f64, note: &crate::jwks::cache::UnusedAlgorithms) -> String {
     let algorithms: Vec<&str> = note.algorithms.iter().map(|a| a.as_str()).collect();
     let line = serde_json::json!({
-        "time": time,
+        "time": ms(time),
         "outcome": "jwks_unused_algorithms",
         "issuer": note.issuer,
         "unused_algorithms": algorithms,
@@ -321,8 +341,9 @@ mod tests {
             ]
         );
         let v = parsed(&text);
-        assert_eq!(v["time"], 1000.0);
-        assert_eq!(v["duration_ms"], 12.5);
+        assert_eq!(v["time"], 1000);
+        assert_eq!(v["duration_ms"], 12, "whole milliseconds");
+        assert!(text.contains("\"time\":1000,"), "{text}");
         assert_eq!(v["request_id"], "rid-1");
         assert_eq!(v["method"], "GET");
         assert_eq!(v["path"], "/v1/x");

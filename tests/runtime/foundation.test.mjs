@@ -102,7 +102,12 @@ test("a decision log line is written as JSON without credentials", async () => {
   const lines = edge.logs.filter((l) => l.includes('"request_id"'));
   assert.ok(lines.length > 0, "decision lines logged");
   const parsed = lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))));
-  assert.ok(parsed.some((l) => l.path === "/v1/things" && l.outcome === "rejected"));
+  const line = parsed.find((l) => l.path === "/v1/things" && l.outcome === "rejected");
+  assert.ok(line);
+  // Whole milliseconds, as integers in the text (an int64 column takes them).
+  assert.ok(Number.isInteger(line.time) && Math.abs(line.time - Date.now()) < 60_000, JSON.stringify(line));
+  assert.ok(Number.isInteger(line.duration_ms) && line.duration_ms >= 0, JSON.stringify(line));
+  assert.match(lines.find((l) => l.includes('"/v1/things"')), /"time":\d+,/);
   assert.ok(!edge.logs.join("\n").includes("secretsecret"));
 });
 
