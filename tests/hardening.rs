@@ -198,6 +198,19 @@ impl World {
             .await
     }
 
+    /// One PAT creation with `jwt` succeeds, and the next is refused with 409 (the cap).
+    async fn one_more_pat_then_none(&mut self, jwt: &str) {
+        let body = json!({ "name": "again", "scopes": ["read"], "expires_in": 3600 });
+        assert_eq!(
+            status(&self.admin(jwt, "POST", "/pats", None, body.clone()).await),
+            201
+        );
+        assert_eq!(
+            status(&self.admin(jwt, "POST", "/pats", None, body).await),
+            409
+        );
+    }
+
     async fn mint_pat(&mut self, jwt: &str, name: &str) -> Value {
         let reply = self
             .admin(
@@ -1058,9 +1071,8 @@ async fn the_pat_cap_counts_a_long_history_from_the_index_listing_alone() {
         "{reads} reads: 2 per unsummarised entry and the new id's check"
     );
     let body = json!({ "name": "over", "scopes": ["read"], "expires_in": 3600 });
-    let over = w.admin(&alice, "POST", "/pats", None, body.clone()).await;
+    let over = w.admin(&alice, "POST", "/pats", None, body).await;
     assert_eq!(status(&over), 409, "{over:?}");
-    let created = || json!({ "name": "again", "scopes": ["read"], "expires_in": 3600 });
 
     // Revoking the legacy one frees a place (its record says revoked, and it is read again); it
     // gets no second index entry, which would list it twice.
@@ -1074,14 +1086,7 @@ async fn the_pat_cap_counts_a_long_history_from_the_index_listing_alone() {
     );
     assert_eq!(w.store.data.borrow().len(), names, "no entry added");
     assert!(!w.store.data.borrow().contains_key(&entry("pat_legacy")));
-    assert_eq!(
-        status(&w.admin(&alice, "POST", "/pats", None, created()).await),
-        201
-    );
-    assert_eq!(
-        status(&w.admin(&alice, "POST", "/pats", None, body.clone()).await),
-        409
-    );
+    w.one_more_pat_then_none(&alice).await;
     // Revoking the others rewrites their summaries (the unsummarised one gains one), and each
     // frees a place.
     for id in ["pat_plain", "pat_sum"] {
@@ -1095,14 +1100,7 @@ async fn the_pat_cap_counts_a_long_history_from_the_index_listing_alone() {
             serde_json::from_str::<Value>(&listed).unwrap(),
             json!({ "kind": "pat", "created_at": NOW - 7_200, "expires_at": NOW + 3_600, "revoked_at": NOW })
         );
-        assert_eq!(
-            status(&w.admin(&alice, "POST", "/pats", None, created()).await),
-            201
-        );
-        assert_eq!(
-            status(&w.admin(&alice, "POST", "/pats", None, body.clone()).await),
-            409
-        );
+        w.one_more_pat_then_none(&alice).await;
     }
 }
 

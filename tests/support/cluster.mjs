@@ -202,19 +202,9 @@ export async function startCluster({
     },
     /** Present keys under `prefix` (all pages; control keys and deletions left out). */
     async list(prefix = "") {
-      const names = [];
-      let cursor;
-      do {
-        const page = await store.list({ prefix, cursor });
-        for (const k of page.keys) {
-          if (k.name.startsWith("__kvlag__:") || k.metadata?.kvlag?.deleted) continue;
-          names.push(k.name);
-        }
-        cursor = page.list_complete ? undefined : page.cursor;
-      } while (cursor);
-      return names;
+      return (await this.listed(prefix)).map((k) => k.name);
     },
-    /** Present keys under `prefix` with the metadata their writer gave (`{name, metadata}`). */
+    /** The same, each with the metadata its writer gave (`{name, metadata}`). */
     async listed(prefix = "") {
       const out = [];
       let cursor;
