@@ -1104,6 +1104,70 @@ async fn the_pat_cap_counts_a_long_history_from_the_index_listing_alone() {
     }
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_that_fails_halfway_never_leaves_the_cap_counting_a_pat_that_is_not_active() {
+    let fail = |w: &World, prefix: Option<&str>| {
+        *w.store.failing_writes.borrow_mut() = prefix.map(str::to_string);
+    };
+    // A creation whose key record was not written: its index entry says "active", but there is
+    // no such PAT (DELETE finds none). Before refusing, the cap reads the keys behind the
+    // summaries, and this one is not there.
+    let mut config = two_issuer_config();
+    config["keys"] = json!({ "pat_max_active": 2 });
+    let mut w = World::new(config.clone());
+    let alice = w.jwt(ISS_A, "alice", "read");
+    let body = json!({ "name": "p", "scopes": ["read"], "expires_in": 3600 });
+    fail(&w, Some("key:"));
+    assert_eq!(
+        status(&w.admin(&alice, "POST", "/pats", None, body.clone()).await),
+        503
+    );
+    fail(&w, None);
+    w.mint_pat(&alice, "p1").await;
+    w.one_more_pat_then_none(&alice).await;
+    let mine = json_body(w.admin(&alice, "GET", "/pats", None, Value::Null).await);
+    assert_eq!(mine["keys"].as_array().unwrap().len(), 2);
+
+    // A revocation whose summary rewrite failed: the record says revoked, the summary active.
+    // Sent again, it repairs the summary; either way the PAT no longer counts.
+    config["keys"] = json!({ "pat_max_active": 1 });
+    let mut w = World::new(config);
+    let bob = w.jwt(ISS_A, "bob", "read");
+    let id = w.mint_pat(&bob, "only").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/pats/{id}");
+    fail(&w, Some("sub:"));
+    assert_eq!(
+        status(&w.admin(&bob, "DELETE", &path, None, Value::Null).await),
+        503
+    );
+    fail(&w, None);
+    let entry = edge_auth::keys::repository::index_entry(Some(ISS_A), "bob", &id);
+    let summary = |w: &World| -> Value {
+        serde_json::from_str(&w.store.listed.borrow().get(&entry).cloned().unwrap()).unwrap()
+    };
+    assert!(
+        summary(&w).get("revoked_at").is_none(),
+        "the rewrite failed"
+    );
+    assert_eq!(
+        status(&w.admin(&bob, "POST", "/pats", None, body.clone()).await),
+        201,
+        "the record is read before refusing"
+    );
+    assert_eq!(
+        status(&w.admin(&bob, "DELETE", &path, None, Value::Null).await),
+        204
+    );
+    assert_eq!(
+        summary(&w)["revoked_at"],
+        NOW,
+        "sent again, the summary is repaired"
+    );
+}
+
 // ---- 5. Smaller ----
 
 #[tokio::test(flavor = "current_thread")]

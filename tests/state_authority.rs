@@ -433,6 +433,77 @@ fn principal_revocation_revokes_the_principals_keys_and_publishes_a_cut_off() {
 }
 
 #[test]
+fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
+    use edge_auth::keys::{KeyKind, KeyRecord, KeyRepository, TokenDigest};
+    let mut a = Authority::new();
+    let record = |id: &str, kind, issuer: Option<&str>, revoked: bool| KeyRecord {
+        id: id.to_string(),
+        kind,
+        subject: "alice".into(),
+        name: id.to_string(),
+        scopes: Vec::new(),
+        created_at: NOW - 7_200,
+        expires_at: Some(NOW + 3_600),
+        revoked_at: revoked.then_some(NOW - 3_600),
+        start: None,
+        issuer: issuer.map(str::to_string),
+        limits: Vec::new(),
+        credits: None,
+    };
+    // 1,000 of alice@ISSUER's PATs revoked before; live: three of hers, one PAT of another
+    // issuer's alice, one API key of subject "alice" (the principal (none, alice)).
+    let mut keys: Vec<KeyRecord> = (0..1_000)
+        .map(|i| record(&format!("pat_gone{i:04}"), KeyKind::Pat, Some(ISSUER), true))
+        .collect();
+    for i in 0..3 {
+        keys.push(record(
+            &format!("pat_live{i}"),
+            KeyKind::Pat,
+            Some(ISSUER),
+            false,
+        ));
+    }
+    keys.push(record(
+        "pat_other",
+        KeyKind::Pat,
+        Some("https://other.test"),
+        false,
+    ));
+    keys.push(record("key_alice", KeyKind::ApiKey, None, false));
+    for key in &keys {
+        futures_now(KeyRepository::new(&a.store).write_key(&TokenDigest::of(&key.id), key))
+            .unwrap();
+    }
+    let revoke = |a: &mut Authority| {
+        let reads = a.store.reads.get();
+        let (status, body) = a.admin(
+            "POST",
+            "/principals/revoke",
+            json!({ "issuer": ISSUER, "subject": "alice" }),
+        );
+        assert_eq!(status, 200, "{body}");
+        (body, a.store.reads.get() - reads)
+    };
+    let (first, reads) = revoke(&mut a);
+    let mut ids: Vec<&str> = first["revoked_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["pat_live0", "pat_live1", "pat_live2"]);
+    // Two reads per live key of hers and one per summary rewritten, not 2,010 (every key).
+    assert!(reads <= 12, "{reads} reads");
+    // Called again (as after a store error halfway): nothing read, nothing revoked.
+    let (again, reads) = revoke(&mut a);
+    assert_eq!(again["revoked_keys"], json!([]));
+    assert_eq!(reads, 0);
+    assert_eq!(a.status_of("pat_other"), "active");
+    assert_eq!(a.status_of("key_alice"), "active");
+}
+
+#[test]
 fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events() {
     let mut a = Authority::new();
     let (status, _) = a.admin(

@@ -503,9 +503,12 @@ async fn create_pat<S: KeyStore>(
 /// 409 when `owner` already holds `keys.pat_max_active` active PATs; 429 when it created
 /// `keys.pat_max_created_per_hour` PATs (revoked ones included) in the last hour. Counts from the
 /// subject's index listing (`KeyRepository::list_index`: each entry's summary), one list call per
-/// 1,000 keys of the subject's history; only an entry that cannot tell (written by an older
-/// version) costs the two reads of its key. KV is eventually consistent, so two creations racing
-/// in two locations can both pass; the state tier makes this exact.
+/// 1,000 keys of the subject's history. A summary can overstate (a creation whose record write
+/// failed after its index entry, a revocation whose summary rewrite failed), never understate,
+/// so the keys behind active summaries are read only before refusing: at most two reads per
+/// active PAT, on the refusal path alone. An entry that cannot tell (written by an older
+/// version) is read when met. KV is eventually consistent, so two creations racing in two
+/// locations can both pass; the state tier makes this exact.
 async fn pat_cap_reached<S: KeyStore>(
     owner: Owner<'_>,
     ctx: &AdminContext<'_>,
@@ -518,7 +521,9 @@ async fn pat_cap_reached<S: KeyStore>(
     let mut recent = 0usize;
     let mut oldest_recent = ctx.now.0;
     let mut cursor: Option<String> = None;
+    // Active PATs whose record was read, and those active by their summary alone.
     let mut active = 0usize;
+    let mut unconfirmed: Vec<String> = Vec::new();
     let repo = KeyRepository::new(store);
     loop {
         let page = match repo
@@ -529,26 +534,39 @@ async fn pat_cap_reached<S: KeyStore>(
             Err(e) => return Some(unavailable(e)),
         };
         for entry in &page.entries {
-            let (created_at, status) = match entry.for_pat_owner(owner.issuer) {
-                Indexed::Pat(summary) => (summary.created_at, summary.status(ctx.now)),
+            let (created_at, status, read) = match entry.for_pat_owner(owner.issuer) {
+                Indexed::Pat(summary) => (summary.created_at, summary.status(ctx.now), false),
                 Indexed::NotOwned => continue,
-                Indexed::Unknown => {
-                    match load(&entry.id, Some(owner), ctx.sole_issuer, store).await {
-                        Ok(Some((_, record))) => (record.created_at, record.status(ctx.now)),
-                        Ok(None) => continue,
-                        Err(e) => return Some(unavailable(e)),
-                    }
-                }
+                Indexed::Unknown => match active_record(&entry.id, owner, ctx, store).await {
+                    Ok(Some(record)) => (record.created_at, record.status(ctx.now), true),
+                    Ok(None) => continue,
+                    Err(e) => return Some(unavailable(e)),
+                },
             };
             if created_at > hour_ago {
                 recent += 1;
                 oldest_recent = oldest_recent.min(created_at);
             }
             if status == KeyStatus::Active {
-                active += 1;
+                if read {
+                    active += 1;
+                } else {
+                    unconfirmed.push(entry.id.clone());
+                }
             }
-            if active >= cap {
-                return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
+            if active + unconfirmed.len() >= cap {
+                for id in unconfirmed.drain(..) {
+                    match active_record(&id, owner, ctx, store).await {
+                        Ok(Some(record)) if record.status(ctx.now) == KeyStatus::Active => {
+                            active += 1;
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Some(unavailable(e)),
+                    }
+                }
+                if active >= cap {
+                    return Some(AdminReply::Problem(Problem::pat_limit_reached(cap)));
+                }
             }
             if recent >= per_hour {
                 let retry_after = oldest_recent
@@ -564,6 +582,18 @@ async fn pat_cap_reached<S: KeyStore>(
         cursor = page.cursor;
         cursor.as_ref()?;
     }
+}
+
+/// The record of `owner`'s key `id`, if it has one.
+async fn active_record<S: KeyStore>(
+    id: &str,
+    owner: Owner<'_>,
+    ctx: &AdminContext<'_>,
+    store: &S,
+) -> Result<Option<KeyRecord>, StoreError> {
+    Ok(load(id, Some(owner), ctx.sole_issuer, store)
+        .await?
+        .map(|(_, record)| record))
 }
 
 /// The issuer a key made by the admin belongs to: none for an API key; for a PAT the `given`
@@ -819,7 +849,11 @@ async fn revoke_record<S: KeyStore>(
     ctx: &mut AdminContext<'_>,
     store: &S,
 ) -> Result<(), StoreError> {
-    if record.revoked_at.is_none() {
+    if record.revoked_at.is_some() {
+        // Revoked already: its summary may still say active (a rewrite that failed, or an
+        // existence check KV answered stale). Saying so again is one read and one write.
+        KeyRepository::new(store).refresh_index(record).await?;
+    } else {
         record.revoked_at = Some(ctx.now.0);
         KeyRepository::new(store)
             .put_record_and_index(digest, record)
@@ -1004,19 +1038,24 @@ async fn revoke_principal<S: KeyStore>(
     }
     // The principal's index, and for PATs stored before principals were issuer-qualified, the
     // subject's untagged entries (their records say which issuer they belong to).
-    let listing = Listing::Subject(&cmd.subject);
+    // Entries whose summary rules them out are not read (`spared_by_principal_revocation`), so a
+    // call that stops at a store error (in KV alone, the Workers limit of 1,000 KV operations
+    // per request) is finished by calling again: what it revoked is skipped without reads.
     let mut cursor: Option<String> = None;
     let mut revoked = Vec::new();
     loop {
         let page = match KeyRepository::new(store)
-            .list(listing, cursor.as_deref(), MAX_PAGE)
+            .list_index(&cmd.subject, cursor.as_deref(), MAX_PAGE)
             .await
         {
             Ok(p) => p,
             Err(e) => return unavailable(e),
         };
-        for id in &page.ids {
-            let (digest, mut record) = match load(id, None, None, store).await {
+        for entry in &page.entries {
+            if entry.spared_by_principal_revocation(cmd.issuer.as_deref(), cmd.before) {
+                continue;
+            }
+            let (digest, mut record) = match load(&entry.id, None, None, store).await {
                 Ok(Some(found)) => found,
                 Ok(None) => continue,
                 Err(e) => return unavailable(e),

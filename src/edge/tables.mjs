@@ -46,40 +46,51 @@ export function nextCounter(sql, name) {
   return value;
 }
 
-/** `ALTER TABLE … ADD COLUMN`, where a table made before the column lacks it (a table made since
- *  has it: the error says so, and is the expected case). */
-function addColumn(sql, table, column) {
+/** Whether `table` has `column` (a query naming a missing column fails to prepare). */
+function hasColumn(sql, table, column) {
   try {
-    sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+    sql.exec(`SELECT ${column} FROM ${table} LIMIT 0`);
+    return true;
   } catch {
-    // the column is there
+    return false;
   }
+}
+
+/** `ALTER TABLE … ADD COLUMN` where a table made before the column lacks it; any failure of the
+ *  change itself is thrown (the object does not start, and the next start tries again). */
+function addColumn(sql, table, column, definition) {
+  if (!hasColumn(sql, table, column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }
 
 /** Migrations of tables made by earlier versions, in order, each run once (marked in `meta`).
  *  Each is safe to run again if the object stopped halfway (the mark is written last). */
 const MIGRATIONS = [
-  ["kv_listed", (sql) => addColumn(sql, "kv", "listed INTEGER NOT NULL DEFAULT 0")],
-  [
-    "feed_pending",
-    (sql, standsForKvWrite) => {
-      addColumn(sql, "feed", "pending INTEGER NOT NULL DEFAULT 0");
-      for (const { seq, entry } of sql.exec("SELECT seq, entry FROM feed").toArray()) {
-        if (standsForKvWrite(entry)) sql.exec("UPDATE feed SET pending = 1 WHERE seq = ?", seq);
-      }
-    },
-  ],
+  ["kv_listed", (sql) => addColumn(sql, "kv", "listed", "INTEGER NOT NULL DEFAULT 0")],
+  // Its rows are marked by the judging every start does (openTables): only rows after
+  // `synced_head` can be PENDING.
+  ["feed_pending", (sql) => addColumn(sql, "feed", "pending", "INTEGER NOT NULL DEFAULT 0")],
 ];
 
-/** Creates what is missing and brings older tables up to date. `standsForKvWrite(entryText)` is
- *  the core's rule, for feed rows stored before `pending` existed. */
+/** Marks `pending` the feed rows `query` selects that the core's rule says stand for a KV write. */
+function judge(sql, standsForKvWrite, query, ...bindings) {
+  for (const { seq, entry } of sql.exec(query, ...bindings).toArray()) {
+    if (standsForKvWrite(entry)) sql.exec("UPDATE feed SET pending = 1 WHERE seq = ?", seq);
+  }
+}
+
+/** Creates what is missing and brings older tables up to date. Every start then judges, by the
+ *  core's rule `standsForKvWrite(entryText)`, the unmarked feed rows KV may not have had yet
+ *  (published after `synced_head`; none while KV has every change): rows from before the
+ *  `pending` column, and rows a version from before it writes when run again after the
+ *  migration (a rollback), which pruning would otherwise drop while KV lacks them. */
 export function openTables(sql, standsForKvWrite) {
   for (const statement of SCHEMA) sql.exec(statement);
   for (const [name, migrate] of MIGRATIONS) {
     if (readMeta(sql, `migrated:${name}`) !== null) continue;
-    migrate(sql, standsForKvWrite);
+    migrate(sql);
     writeMeta(sql, `migrated:${name}`, 1);
   }
+  judge(sql, standsForKvWrite, "SELECT seq, entry FROM feed WHERE pending = 0 AND seq > ?", Number(readMeta(sql, "synced_head") ?? 0));
 }
 
 /** The tables as `src/edge/state.rs` sees them: synchronous calls; any failure marks the shell

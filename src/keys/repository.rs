@@ -204,6 +204,32 @@ impl IndexedKey {
     }
 }
 
+impl IndexedKey {
+    /// Whether the entry shows, without reading the key, that revoking every key of the
+    /// principal (`issuer`, the listed subject) made at or before `before` leaves this one as it
+    /// is: already revoked (a summary says so only after the record does), made after `before`,
+    /// or another principal's (an API key when `issuer` is given, another issuer's PAT). What it
+    /// cannot tell is read.
+    #[must_use]
+    pub fn spared_by_principal_revocation(&self, issuer: Option<&str>, before: u64) -> bool {
+        let Some(summary) = self.summary.as_ref() else {
+            return false;
+        };
+        if summary.revoked_at.is_some() || summary.created_at > before {
+            return true;
+        }
+        let Some(tag) = self.tag.as_deref() else {
+            return false;
+        };
+        match summary.kind {
+            KeyKind::ApiKey => issuer.is_some(),
+            // A PAT stored without an issuer may be the only configured issuer's.
+            KeyKind::Pat if tag == issuer_tag(None) => false,
+            KeyKind::Pat => issuer.is_none_or(|iss| tag != issuer_tag(Some(iss))),
+        }
+    }
+}
+
 /// One page of a subject's index entries, in the store's order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IndexPage {
@@ -362,6 +388,12 @@ impl<'s, S: KeyStore> KeyRepository<'s, S> {
         record: &KeyRecord,
     ) -> Result<(), StoreError> {
         self.put_record(digest, record).await?;
+        self.refresh_index(record).await
+    }
+
+    /// Rewrite `record`'s index summary from it, if its index entry (the issuer-qualified form)
+    /// exists.
+    pub async fn refresh_index(&self, record: &KeyRecord) -> Result<(), StoreError> {
         let entry = index_entry(record.issuer.as_deref(), &record.subject, &record.id);
         if self.store.get(&entry).await?.is_some() {
             let summary = IndexSummary::of(record).to_json()?;
@@ -536,6 +568,48 @@ mod tests {
     }
 
     #[test]
+    fn a_principal_revocation_reads_only_what_the_entry_cannot_rule_out() {
+        let entry = |tag: Option<&str>, kind, created_at, revoked_at| IndexedKey {
+            id: "k".into(),
+            tag: tag.map(str::to_string),
+            summary: Some(IndexSummary {
+                kind,
+                created_at,
+                expires_at: None,
+                revoked_at,
+            }),
+        };
+        let a = issuer_tag(Some("https://a"));
+        let none = issuer_tag(None);
+        let (a, none) = (Some(a.as_str()), Some(none.as_str()));
+        let pat = KeyKind::Pat;
+        let api = KeyKind::ApiKey;
+        for (e, issuer, spared) in [
+            (entry(a, pat, 5, None), Some("https://a"), false),
+            (entry(a, pat, 5, Some(6)), Some("https://a"), true),
+            (entry(a, pat, 11, None), Some("https://a"), true),
+            (entry(a, pat, 5, None), Some("https://b"), true),
+            (entry(a, pat, 5, None), None, true),
+            (entry(none, api, 5, None), None, false),
+            (entry(none, api, 5, None), Some("https://a"), true),
+            (entry(none, pat, 5, None), Some("https://a"), false),
+            (entry(None, pat, 5, None), Some("https://a"), false),
+        ] {
+            assert_eq!(
+                e.spared_by_principal_revocation(issuer, 10),
+                spared,
+                "{e:?} {issuer:?}"
+            );
+        }
+        let unsummarised = IndexedKey {
+            id: "k".into(),
+            tag: a.map(str::to_string),
+            summary: None,
+        };
+        assert!(!unsummarised.spared_by_principal_revocation(Some("https://b"), 10));
+    }
+
+    #[test]
     fn the_longest_summary_fits_kv_metadata() {
         let longest = IndexSummary {
             kind: KeyKind::ApiKey,
@@ -543,8 +617,15 @@ mod tests {
             expires_at: Some(u64::MAX),
             revoked_at: Some(u64::MAX),
         };
-        let text = longest.to_json().unwrap_or_default();
-        assert!(text.len() + 2 <= crate::ports::MAX_LISTED_BYTES, "{text}");
+        let text = longest.to_json().ok();
+        let text = text.as_deref().unwrap_or("{unserialisable}");
+        assert!(text.starts_with("{\"kind\":"), "{text}");
+        // KV counts the metadata as JSON: the string, its quotes and its escapes.
+        let as_metadata = serde_json::to_string(text).unwrap_or_default();
+        assert!(
+            as_metadata.len() <= crate::ports::MAX_LISTED_BYTES,
+            "{as_metadata}"
+        );
         assert!(text.bytes().all(|b| b.is_ascii_graphic()), "{text}");
     }
 

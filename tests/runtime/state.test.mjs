@@ -294,7 +294,7 @@ test("health reports the state tier and its view", async () => {
   assert.ok(health.state.view.age_ms !== null && health.state.view.age_ms < 10_000);
 });
 
-test("the authority writes each PAT's index summary through to KV; the cap counts from it", async () => {
+test("the authority writes each PAT's index summary through to KV, a revocation rewrites it, and the cap holds", async () => {
   const jwt = mint(signing, claims(jwks.url, AUD, { sub: "capped" }));
   const as = (init = {}) => ({ ...init, headers: { authorization: `Bearer ${jwt}`, "cf-connecting-ip": "203.0.113.8" } });
   const pats = [];

@@ -43,9 +43,41 @@ test("tables made by the first version gain the new columns once, with their row
   assert.deepEqual(seen, entries, "every old row was judged by the core's rule");
   for (const name of ["kv_listed", "feed_pending"]) assert.equal(readMeta(sql, `migrated:${name}`), "1");
 
-  // Opened again (the next time the object starts): nothing runs twice.
-  openTables(sql, () => assert.fail("judged again"));
+  // Opened again (the next time the object starts): no migration runs twice; only the unmarked
+  // rows KV may lack (KV has not had every change yet: synced_head 0) are judged again.
+  const again = [];
+  openTables(sql, (text) => (again.push(text), standsForKvWrite(text)));
+  assert.deepEqual(again, [entries[1], entries[3]]);
   assert.equal(sql.exec("SELECT COUNT(*) AS n FROM feed").toArray()[0].n, 4);
+});
+
+test("rows written unmarked after the migration (an older version run again) are judged at the next start", () => {
+  const sql = storage();
+  openTables(sql, standsForKvWrite);
+  // What a version from before `pending` writes: no verdict. KV last had everything at head 1.
+  sql.exec("INSERT INTO feed (seq, until, entry) VALUES (1, 10, ?)", '{"t":"key","id":"old","at":1}');
+  sql.exec("INSERT INTO feed (seq, until, entry) VALUES (2, 10, ?)", '{"t":"key","id":"a","at":1}');
+  sql.exec("INSERT INTO feed (seq, until, entry) VALUES (3, 10, ?)", '{"t":"created","d":"00"}');
+  sql.exec("INSERT INTO meta (name, value) VALUES ('synced_head', '1')");
+  const judged = [];
+  openTables(sql, (text) => (judged.push(JSON.parse(text).t), standsForKvWrite(text)));
+  assert.deepEqual(judged, ["key", "created"], "only what KV may lack");
+  assert.deepEqual(sql.exec(`SELECT seq FROM feed WHERE ${PENDING}`, 1).toArray().map((r) => r.seq), [2]);
+});
+
+test("a migration that cannot change the table stops the start, and runs again at the next", () => {
+  const sql = storage();
+  sql.exec("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const exec = sql.exec;
+  sql.exec = (query, ...bindings) => {
+    if (query.startsWith("ALTER TABLE kv")) throw new Error("SQLITE_FULL");
+    return exec.call(sql, query, ...bindings);
+  };
+  assert.throws(() => openTables(sql, standsForKvWrite), /SQLITE_FULL/);
+  assert.equal(readMeta(sql, "migrated:kv_listed"), null);
+  sql.exec = exec;
+  openTables(sql, standsForKvWrite);
+  assert.ok(columns(sql, "kv").includes("listed"));
 });
 
 test("new tables have every column, and their migrations are marked without a row to judge", () => {

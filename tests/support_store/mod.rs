@@ -17,6 +17,9 @@ pub struct MemoryStore {
     pub lists: Cell<usize>,
     pub writes: Cell<usize>,
     pub failing: Cell<bool>,
+    /// Writes (`put`, `put_listed`) of keys starting with this fail: a write that fails halfway
+    /// through a change of several keys.
+    pub failing_writes: RefCell<Option<String>>,
 }
 
 impl MemoryStore {
@@ -60,6 +63,14 @@ impl KeyStore for MemoryStore {
         _expires_at: Option<u64>,
     ) -> Result<(), StoreError> {
         self.check()?;
+        if self
+            .failing_writes
+            .borrow()
+            .as_deref()
+            .is_some_and(|p| key.starts_with(p))
+        {
+            return Err(StoreError::Unavailable);
+        }
         self.writes.set(self.writes.get() + 1);
         self.data
             .borrow_mut()
