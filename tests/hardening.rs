@@ -1168,6 +1168,47 @@ async fn a_write_that_fails_halfway_never_leaves_the_cap_counting_a_pat_that_is_
     );
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_listing_call_stays_within_the_kv_operations_of_one_request() {
+    use edge_auth::keys::{KeyKind, KeyRepository, TokenDigest};
+    let mut w = World::new(two_issuer_config());
+    let repo = KeyRepository::new(&w.store);
+    for i in 0..400 {
+        let record = old_record(
+            &format!("key_svc{i:03}"),
+            KeyKind::ApiKey,
+            None,
+            "svc",
+            NOW + 60,
+            false,
+        );
+        repo.write_key(&TokenDigest::of(&record.id), &record)
+            .await
+            .unwrap();
+    }
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    for page in 0.. {
+        let query = match &cursor {
+            Some(c) => format!("subject=svc&limit=1000&cursor={c}"),
+            None => "subject=svc&limit=1000".to_string(),
+        };
+        let (reads, lists) = (w.store.reads.get(), w.store.lists.get());
+        let body = json_body(
+            w.admin(ADMIN, "GET", "/keys", Some(&query), Value::Null)
+                .await,
+        );
+        let ops = w.store.reads.get() - reads + w.store.lists.get() - lists;
+        assert!(ops <= 1_000, "page {page}: {ops} KV operations");
+        seen += body["keys"].as_array().unwrap().len();
+        match body.get("cursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 400, "every key, over the pages");
+}
+
 // ---- 5. Smaller ----
 
 #[tokio::test(flavor = "current_thread")]

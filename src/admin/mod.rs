@@ -771,6 +771,12 @@ async fn get_one<S: KeyStore>(
     }
 }
 
+/// Index or id names one listing call reads at most, whatever its `limit`: each costs up to
+/// three reads (id record, key record, last use), and a Worker may make 1,000 KV operations per
+/// request (Cloudflare's limit, paid plans included), so 300 names and the list call stay under
+/// it. The page is then shorter than `limit`, with a `cursor`, as a filtered page already is.
+const MAX_NAMES_PER_LISTING: u32 = 300;
+
 /// One page of keys: by subject (its index), or every key (the id records); filters apply to
 /// the page, so a page may hold fewer than `limit` keys while a `cursor` follows.
 async fn list<S: KeyStore>(
@@ -783,8 +789,9 @@ async fn list<S: KeyStore>(
         Some(subject) => Listing::Subject(subject),
         None => Listing::All,
     };
+    let names = q.limit.min(MAX_NAMES_PER_LISTING);
     let page = match KeyRepository::new(store)
-        .list(listing, q.cursor.as_deref(), q.limit)
+        .list(listing, q.cursor.as_deref(), names)
         .await
     {
         Ok(p) => p,
