@@ -60,6 +60,12 @@ const RETRY_MS = 5_000;
 const FLUSH_WAIT_MS = 3_000;
 /** How long one adoption call copies before it answers with a cursor. */
 const ADOPT_MS = 20_000;
+/** Names per bulk KV read (KV's most), and the KV operations after which one adoption call
+ *  answers with a cursor: a page of 1,000 names costs one list and at most ten bulk reads, and a
+ *  request may make 1,000 operations (it read every name on its own, one operation each, and
+ *  failed past the first 999 keys). */
+const ADOPT_READ_BATCH = 100;
+const ADOPT_MAX_OPERATIONS = 900;
 
 export class AuthState extends DurableObject {
   constructor(ctx, env) {
@@ -169,24 +175,33 @@ export class AuthState extends DurableObject {
     const started = Date.now();
     let copied = 0;
     let skipped = 0;
+    let operations = 0;
     let next = cursor || undefined;
     do {
       const page = await this.env.AUTH_KV.list({ cursor: next, limit: 1000 });
+      operations++;
+      const wanted = [];
       for (const { name, metadata } of page.keys) {
         if (!wasm.kvIsAdopted(name)) continue;
-        if (this.sql.exec("SELECT 1 FROM kv WHERE key = ?", name).toArray().length) {
-          skipped++;
-          continue;
+        if (this.sql.exec("SELECT 1 FROM kv WHERE key = ?", name).toArray().length) skipped++;
+        else wanted.push({ name, metadata });
+      }
+      // KV's bulk read: up to 100 names per operation.
+      for (let i = 0; i < wanted.length; i += ADOPT_READ_BATCH) {
+        const batch = wanted.slice(i, i + ADOPT_READ_BATCH);
+        const values = await this.env.AUTH_KV.get(batch.map((k) => k.name));
+        operations++;
+        for (const { name, metadata } of batch) {
+          const value = values.get(name) ?? null;
+          if (value === null) continue;
+          // A key listed with its value (a summary entry) stays so; KV hands it back as the metadata.
+          const listed = typeof metadata === "string" && metadata === value ? 1 : 0;
+          this.sql.exec("INSERT INTO kv (key, value, listed) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING", name, value, listed);
+          copied++;
         }
-        const value = await this.env.AUTH_KV.get(name);
-        if (value === null) continue;
-        // A key listed with its value (a summary entry) stays so; KV hands it back as the metadata.
-        const listed = typeof metadata === "string" && metadata === value ? 1 : 0;
-        this.sql.exec("INSERT INTO kv (key, value, listed) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING", name, value, listed);
-        copied++;
       }
       next = page.list_complete ? undefined : page.cursor;
-    } while (next && Date.now() - started < ADOPT_MS);
+    } while (next && Date.now() - started < ADOPT_MS && operations <= ADOPT_MAX_OPERATIONS);
     return Response.json({ copied, skipped, ...(next ? { cursor: next } : {}) });
   }
 

@@ -245,6 +245,9 @@ test("keys made before the state tier are adopted from KV with one admin call, t
   await cluster.kv.put(`key:${hash}`, { id, kind: "api_key", subject: "legacy", name: "old", scopes: [], created_at: now - 86400, expires_at: null });
   await cluster.kv.put(`id:${id}`, { hash, kind: "api_key", subject: "legacy" });
   await cluster.kv.put(`sub:${Buffer.from("legacy").toString("hex")}:0:${id}`, "");
+  // More names than one bulk read takes (100): the copy reads them in batches.
+  const extra = Array.from({ length: 240 }, (_, i) => `id:key_bulk${String(i).padStart(4, "0")}`);
+  await Promise.all(extra.map((name) => cluster.kv.put(name, { hash: "00".repeat(32), kind: "api_key", subject: "bulk" })));
   assert.equal(await status(B, full), 200, "it works from KV as before");
   assert.equal((await A.fetch(`/_auth/keys/${id}`, admin())).status, 404, "the authority does not know it yet");
 
@@ -253,7 +256,7 @@ test("keys made before the state tier are adopted from KV with one admin call, t
   const res = await A.fetch("/_auth/keys/adopt", admin({ method: "POST" }));
   assert.equal(res.status, 200);
   const step = await res.json();
-  assert.ok(step.copied >= 3, JSON.stringify(step));
+  assert.ok(step.copied >= 3 + extra.length, JSON.stringify(step));
   assert.equal(step.cursor, undefined, "one call was enough");
   const again = await (await A.fetch("/_auth/keys/adopt", admin({ method: "POST" }))).json();
   assert.equal(again.copied, 0, "re-running copies nothing");
