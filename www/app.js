@@ -4,21 +4,17 @@
 const $ = (id) => document.getElementById(id);
 const on = (id, event, fn) => $(id).addEventListener(event, fn);
 
-// The console lives at {admin_path}/console/…; the admin API is {admin_path}.
-const API = location.pathname.replace(/\/console(?:\/.*)?$/, "");
+// The console lives at {admin_path}/console/…; the admin API is {admin_path} (which may end in /console).
+const API = location.pathname.replace(/^(.*)\/console(?:\/[^/]*)?$/, "$1");
 
-// Credentials live in this tab's sessionStorage (or memory): never localStorage, never the URL.
-const KEYS = { admin: "edge-auth.admin", user: "edge-auth.user" };
-const creds = {};
-for (const [k, name] of Object.entries(KEYS)) {
-  try { creds[k] = sessionStorage.getItem(name); } catch { creds[k] = null; }
+// Credentials live in memory only (storage outlives the tab, and the origin's scripts share it);
+// what older versions stored is removed.
+const creds = { admin: null, user: null };
+for (const name of ["edge-auth.admin", "edge-auth.user"]) {
+  try { sessionStorage.removeItem(name); } catch { /* blocked */ }
 }
 function remember(kind, value) {
-  creds[kind] = value;
-  try {
-    if (value) sessionStorage.setItem(KEYS[kind], value);
-    else sessionStorage.removeItem(KEYS[kind]);
-  } catch { /* storage blocked: memory only */ }
+  creds[kind] = value || null;
 }
 
 // ---------- messages ----------
@@ -253,6 +249,7 @@ for (const [i, t] of TABS.entries()) {
 /** Forget a credential and show its sign-in form (with `message` as an error, if any). */
 function signOut(kind, message) {
   remember(kind, null);
+  $("try-credential").value = "";
   if (kind === "admin") { adminShow(); $("key-rows").replaceChildren(); $("audit-rows").replaceChildren(); $("key-list").hidden = $("key-panel").hidden = true; }
   else mineShow();
   note(message, true);
@@ -388,9 +385,10 @@ async function rollKey(k, btn) {
   if (grace === false) return;
   await busy(btn, $("key-list"), async () => {
     const issued = await api("admin", `/keys/${encodeURIComponent(k.id)}/roll`, { method: "POST", body: { grace_seconds: grace } });
-    await loadKeys();
-    note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
+    // Shown first: the key exists even if the list fails to reload.
     reveal(issued, $("key-list"), { replaces: k });
+    note(`Rolled “${k.name}”: the old key ${grace ? `works until ${date(Date.now() / 1000 + grace)}` : "has stopped working"}.`);
+    await loadKeys();
   });
 }
 
@@ -519,9 +517,9 @@ onSubmit("create-form", null, async () => {
   $("create-name").value = "";
   $("list-form").reset();
   $("list-subject").value = issued.subject;
-  await loadKeys(`subject=${encodeURIComponent(issued.subject)}`, 1);
-  note(`Created “${issued.name}” for ${issued.subject}.`);
   reveal(issued, $("create-name"));
+  note(`Created “${issued.name}” for ${issued.subject}.`);
+  await loadKeys(`subject=${encodeURIComponent(issued.subject)}`, 1);
 });
 
 // ---------- my tokens ----------
@@ -586,9 +584,9 @@ onSubmit("pat-form", null, async () => {
   const issued = await api("user", "/pats", { method: "POST", body });
   $("pat-name").value = "";
   for (const box of document.querySelectorAll("[name=pat-scope]")) box.checked = false;
-  await loadPats();
-  note(`Created “${issued.name}”.`);
   reveal(issued, $("pat-name"));
+  note(`Created “${issued.name}”.`);
+  await loadPats();
 });
 
 // ---------- try it ----------

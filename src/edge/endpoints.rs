@@ -298,9 +298,13 @@ async fn console(
     if let Some(h) = headers {
         let _ = h.set(
             "content-security-policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         );
         let _ = h.set("x-frame-options", "DENY");
+        // No page that opened the console keeps a handle on it (to send it elsewhere later).
+        let _ = h.set("cross-origin-opener-policy", "same-origin");
+        // Not kept by caches, nor restored from the back/forward cache with a token on screen.
+        let _ = h.set("cache-control", "no-store");
         let _ = h.set("referrer-policy", "no-referrer");
         let _ = h.set("x-content-type-options", "nosniff");
         init.set_headers(&h);
