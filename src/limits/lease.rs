@@ -273,7 +273,7 @@ fn items(plan: &Plan) -> Vec<Item<'_>> {
         .spends
         .iter()
         .map(|s| Item {
-            key: book_key(&s.object, &s.limit.name),
+            key: book_key(&s.object, &s.limit.name, Some(&CounterDef::of(&s.limit))),
             object: &s.object,
             name: &s.limit.name,
             def: Some(CounterDef::of(&s.limit)),
@@ -287,7 +287,7 @@ fn items(plan: &Plan) -> Vec<Item<'_>> {
         .collect();
     if let Some(c) = &plan.credits {
         out.push(Item {
-            key: book_key(&c.object, CREDITS),
+            key: book_key(&c.object, CREDITS, None),
             object: &c.object,
             name: CREDITS,
             def: None,
@@ -302,11 +302,25 @@ fn items(plan: &Plan) -> Vec<Item<'_>> {
     out
 }
 
-fn book_key(object: &str, name: &str) -> String {
-    let mut key = String::with_capacity(object.len() + name.len() + 1);
+/// A lease's place in the book: its object, its counter's name and, for a limit, the definition
+/// it was asked with. One name may be defined differently on two routes (or by two keys' own
+/// limits of one principal): at the object that is one counter, which checks each ask against
+/// its own definition, but each definition needs a lease of its own here, or a route with a
+/// low limit would spend what was granted under a high one (seen: 127 requests admitted in a
+/// minute against 10 beside a route allowing 1,000 of the same name).
+fn book_key(object: &str, name: &str, def: Option<&CounterDef>) -> String {
+    use std::fmt::Write as _;
+    let mut key = String::with_capacity(object.len() + name.len() + 24);
     key.push_str(object);
     key.push('\u{1f}');
     key.push_str(name);
+    if let Some(d) = def {
+        let window = match d.window {
+            super::Window::Fixed => 'f',
+            super::Window::Sliding => 's',
+        };
+        let _ = write!(key, "\u{1f}{}/{}{window}", d.limit, d.period_ms);
+    }
     key
 }
 
@@ -656,7 +670,7 @@ impl LeaseBook {
             if ask.strict && grant.granted < ask.min {
                 out.strict_refused = Some(grant.retry_ms.max(1));
             }
-            let key = book_key(object, &ask.name);
+            let key = book_key(object, &ask.name, ask.limit.as_ref());
             let Some(lease) = book.get_mut(&key) else {
                 continue;
             };
@@ -679,6 +693,12 @@ impl LeaseBook {
                 }
                 _ => None,
             };
+            // A report (`want: 0`: a refund or a return sent on its own) asked for no units, so
+            // none granted is no refusal: the lease stays as it was. (Taken as one, it made the
+            // next requests 429 `credits_exhausted` until the window's reset.)
+            if ask.want == 0 && transit.is_none() {
+                continue;
+            }
             if grant.granted < ask.min.max(1) {
                 if let Some(t) = transit {
                     lease.held_back(t, now);
@@ -743,7 +763,7 @@ impl LeaseBook {
             return;
         };
         for ask in &call.asks {
-            if let Some(lease) = book.get_mut(&book_key(object, &ask.name)) {
+            if let Some(lease) = book.get_mut(&book_key(object, &ask.name, ask.limit.as_ref())) {
                 lease.flight = false;
                 lease.unavailable_until_ms = now.saturating_add(UNAVAILABLE_MS);
                 if let Some(t) = lease
@@ -756,9 +776,10 @@ impl LeaseBook {
                 if let Some(gate) = lease.gate.take() {
                     gate.release();
                 }
-                if ask.refund > 0 {
-                    lease.refund = lease.refund.saturating_add(ask.refund);
-                }
+                // A refund whose call went unanswered is not sent again: the object may have
+                // applied it (a lost answer), and giving it twice would admit requests the
+                // credits do not cover. The key loses at most the credits of the requests that
+                // call carried, which errs towards the limit, never past it.
             }
         }
     }
@@ -771,7 +792,7 @@ impl LeaseBook {
             return None;
         }
         let mut book = self.leases.try_borrow_mut().ok()?;
-        let lease = book.get_mut(&book_key(&claim.object, CREDITS))?;
+        let lease = book.get_mut(&book_key(&claim.object, CREDITS, None))?;
         lease.refund = lease.refund.saturating_add(claim.cost);
         if lease.flight {
             return None;

@@ -141,6 +141,12 @@ pub fn validate_limits(list: &[LimitDef], default_cost: u64) -> Result<(), Confi
                 "must be 1-64 characters of A-Z, a-z, 0-9, `_`, `.`, `-`",
             ));
         }
+        if def.name == counter::CREDITS {
+            return Err(def_error(
+                at("name"),
+                "\"credits\" is the name of a key's credit balance in its counter object: choose another",
+            ));
+        }
         if list.iter().take(i).any(|d| d.name == def.name) {
             return Err(def_error(at("name"), "each limit's name must be unique"));
         }
