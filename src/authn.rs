@@ -547,7 +547,7 @@ impl<K: Clone> Gateway<K> {
                         return Err(Problem::over_limit(crate::limits::lease::Refusal {
                             credits: false,
                             retry_after: Some(retry_ms.div_ceil(1000).max(1)),
-                            fields: None,
+                            fields: self.limits.refusal_fields(&plan, at, retry_ms),
                         }));
                     }
                 }
@@ -556,7 +556,7 @@ impl<K: Clone> Gateway<K> {
         Err(Problem::over_limit(crate::limits::lease::Refusal {
             credits: false,
             retry_after: Some(1),
-            fields: None,
+            fields: self.limits.refusal_fields(&plan, authority.now_ms(), 1_000),
         }))
     }
 

@@ -398,6 +398,15 @@ impl LeaseBook {
         }
     }
 
+    /// The `RateLimit-Policy` and `RateLimit` fields of a refusal decided outside [`Self::admit`]
+    /// (a strict limit's object said no, or the request gave up waiting): the contract puts
+    /// both on every over-limit 429. `retry_ms`: until a retry can pass.
+    #[must_use]
+    pub fn refusal_fields(&self, plan: &Plan, now: u64, retry_ms: u64) -> Fields {
+        let book = self.leases.try_borrow().ok()?;
+        Self::fields(&book, &items(plan), now, Some(retry_ms))
+    }
+
     /// Admit a request. `strict_asked`: this request's strict limits were already asked (the
     /// round after its calls): they passed, or [`Installed::strict_refused`] said otherwise.
     /// `may_wait`: it may wait for another request's call rather than make its own (false once

@@ -172,6 +172,12 @@ test("strict limits ask the object for every request and are exact too", async (
   const key = await createKey();
   const results = [...(await burst("/strict/x", key.token, 30, 2)), ...(await drain("/strict/x", key.token, 1500))];
   assert.equal(forwarded(results), 7);
+  // Every refusal carries both fields, whichever way it was decided (the object's answer to a
+  // strict ask included), and they say the limit is spent.
+  for (const r of results.filter((x) => x.status === 429)) {
+    assert.match(r.headers.get("ratelimit-policy") ?? "", /^"exact";q=7;w=3600$/);
+    assert.match(r.headers.get("ratelimit") ?? "", /^"exact";r=0;t=\d+$/);
+  }
 });
 
 test("a route's cost is spent per request: 25 units at 10 each admit 2 requests", async () => {
