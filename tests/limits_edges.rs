@@ -2,7 +2,7 @@
 //! named case of one isolate ([`LeaseBook`]) against the counter object ([`ObjectState`]) that
 //! answers at once: one name defined differently on two routes; a refund call that is applied
 //! but whose answer is lost; a refund sent on its own; a limit that would be named like the
-//! credit balance. Each case failed before its fix.
+//! credit balance; a cached refusal's Retry-After. Each case failed before its fix.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -180,4 +180,20 @@ fn no_limit_may_be_named_like_the_credit_balance() {
     let err = validate_limits(&[per_minute("credits", 10)], 1).unwrap_err();
     assert!(err.to_string().contains("[0].name"), "{err}");
     assert!(validate_limits(&[per_minute("credits2", 10)], 1).is_ok());
+}
+
+#[test]
+fn a_cached_refusal_counts_its_retry_after_down() {
+    let book = LeaseBook::new(settings(Charge::Always));
+    let mut objects = HashMap::new();
+    let p = plan(&[per_minute("rpm", 2)], 1, None, &key());
+    // The minute from 60 s: two pass; the rest is refused until 120 s.
+    assert_eq!(admitted(&book, &mut objects, &p, 60_000..60_002), 2);
+    let mut retry_after = |now| match request(&book, &mut objects, &p, now) {
+        Admission::Refused(r) => r.retry_after,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(retry_after(100_500), Some(20), "19.5 s, rounded up");
+    // 0.9 s later the refusal is still cached, and says 18.6 s (before: 19.5 s again).
+    assert_eq!(retry_after(101_400), Some(19));
 }

@@ -89,7 +89,9 @@ struct Lease {
     /// A background call for this counter is on its way.
     flight: bool,
     denied_until_ms: u64,
-    denied_retry_ms: u64,
+    /// When a refused request may pass again (this isolate's clock; 0: credits with no refill),
+    /// kept as a time so a cached refusal's `Retry-After` counts down.
+    denied_retry_at_ms: u64,
     unavailable_until_ms: u64,
     /// An ended lease's unspent units, given back with the next call.
     returning: Option<Held>,
@@ -470,7 +472,10 @@ impl LeaseBook {
                 continue;
             }
             if lease.denied_until_ms > now {
-                let retry = lease.denied_retry_ms;
+                let retry = match lease.denied_retry_at_ms {
+                    0 => 0,
+                    at => at.saturating_sub(now).max(1),
+                };
                 if item.credits.is_some() {
                     refused_credits = Some((retry > 0).then_some(retry));
                 } else {
@@ -714,7 +719,10 @@ impl LeaseBook {
                 }
                 lease.denied_until_ms =
                     now.saturating_add(DENIED_CACHE_MS.min(grant.retry_ms.max(1)));
-                lease.denied_retry_ms = grant.retry_ms;
+                lease.denied_retry_at_ms = match grant.retry_ms {
+                    0 => 0,
+                    ms => now.saturating_add(ms),
+                };
                 continue;
             }
             lease.denied_until_ms = 0;
