@@ -56,6 +56,19 @@ impl RequestParts<'_> {
     }
 }
 
+/// Whether an `OPTIONS` request is what a browser sends as a CORS preflight (Fetch standard,
+/// §4.8): never a credential, never a body. One that carries either is no preflight, whatever
+/// its `Access-Control-Request-Method` says, and is decided as a plain `OPTIONS` request; let
+/// through as one, it would forward an unchecked credential (on a `forward_credentials` route)
+/// and a body to the origin.
+fn is_browser_preflight(req: &RequestParts<'_>) -> bool {
+    let has_body = req.header("transfer-encoding").is_some()
+        || req
+            .header("content-length")
+            .is_some_and(|v| v.trim() != "0");
+    !has_body && req.header("authorization").is_none() && req.header("x-api-key").is_none()
+}
+
 /// An endpoint of the Worker itself, under `admin_path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OwnEndpoint {
@@ -349,11 +362,15 @@ impl<K: Clone> Gateway<K> {
         if has_lowercase(req.method) {
             return Outcome::reject(Problem::method_not_uppercase(), log);
         }
+        // The query is forwarded byte for byte, so an override in it would reach the origin.
+        if crate::headers::query_names_method_override(req.query) {
+            return Outcome::reject(Problem::method_override_in_query(), log);
+        }
 
         // A CORS preflight asks about another method; it passes only where its route says so.
         // A lower-case method asked about (or a path whose route depends on letter case) is no
         // preflight the edge lets through: it is decided as a plain OPTIONS request below.
-        if req.method == "OPTIONS" {
+        if req.method == "OPTIONS" && is_browser_preflight(&req) {
             if let (Some(asked), Some(_)) = (
                 req.header("access-control-request-method"),
                 req.header("origin"),
@@ -367,7 +384,17 @@ impl<K: Clone> Gateway<K> {
                         .ok()
                         .flatten()
                 };
-                if let Some(route) = asked_route {
+                // A route written for OPTIONS itself before the asked method's route decides
+                // the request: a preflight must not step around it.
+                let options_first = |asked: &crate::route::Requirement| {
+                    self.config
+                        .routes
+                        .find_unambiguous("OPTIONS", &path)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|o| o.route_index < asked.route_index)
+                };
+                if let Some(route) = asked_route.filter(|r| !options_first(r)) {
                     if route.cors_preflight {
                         log.route = Some(route.route_index);
                         log.route_path = Some(route.pattern.clone());

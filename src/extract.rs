@@ -127,7 +127,9 @@ fn parse_authorization(value: &str) -> Result<Option<&str>, Malformed> {
         None => (value, None),
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        if value.contains(", Bearer ") || value.contains(", bearer ") {
+        // Another scheme first, and a Bearer credential after a comma (in any case, as schemes
+        // are compared everywhere else: `Basic …, BEARER eak_…`).
+        if value.split(',').skip(1).any(is_bearer_element) {
             return Err(Malformed::MultipleCredentials);
         }
         return Ok(None);
@@ -140,6 +142,18 @@ fn parse_authorization(value: &str) -> Result<Option<&str>, Malformed> {
         return Err(Malformed::BadBearerSyntax);
     }
     Ok(Some(token))
+}
+
+/// An element of a comma-joined `Authorization` value that is a Bearer credential: the scheme,
+/// any case, then whitespace or nothing.
+fn is_bearer_element(element: &str) -> bool {
+    let element = element.trim_start_matches([' ', '\t']);
+    element
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        && element
+            .get(6..)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -190,9 +204,22 @@ mod tests {
             extract(Some("Bearer a, Bearer b"), None),
             Err(Malformed::MultipleCredentials)
         );
+        for joined in [
+            "Basic x, Bearer b",
+            "Basic dXNlcjpwYXNz, BEARER eak_x",
+            "Basic x,bearer\tb",
+            "Digest realm=\"a\", bearer",
+        ] {
+            assert_eq!(
+                extract(Some(joined), None),
+                Err(Malformed::MultipleCredentials),
+                "{joined}"
+            );
+        }
+        // A parameter that only starts like the scheme is no second credential.
         assert_eq!(
-            extract(Some("Basic x, Bearer b"), None),
-            Err(Malformed::MultipleCredentials)
+            extract(Some("Digest realm=\"a\", bearerish=1"), None),
+            Ok(Extracted::UnsupportedScheme)
         );
         assert_eq!(
             extract(None, Some("a, b")),

@@ -89,17 +89,33 @@ fn is_credential_header(lower: &str) -> bool {
     lower == "authorization" || lower == "x-api-key"
 }
 
-/// Headers that make an origin framework handle the request as another method or URL than the
-/// one the edge checked (Rails, Symfony, ASP.NET method overrides; IIS/Symfony URL rewrites;
-/// nginx/Traefik original-URI headers). Never forwarded.
-const REWRITES: &[&str] = &[
+/// Headers that make an origin framework handle the request as another method than the one the
+/// edge checked (Rails, Symfony, ASP.NET method overrides). Never forwarded; named in a query,
+/// refused ([`query_names_method_override`]).
+const METHOD_OVERRIDES: &[&str] = &[
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
-    "x-original-url",
-    "x-rewrite-url",
-    "x-original-uri",
 ];
+
+/// Headers that make an origin framework handle the request as another URL than the one the
+/// edge checked (IIS/Symfony URL rewrites; nginx/Traefik original-URI headers). Never forwarded.
+const REWRITES: &[&str] = &["x-original-url", "x-rewrite-url", "x-original-uri"];
+
+/// Whether the query names a method override: `_method` (Symfony and Laravel read it from the
+/// query of a POST) or the name of one of the override headers above (as some frameworks take
+/// them from the query too), after form decoding, in any case and with `_` read as `-`. The
+/// origin would then run another method than the routes checked.
+#[must_use]
+pub fn query_names_method_override(query: Option<&str>) -> bool {
+    let Some(query) = query else {
+        return false;
+    };
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| {
+        let name = name.to_ascii_lowercase();
+        name == "_method" || METHOD_OVERRIDES.contains(&name.replace('_', "-").as_str())
+    })
+}
 
 /// Client-address and forwarding headers (besides every `x-forwarded-*`): the origin gets the
 /// edge's own account of them, unless the edge sits behind a proxy it trusts.
@@ -176,6 +192,7 @@ fn is_dropped(name: &str, connection_named: &[String], f: Forwarding) -> bool {
         || lower == "host"
         || lower == HOP_HEADER
         || REWRITES.contains(&lower)
+        || METHOD_OVERRIDES.contains(&lower)
         || (!f.forward_credentials && is_credential_header(lower))
         || (!f.trust_forwarded
             && (lower.starts_with("x-forwarded-") || CLIENT_FORWARDING.contains(&lower)))
@@ -352,13 +369,17 @@ pub fn is_own_hop(incoming: &[(String, String)], own_origin: &str) -> bool {
         .any(|v| v.trim() == own_origin)
 }
 
-/// Make a value safe for a header and unambiguous: bytes outside printable ASCII, and `%`
-/// itself, are percent-encoded (an injective mapping, so two subjects never collide).
+/// Make a value safe for a header and unambiguous: bytes outside printable ASCII, `%` itself,
+/// and a space at either end are percent-encoded (an injective mapping, so two subjects never
+/// collide: HTTP parsers drop a field value's outer whitespace, RFC 9110 §5.5, so `" alice"`
+/// sent as is would reach the origin as `alice`).
 #[must_use]
 pub fn header_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
+    let last = value.len().saturating_sub(1);
+    for (i, b) in value.bytes().enumerate() {
+        let outer_space = b == b' ' && (i == 0 || i == last);
+        if (0x20..0x7f).contains(&b) && b != b'%' && !outer_space {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -656,6 +677,16 @@ mod tests {
         assert_eq!(header_value("50%"), "50%25");
         assert_eq!(header_value("é"), "%C3%A9");
         assert_ne!(header_value("%41"), header_value("A"));
+        // Outer spaces, which the origin's parser would drop, are kept apart.
+        assert_eq!(header_value(" alice"), "%20alice");
+        assert_eq!(header_value("alice "), "alice%20");
+        assert_eq!(header_value("a b"), "a b");
+        assert_eq!(header_value(" "), "%20");
+        let seen: std::collections::HashSet<String> = ["alice", " alice", "alice ", "%20alice"]
+            .iter()
+            .map(|v| header_value(v))
+            .collect();
+        assert_eq!(seen.len(), 4, "{seen:?}");
     }
 
     #[test]

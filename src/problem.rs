@@ -250,6 +250,18 @@ impl Problem {
         )
     }
 
+    /// 400: the query names a method override (`?_method=DELETE`), which Symfony, Laravel and
+    /// others obey: the origin would run another method than the routes checked.
+    #[must_use]
+    pub fn method_override_in_query() -> Self {
+        Problem::new(
+            400,
+            "Invalid request",
+            Reason::MethodOverrideInQuery,
+            "The query must not name a method override (\"_method\"): send the request with the method itself.",
+        )
+    }
+
     /// 403: no route allows this method and path.
     #[must_use]
     pub fn no_route() -> Self {

@@ -76,6 +76,7 @@ reasons! {
         PathTooLong = "path_too_long", "400", "The path is longer than the edge accepts.";
         PathCaseAmbiguous = "path_case_ambiguous", "400", "The path matches a different route when letter case is ignored.";
         MethodNotUppercase = "method_not_uppercase", "400", "The method has a lower-case letter (`patch`): origins disagree on whether it is `PATCH`.";
+        MethodOverrideInQuery = "method_override_in_query", "400", "The query names a method override (`_method`): an origin that reads it would run another method than the edge checked.";
         NoRoute = "no_route", "403", "No route allows this method and path.";
         HostNotAllowed = "host_not_allowed", "421", "The host is not one of `hosts`.";
         ForwardingLoop = "forwarding_loop", "508", "The request came back to the edge that forwarded it.";

@@ -677,6 +677,114 @@ async fn a_method_with_a_lower_case_letter_is_refused_before_routing() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_method_override_in_the_query_is_refused() {
+    // (From a review: `POST /v1/items/1?_method=DELETE` with a `read` JWT reached an origin that
+    // runs it as DELETE, past the route that asks DELETE for `admin`.)
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/v1/items/**", "methods": ["DELETE"], "scopes": ["admin"] },
+        { "path": "/v1/**" },
+        { "path": "/public/**", "auth": "public" }
+    ]);
+    let w = World::new(config);
+    let auth = format!("Bearer {}", w.jwt(ISS_A, "alice", "read"));
+    for query in [
+        "_method=DELETE",
+        "a=1&_METHOD=DELETE",
+        "%5Fmethod=DELETE",
+        "x_http_method_override=DELETE",
+        "X-HTTP-Method=DELETE",
+        "x-method-override",
+    ] {
+        let url = format!("/v1/items/1?{query}");
+        let out = w.decide("POST", &url, &[("authorization", &auth)]).await;
+        assert_eq!(
+            rejection(&out),
+            (400, "method_override_in_query"),
+            "{query}"
+        );
+        let out = w.decide("GET", &format!("/public/x?{query}"), &[]).await;
+        assert_eq!(
+            rejection(&out),
+            (400, "method_override_in_query"),
+            "{query}"
+        );
+    }
+    // Names that only resemble one are forwarded, with the query as sent.
+    let out = w
+        .decide(
+            "POST",
+            "/v1/items/1?method=DELETE&x_method=1",
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(
+        forward(&out).0,
+        "https://origin.internal/v1/items/1?method=DELETE&x_method=1"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn subjects_that_differ_in_outer_spaces_reach_the_origin_apart() {
+    // HTTP parsers drop a value's outer whitespace (RFC 9110 §5.5): sent as is, " alice" and
+    // "alice " would both read `alice` at the origin.
+    let w = World::new(two_issuer_config());
+    let mut seen = Vec::new();
+    for sub in ["alice", " alice", "alice "] {
+        let auth = format!("Bearer {}", w.jwt(ISS_A, sub, "read"));
+        let out = w.decide("GET", "/v1/x", &[("authorization", &auth)]).await;
+        let (_, headers, _) = forward(&out);
+        let value = header(&headers, "x-auth-subject").unwrap();
+        seen.push(value.trim_matches([' ', '\t']).to_string());
+    }
+    assert_eq!(seen, ["alice", "%20alice", "alice%20"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn only_what_a_browser_sends_as_a_preflight_is_let_through_as_one() {
+    let mut config = two_issuer_config();
+    config["routes"] = json!([
+        { "path": "/v1/**", "methods": ["OPTIONS"], "scopes": ["admin"] },
+        { "path": "/v1/**", "methods": ["GET"], "cors_preflight": true, "forward_credentials": true },
+        { "path": "/v2/**", "methods": ["GET"], "cors_preflight": true, "forward_credentials": true }
+    ]);
+    let w = World::new(config);
+    let preflight = |extra: &[(&'static str, &'static str)]| {
+        let mut h = vec![
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ];
+        h.extend_from_slice(extra);
+        h
+    };
+    // A browser's preflight where no route is written for OPTIONS: let through, as public.
+    let out = w.decide("OPTIONS", "/v2/x", &preflight(&[])).await;
+    assert_eq!(out.log.reason.map(|r| r.as_str()), Some("cors_preflight"));
+    forward(&out);
+    // A route written for OPTIONS before the asked method's route decides: the preflight does
+    // not step around its scope.
+    let out = w.decide("OPTIONS", "/v1/x", &preflight(&[])).await;
+    assert_eq!(rejection(&out), (401, "missing_credential"));
+    // With a credential or a body it is no browser's preflight: decided as a plain OPTIONS
+    // request (here no route takes OPTIONS on /v2), so a forged credential is never forwarded
+    // unchecked on a `forward_credentials` route.
+    for extra in [
+        [("authorization", "Bearer forged.jwt.value")],
+        [("x-api-key", "eak_forged")],
+        [("content-length", "5")],
+        [("transfer-encoding", "chunked")],
+    ] {
+        let out = w.decide("OPTIONS", "/v2/x", &preflight(&extra)).await;
+        assert!(out.forwarded().is_none(), "{extra:?}");
+        assert_ne!(out.log.reason.map(|r| r.as_str()), Some("cors_preflight"));
+    }
+    let out = w
+        .decide("OPTIONS", "/v2/x", &preflight(&[("content-length", "0")]))
+        .await;
+    assert_eq!(out.log.reason.map(|r| r.as_str()), Some("cors_preflight"));
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn method_and_url_overrides_never_reach_the_origin() {
     let w = World::new(two_issuer_config());
     let out = w

@@ -123,7 +123,8 @@ test("#12.2 the origin receives the canonical path, no overrides and the edge's 
   assert.equal(seen.headers["x-http-method-override"], undefined);
   assert.equal(seen.headers["x-original-url"], undefined);
   assert.equal(seen.headers["x-real-ip"], undefined);
-  assert.notEqual(seen.headers["x-forwarded-for"], "10.9.9.9");
+  // Not the client's claim, nor a chain that holds it.
+  assert.doesNotMatch(seen.headers["x-forwarded-for"] ?? "", /10\.9\.9\.9/);
   assert.equal(seen.headers["x-forwarded-host"], "edge.test");
 
   // A header name the runtime cannot send (a Cyrillic "А") is dropped, not a 502. workerd up to
