@@ -73,7 +73,7 @@ fn world() -> World {
             { "path": "/public/**", "auth": "public" },
             { "path": "/optional/**", "auth": "optional" },
             { "path": "/v1/admin/**", "methods": ["POST", "DELETE"], "scopes": ["admin"] },
-            { "path": "/v1/**" }
+            { "path": "/v1/**", "cors_preflight": true }
         ]
     });
     let gateway = Gateway::new(Config::from_json(&config.to_string(), &|_| None).unwrap());
@@ -131,6 +131,9 @@ fn header_names() -> impl Strategy<Value = String> {
         Just("X-Auth-".to_string()),
         Just("x-forwarded-for".to_string()),
         Just("X-HTTP-Method-Override".to_string()),
+        Just("Forwarded".to_string()),
+        Just("X-Real-IP".to_string()),
+        Just("X-Original-URL".to_string()),
         Just("accept".to_string()),
         Just("x-\u{410}uth-subject".to_string()),
         "[a-z-]{1,10}",
@@ -151,6 +154,7 @@ proptest! {
         query in proptest::option::of("[a-z0-9=&%+]{0,12}"),
         spoofed in proptest::collection::vec((header_names(), "[a-z]{0,4}"), 0..6),
         credential in credentials(),
+        preflight_asks in proptest::option::of(prop_oneof![Just("GET"), Just("POST"), Just("DELETE")]),
     ) {
         let w = world();
         let mut headers: Vec<(String, String)> = spoofed
@@ -169,6 +173,11 @@ proptest! {
                 headers.push(("x-api-key".into(), "eak_x".into()));
             }
             _ => headers.push(("authorization".into(), format!("Basic {SPOOF}"))),
+        }
+        // Preflight headers (on any method: only an OPTIONS without a credential is one).
+        if let Some(asked) = preflight_asks {
+            headers.push(("origin".into(), "https://app.example".into()));
+            headers.push(("access-control-request-method".into(), asked.into()));
         }
         let req = RequestParts {
             method: &method,
@@ -191,7 +200,7 @@ proptest! {
                 let edge_owned = edge_auth::headers::is_reserved_auth_header(name)
                     || lower.starts_with("x-forwarded-")
                     || lower.contains("method-override")
-                    || lower == "authorization";
+                    || matches!(lower.as_str(), "authorization" | "forwarded" | "x-real-ip" | "x-original-url");
                 prop_assert!(!(edge_owned && value.contains(SPOOF)), "client value forwarded: {name}: {value}");
                 prop_assert!(name.is_ascii() && !name.is_empty() && !name.contains(' '), "{name:?}");
             }
@@ -209,9 +218,21 @@ proptest! {
             prop_assert_eq!(forwarded_path, matched.canonical());
             let reread = NormalizedPath::parse(forwarded_path).expect("canonical parses");
             prop_assert_eq!(reread.canonical(), forwarded_path, "canonical is a fixed point");
-            let again = w.gateway.config.routes.find(&method, &reread).map(|r| r.route_index);
-            let preflight = method == "OPTIONS";
-            prop_assert!(again == Some(route) || preflight, "re-read matches another route");
+            // A preflight is forwarded on the asked method's route, and only a browser's: an
+            // OPTIONS without a credential, forwarded without one.
+            let as_preflight = outcome.log.reason.map(|r| r.as_str()) == Some("cors_preflight");
+            let checked = match (as_preflight, preflight_asks) {
+                (true, Some(asked)) => {
+                    prop_assert_eq!(method.as_str(), "OPTIONS");
+                    prop_assert!(!headers.iter().any(|(n, _)| n == "authorization" || n == "x-api-key"), "a preflight with a credential");
+                    prop_assert!(!out.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")), "a preflight forwarded a credential");
+                    asked.to_string()
+                }
+                (true, None) => return Err(TestCaseError::fail("a preflight without its headers")),
+                (false, _) => method.clone(),
+            };
+            let again = w.gateway.config.routes.find(&checked, &reread).map(|r| r.route_index);
+            prop_assert!(again == Some(route), "re-read matches another route");
         }
     }
 }
