@@ -340,9 +340,13 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<PublicKey> {
             if str_member(jwk, "crv")?? != "Ed25519" {
                 return None;
             }
-            KeyMaterial::Ed25519 {
-                x: coordinate(jwk, "x")?,
-            }
+            let x: [u8; 32] = coordinate(jwk, "x")?;
+            // A non-canonical encoding or a point of small order (the identity, say) verifies
+            // forged signatures: WebCrypto's Ed25519 accepts R = identity, S = 0 for any message
+            // under the identity key (seen in workerd and Node). As with RSA e = 1, such a key
+            // is skipped, not trusted (ed25519-compact's check, the native verifier's own).
+            ed25519_compact::PublicKey::new(x).validate().ok()?;
+            KeyMaterial::Ed25519 { x }
         }
         // `oct` keys never come from a JWKS (HS256 uses the configured secret only), and
         // unknown key types are not ours to guess at.
@@ -366,6 +370,19 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<PublicKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real Ed25519 public key (a JWKS's `x`) from a seed: arbitrary bytes are mostly not a
+    /// point, and are skipped.
+    fn ed_x(seed: u64) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_be_bytes());
+        bytes[31] = 1; // an all-zero seed is refused
+        *ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(bytes)).pk
+    }
+
+    fn ed_b64(seed: u64) -> String {
+        Base64UrlUnpadded::encode_string(&ed_x(seed))
+    }
 
     fn rsa_n(bits: usize) -> String {
         let mut n = vec![0xC5u8; bits / 8];
@@ -395,8 +412,12 @@ mod tests {
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
             { "kty": "EC", "kid": "ec384", "crv": "P-384", "x": x, "y": x },
             { "kty": "EC", "kid": "ec-short", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[7u8; 31]), "y": x },
-            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": x },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": ed_b64(7) },
             { "kty": "OKP", "kid": "x25519", "crv": "X25519", "x": x },
+            // Small order (the identity) and not a point: either would let WebCrypto accept
+            // forgeries, or fail at import.
+            { "kty": "OKP", "kid": "ed-identity", "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(&{ let mut p = [0u8; 32]; p[0] = 1; p }) },
+            { "kty": "OKP", "kid": "ed-order-4", "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(&[0u8; 32]) },
             { "kty": "oct", "kid": "hmac", "k": x },
             { "kty": "XYZ", "kid": "unknown" },
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": Base64UrlUnpadded::encode_string(&[9u8; 32]), "y": x },
@@ -411,7 +432,7 @@ mod tests {
             .map(|k| k.kid.as_deref().unwrap())
             .collect();
         assert_eq!(kids, ["rsa", "e3", "ec", "ed"]);
-        assert_eq!(set.skipped(), 16);
+        assert_eq!(set.skipped(), 18);
         // The duplicate `ec` kept the first key.
         assert_eq!(
             set.keys()[2].material,
@@ -435,9 +456,7 @@ mod tests {
     }
 
     fn ed_jwk(kid: &str, i: usize) -> Value {
-        let mut x = [0u8; 32];
-        x[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        json!({ "kty": "OKP", "kid": kid, "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(&x) })
+        json!({ "kty": "OKP", "kid": kid, "crv": "Ed25519", "x": ed_b64(i as u64) })
     }
 
     #[test]
@@ -453,13 +472,7 @@ mod tests {
         );
         assert_eq!(
             set.keys()[99].material,
-            KeyMaterial::Ed25519 {
-                x: {
-                    let mut x = [0u8; 32];
-                    x[..8].copy_from_slice(&99u64.to_be_bytes());
-                    x
-                }
-            }
+            KeyMaterial::Ed25519 { x: ed_x(99) }
         );
         assert_eq!(
             set.select(Some("k100"), Algorithm::EdDsa),
@@ -517,7 +530,7 @@ mod tests {
             { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
             { "kty": "RSA", "kid": "pss", "n": rsa_n(2048), "e": "AQAB", "alg": "PS256" },
             { "kty": "EC", "kid": "ec", "crv": "P-256", "x": x, "y": x },
-            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": x },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": ed_b64(7) },
         ]}));
         assert_eq!(
             set.select(Some("rsa"), Algorithm::Rs256),
@@ -623,7 +636,7 @@ mod tests {
             { "kty": "EC", "kid": "p521", "crv": "P-521", "x": b64(&[1; 66]), "y": b64(&[1; 66]) },
             { "kty": "RSA", "kid": "rsa", "n": rsa_n(2048), "e": "AQAB" },
             { "kty": "RSA", "kid": "ps384", "n": rsa_n(3072), "e": "AQAB", "alg": "PS384" },
-            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": b64(&[7; 32]) },
+            { "kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": ed_b64(7) },
         ]});
         let set = parse(&doc);
         let ecdsa = [Algorithm::Es256, Algorithm::Es384, Algorithm::Es512];

@@ -152,3 +152,34 @@ test("algorithms the issuer's keys never use are reported in health and logged o
     await lone.close();
   }
 });
+
+test("an Ed25519 key of small order in a JWKS is skipped: no forged signature passes", async () => {
+  // WebCrypto's Ed25519 (workerd's and Node's) accepts R = identity, S = 0 for any message under
+  // the identity key, so a JWKS holding that key would let anyone sign.
+  const identity = Buffer.alloc(32);
+  identity[0] = 1;
+  const real = makeKey("EdDSA", "real");
+  const weakJwks = await startJwks([{ kty: "OKP", crv: "Ed25519", kid: "weak", x: b64u(identity) }, real]);
+  const weakEdge = await startEdge({
+    config: {
+      origin: origin.url,
+      issuers: [{ issuer: weakJwks.url, jwks_uri: weakJwks.jwksUri, audiences: [AUD], algorithms: ["EdDSA"] }],
+      routes: [{ path: "/v1/**", accept: ["jwt"] }],
+    },
+  });
+  try {
+    const signature = Buffer.alloc(64);
+    signature[0] = 1;
+    const input = `${b64u(JSON.stringify({ alg: "EdDSA", typ: "JWT", kid: "weak" }))}.${b64u(JSON.stringify(claims(weakJwks.url, AUD, { sub: "anyone" })))}`;
+    const before = origin.requests.length;
+    const res = await weakEdge.fetch("/v1/things", bearer(`${input}.${b64u(signature)}`));
+    assert.equal(res.status, 401, await res.clone().text());
+    assert.equal(origin.requests.length, before, "the forgery was forwarded");
+    // The set's other key still works.
+    const ok = await weakEdge.fetch("/v1/things", bearer(mint(real, claims(weakJwks.url, AUD, { sub: "svc" }))));
+    assert.equal(ok.status, 200, await ok.clone().text());
+  } finally {
+    await weakEdge.close();
+    await weakJwks.close();
+  }
+});
