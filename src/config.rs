@@ -365,6 +365,19 @@ impl Config {
                         "names a secret another issuer already uses: each issuer needs its own",
                     ));
                 }
+                // The same rule on the values: two names holding one secret are one secret.
+                if let Some(value) = secret(name) {
+                    let others = hs256_names
+                        .iter()
+                        .map(String::as_str)
+                        .chain(["ADMIN_TOKEN", "ASSERTION_KEY"]);
+                    if others.filter_map(secret).any(|other| other == value) {
+                        return Err(error(
+                            field,
+                            "holds the same value as another issuer's secret, ADMIN_TOKEN or ASSERTION_KEY: each issuer needs a secret of its own",
+                        ));
+                    }
+                }
                 hs256_names.push(name.clone());
             }
             let policy = IssuerPolicy::from_raw(issuer, index, secret)?;

@@ -228,6 +228,33 @@ fn an_hs256_secret_is_an_issuers_own() {
     // Each its own: accepted.
     v["issuers"][1]["hs256_secret"] = json!("OTHER_SECRET_BINDING");
     assert!(parse(&v).is_ok());
+    // Two names holding one value are one secret, and so is the admin token's value.
+    let shared = "a-shared-secret-of-at-least-32-bytes!!";
+    let admin = "the-admin-token-0123456789abcdefghij";
+    let distinct = "another-secret-of-at-least-32-bytes!!!";
+    for (first, second, refused) in [
+        (shared, shared, true),
+        (admin, distinct, true),
+        (shared, distinct, false),
+    ] {
+        let lookup = |name: &str| match name {
+            "NAME_OF_A_SECRET_BINDING" => Some(first.to_string()),
+            "OTHER_SECRET_BINDING" => Some(second.to_string()),
+            "ADMIN_TOKEN" => Some(admin.to_string()),
+            _ => None,
+        };
+        let result = Config::from_json(&v.to_string(), &lookup);
+        if refused {
+            let err = result.expect_err("one secret for two");
+            assert!(err.field.starts_with("issuers["), "{}", err.field);
+            assert!(
+                !err.to_string().contains(first) && !err.to_string().contains(second),
+                "never echoes a secret"
+            );
+        } else {
+            assert!(result.is_ok(), "{:?}", result.err());
+        }
+    }
 }
 
 #[test]
