@@ -137,9 +137,15 @@ impl<K: Hash + Eq + Clone, V> SieveMap<K, V> {
         self.unlink(i).map(|n| n.value)
     }
 
+    /// Evicts one entry by SIEVE, as a full map's insertion does, and hands back its value (for
+    /// a caller that bounds something else too, such as bytes). `None` when empty.
+    pub fn evict_one(&mut self) -> Option<V> {
+        self.evict()
+    }
+
     /// Evicts one entry by SIEVE. Terminates within one full pass of the hand (every visited bit
     /// it passes is cleared); the step bound only guards against a broken link.
-    fn evict(&mut self) {
+    fn evict(&mut self) -> Option<V> {
         let mut cur = self.hand.or(self.tail);
         for _ in 0..=self.index.len() {
             let Some(i) = cur else { break };
@@ -151,18 +157,15 @@ impl<K: Hash + Eq + Clone, V> SieveMap<K, V> {
             } else {
                 // Unlinking moves the hand on to the next newer entry (or back to the tail).
                 self.hand = Some(i);
-                if let Some(node) = self.unlink(i) {
-                    self.index.remove(&node.key);
-                }
-                return;
+                let node = self.unlink(i)?;
+                self.index.remove(&node.key);
+                return Some(node.value);
             }
         }
         // Not reached while the links are consistent; stay bounded regardless.
-        if let Some(i) = self.tail {
-            if let Some(node) = self.unlink(i) {
-                self.index.remove(&node.key);
-            }
-        }
+        let node = self.unlink(self.tail?)?;
+        self.index.remove(&node.key);
+        Some(node.value)
     }
 
     /// Insert or replace. A replaced entry keeps its place in the queue and its visited bit; a

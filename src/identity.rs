@@ -107,6 +107,33 @@ pub(crate) struct KeyFacts {
 }
 
 impl Identity {
+    /// About how many bytes of heap this identity keeps (its strings, each with a small
+    /// allowance for its allocation), for caches bounded in bytes.
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        const PER_STRING: usize = 16;
+        let optional = [
+            &self.issuer,
+            &self.client_id,
+            &self.key_id,
+            &self.kid,
+            &self.claims_json,
+        ];
+        core::mem::size_of::<Self>()
+            + self.subject.len()
+            + self
+                .scopes
+                .iter()
+                .map(|s| s.len() + PER_STRING + core::mem::size_of::<String>())
+                .sum::<usize>()
+            + optional
+                .iter()
+                .filter_map(|s| s.as_ref())
+                .map(|s| s.len() + PER_STRING)
+                .sum::<usize>()
+            + PER_STRING
+    }
+
     /// The caller a verified token proves.
     pub(crate) fn from_jwt(facts: JwtFacts) -> Self {
         Identity {
