@@ -504,6 +504,99 @@ fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
 }
 
 #[test]
+fn an_imported_key_is_bound_by_the_lifetimes_a_new_one_has() {
+    let mut a = Authority::new();
+    let max = a.config.keys.pat_max_lifetime_seconds;
+    let import = |a: &mut Authority, kind: &str, expires_at: u64, hash: &str| {
+        a.admin(
+            "POST",
+            "/keys/import",
+            json!({"keys": [{ "hash": hash.repeat(32), "kind": kind, "subject": "alice",
+                "name": "x", "scopes": ["admin"], "expires_at": expires_at }]}),
+        )
+    };
+    let (s, body) = import(&mut a, "pat", NOW + 100 * 365 * 86_400, "ab");
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("keys[0].expires_at"),
+        "{body}"
+    );
+    let (s, body) = import(&mut a, "api_key", NOW + 11 * 365 * 86_400, "ac");
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = import(&mut a, "pat", NOW + max, "ad");
+    assert_eq!(s, 200, "{body}");
+}
+
+fn alice() -> AdminCaller {
+    AdminCaller::User {
+        issuer: ISSUER.into(),
+        subject: "alice".into(),
+        scopes: vec!["read".into()],
+    }
+}
+
+#[test]
+fn a_users_audit_view_shows_their_pats_events_but_not_where_an_admin_acted_from() {
+    use edge_auth::keys::{KeyKind, KeyRecord, KeyRepository, TokenDigest};
+    let mut a = Authority::new();
+    // The admin makes alice a PAT; alice revokes one stored before PATs had an issuer (it is
+    // hers: one issuer is configured).
+    let (s, _) = a.admin(
+        "POST",
+        "/keys",
+        json!({"kind": "pat", "subject": "alice", "name": "p", "expires_in": 3600}),
+    );
+    assert_eq!(s, 201);
+    let legacy = KeyRecord {
+        id: "key_legacy1".into(),
+        kind: KeyKind::Pat,
+        subject: "alice".into(),
+        name: "old".into(),
+        scopes: vec![],
+        created_at: NOW - 10,
+        expires_at: Some(NOW + 3600),
+        revoked_at: None,
+        start: None,
+        issuer: None,
+        limits: vec![],
+        credits: None,
+    };
+    futures_now(KeyRepository::new(&a.store).write_key(&TokenDigest::of("legacy"), &legacy))
+        .unwrap();
+    let (s, b) = reply(
+        a.call(alice(), "DELETE", "/pats/key_legacy1", Value::Null, NOW)
+            .reply,
+    );
+    assert_eq!(s, 204, "{b}");
+    let (s, page) = reply(a.call(alice(), "GET", "/audit", Value::Null, NOW).reply);
+    assert_eq!(s, 200, "{page}");
+    let events = page["events"].as_array().unwrap();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["pat.revoke", "pat.create"],
+        "her own revocation of the old PAT too"
+    );
+    // Her own event keeps where she acted from; the admin's does not show it.
+    assert_eq!(events[0]["ip"], "203.0.113.1");
+    assert!(events[1].get("ip").is_none(), "{}", events[1]);
+    assert_eq!(events[1]["actor"]["type"], "admin_token");
+    // The admin still sees it.
+    let (_, all) = a.admin("GET", "/audit", Value::Null);
+    assert!(all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["ip"] == "203.0.113.1"));
+}
+
+#[test]
 fn token_revocation_lasts_until_its_exp_and_users_see_only_their_own_pat_events() {
     let mut a = Authority::new();
     let (status, _) = a.admin(

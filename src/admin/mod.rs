@@ -596,6 +596,16 @@ async fn active_record<S: KeyStore>(
         .map(|(_, record)| record))
 }
 
+/// The issuer of the principal a record belongs to, for its audit rows: its own, or for a PAT
+/// stored without one, the only configured issuer (whose user owns it, and whose audit view
+/// filters on it).
+fn owner_issuer(record: &KeyRecord, ctx: &AdminContext<'_>) -> Option<String> {
+    match record.kind {
+        KeyKind::ApiKey => record.issuer.clone(),
+        KeyKind::Pat => pat_issuer(record.issuer.as_deref(), ctx.sole_issuer).map(str::to_string),
+    }
+}
+
 /// The issuer a key made by the admin belongs to: none for an API key; for a PAT the `given`
 /// one (a configured issuer), or the only configured issuer. `field` names it in the error.
 fn pat_issuer_of(
@@ -625,7 +635,7 @@ fn pat_issuer_of(
 /// in input order, never the hashes.
 async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S) -> AdminReply {
     let repo = KeyRepository::new(store);
-    let cmd = match Import::parse(body, ctx.now) {
+    let cmd = match Import::parse(body, ctx.now, ctx.settings) {
         Ok(c) => c,
         Err(detail) => return bad_request(detail),
     };
@@ -869,7 +879,7 @@ async fn revoke_record<S: KeyStore>(
             id: record.id.clone(),
             kind: record.kind,
             subject: record.subject.clone(),
-            issuer: record.issuer.clone(),
+            issuer: owner_issuer(record, ctx),
             at: ctx.now.0,
         });
     }
@@ -950,7 +960,7 @@ async fn roll<S: KeyStore>(
         new_id: issued.record.id.clone(),
         kind: old.kind,
         subject: old.subject.clone(),
-        issuer: old.issuer.clone(),
+        issuer: owner_issuer(&old, ctx),
         grace_end: old.expires_at.unwrap_or(grace_end),
         new_digest: issued.digest,
     });
@@ -1014,7 +1024,7 @@ async fn update<S: KeyStore>(
             id: record.id.clone(),
             kind: record.kind,
             subject: record.subject.clone(),
-            issuer: record.issuer.clone(),
+            issuer: owner_issuer(&record, ctx),
             fields,
             scopes_changed,
         });

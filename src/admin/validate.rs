@@ -102,7 +102,7 @@ pub struct Import {
 
 impl Import {
     /// Every key valid or none: an error names `keys[i].field`.
-    pub fn parse(body: &[u8], now: UnixTime) -> Result<Self, String> {
+    pub fn parse(body: &[u8], now: UnixTime, settings: &KeySettings) -> Result<Self, String> {
         let raw: RawImport = json(body)?;
         if raw.keys.is_empty() || raw.keys.len() > MAX_IMPORT {
             return Err(format!("\"keys\" must hold 1 to {MAX_IMPORT} keys."));
@@ -156,6 +156,18 @@ impl Import {
             }
             if k.expires_at.is_some_and(|t| t <= now.0) {
                 return Err(format!("\"{}\" is in the past.", at("expires_at")));
+            }
+            // The lifetimes a key made here may have bound an imported one too (a PAT beyond
+            // `keys.pat_max_lifetime_seconds` would outlive what the operator allows).
+            let max = match kind {
+                KeyKind::ApiKey => MAX_LIFETIME_SECONDS,
+                KeyKind::Pat => settings.pat_max_lifetime_seconds,
+            };
+            if k.expires_at.is_some_and(|t| t.saturating_sub(now.0) > max) {
+                return Err(format!(
+                    "\"{}\" must be at most {max} seconds away.",
+                    at("expires_at")
+                ));
             }
             if kind == KeyKind::Pat && k.expires_at.is_none() {
                 return Err(format!(

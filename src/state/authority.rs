@@ -215,7 +215,19 @@ fn audit<L: StateLog>(method: &str, query: Option<&str>, caller: &AdminCaller, l
         },
     };
     match log.audit_page(&filter, before, limit) {
-        Ok(page) => {
+        Ok(mut page) => {
+            // A user sees the events of their own PATs, but not where an admin acted from.
+            if let AdminCaller::User {
+                issuer, subject, ..
+            } = caller
+            {
+                for event in &mut page.events {
+                    let own = matches!(&event.actor, Actor::User { issuer: i, subject: s } if i == issuer && s == subject);
+                    if !own {
+                        event.ip = None;
+                    }
+                }
+            }
             let mut body = serde_json::Map::new();
             body.insert("events".into(), json!(page.events));
             if let Some(c) = page.cursor {
