@@ -432,11 +432,14 @@ fn principal_revocation_revokes_the_principals_keys_and_publishes_a_cut_off() {
     assert_eq!(status, 400, "{body}");
 }
 
-#[test]
-fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
-    use edge_auth::keys::{KeyKind, KeyRecord, KeyRepository, TokenDigest};
-    let mut a = Authority::new();
-    let record = |id: &str, kind, issuer: Option<&str>, revoked: bool| KeyRecord {
+/// A key record of subject "alice" made two hours before `NOW`, live for another hour.
+fn alice_record(
+    id: &str,
+    kind: edge_auth::keys::KeyKind,
+    issuer: Option<&str>,
+    revoked: bool,
+) -> edge_auth::keys::KeyRecord {
+    edge_auth::keys::KeyRecord {
         id: id.to_string(),
         kind,
         subject: "alice".into(),
@@ -449,7 +452,14 @@ fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
         issuer: issuer.map(str::to_string),
         limits: Vec::new(),
         credits: None,
-    };
+    }
+}
+
+#[test]
+fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
+    use edge_auth::keys::{KeyKind, KeyRecord, KeyRepository, TokenDigest};
+    let mut a = Authority::new();
+    let record = alice_record;
     // 1,000 of alice@ISSUER's PATs revoked before; live: three of hers, one PAT of another
     // issuer's alice, one API key of subject "alice" (the principal (none, alice)).
     let mut keys: Vec<KeyRecord> = (0..1_000)
@@ -540,7 +550,7 @@ fn alice() -> AdminCaller {
 
 #[test]
 fn a_users_audit_view_shows_their_pats_events_but_not_where_an_admin_acted_from() {
-    use edge_auth::keys::{KeyKind, KeyRecord, KeyRepository, TokenDigest};
+    use edge_auth::keys::{KeyKind, KeyRepository, TokenDigest};
     let mut a = Authority::new();
     // The admin makes alice a PAT; alice revokes one stored before PATs had an issuer (it is
     // hers: one issuer is configured).
@@ -550,20 +560,7 @@ fn a_users_audit_view_shows_their_pats_events_but_not_where_an_admin_acted_from(
         json!({"kind": "pat", "subject": "alice", "name": "p", "expires_in": 3600}),
     );
     assert_eq!(s, 201);
-    let legacy = KeyRecord {
-        id: "key_legacy1".into(),
-        kind: KeyKind::Pat,
-        subject: "alice".into(),
-        name: "old".into(),
-        scopes: vec![],
-        created_at: NOW - 10,
-        expires_at: Some(NOW + 3600),
-        revoked_at: None,
-        start: None,
-        issuer: None,
-        limits: vec![],
-        credits: None,
-    };
+    let legacy = alice_record("key_legacy1", KeyKind::Pat, None, false);
     futures_now(KeyRepository::new(&a.store).write_key(&TokenDigest::of("legacy"), &legacy))
         .unwrap();
     let (s, b) = reply(

@@ -155,7 +155,7 @@ mod tests {
     use super::*;
     use crate::identity::CredentialKind;
 
-    fn identity(exp: u64) -> Identity {
+    fn jwt_identity(exp: u64, claims: Option<&str>) -> Identity {
         Identity::for_tests(
             CredentialKind::Jwt,
             "s",
@@ -164,8 +164,12 @@ mod tests {
             None,
             None,
             Some(exp),
-            None,
+            claims,
         )
+    }
+
+    fn identity(exp: u64) -> Identity {
+        jwt_identity(exp, None)
     }
 
     #[test]
@@ -205,16 +209,7 @@ mod tests {
     }
 
     fn with_claims(claims: &str) -> Identity {
-        Identity::for_tests(
-            CredentialKind::Jwt,
-            "s",
-            &[],
-            Some("i"),
-            None,
-            None,
-            Some(9_999),
-            Some(claims),
-        )
+        jwt_identity(9_999, Some(claims))
     }
 
     #[test]
