@@ -500,6 +500,17 @@ impl Problem {
         )
     }
 
+    /// 409: the key was rolled already (`successor` replaces it).
+    #[must_use]
+    pub fn already_rolled(successor: &str) -> Self {
+        Problem::new(
+            409,
+            "Conflict",
+            Reason::NotActive,
+            format!("This key was already rolled: {successor} replaces it. Roll that one instead."),
+        )
+    }
+
     /// 500: the CSPRNG failed ([`crate::ports::NoEntropy`]): nothing random was made and nothing
     /// written.
     #[must_use]

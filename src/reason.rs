@@ -208,7 +208,7 @@ reasons! {
         PatLimitReached = "pat_limit_reached", "409", "The principal holds `keys.pat_max_active` active PATs.";
         PatCreationRate = "pat_creation_rate", "429", "The principal created `keys.pat_max_created_per_hour` PATs within the last hour (revoked ones count).";
         IdTaken = "id_taken", "409", "An imported key's id is already taken; nothing was imported.";
-        NotActive = "not_active", "409", "Only an active key can be rolled.";
+        NotActive = "not_active", "409", "Only an active key that was not rolled already can be rolled.";
         NoEntropy = "no_entropy", "500", "The CSPRNG could not fill a buffer; nothing was minted.";
     }
     "The edge itself" {

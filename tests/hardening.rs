@@ -1102,6 +1102,7 @@ fn old_record(
         issuer: issuer.map(str::to_string),
         limits: Vec::new(),
         credits: None,
+        rolled_to: None,
     }
 }
 

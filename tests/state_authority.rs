@@ -452,6 +452,7 @@ fn alice_record(
         issuer: issuer.map(str::to_string),
         limits: Vec::new(),
         credits: None,
+        rolled_to: None,
     }
 }
 
@@ -511,6 +512,34 @@ fn a_principal_revocation_reads_only_the_keys_it_may_revoke() {
     assert_eq!(reads, 0);
     assert_eq!(a.status_of("pat_other"), "active");
     assert_eq!(a.status_of("key_alice"), "active");
+}
+
+#[test]
+fn a_rolled_key_is_not_rolled_again_its_successor_is() {
+    let mut a = Authority::new();
+    let key = a.create("svc");
+    let id = key["id"].as_str().unwrap().to_string();
+    let roll = |a: &mut Authority, id: &str| {
+        a.admin(
+            "POST",
+            &format!("/keys/{id}/roll"),
+            json!({"grace_seconds": 3600}),
+        )
+    };
+    let (s, first) = roll(&mut a, &id);
+    assert_eq!(s, 201, "{first}");
+    // A retry, or a second roll during the grace: refused, naming the successor.
+    let (s, again) = roll(&mut a, &id);
+    assert_eq!((s, again["reason"].as_str()), (409, Some("not_active")), "{again}");
+    let successor = first["id"].as_str().unwrap();
+    assert!(
+        again["detail"].as_str().unwrap().contains(successor),
+        "{again}"
+    );
+    assert_eq!(a.status_of(&id), "active", "still within its grace");
+    // The successor rolls as any key does.
+    let (s, second) = roll(&mut a, successor);
+    assert_eq!(s, 201, "{second}");
 }
 
 #[test]

@@ -378,6 +378,7 @@ async fn issue<S: KeyStore>(
         issuer: issuer.map(str::to_string),
         limits: quota.limits,
         credits: quota.credits.map(Box::new),
+        rolled_to: None,
     };
     KeyRepository::new(store)
         .write_key(&digest, &record)
@@ -691,6 +692,7 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 issuer: issuer.clone(),
                 limits: Vec::new(),
                 credits: None,
+                rolled_to: None,
             };
             if let Err(e) = repo.write_key(&digest, &record).await {
                 return unavailable(e);
@@ -905,6 +907,11 @@ async fn roll<S: KeyStore>(
     if old.status(ctx.now) != KeyStatus::Active {
         return AdminReply::Problem(Problem::not_active());
     }
+    // Rolled already, it is on its way out: a second roll (a retry, say) would leave one more
+    // live successor, whose token nobody may hold. Roll the successor instead.
+    if let Some(successor) = &old.rolled_to {
+        return AdminReply::Problem(Problem::already_rolled(successor));
+    }
     // The new key keeps the old one's lifetime, counted from now (PATs stay within the maximum).
     let expires_at = old.expires_at.map(|exp| {
         let lifetime = exp.saturating_sub(old.created_at);
@@ -948,6 +955,7 @@ async fn roll<S: KeyStore>(
     };
     let grace_end = ctx.now.plus(cmd.grace_seconds).0;
     old.expires_at = Some(old.expires_at.map_or(grace_end, |e| e.min(grace_end)));
+    old.rolled_to = Some(issued.record.id.clone());
     if let Err(e) = KeyRepository::new(store)
         .put_record_and_index(&digest, &old)
         .await

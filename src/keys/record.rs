@@ -38,6 +38,10 @@ pub struct KeyRecord {
     /// The key's usage credits; the balance lives in the key's counter object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<Box<crate::limits::StoredCredits>>,
+    /// Set by a roll: the id of the key that replaces this one (which then works only through
+    /// its grace, and cannot be rolled again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_to: Option<String>,
 }
 
 /// The issuer a PAT belongs to: its own, or for a PAT stored without one, the only configured
@@ -185,6 +189,7 @@ mod tests {
             issuer: None,
             limits: Vec::new(),
             credits: None,
+            rolled_to: None,
         }
     }
 
