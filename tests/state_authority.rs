@@ -530,7 +530,11 @@ fn a_rolled_key_is_not_rolled_again_its_successor_is() {
     assert_eq!(s, 201, "{first}");
     // A retry, or a second roll during the grace: refused, naming the successor.
     let (s, again) = roll(&mut a, &id);
-    assert_eq!((s, again["reason"].as_str()), (409, Some("not_active")), "{again}");
+    assert_eq!(
+        (s, again["reason"].as_str()),
+        (409, Some("not_active")),
+        "{again}"
+    );
     let successor = first["id"].as_str().unwrap();
     assert!(
         again["detail"].as_str().unwrap().contains(successor),
