@@ -111,10 +111,20 @@ pub fn query_names_method_override(query: Option<&str>) -> bool {
     let Some(query) = query else {
         return false;
     };
+    // Compared in place: no allocation for the names of a query that holds none of them.
     url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| {
-        let name = name.to_ascii_lowercase();
-        name == "_method" || METHOD_OVERRIDES.contains(&name.replace('_', "-").as_str())
+        name.eq_ignore_ascii_case("_method")
+            || METHOD_OVERRIDES.iter().any(|m| same_header_name(&name, m))
     })
+}
+
+/// `name` read as a header name (any case, `_` as `-`) equals the lower-case `lower`.
+fn same_header_name(name: &str, lower: &str) -> bool {
+    name.len() == lower.len()
+        && name
+            .bytes()
+            .zip(lower.bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
 /// Client-address and forwarding headers (besides every `x-forwarded-*`): the origin gets the

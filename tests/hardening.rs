@@ -1089,21 +1089,15 @@ fn old_record(
     expires_at: u64,
     revoked: bool,
 ) -> edge_auth::keys::KeyRecord {
-    edge_auth::keys::KeyRecord {
-        id: id.to_string(),
+    support_store::record(
+        id,
         kind,
-        subject: subject.to_string(),
-        name: id.to_string(),
-        scopes: vec!["read".to_string()],
-        created_at: NOW - 7_200,
-        expires_at: Some(expires_at),
-        revoked_at: revoked.then_some(NOW - 3_600),
-        start: None,
-        issuer: issuer.map(str::to_string),
-        limits: Vec::new(),
-        credits: None,
-        rolled_to: None,
-    }
+        issuer,
+        subject,
+        NOW - 7_200,
+        expires_at,
+        revoked.then_some(NOW - 3_600),
+    )
 }
 
 #[tokio::test(flavor = "current_thread")]

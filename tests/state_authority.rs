@@ -439,21 +439,17 @@ fn alice_record(
     issuer: Option<&str>,
     revoked: bool,
 ) -> edge_auth::keys::KeyRecord {
-    edge_auth::keys::KeyRecord {
-        id: id.to_string(),
+    let mut record = support_store::record(
+        id,
         kind,
-        subject: "alice".into(),
-        name: id.to_string(),
-        scopes: Vec::new(),
-        created_at: NOW - 7_200,
-        expires_at: Some(NOW + 3_600),
-        revoked_at: revoked.then_some(NOW - 3_600),
-        start: None,
-        issuer: issuer.map(str::to_string),
-        limits: Vec::new(),
-        credits: None,
-        rolled_to: None,
-    }
+        issuer,
+        "alice",
+        NOW - 7_200,
+        NOW + 3_600,
+        revoked.then_some(NOW - 3_600),
+    );
+    record.scopes.clear();
+    record
 }
 
 #[test]

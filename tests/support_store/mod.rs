@@ -128,3 +128,31 @@ impl KeyStore for MemoryStore {
         })
     }
 }
+
+/// A key record of `kind` for (`issuer`, `subject`), as the admin API stores one: for tests that
+/// seed a store directly (a history, a legacy record).
+pub fn record(
+    id: &str,
+    kind: edge_auth::keys::KeyKind,
+    issuer: Option<&str>,
+    subject: &str,
+    created_at: u64,
+    expires_at: u64,
+    revoked_at: Option<u64>,
+) -> edge_auth::keys::KeyRecord {
+    edge_auth::keys::KeyRecord {
+        id: id.to_string(),
+        kind,
+        subject: subject.to_string(),
+        name: id.to_string(),
+        scopes: vec!["read".to_string()],
+        created_at,
+        expires_at: Some(expires_at),
+        revoked_at,
+        start: None,
+        issuer: issuer.map(str::to_string),
+        limits: Vec::new(),
+        credits: None,
+        rolled_to: None,
+    }
+}
