@@ -152,8 +152,13 @@ ls -l "$OUT/"
 # override in the query refused (url's form_urlencoded), the verified-token cache bounded in
 # bytes, preflights recognised only as browsers send them: 1,153,840 → 1,169,424 bytes. The feed
 # rows' old-row judging reads only the tag (a whole FeedEntry parse there cost 20 KB).
+# 447 → 449 KiB, budget 450 → 452 (2026-12-02, late): a rolled key spends its chain's counters
+# (the record's `meter`) and a PAT roll with a grace counts toward the PAT caps, two fixes of
+# credit and cap bypasses: 1,172,208 → 1,173,836 bytes of wasm (460,196 bytes gzip with the glue).
+# build-fault then stood 218 bytes over 450 KiB. Raised by 2 KiB rather than hold the fixes; the
+# measured cut above (the state objects as their own script, -49 KiB) is the next size step.
 # The test-only build-fault is 1 KiB larger (fault injection): the budget leaves room for both.
-BUDGET_BYTES=$((450 * 1024))
+BUDGET_BYTES=$((452 * 1024))
 gzipped=$(( $(gzip -9 -c "$OUT/index_bg.wasm" | wc -c) + $(gzip -9 -c "$OUT/index.js" | wc -c) ))
 echo "build.sh: $OUT is $((gzipped / 1024)) KiB gzip (budget $((BUDGET_BYTES / 1024)) KiB)"
 if [ "$gzipped" -gt "$BUDGET_BYTES" ]; then

@@ -520,11 +520,14 @@ impl<K: Clone> Gateway<K> {
         ports: &R,
     ) -> Result<crate::limits::lease::Ticket, Problem> {
         use crate::limits::lease::Admission;
-        if route.limits.is_empty() && quota.is_none() {
+        if route.limits.is_empty() && quota.is_none_or(crate::limits::KeyQuota::is_empty) {
             return Ok(crate::limits::lease::Ticket::default());
         }
         let who = crate::limits::Subject {
-            key_id: identity.and_then(|i| i.key_id()),
+            // A rolled key spends its chain's counters, so a roll starts no fresh balance.
+            key_id: quota
+                .and_then(|q| q.meter.as_deref())
+                .or_else(|| identity.and_then(|i| i.key_id())),
             client_id: identity.and_then(|i| i.client_id()),
             issuer: identity.and_then(|i| i.issuer()),
             subject: identity.map(|i| i.subject()),

@@ -1595,3 +1595,52 @@ async fn the_failed_auth_budget_stops_a_forged_key_flood_before_kv_and_never_loc
         200
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pat_roll_with_a_grace_counts_toward_the_cap_and_one_without_replaces() {
+    let mut config = two_issuer_config();
+    config["keys"] = json!({ "pat_max_active": 2 });
+    let mut w = World::new(config);
+    let alice = w.jwt(ISS_A, "alice", "read");
+    let first = w.mint_pat(&alice, "p0").await["id"].clone();
+    w.mint_pat(&alice, "p1").await;
+    let roll = |id: &Value| format!("/keys/{}/roll", id.as_str().unwrap());
+    // Through a grace both keys are live: at the cap that would be a third.
+    let over = w
+        .admin(
+            ADMIN,
+            "POST",
+            &roll(&first),
+            None,
+            json!({ "grace_seconds": 600 }),
+        )
+        .await;
+    assert_eq!(status(&over), 409, "{over:?}");
+    // Without one the new key replaces the old: allowed at the cap, and still two live.
+    let replaced = json_body(
+        w.admin(
+            ADMIN,
+            "POST",
+            &roll(&first),
+            None,
+            json!({ "grace_seconds": 0 }),
+        )
+        .await,
+    );
+    // A chain of graceful rolls cannot grow past the cap either.
+    let again = w
+        .admin(
+            ADMIN,
+            "POST",
+            &roll(&replaced["id"]),
+            None,
+            json!({ "grace_seconds": 60 }),
+        )
+        .await;
+    assert_eq!(status(&again), 409, "{again:?}");
+    let body = json!({ "name": "p2", "scopes": ["read"], "expires_in": 3600 });
+    assert_eq!(
+        status(&w.admin(&alice, "POST", "/pats", None, body).await),
+        409
+    );
+}

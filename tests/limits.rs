@@ -332,6 +332,7 @@ proptest! {
         let quota = KeyQuota {
             limits: vec![],
             credits: Some(StoredCredits { remaining: balance, refill: None, set_at: 1 }),
+            meter: None,
         };
         let plan = plan(&[], 1, Some(&quota), &who());
         let mut sim = Sim::new(isolates, skews[..isolates].to_vec(), plan, seed);
@@ -380,6 +381,7 @@ fn credits_are_spent_exactly_however_leases_end() {
                 refill: None,
                 set_at: 1,
             }),
+            meter: None,
         };
         let plan = plan(&[], 1, Some(&quota), &who());
         let mut sim = Sim::new(3, vec![-2000, 0, 3000], plan, seed);
@@ -487,6 +489,7 @@ fn an_unreachable_object_denies_or_counts_locally_as_each_limit_says() {
             refill: None,
             set_at: 1,
         }),
+        meter: None,
     };
     let plan = plan(&[], 1, Some(&quota), &who());
     let mut sim = Sim::new(1, vec![0], plan, 3);

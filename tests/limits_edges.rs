@@ -59,6 +59,7 @@ fn credits(remaining: u64, refill: Option<Refill>) -> KeyQuota {
             refill,
             set_at: 1,
         }),
+        meter: None,
     }
 }
 

@@ -322,6 +322,9 @@ fn metadata(record: &KeyRecord, last_used_at: Option<u64>, now: UnixTime) -> Val
         "limits": record.limits,
         // As stored: `set_at` is Unix milliseconds (it orders the changes of a balance).
         "credits": record.credits,
+        // The key whose counters it spends (after a roll, the chain's first); and its successor.
+        "meter": record.meter(),
+        "rolled_to": record.rolled_to,
     })
 }
 
@@ -379,6 +382,7 @@ async fn issue<S: KeyStore>(
         limits: quota.limits,
         credits: quota.credits.map(Box::new),
         rolled_to: None,
+        meter: quota.meter,
     };
     KeyRepository::new(store)
         .write_key(&digest, &record)
@@ -693,6 +697,7 @@ async fn import<S: KeyStore>(body: &[u8], ctx: &mut AdminContext<'_>, store: &S)
                 limits: Vec::new(),
                 credits: None,
                 rolled_to: None,
+                meter: None,
             };
             if let Err(e) = repo.write_key(&digest, &record).await {
                 return unavailable(e);
@@ -926,6 +931,17 @@ async fn roll<S: KeyStore>(
         KeyKind::ApiKey => None,
         KeyKind::Pat => pat_issuer(old.issuer.as_deref(), ctx.sole_issuer).map(str::to_string),
     };
+    // Through a grace both keys are live: a PAT roll with one is a creation for the PAT caps
+    // (else a chain of rolls would hold any number of live PATs). Without one it replaces.
+    if let (Some(iss), true) = (issuer.as_deref(), cmd.grace_seconds > 0) {
+        let owner = Owner {
+            issuer: iss,
+            subject: &old.subject,
+        };
+        if let Some(reply) = pat_cap_reached(owner, ctx, store).await {
+            return reply;
+        }
+    }
     let issued = match issue(
         old.kind,
         &old.subject.clone(),
@@ -933,17 +949,13 @@ async fn roll<S: KeyStore>(
         &old.name.clone(),
         old.scopes.clone(),
         expires_at,
-        // The new key keeps the limits, and its credits start from the definition's balance
-        // (its counters are its own: a new key id).
+        // The new key keeps the limits, the credits definition as set (its `set_at` too, so the
+        // counter object does not start the balance over) and the counters: it spends from the
+        // chain's first key's object, whatever the old key left there.
         crate::limits::KeyQuota {
             limits: old.limits.clone(),
-            credits: old
-                .credits
-                .as_deref()
-                .map(|c| crate::limits::StoredCredits {
-                    set_at: ctx.now.0.saturating_mul(1000),
-                    ..c.clone()
-                }),
+            credits: old.credits.as_deref().cloned(),
+            meter: Some(old.meter().to_string()),
         },
         ctx,
         store,

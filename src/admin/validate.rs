@@ -435,7 +435,11 @@ impl CreateKey {
             name: text("name", raw.name, true)?,
             scopes: scopes(raw.scopes)?,
             expires_at,
-            quota: KeyQuota { limits, credits },
+            quota: KeyQuota {
+                limits,
+                credits,
+                meter: None,
+            },
         })
     }
 }

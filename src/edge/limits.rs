@@ -218,7 +218,7 @@ pub async fn usage(
         return unavailable();
     };
     let field = |name: &str| meta.get(name).and_then(serde_json::Value::as_str);
-    let (Some(id), Some(subject)) = (field("id"), field("subject")) else {
+    let (Some(id), Some(subject)) = (field("meter").or(field("id")), field("subject")) else {
         return unavailable();
     };
     let who = crate::limits::Subject {
@@ -250,7 +250,10 @@ pub async fn usage(
 /// at once rather than at the next isolate's lease call (best effort: leases carry it anyway).
 pub async fn push_credits(env: JsValue, metadata: serde_json::Value) {
     let (Some(id), Some(credits)) = (
-        metadata.get("id").and_then(serde_json::Value::as_str),
+        metadata
+            .get("meter")
+            .or_else(|| metadata.get("id"))
+            .and_then(serde_json::Value::as_str),
         metadata.get("credits").filter(|c| !c.is_null()),
     ) else {
         return;

@@ -223,7 +223,9 @@ impl KeyAuthenticator {
         // A key with its own limits or credits has its last use in its counter object (the
         // usage endpoint reads it there): no KV write per key and minute for it.
         let quota = record.quota();
-        let touch = (quota.is_none() && self.cache.should_touch(&record.id, now)).then(|| Touch {
+        let touch = (quota.as_ref().is_none_or(crate::limits::KeyQuota::is_empty)
+            && self.cache.should_touch(&record.id, now))
+        .then(|| Touch {
             key_id: record.id.clone(),
         });
         Ok(KeySuccess {

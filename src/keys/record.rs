@@ -42,6 +42,11 @@ pub struct KeyRecord {
     /// its grace, and cannot be rolled again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_to: Option<String>,
+    /// Set by a roll: the id of the key whose counters (credits, per-key limit windows) this key
+    /// spends, the first key of its roll chain. Without it a key spends its own (`key:<id>`),
+    /// so a roll would hand out a fresh balance and fresh windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meter: Option<String>,
 }
 
 /// The issuer a PAT belongs to: its own, or for a PAT stored without one, the only configured
@@ -112,13 +117,23 @@ impl KeyRecord {
         serde_json::from_str(text)
     }
 
-    /// The record's own limits and credits, if it has any.
+    /// The record's own limits and credits, and the counters it spends, if any of them is its
+    /// own (a rolled key with neither still spends its chain's per-key windows of the route).
     #[must_use]
     pub fn quota(&self) -> Option<crate::limits::KeyQuota> {
-        (!self.limits.is_empty() || self.credits.is_some()).then(|| crate::limits::KeyQuota {
-            limits: self.limits.clone(),
-            credits: self.credits.as_deref().cloned(),
+        (!self.limits.is_empty() || self.credits.is_some() || self.meter.is_some()).then(|| {
+            crate::limits::KeyQuota {
+                limits: self.limits.clone(),
+                credits: self.credits.as_deref().cloned(),
+                meter: self.meter.clone(),
+            }
         })
+    }
+
+    /// The id whose counter object (`key:<id>`) this key spends from.
+    #[must_use]
+    pub fn meter(&self) -> &str {
+        self.meter.as_deref().unwrap_or(&self.id)
     }
 
     #[must_use]
@@ -190,6 +205,7 @@ mod tests {
             limits: Vec::new(),
             credits: None,
             rolled_to: None,
+            meter: None,
         }
     }
 

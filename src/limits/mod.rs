@@ -245,6 +245,9 @@ impl StoredCredits {
 pub struct KeyQuota {
     pub limits: Vec<LimitDef>,
     pub credits: Option<StoredCredits>,
+    /// The key id whose counter object the key spends (a rolled key: its chain's first key);
+    /// `None`: its own.
+    pub meter: Option<String>,
 }
 
 impl KeyQuota {
@@ -665,6 +668,7 @@ mod tests {
                 limit("day", 1000, By::Principal),
             ],
             credits: None,
+            meter: None,
         };
         let who = Subject {
             key_id: Some("k1"),

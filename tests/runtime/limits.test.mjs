@@ -251,3 +251,31 @@ test("a key's own limit replaces the route's of the same name, set by PATCH with
   assert.equal(hourly.used, 3);
   assert.equal(hourly.by, "key");
 });
+
+test("a roll hands out no fresh balance or window: the successor spends what its chain left", async () => {
+  await windowRoom(3600, 30);
+  const key = await createKey({ credits: { remaining: 10 } });
+  const first = [...(await burst("/strict/r", key.token, 4, 1))];
+  assert.equal(forwarded(first), 4);
+  const roll = await A.fetch(`/_auth/keys/${key.id}/roll`, admin({ method: "POST", body: JSON.stringify({ grace_seconds: 600 }) }));
+  assert.equal(roll.status, 201, await roll.clone().text());
+  const fresh = await roll.json();
+  assert.equal(fresh.credits.remaining, 10, "the definition is kept as set");
+  // Roll the successor too: the chain's first key still holds the counters.
+  const roll2 = await B.fetch(`/_auth/keys/${fresh.id}/roll`, admin({ method: "POST", body: JSON.stringify({ grace_seconds: 600 }) }));
+  assert.equal(roll2.status, 201, await roll2.clone().text());
+  const third = await roll2.json();
+  // The route's strict window (7 per hour by key): 4 spent, 3 left for the whole chain.
+  const strict = [...(await burst("/strict/r", third.token, 6, 1)), ...(await burst("/strict/r", key.token, 4, 1))];
+  assert.equal(forwarded(strict), 3, "the window is the chain's");
+  // Credits: 10 less the 7 spent, whichever of the three keys spends them.
+  const spent = [...(await burst("/other/r", fresh.token, 10)), ...(await drain("/other/r", third.token))];
+  assert.equal(forwarded(spent), 3, "the balance is the chain's");
+  const usage = await (await A.fetch(`/_auth/keys/${third.id}/usage`, admin())).json();
+  assert.equal(usage.id, third.id);
+  assert.equal(usage.credits.remaining + usage.credits.leased, 0);
+  assert.equal(usage.limits.find((l) => l.name === "exact").used, 7);
+  const meta = await (await A.fetch(`/_auth/keys/${third.id}`, admin())).json();
+  assert.equal(meta.meter, key.id);
+  assert.equal((await (await A.fetch(`/_auth/keys/${key.id}`, admin())).json()).rolled_to, fresh.id);
+});

@@ -154,5 +154,6 @@ pub fn record(
         limits: Vec::new(),
         credits: None,
         rolled_to: None,
+        meter: None,
     }
 }
